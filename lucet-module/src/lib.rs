@@ -1,0 +1,33 @@
+//! The contract between the compiler (`lucetc`) and the runtime (`lucet-runtime`).
+//!
+//! Everything the runtime must know about a compiled module lives in one
+//! versioned, serialized [`ModuleData`] embedded in the shared object under the
+//! exported symbol [`symbols::MODULE_DATA`]. Both sides also agree here on the
+//! native calling convention ([`abi`]), on where the runtime's per-instance
+//! state sits relative to the `vmctx` pointer ([`VmctxLayout`]) and on the
+//! meaning of trap codes ([`TrapCode`]).
+//!
+//! This crate knows nothing of Cranelift, of dlopen or of signals: it is data
+//! and arithmetic on that data, so it can be checked in isolation.
+
+pub mod abi;
+mod const_expr;
+mod error;
+mod heap;
+mod module_data;
+pub mod symbols;
+mod trap;
+mod types;
+mod vmctx;
+
+pub use const_expr::{ConstExpr, ConstOp};
+pub use error::Error;
+pub use heap::{HeapSpec, WASM_PAGE_SIZE};
+pub use module_data::{
+    CompileOptions, DataSegment, ElemItems, ElementSegment, Export, ExportKind, FunctionEntry,
+    GlobalDef, Import, ImportKind, MemoryType, ModuleData, SegmentMode, TableType, TrapSite,
+    FORMAT_VERSION, MAGIC,
+};
+pub use trap::TrapCode;
+pub use types::{FuncType, GlobalType, ValType};
+pub use vmctx::{funcref, imported_func, memory_def, table_def, VmctxLayout, VmctxOffsets, FUNCREF_SIZE};

@@ -1,0 +1,35 @@
+//! Names of the symbols a compiled shared object exports.
+
+/// The serialized [`ModuleData`](crate::ModuleData), preceded by its header.
+pub const MODULE_DATA: &str = "lucet_module_data";
+
+/// Symbol of defined function `index` (counting defined functions only).
+pub fn guest_func(index: u32) -> String {
+    format!("guest_func_{index}")
+}
+
+/// Symbol of the entry trampoline for the module's type `type_index`.
+///
+/// Native signature: `extern "C" fn(callee: *const u8, vmctx: *mut u8,
+/// values: *mut u128)`. It loads the arguments from `values` (one 16-byte
+/// slot each), calls `callee(vmctx, vmctx, args...)`, and stores the results
+/// back into `values`.
+pub fn entry_trampoline(type_index: u32) -> String {
+    format!("lucet_entry_{type_index}")
+}
+
+/// Symbol of the host-call trampoline for the module's type `type_index`.
+///
+/// It has the wasm-call signature of that type and is what an imported
+/// function bound to a host function points to: it spills the arguments to a
+/// 16-byte-per-slot array on the stack and calls
+/// `(*(callee_vmctx as *const HostDispatch))(callee_vmctx, caller_vmctx, values)`,
+/// then loads the results from the same array.
+pub fn host_trampoline(type_index: u32) -> String {
+    format!("lucet_host_{type_index}")
+}
+
+/// Table of function addresses: defined functions, then one entry trampoline
+/// per type, then one host trampoline per type (`u64` each, relocated by the
+/// dynamic loader).
+pub const FUNCTION_TABLE: &str = "lucet_function_table";

@@ -1,0 +1,181 @@
+//! Translating and compiling functions, in parallel.
+
+use crate::decode::PendingFunction;
+use crate::func_env::FuncEnv;
+use crate::module_env::{clif_type, ModuleEnv};
+use crate::Error;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{self, types::*, AbiParam, InstBuilder, MemFlags, Signature};
+use cranelift_codegen::isa::TargetIsa;
+use cranelift_codegen::{Context, FinalizedMachReloc};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_wasm::FuncTranslator;
+use lucet_module::abi::VALUE_SLOT_SIZE;
+use lucet_module::{TrapCode, TrapSite};
+use rayon::prelude::*;
+use wasmparser::FuncValidatorAllocations;
+
+/// Machine code for one function, ready to be placed in the object.
+pub struct CompiledFunction {
+    /// The IR function (its external-name table resolves relocations).
+    pub func: ir::Function,
+    /// Machine code.
+    pub code: Vec<u8>,
+    /// Relocations in `code`.
+    pub relocs: Vec<FinalizedMachReloc>,
+    /// Trap sites, sorted by offset.
+    pub traps: Vec<TrapSite>,
+}
+
+fn trap_code(code: ir::TrapCode) -> TrapCode {
+    use ir::TrapCode as C;
+    match code {
+        C::HeapOutOfBounds => TrapCode::HeapOutOfBounds,
+        C::HeapMisaligned => TrapCode::HeapMisaligned,
+        C::TableOutOfBounds => TrapCode::TableOutOfBounds,
+        C::IndirectCallToNull => TrapCode::IndirectCallToNull,
+        C::BadSignature => TrapCode::BadSignature,
+        C::IntegerOverflow => TrapCode::IntegerOverflow,
+        C::IntegerDivisionByZero => TrapCode::IntegerDivisionByZero,
+        C::BadConversionToInteger => TrapCode::BadConversionToInteger,
+        C::UnreachableCodeReached => TrapCode::Unreachable,
+        C::StackOverflow => TrapCode::StackOverflow,
+        C::Interrupt => TrapCode::Interrupt,
+        C::NullReference | C::NullI31Ref => TrapCode::NullReference,
+        C::User(_) => TrapCode::Unreachable,
+    }
+}
+
+fn compile_ir(isa: &dyn TargetIsa, func: ir::Function, index: u32) -> Result<CompiledFunction, Error> {
+    let mut ctx = Context::for_function(func);
+    let compiled = ctx
+        .compile(isa, &mut ControlPlane::default())
+        .map_err(|e| Error::Codegen {
+            func: index,
+            message: format!("{:?}", e.inner),
+        })?;
+    let code = compiled.code_buffer().to_vec();
+    let relocs = compiled.buffer.relocs().to_vec();
+    let mut traps: Vec<TrapSite> = compiled
+        .buffer
+        .traps()
+        .iter()
+        .map(|t| TrapSite {
+            offset: t.offset,
+            code: trap_code(t.code),
+        })
+        .collect();
+    traps.sort_by_key(|t| t.offset);
+    Ok(CompiledFunction {
+        func: ctx.func,
+        code,
+        relocs,
+        traps,
+    })
+}
+
+/// Translate and compile every defined function, on all of rayon's threads.
+pub fn compile_functions(
+    env: &ModuleEnv,
+    isa: &dyn TargetIsa,
+    bodies: Vec<PendingFunction<'_>>,
+) -> Result<Vec<CompiledFunction>, Error> {
+    let imported = env.data.num_imported_funcs();
+    bodies
+        .into_par_iter()
+        .enumerate()
+        .map_init(
+            || (FuncTranslator::new(), FuncValidatorAllocations::default()),
+            |(translator, allocs), (i, pending)| {
+                let index = imported + i as u32;
+                let type_index = env.data.functions[i].type_index;
+                let mut func = ir::Function::with_name_signature(
+                    ir::UserFuncName::user(0, i as u32),
+                    env.wasm_signature(type_index),
+                );
+                let mut validator = pending.validator.into_validator(std::mem::take(allocs));
+                let mut fenv = FuncEnv::new(env);
+                translator
+                    .translate_body(&mut validator, pending.body, &mut func, &mut fenv)
+                    .map_err(|e| Error::from_wasm(e, index))?;
+                *allocs = validator.into_allocations();
+                compile_ir(isa, func, index)
+            },
+        )
+        .collect()
+}
+
+/// The entry trampoline for type `type_index`: see
+/// [`lucet_module::symbols::entry_trampoline`].
+pub fn entry_trampoline(env: &ModuleEnv, isa: &dyn TargetIsa, type_index: u32) -> Result<CompiledFunction, Error> {
+    let ty = &env.data.types[type_index as usize];
+    let mut sig = Signature::new(env.call_conv);
+    sig.params.extend([AbiParam::new(I64), AbiParam::new(I64), AbiParam::new(I64)]);
+    let mut func = ir::Function::with_name_signature(ir::UserFuncName::user(2, type_index), sig);
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let (callee, vmctx, values) = {
+        let p = b.block_params(block);
+        (p[0], p[1], p[2])
+    };
+    let flags = MemFlags::trusted();
+    let mut args = vec![vmctx, vmctx];
+    for (i, t) in ty.params.iter().enumerate() {
+        args.push(b.ins().load(clif_type(*t), flags, values, (i * VALUE_SLOT_SIZE) as i32));
+    }
+    let wasm_sig = b.import_signature(env.wasm_signature(type_index));
+    let call = b.ins().call_indirect(wasm_sig, callee, &args);
+    let results = b.inst_results(call).to_vec();
+    for (i, r) in results.into_iter().enumerate() {
+        b.ins().store(flags, r, values, (i * VALUE_SLOT_SIZE) as i32);
+    }
+    b.ins().return_(&[]);
+    b.finalize();
+    compile_ir(isa, func, u32::MAX)
+}
+
+/// The host-call trampoline for type `type_index`: see
+/// [`lucet_module::symbols::host_trampoline`].
+pub fn host_trampoline(env: &ModuleEnv, isa: &dyn TargetIsa, type_index: u32) -> Result<CompiledFunction, Error> {
+    let ty = &env.data.types[type_index as usize];
+    let mut func = ir::Function::with_name_signature(
+        ir::UserFuncName::user(3, type_index),
+        env.wasm_signature(type_index),
+    );
+    let slots = ty.params.len().max(ty.results.len()).max(1);
+    let slot = func.create_sized_stack_slot(ir::StackSlotData::new(
+        ir::StackSlotKind::ExplicitSlot,
+        (slots * VALUE_SLOT_SIZE) as u32,
+        4,
+    ));
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    let params = b.block_params(block).to_vec();
+    let (callee_vmctx, caller_vmctx) = (params[0], params[1]);
+    let values = b.ins().stack_addr(I64, slot, 0);
+    let flags = MemFlags::trusted();
+    for (i, p) in params[2..].iter().enumerate() {
+        b.ins().store(flags, *p, values, (i * VALUE_SLOT_SIZE) as i32);
+    }
+    let dispatch = b.ins().load(I64, flags.with_readonly(), callee_vmctx, 0);
+    let mut dsig = Signature::new(env.call_conv);
+    dsig.params.extend([AbiParam::new(I64), AbiParam::new(I64), AbiParam::new(I64)]);
+    let dsig = b.import_signature(dsig);
+    b.ins()
+        .call_indirect(dsig, dispatch, &[callee_vmctx, caller_vmctx, values]);
+    let mut results = Vec::new();
+    for (i, t) in ty.results.iter().enumerate() {
+        results.push(b.ins().load(clif_type(*t), flags, values, (i * VALUE_SLOT_SIZE) as i32));
+    }
+    b.ins().return_(&results);
+    b.finalize();
+    compile_ir(isa, func, u32::MAX)
+}

@@ -1,0 +1,353 @@
+//! Decoding and validating a wasm binary into the module description and the
+//! function bodies still to be compiled.
+
+use crate::Error;
+use lucet_module::{
+    CompileOptions, ConstExpr, ConstOp, DataSegment, ElemItems, ElementSegment, Export,
+    ExportKind, FuncType, GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleData,
+    SegmentMode, TableType, ValType,
+};
+use std::collections::BTreeSet;
+use wasmparser::{
+    BinaryReaderError, FuncToValidate, FunctionBody, Parser, Payload, ValidPayload, Validator,
+    ValidatorResources, WasmFeatures,
+};
+
+/// Features this compiler accepts.
+pub fn features() -> WasmFeatures {
+    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
+}
+
+/// A function body with what is needed to validate it while translating.
+pub struct PendingFunction<'a> {
+    /// Validation state for the body.
+    pub validator: FuncToValidate<ValidatorResources>,
+    /// The body.
+    pub body: FunctionBody<'a>,
+}
+
+/// A decoded module: its description (without code) and its bodies.
+pub struct DecodedModule<'a> {
+    /// The description, with `functions[i].code_len` and traps still empty.
+    pub data: ModuleData,
+    /// Bodies of the defined functions, in order.
+    pub bodies: Vec<PendingFunction<'a>>,
+}
+
+fn err(e: BinaryReaderError) -> Error {
+    Error::from_wasmparser(e)
+}
+
+fn val_type(t: wasmparser::ValType, offset: usize) -> Result<ValType, Error> {
+    use wasmparser::ValType as W;
+    Ok(match t {
+        W::I32 => ValType::I32,
+        W::I64 => ValType::I64,
+        W::F32 => ValType::F32,
+        W::F64 => ValType::F64,
+        W::V128 => ValType::V128,
+        W::Ref(r) => ref_type(r, offset)?,
+    })
+}
+
+fn ref_type(r: wasmparser::RefType, _offset: usize) -> Result<ValType, Error> {
+    if r == wasmparser::RefType::FUNCREF {
+        Ok(ValType::FuncRef)
+    } else if r == wasmparser::RefType::EXTERNREF {
+        Ok(ValType::ExternRef)
+    } else {
+        Err(Error::Unsupported(format!("reference type {r}")))
+    }
+}
+
+fn const_expr(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, Error> {
+    use wasmparser::Operator as O;
+    let mut ops = Vec::new();
+    let mut reader = e.get_operators_reader();
+    while !reader.eof() {
+        let op = reader.read().map_err(err)?;
+        ops.push(match op {
+            O::I32Const { value } => ConstOp::I32Const(value),
+            O::I64Const { value } => ConstOp::I64Const(value),
+            O::F32Const { value } => ConstOp::F32Const(value.bits()),
+            O::F64Const { value } => ConstOp::F64Const(value.bits()),
+            O::V128Const { value } => ConstOp::V128Const(u128::from_le_bytes(*value.bytes())),
+            O::RefNull { .. } => ConstOp::RefNull,
+            O::RefFunc { function_index } => ConstOp::RefFunc(function_index),
+            O::GlobalGet { global_index } => ConstOp::GlobalGet(global_index),
+            O::I32Add => ConstOp::I32Add,
+            O::I32Sub => ConstOp::I32Sub,
+            O::I32Mul => ConstOp::I32Mul,
+            O::I64Add => ConstOp::I64Add,
+            O::I64Sub => ConstOp::I64Sub,
+            O::I64Mul => ConstOp::I64Mul,
+            O::End => continue,
+            other => {
+                return Err(Error::Unsupported(format!(
+                    "constant expression operator {other:?}"
+                )))
+            }
+        });
+    }
+    Ok(ConstExpr(ops))
+}
+
+fn memory_type(m: &wasmparser::MemoryType) -> Result<MemoryType, Error> {
+    if m.memory64 {
+        return Err(Error::Unsupported("memory64".into()));
+    }
+    if m.shared {
+        return Err(Error::Unsupported("shared memory (threads)".into()));
+    }
+    if m.page_size_log2.is_some_and(|p| p != 16) {
+        return Err(Error::Unsupported("custom page sizes".into()));
+    }
+    Ok(MemoryType {
+        min_pages: m.initial,
+        max_pages: m.maximum,
+    })
+}
+
+fn table_type(t: &wasmparser::TableType) -> Result<TableType, Error> {
+    if t.table64 {
+        return Err(Error::Unsupported("64-bit tables".into()));
+    }
+    Ok(TableType {
+        elem: ref_type(t.element_type, 0)?,
+        min: t.initial as u32,
+        max: t.maximum.map(|m| m as u32),
+    })
+}
+
+/// Decode and validate `wasm`, collecting the module description and the
+/// function bodies.
+pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>, Error> {
+    let mut validator = Validator::new_with_features(features());
+    let mut data = ModuleData {
+        name: None,
+        types: Vec::new(),
+        imports: Vec::new(),
+        functions: Vec::new(),
+        tables: Vec::new(),
+        memories: Vec::new(),
+        globals: Vec::new(),
+        exports: Vec::new(),
+        start: None,
+        elements: Vec::new(),
+        data: Vec::new(),
+        escaping_functions: Vec::new(),
+        options,
+    };
+    let mut bodies = Vec::new();
+    let mut escaping = BTreeSet::new();
+    let mut func_names: Vec<(u32, String)> = Vec::new();
+
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(err)?;
+        match validator.payload(&payload).map_err(err)? {
+            ValidPayload::Func(validator, body) => {
+                bodies.push(PendingFunction { validator, body });
+                continue;
+            }
+            ValidPayload::Ok | ValidPayload::End(_) => {}
+            ValidPayload::Parser(_) => {
+                return Err(Error::Unsupported("nested modules or components".into()))
+            }
+        }
+        match payload {
+            Payload::TypeSection(reader) => {
+                for group in reader {
+                    let group = group.map_err(err)?;
+                    for sub in group.into_types() {
+                        let wasmparser::CompositeInnerType::Func(f) = &sub.composite_type.inner
+                        else {
+                            return Err(Error::Unsupported("GC types".into()));
+                        };
+                        let conv = |ts: &[wasmparser::ValType]| -> Result<Vec<ValType>, Error> {
+                            ts.iter().map(|t| val_type(*t, 0)).collect()
+                        };
+                        data.types.push(FuncType::new(conv(f.params())?, conv(f.results())?));
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader {
+                    let import = import.map_err(err)?;
+                    use wasmparser::TypeRef;
+                    let kind = match import.ty {
+                        TypeRef::Func(t) => ImportKind::Func(t),
+                        TypeRef::Table(t) => ImportKind::Table(table_type(&t)?),
+                        TypeRef::Memory(m) => ImportKind::Memory(memory_type(&m)?),
+                        TypeRef::Global(g) => ImportKind::Global(GlobalType {
+                            ty: val_type(g.content_type, 0)?,
+                            mutable: g.mutable,
+                        }),
+                        TypeRef::Tag(_) => return Err(Error::Unsupported("exception tags".into())),
+                    };
+                    data.imports.push(Import {
+                        module: import.module.to_string(),
+                        field: import.name.to_string(),
+                        kind,
+                    });
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for t in reader {
+                    data.functions.push(lucet_module::FunctionEntry {
+                        type_index: t.map_err(err)?,
+                        name: None,
+                        code_len: 0,
+                        traps: Vec::new(),
+                    });
+                }
+            }
+            Payload::TableSection(reader) => {
+                for table in reader {
+                    let table = table.map_err(err)?;
+                    if !matches!(table.init, wasmparser::TableInit::RefNull) {
+                        return Err(Error::Unsupported("table initializer expressions".into()));
+                    }
+                    data.tables.push(table_type(&table.ty)?);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for m in reader {
+                    data.memories.push(memory_type(&m.map_err(err)?)?);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for g in reader {
+                    let g = g.map_err(err)?;
+                    let init = const_expr(&g.init_expr)?;
+                    note_refs(&init, &mut escaping);
+                    data.globals.push(GlobalDef {
+                        ty: GlobalType {
+                            ty: val_type(g.ty.content_type, 0)?,
+                            mutable: g.ty.mutable,
+                        },
+                        init,
+                    });
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for e in reader {
+                    let e = e.map_err(err)?;
+                    use wasmparser::ExternalKind as K;
+                    let kind = match e.kind {
+                        K::Func => ExportKind::Func,
+                        K::Table => ExportKind::Table,
+                        K::Memory => ExportKind::Memory,
+                        K::Global => ExportKind::Global,
+                        K::Tag => return Err(Error::Unsupported("exception tags".into())),
+                    };
+                    if kind == ExportKind::Func {
+                        escaping.insert(e.index);
+                    }
+                    data.exports.push(Export {
+                        name: e.name.to_string(),
+                        kind,
+                        index: e.index,
+                    });
+                }
+            }
+            Payload::StartSection { func, .. } => data.start = Some(func),
+            Payload::ElementSection(reader) => {
+                for el in reader {
+                    let el = el.map_err(err)?;
+                    let mode = match el.kind {
+                        wasmparser::ElementKind::Passive => SegmentMode::Passive,
+                        wasmparser::ElementKind::Declared => SegmentMode::Declared,
+                        wasmparser::ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => SegmentMode::Active {
+                            index: table_index.unwrap_or(0),
+                            offset: const_expr(&offset_expr)?,
+                        },
+                    };
+                    let (elem, items) = match el.items {
+                        wasmparser::ElementItems::Functions(r) => {
+                            let fs = r.into_iter().collect::<Result<Vec<u32>, _>>().map_err(err)?;
+                            escaping.extend(fs.iter().copied());
+                            (ValType::FuncRef, ElemItems::Funcs(fs))
+                        }
+                        wasmparser::ElementItems::Expressions(ty, r) => {
+                            let mut es = Vec::new();
+                            for e in r {
+                                let e = const_expr(&e.map_err(err)?)?;
+                                note_refs(&e, &mut escaping);
+                                es.push(e);
+                            }
+                            (ref_type(ty, 0)?, ElemItems::Exprs(es))
+                        }
+                    };
+                    data.elements.push(ElementSegment { mode, elem, items });
+                }
+            }
+            Payload::DataSection(reader) => {
+                for d in reader {
+                    let d = d.map_err(err)?;
+                    let mode = match d.kind {
+                        wasmparser::DataKind::Passive => SegmentMode::Passive,
+                        wasmparser::DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => SegmentMode::Active {
+                            index: memory_index,
+                            offset: const_expr(&offset_expr)?,
+                        },
+                    };
+                    data.data.push(DataSegment {
+                        mode,
+                        bytes: d.data.to_vec(),
+                    });
+                }
+            }
+            Payload::CustomSection(c) if c.name() == "name" => {
+                // Names only decorate error messages: a broken name section
+                // is ignored, as the spec requires.
+                let reader = wasmparser::NameSectionReader::new(wasmparser::BinaryReader::new(
+                    c.data(),
+                    c.data_offset(),
+                ));
+                for name in reader.into_iter().flatten() {
+                    match name {
+                        wasmparser::Name::Module { name, .. } => {
+                            data.name = Some(name.to_string())
+                        }
+                        wasmparser::Name::Function(map) => {
+                            for n in map.into_iter().flatten() {
+                                func_names.push((n.index, n.name.to_string()));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    if data.num_memories() > 1 {
+        return Err(Error::Unsupported("multiple memories".into()));
+    }
+    let imported = data.num_imported_funcs();
+    for (index, name) in func_names {
+        if let Some(f) = index
+            .checked_sub(imported)
+            .and_then(|i| data.functions.get_mut(i as usize))
+        {
+            f.name = Some(name);
+        }
+    }
+    data.escaping_functions = escaping.into_iter().collect();
+    Ok(DecodedModule { data, bodies })
+}
+
+fn note_refs(e: &ConstExpr, escaping: &mut BTreeSet<u32>) {
+    for op in &e.0 {
+        if let ConstOp::RefFunc(f) = op {
+            escaping.insert(*f);
+        }
+    }
+}

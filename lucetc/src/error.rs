@@ -1,0 +1,115 @@
+use thiserror::Error;
+
+/// Why a module could not be compiled.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The input is not well-formed WebAssembly (binary or text).
+    #[error("malformed module at offset {offset:#x}: {message}")]
+    Malformed {
+        /// Byte offset of the problem in the input.
+        offset: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The module is well-formed but does not validate.
+    #[error("invalid module at offset {offset:#x}: {message}")]
+    Invalid {
+        /// Byte offset of the problem in the input.
+        offset: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The module uses a feature this compiler does not support.
+    #[error("unsupported feature: {0}")]
+    Unsupported(String),
+    /// An import is not in the allowed set, or has the wrong signature.
+    #[error("import {module}::{field} is not allowed: {reason}")]
+    ImportNotAllowed {
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// Code generation failed.
+    #[error("code generation failed for function {func}: {message}")]
+    Codegen {
+        /// Function index.
+        func: u32,
+        /// Cranelift's message.
+        message: String,
+    },
+    /// The object file could not be written.
+    #[error("writing the object file failed: {0}")]
+    Object(String),
+    /// The system linker failed.
+    #[error("linking failed: {0}")]
+    Link(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A compile option is out of range.
+    #[error("bad option: {0}")]
+    Option(String),
+}
+
+impl Error {
+    pub(crate) fn from_wasmparser(e: wasmparser::BinaryReaderError) -> Error {
+        let message = e.message().to_string();
+        let offset = e.offset();
+        // wasmparser reports decoding and validation problems through one
+        // type; decoding failures are the ones a text-level fix would cure.
+        let malformed = [
+            "unexpected end",
+            "malformed",
+            "magic header",
+            "unknown binary version",
+            "invalid leading byte",
+            "integer too large",
+            "integer representation too long",
+            "section size mismatch",
+            "length out of bounds",
+            "illegal opcode",
+            "unexpected content",
+            "invalid var_u32",
+            "invalid var_i32",
+            "invalid var_u64",
+            "invalid var_s33",
+            "function and code section have inconsistent lengths",
+            "invalid section",
+            "zero byte expected",
+            "too many locals",
+            "data count and data section have inconsistent lengths",
+            "unknown payload",
+            "section out of order",
+            "UTF-8",
+            "utf-8",
+            "control frames remain",
+            "operators remaining",
+            "invalid value type",
+            "invalid reference type",
+            "invalid function type",
+        ];
+        if malformed.iter().any(|m| message.contains(m)) {
+            Error::Malformed { offset, message }
+        } else {
+            Error::Invalid { offset, message }
+        }
+    }
+
+    pub(crate) fn from_wasm(e: cranelift_wasm::WasmError, func: u32) -> Error {
+        use cranelift_wasm::WasmError;
+        match e {
+            WasmError::InvalidWebAssembly { message, offset } => Error::Invalid { offset, message },
+            WasmError::Unsupported(s) => Error::Unsupported(s),
+            WasmError::ImplLimitExceeded => Error::Unsupported("implementation limit exceeded".into()),
+            WasmError::User(s) => Error::Codegen { func, message: s },
+        }
+    }
+}

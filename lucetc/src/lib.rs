@@ -1,0 +1,140 @@
+//! `lucetc`: compile a WebAssembly module ahead of time into an x86-64 ELF
+//! shared object that `lucet-runtime` can load.
+//!
+//! The pipeline: [`decode`] validates the module with wasmparser and collects
+//! its [`lucet_module::ModuleData`]; [`codegen`] translates every function
+//! through our `FuncEnvironment` with cranelift-wasm and compiles them in
+//! parallel; [`object_file`] writes code, a function table and the serialized
+//! module data into one object; [`link`] turns it into a shared object with
+//! the system linker.
+//!
+//! This crate knows nothing of slots, signals or instances: everything it
+//! assumes about the runtime is in `lucet_module`.
+
+mod codegen;
+mod decode;
+mod error;
+mod func_env;
+mod link;
+mod module_env;
+mod object_file;
+mod options;
+
+pub use error::Error;
+pub use lucet_module::{FuncType, ModuleData, ValType};
+pub use options::{AllowedImport, Emit, OptLevel, Options, TargetCpu};
+
+use module_env::ModuleEnv;
+use std::path::Path;
+
+/// The result of compiling a module: a relocatable object and its description.
+pub struct Compiled {
+    /// The ELF relocatable object.
+    pub object: Vec<u8>,
+    /// The module description embedded in it.
+    pub data: ModuleData,
+}
+
+/// Read a `.wasm` binary or `.wat` text file's bytes as a wasm binary.
+pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    wasm_from_bytes(&bytes)
+}
+
+/// Accept either a wasm binary or wasm text, returning the binary.
+pub fn wasm_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, Error> {
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes.to_vec());
+    }
+    wat::parse_bytes(bytes)
+        .map(|b| b.into_owned())
+        .map_err(|e| {
+            let offset = e.inner_span_offset();
+            Error::Malformed {
+                offset,
+                message: e.to_string().lines().next().unwrap_or("").to_string(),
+            }
+        })
+}
+
+trait SpanOffset {
+    fn inner_span_offset(&self) -> usize;
+}
+
+impl SpanOffset for wat::Error {
+    fn inner_span_offset(&self) -> usize {
+        // wat reports line/column in its message; the byte offset is not
+        // public, so report 0 and let the message carry the position.
+        0
+    }
+}
+
+/// Compile a wasm binary to a relocatable object.
+pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, Error> {
+    let isa = options.isa()?;
+    let decoded = decode::decode(wasm, options.compile_options())?;
+    options.check_imports(&decoded.data)?;
+    let env = ModuleEnv::new(decoded.data, &*isa)
+        .ok_or_else(|| Error::Unsupported("module state too large for the vmctx".into()))?;
+    let pool = options.thread_pool()?;
+    let functions = pool.install(|| codegen::compile_functions(&env, &*isa, decoded.bodies))?;
+    let ntypes = env.data.types.len() as u32;
+    let entry = (0..ntypes)
+        .map(|t| codegen::entry_trampoline(&env, &*isa, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host = (0..ntypes)
+        .map(|t| codegen::host_trampoline(&env, &*isa, t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut data = env.data;
+    for (entry, f) in data.functions.iter_mut().zip(&functions) {
+        entry.code_len = f.code.len() as u32;
+        entry.traps = f.traps.clone();
+    }
+    data.options.cpu_features = options::enabled_cpu_features(&*isa);
+    data.validate()
+        .map_err(|e| Error::Object(format!("inconsistent module data: {e}")))?;
+    let object = object_file::emit(
+        isa,
+        &object_file::ObjectContents {
+            functions: &functions,
+            entry_trampolines: &entry,
+            host_trampolines: &host,
+            data: &data,
+        },
+    )?;
+    Ok(Compiled { object, data })
+}
+
+/// Compile the file `input` (`.wasm` or `.wat`) to `output`, as a shared
+/// object or (with [`Emit::Object`]) a relocatable object. Nothing is left at
+/// `output` if compilation fails.
+pub fn compile_file(input: &Path, output: &Path, options: &Options) -> Result<ModuleData, Error> {
+    let wasm = read_input(input)?;
+    let compiled = compile(&wasm, options)?;
+    match options.emit {
+        Emit::Object => link::write_atomically(output, &compiled.object)?,
+        Emit::SharedObject => link::link_shared_object(&compiled.object, output)?,
+    }
+    Ok(compiled.data)
+}
+
+/// Parse a byte size such as `4096`, `64KiB`, `4GiB`, `2M` (binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("bad size {s:?}"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("bad size unit in {s:?} (use KiB, MiB, GiB)")),
+    };
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("size {s:?} is too large"))
+}

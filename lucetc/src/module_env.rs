@@ -1,0 +1,77 @@
+//! Module-wide facts every function translation needs.
+
+use cranelift_codegen::ir::{self, types::*, AbiParam, ArgumentPurpose, Signature};
+use cranelift_codegen::isa::{CallConv, TargetFrontendConfig, TargetIsa};
+use lucet_module::{ModuleData, ValType, VmctxLayout};
+use std::collections::HashMap;
+
+/// Shared, read-only state for translating a module's functions.
+pub struct ModuleEnv {
+    /// The module's description.
+    pub data: ModuleData,
+    /// Where its vmctx fields are.
+    pub layout: VmctxLayout,
+    /// Target facts for the translator.
+    pub frontend_config: TargetFrontendConfig,
+    /// The native calling convention.
+    pub call_conv: CallConv,
+    /// Whether the target has fused multiply-add.
+    pub has_fma: bool,
+    funcref_slots: HashMap<u32, u32>,
+}
+
+/// The Cranelift type holding a value of wasm type `t`.
+pub fn clif_type(t: ValType) -> ir::Type {
+    match t {
+        ValType::I32 => I32,
+        ValType::I64 => I64,
+        ValType::F32 => F32,
+        ValType::F64 => F64,
+        ValType::V128 => I8X16,
+        ValType::FuncRef | ValType::ExternRef => I64,
+    }
+}
+
+impl ModuleEnv {
+    /// Build the environment; `None` if the vmctx would be too large.
+    pub fn new(data: ModuleData, isa: &dyn TargetIsa) -> Option<ModuleEnv> {
+        let layout = VmctxLayout::for_module(&data)?;
+        let funcref_slots = data
+            .escaping_functions
+            .iter()
+            .enumerate()
+            .map(|(slot, f)| (*f, slot as u32))
+            .collect();
+        let has_fma = isa
+            .isa_flags()
+            .iter()
+            .any(|f| f.name == "has_fma" && f.as_bool().unwrap_or(false));
+        Some(ModuleEnv {
+            layout,
+            frontend_config: isa.frontend_config(),
+            call_conv: isa.default_call_conv(),
+            has_fma,
+            funcref_slots,
+            data,
+        })
+    }
+
+    /// The funcref record slot of function `f`, if it escapes.
+    pub fn funcref_slot(&self, f: u32) -> Option<u32> {
+        self.funcref_slots.get(&f).copied()
+    }
+
+    /// Native signature of a wasm function of type `type_index`:
+    /// `(callee_vmctx, caller_vmctx, params...) -> results`.
+    pub fn wasm_signature(&self, type_index: u32) -> Signature {
+        let ty = &self.data.types[type_index as usize];
+        let mut sig = Signature::new(self.call_conv);
+        sig.params.push(AbiParam::special(I64, ArgumentPurpose::VMContext));
+        sig.params.push(AbiParam::new(I64));
+        sig.params
+            .extend(ty.params.iter().map(|t| AbiParam::new(clif_type(*t))));
+        sig.returns
+            .extend(ty.results.iter().map(|t| AbiParam::new(clif_type(*t))));
+        sig
+    }
+}

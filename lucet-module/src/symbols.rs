@@ -10,10 +10,10 @@ pub fn guest_func(index: u32) -> String {
 
 /// Symbol of the entry trampoline for the module's type `type_index`.
 ///
-/// Native signature: `extern "C" fn(callee: *const u8, vmctx: *mut u8,
-/// values: *mut u128)`. It loads the arguments from `values` (one 16-byte
-/// slot each), calls `callee(vmctx, vmctx, args...)`, and stores the results
-/// back into `values`.
+/// Native signature: `extern "C" fn(code: *const u8, callee_vmctx: *mut u8,
+/// caller_vmctx: *mut u8, values: *mut u128)`. It loads the arguments from
+/// `values` (one 16-byte slot each), calls `code(callee_vmctx, caller_vmctx,
+/// args...)`, and stores the results back into `values`.
 pub fn entry_trampoline(type_index: u32) -> String {
     format!("lucet_entry_{type_index}")
 }

@@ -34,12 +34,11 @@ impl VmctxOffsets {
     pub const BUILTINS: i32 = -16;
     /// `*const u32`, process-wide signature ids indexed by module type index.
     pub const SIG_IDS: i32 = -24;
-    /// `usize`, lowest stack pointer guest code may use; checked in prologues.
-    pub const STACK_LIMIT: i32 = -32;
-    /// `u64`, non-zero when the embedder asked the guest to stop.
-    pub const INTERRUPT: i32 = -40;
-    /// `i64`, instructions executed (when counting is compiled in).
-    pub const INSTRUCTION_COUNT: i32 = -48;
+    /// `*mut` the [`run_limits`] of the run in progress. Guest code copies
+    /// the caller's pointer into the callee's vmctx on every call that may
+    /// cross into another instance, so the limits of the run that entered
+    /// first govern all the code it reaches.
+    pub const RUN_LIMITS: i32 = -32;
     /// Size of the fixed header.
     pub const HEADER_SIZE: u32 = 64;
 }
@@ -188,6 +187,16 @@ impl VmctxLayout {
         debug_assert!(i < self.num_funcrefs);
         Self::at(self.funcrefs, i, FUNCREF_SIZE)
     }
+}
+
+/// Field offsets within the run limits a vmctx points to.
+pub mod run_limits {
+    /// `usize`, lowest stack pointer guest code may use; checked in prologues.
+    pub const STACK_LIMIT: i32 = 0;
+    /// `u64`, non-zero when the embedder asked the guest to stop.
+    pub const INTERRUPT: i32 = 8;
+    /// `i64`, instructions executed (when counting is compiled in).
+    pub const INSTRUCTION_COUNT: i32 = 16;
 }
 
 /// Field offsets within a memory definition.

@@ -110,7 +110,7 @@ pub fn compile_functions(
 pub fn entry_trampoline(env: &ModuleEnv, isa: &dyn TargetIsa, type_index: u32) -> Result<CompiledFunction, Error> {
     let ty = &env.data.types[type_index as usize];
     let mut sig = Signature::new(env.call_conv);
-    sig.params.extend([AbiParam::new(I64), AbiParam::new(I64), AbiParam::new(I64)]);
+    sig.params.extend([AbiParam::new(I64); 4]);
     let mut func = ir::Function::with_name_signature(ir::UserFuncName::user(2, type_index), sig);
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
@@ -118,12 +118,12 @@ pub fn entry_trampoline(env: &ModuleEnv, isa: &dyn TargetIsa, type_index: u32) -
     b.append_block_params_for_function_params(block);
     b.switch_to_block(block);
     b.seal_block(block);
-    let (callee, vmctx, values) = {
+    let (callee, callee_vmctx, caller_vmctx, values) = {
         let p = b.block_params(block);
-        (p[0], p[1], p[2])
+        (p[0], p[1], p[2], p[3])
     };
     let flags = MemFlags::trusted();
-    let mut args = vec![vmctx, vmctx];
+    let mut args = vec![callee_vmctx, caller_vmctx];
     for (i, t) in ty.params.iter().enumerate() {
         args.push(b.ins().load(clif_type(*t), flags, values, (i * VALUE_SLOT_SIZE) as i32));
     }

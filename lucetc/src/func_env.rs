@@ -22,7 +22,9 @@ use cranelift_wasm::wasmparser::UnpackedIndex;
 use cranelift_wasm::{EngineOrModuleTypeIndex, ModuleInternedTypeIndex};
 use cranelift_codegen::entity::{EntityRef, PrimaryMap};
 use lucet_module::abi::Builtin;
-use lucet_module::{funcref, imported_func, memory_def, table_def, VmctxOffsets, WASM_PAGE_SIZE};
+use lucet_module::{
+    funcref, imported_func, memory_def, run_limits, table_def, VmctxOffsets, WASM_PAGE_SIZE,
+};
 use std::collections::HashMap;
 
 /// Per-function translation environment.
@@ -142,14 +144,28 @@ impl<'m> FuncEnv<'m> {
         pos.ins().load(I64, MemFlags::trusted().with_readonly(), vmctx, off)
     }
 
+    /// The callee may belong to another instance (or be a host function
+    /// record, which has room for this header too): it runs under the
+    /// caller's limits.
+    fn pass_run_limits(pos: &mut FuncCursor, vmctx: ir::Value, callee_vmctx: ir::Value) {
+        let limits = pos
+            .ins()
+            .load(I64, MemFlags::trusted(), vmctx, VmctxOffsets::RUN_LIMITS);
+        pos.ins()
+            .store(MemFlags::trusted(), limits, callee_vmctx, VmctxOffsets::RUN_LIMITS);
+    }
+
     fn interrupt_check(&mut self, builder: &mut FunctionBuilder) {
         if !self.module.data.options.interruptible {
             return;
         }
         let vmctx = self.vmctx_val(builder.func);
+        let limits = builder
+            .ins()
+            .load(I64, MemFlags::trusted(), vmctx, VmctxOffsets::RUN_LIMITS);
         let flag = builder
             .ins()
-            .load(I64, MemFlags::trusted(), vmctx, VmctxOffsets::INTERRUPT);
+            .load(I64, MemFlags::trusted(), limits, run_limits::INTERRUPT);
         builder.ins().trapnz(flag, ir::TrapCode::Interrupt);
     }
 }
@@ -295,6 +311,7 @@ impl FuncEnvironment for FuncEnv<'_> {
             let flags = MemFlags::trusted().with_readonly();
             let code = builder.ins().load(I64, flags, vmctx, off + imported_func::CODE);
             let cvmctx = builder.ins().load(I64, flags, vmctx, off + imported_func::VMCTX);
+            Self::pass_run_limits(&mut builder.cursor(), vmctx, cvmctx);
             let sig = builder.func.dfg.ext_funcs[callee].signature;
             let mut args = vec![cvmctx, vmctx];
             args.extend_from_slice(call_args);
@@ -328,6 +345,7 @@ impl FuncEnvironment for FuncEnv<'_> {
         pos.ins().trapnz(mismatch, ir::TrapCode::BadSignature);
         let code = pos.ins().load(I64, ro, fref, funcref::CODE);
         let cvmctx = pos.ins().load(I64, ro, fref, funcref::VMCTX);
+        Self::pass_run_limits(&mut pos, vmctx, cvmctx);
         let mut args = vec![cvmctx, vmctx];
         args.extend_from_slice(call_args);
         Ok(Some(builder.ins().call_indirect(sig_ref, code, &args)))
@@ -559,7 +577,8 @@ impl FuncEnvironment for FuncEnv<'_> {
         // Prologues compare the stack pointer with the limit the runtime
         // keeps in the vmctx: exhaustion is a trap, not a fault in host code.
         let vmctx = self.vmctx_gv(builder.func);
-        let limit = self.load_gv(builder.func, vmctx, VmctxOffsets::STACK_LIMIT);
+        let limits = self.load_gv(builder.func, vmctx, VmctxOffsets::RUN_LIMITS);
+        let limit = self.load_gv(builder.func, limits, run_limits::STACK_LIMIT);
         builder.func.stack_limit = Some(limit);
         self.interrupt_check(builder);
         Ok(())

@@ -1,0 +1,139 @@
+//! Functions compiled code calls for work it does not do inline
+//! (see [`lucet_module::abi::Builtin`] for their contract).
+//!
+//! They run on the guest stack and must not unwind: out-of-bounds accesses
+//! return a non-zero status and the generated code raises the trap.
+
+use crate::instance::InstanceState;
+use lucet_module::abi::Builtin;
+
+/// The table whose address goes into every vmctx.
+pub(crate) fn table() -> *const *const () {
+    struct Table([*const (); Builtin::COUNT]);
+    // SAFETY: function addresses, never written.
+    unsafe impl Sync for Table {}
+    static TABLE: Table = Table([
+        memory_grow as *const (),
+        memory_copy as *const (),
+        memory_fill as *const (),
+        memory_init as *const (),
+        data_drop as *const (),
+        table_grow as *const (),
+        table_copy as *const (),
+        table_fill as *const (),
+        table_init as *const (),
+        elem_drop as *const (),
+    ]);
+    TABLE.0.as_ptr()
+}
+
+/// The instance whose code called.
+///
+/// # Safety
+/// `vmctx` must be the caller's vmctx.
+unsafe fn state<'a>(vmctx: *mut u8) -> &'a InstanceState {
+    InstanceState::from_vmctx(vmctx)
+}
+
+fn range(start: u64, len: u64, bound: usize) -> Option<std::ops::Range<usize>> {
+    let end = start.checked_add(len)?;
+    (end <= bound as u64).then_some(start as usize..end as usize)
+}
+
+unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> i64 {
+    state(vmctx)
+        .memory_grow(mem, delta)
+        .map_or(-1, |old| old as i64)
+}
+
+unsafe extern "C" fn memory_copy(vmctx: *mut u8, mem: u32, dst: u64, src: u64, len: u64) -> u32 {
+    let m = state(vmctx).memory_at(mem);
+    match (range(src, len, m.len()), range(dst, len, m.len())) {
+        (Some(s), Some(d)) => {
+            m.copy_within(s, d.start);
+            0
+        }
+        _ => 1,
+    }
+}
+
+unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, len: u64) -> u32 {
+    let m = state(vmctx).memory_at(mem);
+    match range(dst, len, m.len()) {
+        Some(d) => {
+            m[d].fill(val as u8);
+            0
+        }
+        None => 1,
+    }
+}
+
+unsafe extern "C" fn memory_init(vmctx: *mut u8, mem: u32, seg: u32, dst: u64, src: u32, len: u32) -> u32 {
+    let st = state(vmctx);
+    let data = st.data_segment(seg);
+    let m = st.memory_at(mem);
+    match (range(src as u64, len as u64, data.len()), range(dst, len as u64, m.len())) {
+        (Some(s), Some(d)) => {
+            m[d].copy_from_slice(&data[s]);
+            0
+        }
+        _ => 1,
+    }
+}
+
+unsafe extern "C" fn data_drop(vmctx: *mut u8, seg: u32) {
+    state(vmctx).drop_data(seg);
+}
+
+unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: u64) -> i32 {
+    state(vmctx)
+        .table_grow(table, delta, init)
+        .map_or(-1, |old| old as i32)
+}
+
+unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_t: u32, src_t: u32, dst: u32, src: u32, len: u32) -> u32 {
+    let st = state(vmctx);
+    let src_items: Vec<u64> = {
+        let (_, s, _) = st.table_mut(src_t);
+        match range(src as u64, len as u64, s.len()) {
+            Some(r) => s[r].to_vec(),
+            None => return 1,
+        }
+    };
+    let (_, d, _) = st.table_mut(dst_t);
+    match range(dst as u64, len as u64, d.len()) {
+        Some(r) => {
+            d[r].copy_from_slice(&src_items);
+            0
+        }
+        None => 1,
+    }
+}
+
+unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, val: u64, len: u32) -> u32 {
+    let (_, t, _) = state(vmctx).table_mut(table);
+    match range(dst as u64, len as u64, t.len()) {
+        Some(r) => {
+            t[r].fill(val);
+            0
+        }
+        None => 1,
+    }
+}
+
+unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, seg: u32, dst: u32, src: u32, len: u32) -> u32 {
+    let st = state(vmctx);
+    let items = st.elem_segment(seg);
+    let (_, t, _) = st.table_mut(table);
+    match (range(src as u64, len as u64, items.len()), range(dst as u64, len as u64, t.len())) {
+        (Some(s), Some(d)) => {
+            t[d].copy_from_slice(&items[s]);
+            0
+        }
+        _ => 1,
+    }
+}
+
+unsafe extern "C" fn elem_drop(vmctx: *mut u8, seg: u32) {
+    state(vmctx).drop_elem(seg);
+}

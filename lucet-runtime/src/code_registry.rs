@@ -1,0 +1,99 @@
+//! Where compiled code lives, so the signal handler can turn a faulting
+//! program counter into a trap.
+
+use lucet_module::{TrapCode, TrapSite};
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// The code of one loaded module, as the signal handler needs it.
+pub struct CodeMap {
+    /// First byte of code.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// Defined functions sorted by address: (address, length, index in the
+    /// module's function index space, trap sites, name).
+    pub functions: Vec<FunctionCode>,
+}
+
+/// One compiled function.
+pub struct FunctionCode {
+    /// Code address.
+    pub addr: usize,
+    /// Code length.
+    pub len: usize,
+    /// Function index (imports included).
+    pub index: u32,
+    /// Trap sites sorted by offset.
+    pub traps: Vec<TrapSite>,
+    /// Name from the name section.
+    pub name: Option<String>,
+}
+
+/// What the code map says about a program counter.
+pub struct PcInfo<'a> {
+    /// The function containing it.
+    pub function: &'a FunctionCode,
+    /// The trap declared at exactly that instruction, if any.
+    pub trap: Option<TrapCode>,
+}
+
+impl CodeMap {
+    /// Look up `pc`.
+    pub fn lookup(&self, pc: usize) -> Option<PcInfo<'_>> {
+        let i = match self.functions.binary_search_by_key(&pc, |f| f.addr) {
+            Ok(i) => i,
+            Err(0) => return None,
+            Err(i) => i - 1,
+        };
+        let function = &self.functions[i];
+        if pc >= function.addr + function.len {
+            return None;
+        }
+        let offset = (pc - function.addr) as u32;
+        let trap = function
+            .traps
+            .binary_search_by_key(&offset, |t| t.offset)
+            .ok()
+            .map(|t| function.traps[t].code);
+        Some(PcInfo { function, trap })
+    }
+}
+
+/// Code maps by start address, with how many loaded modules share each (the
+/// dynamic loader maps a file once however often it is opened).
+type Registry = RwLock<BTreeMap<usize, (usize, Arc<CodeMap>)>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+/// Make a module's code known to the trap handler.
+pub fn register(map: Arc<CodeMap>) {
+    let mut reg = registry().write().unwrap_or_else(|e| e.into_inner());
+    reg.entry(map.start).or_insert((0, map)).0 += 1;
+}
+
+/// Forget a module's code (before it is unmapped).
+pub fn unregister(start: usize) {
+    let mut reg = registry().write().unwrap_or_else(|e| e.into_inner());
+    if let Some(entry) = reg.get_mut(&start) {
+        entry.0 -= 1;
+        if entry.0 == 0 {
+            reg.remove(&start);
+        }
+    }
+}
+
+/// Run `f` on the code map containing `pc`, if any. Called from the signal
+/// handler: it takes only a read lock and allocates nothing.
+pub fn with_code_at<R>(pc: usize, f: impl FnOnce(&CodeMap) -> R) -> Option<R> {
+    let reg = registry().read().ok()?;
+    let (_, (_, map)) = reg.range(..=pc).next_back()?;
+    if pc < map.end {
+        Some(f(map))
+    } else {
+        None
+    }
+}

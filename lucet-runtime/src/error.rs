@@ -1,0 +1,102 @@
+use crate::trap::Trap;
+use thiserror::Error;
+
+/// Errors from loading modules, instantiating and running them.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The file could not be read or mapped.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a module compiled by lucetc for this runtime.
+    #[error("{path}: not a loadable lucet module: {reason}")]
+    InvalidModule {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The dynamic loader refused the file.
+    #[error("{path}: dlopen failed: {reason}")]
+    Dlopen {
+        /// The file.
+        path: String,
+        /// dlerror's message.
+        reason: String,
+    },
+    /// An import has no binding.
+    #[error("unknown import: {module}::{field} has no binding")]
+    MissingImport {
+        /// Import module.
+        module: String,
+        /// Import field.
+        field: String,
+    },
+    /// An import's binding has the wrong type.
+    #[error("incompatible import type for {module}::{field}: {reason}")]
+    ImportMismatch {
+        /// Import module.
+        module: String,
+        /// Import field.
+        field: String,
+        /// Expected versus found.
+        reason: String,
+    },
+    /// No export of that name and kind.
+    #[error("no exported {kind} named {name:?}")]
+    NoSuchExport {
+        /// Kind looked for.
+        kind: &'static str,
+        /// Name looked for.
+        name: String,
+    },
+    /// Arguments do not match the function's parameters.
+    #[error("argument mismatch calling {name:?}: {reason}")]
+    ArgumentMismatch {
+        /// Function name.
+        name: String,
+        /// Expected versus given.
+        reason: String,
+    },
+    /// The module needs more than the configured limits allow.
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    /// Every slot of the region is in use.
+    #[error("region is full: all {0} slots are in use")]
+    RegionFull(usize),
+    /// The guest trapped.
+    #[error("trap: {0}")]
+    Trap(Trap),
+    /// The embedder stopped the guest (kill switch, deadline or budget).
+    #[error("terminated: {0}")]
+    Terminated(String),
+    /// A hostcall ended the guest with the embedder's own error.
+    #[error("hostcall error: {0}")]
+    Host(Box<dyn std::error::Error + Send + Sync>),
+    /// The guest asked to exit (e.g. WASI `proc_exit`).
+    #[error("exited with code {0}")]
+    Exit(i32),
+    /// The operating system refused a memory operation.
+    #[error("system call failed: {0}")]
+    System(String),
+    /// The instance is not in a state to do that.
+    #[error("{0}")]
+    InvalidState(String),
+}
+
+impl Error {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    pub(crate) fn last_os(what: &str) -> Error {
+        Error::System(format!("{what}: {}", std::io::Error::last_os_error()))
+    }
+}

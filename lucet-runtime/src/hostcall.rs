@@ -1,0 +1,153 @@
+//! Host functions: Rust closures the guest can import.
+
+use crate::execute;
+use crate::instance::InstanceState;
+use crate::{Error, Val};
+use lucet_module::FuncType;
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// The signature of a host function: the calling instance, the arguments,
+/// and room for the results. Returning an error ends the guest's run with
+/// that error (use [`Error::Exit`] for a clean exit, [`Error::Host`] for the
+/// embedder's own errors).
+pub type HostFn = dyn Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync;
+
+/// What a host function sees of the instance that called it.
+pub struct Caller<'a> {
+    pub(crate) state: &'a InstanceState,
+}
+
+impl Caller<'_> {
+    /// The caller's linear memory (empty if it has none). Guest pointers
+    /// must be checked against its length: use [`slice::get`] and friends,
+    /// or the helpers below, and turn `None` into an error, never a panic.
+    pub fn memory(&mut self) -> &mut [u8] {
+        // SAFETY: the guest is suspended in this hostcall, so nothing else
+        // touches its memory while the borrow lives.
+        unsafe { self.state.memory_slice() }
+    }
+
+    /// `len` bytes at guest address `ptr`, or `None` if out of bounds.
+    pub fn bytes(&mut self, ptr: u32, len: u32) -> Option<&mut [u8]> {
+        let start = ptr as usize;
+        self.memory().get_mut(start..start.checked_add(len as usize)?)
+    }
+
+    /// The little-endian `u32` at `ptr`, if in bounds.
+    pub fn read_u32(&mut self, ptr: u32) -> Option<u32> {
+        let b = self.bytes(ptr, 4)?;
+        Some(u32::from_le_bytes(b.try_into().ok()?))
+    }
+
+    /// Store a little-endian `u32` at `ptr`; `None` if out of bounds.
+    pub fn write_u32(&mut self, ptr: u32, v: u32) -> Option<()> {
+        self.bytes(ptr, 4)?.copy_from_slice(&v.to_le_bytes());
+        Some(())
+    }
+
+    /// The little-endian `u64` at `ptr`, if in bounds.
+    pub fn read_u64(&mut self, ptr: u32) -> Option<u64> {
+        let b = self.bytes(ptr, 8)?;
+        Some(u64::from_le_bytes(b.try_into().ok()?))
+    }
+
+    /// Store a little-endian `u64` at `ptr`; `None` if out of bounds.
+    pub fn write_u64(&mut self, ptr: u32, v: u64) -> Option<()> {
+        self.bytes(ptr, 8)?.copy_from_slice(&v.to_le_bytes());
+        Some(())
+    }
+
+    /// The embedder's per-instance context of type `T`, if one was set with
+    /// [`Instance::set_context`](crate::Instance::set_context).
+    pub fn context<T: Any + Send>(&mut self) -> Option<&mut T> {
+        // SAFETY: the instance is running on this thread and the guest is
+        // suspended; nothing else borrows the context.
+        unsafe { self.state.context_mut() }
+    }
+}
+
+/// A host function record. The guest sees `&dispatch` as the callee's vmctx:
+/// the host trampoline calls `dispatch(&dispatch, caller_vmctx, values)`, and
+/// guest code stores its run-limits pointer at `vmctx - 32`, which lands in
+/// `header`.
+#[repr(C)]
+pub(crate) struct HostFuncRecord {
+    header: UnsafeCell<[u64; 8]>,
+    dispatch: unsafe extern "C" fn(*mut u8, *mut u8, *mut u128),
+    pub(crate) ty: FuncType,
+    func: Box<HostFn>,
+}
+
+// SAFETY: `header` is scratch space written only by guest code and never
+// read; the rest is immutable and the closure is Send + Sync.
+unsafe impl Send for HostFuncRecord {}
+// SAFETY: as above.
+unsafe impl Sync for HostFuncRecord {}
+
+const HEADER_BYTES: usize = 64;
+const _: () = assert!(std::mem::offset_of!(HostFuncRecord, dispatch) == HEADER_BYTES);
+
+impl HostFuncRecord {
+    pub(crate) fn new(ty: FuncType, func: Box<HostFn>) -> Arc<HostFuncRecord> {
+        Arc::new(HostFuncRecord {
+            header: UnsafeCell::new([0; 8]),
+            dispatch: host_dispatch,
+            ty,
+            func,
+        })
+    }
+
+    /// The pointer compiled code uses as this function's vmctx.
+    pub(crate) fn vmctx(&self) -> usize {
+        &self.dispatch as *const _ as usize
+    }
+}
+
+/// Called by the host trampoline on the guest stack.
+unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, values: *mut u128) {
+    // SAFETY: `callee` is the vmctx of a HostFuncRecord kept alive by the
+    // instance that imported it; `caller_vmctx` is a live instance's vmctx;
+    // `values` has room for max(params, results) slots.
+    let record = &*(callee.sub(HEADER_BYTES) as *const HostFuncRecord);
+    let state = InstanceState::from_vmctx(caller_vmctx);
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), Error> {
+        let ty = &record.ty;
+        let params: Vec<Val> = ty
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Val::from_raw(*t, values.add(i).read_unaligned()))
+            .collect();
+        let mut results: Vec<Val> = ty.results.iter().map(|t| Val::default_for(*t)).collect();
+        let mut caller = Caller { state };
+        (record.func)(&mut caller, &params, &mut results)?;
+        for (i, (r, t)) in results.iter().zip(&ty.results).enumerate() {
+            if r.ty() != *t {
+                return Err(Error::InvalidState(format!(
+                    "host function returned {} where {t} was declared",
+                    r.ty()
+                )));
+            }
+            values.add(i).write_unaligned(r.to_raw());
+        }
+        Ok(())
+    }));
+    let error = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            Error::Host(format!("host function panicked: {msg}").into())
+        }
+    };
+    // Everything this frame owned is dropped or moved into `error`.
+    execute::end_run(error);
+}
+

@@ -1,0 +1,904 @@
+//! Instances: a module's code bound to its own memory, globals and tables.
+
+use crate::code_registry;
+use crate::execute::{self, RunEnd, SlotStack};
+use crate::linker::{Extern, Func, FuncKind, Global, Linker, Memory, Table};
+use crate::slot::Slot;
+use crate::trap::Trap;
+use crate::{builtins, Error, Limits, Module, Val};
+use lucet_module::{
+    funcref, imported_func, memory_def, run_limits, table_def, ConstExpr, ConstOp, ElemItems,
+    ExportKind, ImportKind, MemoryType, SegmentMode, TableType, TrapCode, VmctxOffsets,
+    WASM_PAGE_SIZE,
+};
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Limits of the run in progress, reached by guest code through the vmctx
+/// (layout: [`lucet_module::run_limits`]).
+#[repr(C)]
+pub(crate) struct RunLimits {
+    stack_limit: AtomicUsize,
+    interrupt: AtomicU64,
+    instruction_count: AtomicU64,
+}
+
+const _: () = {
+    assert!(std::mem::offset_of!(RunLimits, stack_limit) == run_limits::STACK_LIMIT as usize);
+    assert!(std::mem::offset_of!(RunLimits, interrupt) == run_limits::INTERRUPT as usize);
+    assert!(
+        std::mem::offset_of!(RunLimits, instruction_count)
+            == run_limits::INSTRUCTION_COUNT as usize
+    );
+};
+
+/// Where a memory or table index of this instance really lives.
+#[derive(Clone, Copy)]
+struct Owned {
+    owner: *const InstanceState,
+    defined: u32,
+}
+
+/// Mutable state only the thread running the instance touches.
+struct Mutable {
+    tables: Vec<Vec<u64>>,
+    dropped_data: Vec<bool>,
+    dropped_elems: Vec<bool>,
+    context: Option<Box<dyn Any + Send>>,
+}
+
+/// Everything an instance owns. Shared (through `Arc`) with instances that
+/// import its exports, which keeps it alive as long as they are.
+pub(crate) struct InstanceState {
+    module: Arc<Module>,
+    slot: Slot,
+    vmctx: *mut u8,
+    limits: Limits,
+    run_limits: RunLimits,
+    heap_max: u64,
+    memories: Vec<Owned>,
+    tables: Vec<Owned>,
+    mutable: UnsafeCell<Mutable>,
+    /// Host functions and other instances this one imports from.
+    _keepalive: Vec<Arc<dyn Any + Send + Sync>>,
+}
+
+// SAFETY: the raw pointers point into memory this state owns or keeps
+// alive; mutation happens only on the thread running the instance (the
+// public `Instance` hands out `&mut` for runs), plus atomics for interrupts.
+unsafe impl Send for InstanceState {}
+// SAFETY: as above.
+unsafe impl Sync for InstanceState {}
+
+/// A running or runnable instance of a module.
+pub struct Instance {
+    state: Arc<InstanceState>,
+}
+
+/// Stops a running instance from another thread.
+#[derive(Clone)]
+pub struct InterruptHandle {
+    state: Arc<InstanceState>,
+}
+
+impl InterruptHandle {
+    /// Ask the guest to stop: it traps at its next function entry or loop
+    /// header, and the run returns [`Error::Terminated`].
+    pub fn interrupt(&self) {
+        self.state.run_limits.interrupt.store(1, Ordering::SeqCst);
+    }
+}
+
+fn page_bytes(pages: u64) -> u64 {
+    pages.saturating_mul(WASM_PAGE_SIZE)
+}
+
+impl InstanceState {
+    /// The state behind a vmctx pointer.
+    ///
+    /// # Safety
+    /// `vmctx` must be the vmctx of a live instance.
+    pub(crate) unsafe fn from_vmctx<'a>(vmctx: *mut u8) -> &'a InstanceState {
+        &*(*(vmctx.offset(VmctxOffsets::INSTANCE as isize) as *const *const InstanceState))
+    }
+
+    fn field<T>(&self, offset: i32) -> *mut T {
+        // SAFETY: offsets come from the module's VmctxLayout, which lies
+        // inside the slot's vmctx area.
+        unsafe { self.vmctx.offset(offset as isize) as *mut T }
+    }
+
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn mutable(&self) -> &mut Mutable {
+        &mut *self.mutable.get()
+    }
+
+    pub(crate) unsafe fn context_mut<T: Any + Send>(&self) -> Option<&mut T> {
+        self.mutable().context.as_mut()?.downcast_mut()
+    }
+
+    /// Base and length of memory index 0 (own or imported).
+    fn memory0(&self) -> Option<(*mut u8, usize)> {
+        if self.memories.is_empty() {
+            return None;
+        }
+        let def: *mut u8 = unsafe { *self.field::<*mut u8>(self.module.layout().memory_ptr(0)) };
+        // SAFETY: memory_ptr(0) points at a live memory definition.
+        unsafe {
+            let base = *(def.offset(memory_def::BASE as isize) as *const *mut u8);
+            let len = *(def.offset(memory_def::LENGTH as isize) as *const u64);
+            Some((base, len as usize))
+        }
+    }
+
+    /// The whole accessible memory.
+    ///
+    /// # Safety
+    /// No other reference to the memory may be live, and the guest must not
+    /// be running.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn memory_slice(&self) -> &mut [u8] {
+        match self.memory0() {
+            Some((base, len)) => std::slice::from_raw_parts_mut(base, len),
+            None => &mut [],
+        }
+    }
+
+    pub(crate) fn memory_type_now(&self) -> MemoryType {
+        let len = self.memory0().map_or(0, |m| m.1) as u64;
+        let declared = self.module.data().memory_type(0);
+        MemoryType {
+            min_pages: len / WASM_PAGE_SIZE,
+            max_pages: declared.and_then(|m| m.max_pages),
+        }
+    }
+
+    pub(crate) fn table_type_now(&self, defined: u32) -> TableType {
+        let t = self.module.data().tables[defined as usize];
+        // SAFETY: reading this instance's own table length.
+        let len = unsafe { self.mutable().tables[defined as usize].len() } as u32;
+        TableType { min: len, ..t }
+    }
+
+    fn table_def_ptr(&self, defined: u32) -> *mut u8 {
+        self.field(self.module.layout().table_def(defined))
+    }
+
+    /// Write defined table `defined`'s base and length into its definition.
+    unsafe fn sync_table_def(&self, defined: u32) {
+        let t = &mut self.mutable().tables[defined as usize];
+        let def = self.table_def_ptr(defined);
+        *(def.offset(table_def::BASE as isize) as *mut *mut u64) = t.as_mut_ptr();
+        *(def.offset(table_def::LENGTH as isize) as *mut u32) = t.len() as u32;
+    }
+
+    fn funcref_addr(&self, func: u32) -> u64 {
+        let slot = self
+            .module
+            .data()
+            .escaping_functions
+            .binary_search(&func)
+            .expect("validated: referenced functions escape");
+        self.field::<u8>(self.module.layout().funcref(slot as u32)) as u64
+    }
+
+    fn global_ptr(&self, index: u32) -> *mut u128 {
+        let data = self.module.data();
+        let imported = data.num_imported_globals();
+        let layout = self.module.layout();
+        if index < imported {
+            // SAFETY: the import slot was filled at instantiation.
+            unsafe { *self.field::<*mut u128>(layout.global_ptr(index)) }
+        } else {
+            self.field(layout.global(index - imported))
+        }
+    }
+
+    fn eval(&self, expr: &ConstExpr) -> u128 {
+        let mut stack: Vec<u128> = Vec::with_capacity(2);
+        for op in &expr.0 {
+            let v = match *op {
+                ConstOp::I32Const(v) => v as u32 as u128,
+                ConstOp::I64Const(v) => v as u64 as u128,
+                ConstOp::F32Const(v) => v as u128,
+                ConstOp::F64Const(v) => v as u128,
+                ConstOp::V128Const(v) => v,
+                ConstOp::RefNull => 0,
+                ConstOp::RefFunc(f) => self.funcref_addr(f) as u128,
+                // SAFETY: validated index; the storage is live.
+                ConstOp::GlobalGet(g) => unsafe { self.global_ptr(g).read_unaligned() },
+                _ => {
+                    let b = stack.pop().unwrap_or(0);
+                    let a = stack.pop().unwrap_or(0);
+                    let (a32, b32, a64, b64) = (a as u32, b as u32, a as u64, b as u64);
+                    match *op {
+                        ConstOp::I32Add => a32.wrapping_add(b32) as u128,
+                        ConstOp::I32Sub => a32.wrapping_sub(b32) as u128,
+                        ConstOp::I32Mul => a32.wrapping_mul(b32) as u128,
+                        ConstOp::I64Add => a64.wrapping_add(b64) as u128,
+                        ConstOp::I64Sub => a64.wrapping_sub(b64) as u128,
+                        _ => a64.wrapping_mul(b64) as u128,
+                    }
+                }
+            };
+            stack.push(v);
+        }
+        stack.pop().unwrap_or(0)
+    }
+
+    fn elem_items(&self, items: &ElemItems) -> Vec<u64> {
+        match items {
+            ElemItems::Funcs(fs) => fs.iter().map(|f| self.funcref_addr(*f)).collect(),
+            ElemItems::Exprs(es) => es.iter().map(|e| self.eval(e) as u64).collect(),
+        }
+    }
+
+    fn table_owner(&self, index: u32) -> (&InstanceState, u32) {
+        let o = self.tables[index as usize];
+        // SAFETY: owners are this state or states kept alive by it.
+        (unsafe { &*o.owner }, o.defined)
+    }
+
+    /// The elements of table `index` (own or imported).
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn table_mut(&self, index: u32) -> (&InstanceState, &mut Vec<u64>, u32) {
+        let (owner, defined) = self.table_owner(index);
+        (owner, &mut owner.mutable().tables[defined as usize], defined)
+    }
+
+    /// Grow table `index` by `delta` elements set to `init`; the old length,
+    /// or `None` if that exceeds its maximum or the limits.
+    pub(crate) fn table_grow(&self, index: u32, delta: u32, init: u64) -> Option<u32> {
+        // SAFETY: the instance is running on this thread.
+        unsafe {
+            let (owner, table, defined) = self.table_mut(index);
+            let old = table.len() as u32;
+            let declared = owner.module.data().tables[defined as usize].max.unwrap_or(u32::MAX);
+            let new = old.checked_add(delta)?;
+            if new > declared || new > owner.limits.table_elements {
+                return None;
+            }
+            table.resize(new as usize, init);
+            owner.sync_table_def(defined);
+            Some(old)
+        }
+    }
+
+    /// The state owning memory `index`.
+    fn memory_owner(&self, index: u32) -> &InstanceState {
+        // SAFETY: owners are this state or states kept alive by it.
+        unsafe { &*self.memories[index as usize].owner }
+    }
+
+    /// Grow memory `index` by `delta` pages; the old size in pages, or
+    /// `None` past the maximum.
+    pub(crate) fn memory_grow(&self, index: u32, delta: u64) -> Option<u64> {
+        let owner = self.memory_owner(index);
+        let def: *mut u64 = owner.field(owner.module.layout().memory_def(0) + memory_def::LENGTH);
+        // SAFETY: the definition is live and only touched by this thread.
+        let old = unsafe { *def };
+        let new = old.checked_add(delta.checked_mul(WASM_PAGE_SIZE)?)?;
+        if new > owner.heap_max {
+            return None;
+        }
+        owner.slot.heap_grow(old as usize, new as usize).ok()?;
+        // SAFETY: as above.
+        unsafe { *def = new };
+        Some(old / WASM_PAGE_SIZE)
+    }
+
+    /// Memory `index`'s accessible bytes.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn memory_at(&self, index: u32) -> &mut [u8] {
+        let owner = self.memory_owner(index);
+        owner.memory_slice()
+    }
+
+    pub(crate) fn data_segment(&self, seg: u32) -> &[u8] {
+        // SAFETY: the instance is running on this thread.
+        let dropped = unsafe { self.mutable().dropped_data.get(seg as usize).copied() };
+        match dropped {
+            Some(false) => &self.module.data().data[seg as usize].bytes,
+            _ => &[],
+        }
+    }
+
+    pub(crate) fn drop_data(&self, seg: u32) {
+        // SAFETY: the instance is running on this thread.
+        if let Some(d) = unsafe { self.mutable().dropped_data.get_mut(seg as usize) } {
+            *d = true;
+        }
+    }
+
+    pub(crate) fn elem_segment(&self, seg: u32) -> Vec<u64> {
+        // SAFETY: the instance is running on this thread.
+        let dropped = unsafe { self.mutable().dropped_elems.get(seg as usize).copied() };
+        match dropped {
+            Some(false) => self.elem_items(&self.module.data().elements[seg as usize].items),
+            _ => Vec::new(),
+        }
+    }
+
+    pub(crate) fn drop_elem(&self, seg: u32) {
+        // SAFETY: the instance is running on this thread.
+        if let Some(d) = unsafe { self.mutable().dropped_elems.get_mut(seg as usize) } {
+            *d = true;
+        }
+    }
+
+    /// Set defined state to what instantiation produces: memory zeroed and
+    /// sized, globals, tables and segments initialized. Returns a trap if a
+    /// segment does not fit.
+    fn initialize(&self) -> Result<(), Error> {
+        let data = self.module.data();
+        let layout = self.module.layout();
+        // SAFETY: called before the guest runs, on the owning thread.
+        let m = unsafe { self.mutable() };
+        if let Some(spec) = data.heap_spec() {
+            let def = self.field::<u64>(layout.memory_def(0) + memory_def::LENGTH);
+            // SAFETY: the definition lies in this instance's vmctx area.
+            let current = unsafe { *def } as usize;
+            self.slot.heap_reset(current, spec.initial_bytes() as usize)?;
+            // SAFETY: as above.
+            unsafe { *def = spec.initial_bytes() };
+        }
+        let imported_globals = data.num_imported_globals();
+        for (i, g) in data.globals.iter().enumerate() {
+            let v = self.eval(&g.init);
+            // SAFETY: the global's 16-byte slot is in the vmctx area.
+            unsafe { self.global_ptr(imported_globals + i as u32).write_unaligned(v) };
+        }
+        m.tables = data
+            .tables
+            .iter()
+            .map(|t| vec![0u64; t.min as usize])
+            .collect();
+        for d in 0..data.tables.len() as u32 {
+            // SAFETY: the table vector was just created.
+            unsafe { self.sync_table_def(d) };
+        }
+        m.dropped_data = vec![false; data.data.len()];
+        m.dropped_elems = vec![false; data.elements.len()];
+        // Function references of escaping functions.
+        let imported_funcs = data.num_imported_funcs();
+        for (slot, &f) in data.escaping_functions.iter().enumerate() {
+            let rec = self.field::<u8>(layout.funcref(slot as u32));
+            let (code, vmctx) = if f < imported_funcs {
+                let pair = self.field::<u8>(layout.imported_func(f));
+                // SAFETY: the pair was filled at instantiation.
+                unsafe {
+                    (
+                        *(pair.offset(imported_func::CODE as isize) as *const usize),
+                        *(pair.offset(imported_func::VMCTX as isize) as *const usize),
+                    )
+                }
+            } else {
+                (self.module.function_addr(f - imported_funcs), self.vmctx as usize)
+            };
+            let sig = self.module.sig_ids()[data.func_type_index(f).unwrap() as usize];
+            // SAFETY: the record lies in the vmctx area.
+            unsafe {
+                *(rec.offset(funcref::CODE as isize) as *mut usize) = code;
+                *(rec.offset(funcref::VMCTX as isize) as *mut usize) = vmctx;
+                *(rec.offset(funcref::SIG_ID as isize) as *mut u32) = sig;
+            }
+        }
+        // Segments, in order; a segment that does not fit traps and leaves
+        // earlier ones applied (visible through shared imports).
+        for (i, seg) in data.elements.iter().enumerate() {
+            match &seg.mode {
+                SegmentMode::Active { index, offset } => {
+                    let at = self.eval(offset) as u32 as usize;
+                    let items = self.elem_items(&seg.items);
+                    // SAFETY: on the owning thread, guest not running.
+                    let (_, table, _) = unsafe { self.table_mut(*index) };
+                    let end = at.checked_add(items.len()).filter(|e| *e <= table.len());
+                    let Some(end) = end else {
+                        return Err(Error::Trap(Trap::new(TrapCode::TableOutOfBounds)));
+                    };
+                    table[at..end].copy_from_slice(&items);
+                    m.dropped_elems[i] = true;
+                }
+                SegmentMode::Declared => m.dropped_elems[i] = true,
+                SegmentMode::Passive => {}
+            }
+        }
+        for (i, seg) in data.data.iter().enumerate() {
+            if let SegmentMode::Active { index, offset } = &seg.mode {
+                let at = self.eval(offset) as u32 as usize;
+                // SAFETY: on the owning thread, guest not running.
+                let mem = unsafe { self.memory_at(*index) };
+                let end = at.checked_add(seg.bytes.len()).filter(|e| *e <= mem.len());
+                let Some(end) = end else {
+                    return Err(Error::Trap(Trap::new(TrapCode::HeapOutOfBounds)));
+                };
+                mem[at..end].copy_from_slice(&seg.bytes);
+                m.dropped_data[i] = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn mismatch(module: &str, field: &str, reason: String) -> Error {
+    Error::ImportMismatch {
+        module: module.into(),
+        field: field.into(),
+        reason,
+    }
+}
+
+fn limits_match(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) -> bool {
+    min >= want_min
+        && match want_max {
+            None => true,
+            Some(wm) => max.is_some_and(|m| m <= wm),
+        }
+}
+
+impl Instance {
+    /// Instantiate `module` with imports from `linker`, within `limits`:
+    /// check every import, lay out the slot, initialize globals, tables and
+    /// memory, and run the start function.
+    pub fn new(module: &Arc<Module>, linker: &Linker, limits: Limits) -> Result<Instance, Error> {
+        let data = module.data();
+        let layout = *module.layout();
+        if layout.size() as usize > limits.vmctx_size {
+            return Err(Error::LimitExceeded(format!(
+                "module needs {} bytes of instance state, the limit is {}",
+                layout.size(),
+                limits.vmctx_size
+            )));
+        }
+        for t in &data.tables {
+            if t.min > limits.table_elements {
+                return Err(Error::LimitExceeded(format!(
+                    "table of {} elements exceeds the limit of {}",
+                    t.min, limits.table_elements
+                )));
+            }
+        }
+        let heap_spec = data.heap_spec();
+        let heap_reservation = match heap_spec {
+            Some(spec) => {
+                let needed = spec.reserved_size + spec.guard_size;
+                if needed > limits.heap_address_space_size {
+                    return Err(Error::LimitExceeded(format!(
+                        "module was compiled for {needed} bytes of heap address space, the limit is {}",
+                        limits.heap_address_space_size
+                    )));
+                }
+                if spec.initial_bytes() > limits.heap_memory_size {
+                    return Err(Error::LimitExceeded(format!(
+                        "initial memory of {} pages exceeds the heap limit of {} bytes",
+                        spec.initial_pages, limits.heap_memory_size
+                    )));
+                }
+                needed as usize
+            }
+            None => 0,
+        };
+        let heap_max = heap_spec.map_or(0, |s| {
+            page_bytes(s.max_pages.unwrap_or(65536))
+                .min(limits.heap_memory_size)
+                .min(s.reserved_size)
+        });
+
+        // Resolve imports before touching memory.
+        let mut resolved = Vec::with_capacity(data.imports.len());
+        for import in &data.imports {
+            let (m, f) = (import.module.as_str(), import.field.as_str());
+            let item = linker.get(m, f).ok_or_else(|| Error::MissingImport {
+                module: m.into(),
+                field: f.into(),
+            })?;
+            let ok = match (&import.kind, item) {
+                (ImportKind::Func(t), Extern::Func(func)) => {
+                    let want = &data.types[*t as usize];
+                    if func.ty() != want {
+                        return Err(mismatch(m, f, format!("expected {want}, found {}", func.ty())));
+                    }
+                    true
+                }
+                (ImportKind::Global(want), Extern::Global(g)) => {
+                    if g.ty != *want {
+                        return Err(mismatch(m, f, format!("expected {want:?}, found {:?}", g.ty)));
+                    }
+                    true
+                }
+                (ImportKind::Memory(want), Extern::Memory(mem)) => {
+                    let have = mem.ty();
+                    if !limits_match(have.min_pages, have.max_pages, want.min_pages, want.max_pages) {
+                        return Err(mismatch(m, f, format!("expected {want:?}, found {have:?}")));
+                    }
+                    true
+                }
+                (ImportKind::Table(want), Extern::Table(t)) => {
+                    let have = t.ty();
+                    if have.elem != want.elem
+                        || !limits_match(
+                            have.min as u64,
+                            have.max.map(u64::from),
+                            want.min as u64,
+                            want.max.map(u64::from),
+                        )
+                    {
+                        return Err(mismatch(m, f, format!("expected {want:?}, found {have:?}")));
+                    }
+                    true
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(mismatch(m, f, format!("expected {:?}, found a {}", import.kind, item.kind_name())));
+            }
+            resolved.push(item.clone());
+        }
+
+        let slot = Slot::new(
+            limits.stack_size + limits.hostcall_stack_reserve,
+            layout.size() as usize,
+            heap_reservation,
+        )?;
+        let vmctx = slot.heap_base();
+        let mut keepalive: Vec<Arc<dyn Any + Send + Sync>> = Vec::new();
+        let mut memories = Vec::new();
+        let mut tables = Vec::new();
+        let mut fill: Vec<(i32, usize)> = Vec::new();
+        let (mut nf, mut ng) = (0u32, 0u32);
+        for item in &resolved {
+            match item {
+                Extern::Func(func) => {
+                    let off = layout.imported_func(nf);
+                    nf += 1;
+                    let (code, cvmctx) = match &func.kind {
+                        FuncKind::Host(rec) => {
+                            keepalive.push(rec.clone());
+                            // Host functions are called through this
+                            // module's trampoline for their type.
+                            let t = data.func_type_index(nf - 1).unwrap();
+                            (module.host_trampoline(t), rec.vmctx())
+                        }
+                        FuncKind::Guest { code, vmctx, owner, .. } => {
+                            keepalive.push(owner.clone());
+                            (*code, *vmctx)
+                        }
+                    };
+                    fill.push((off + imported_func::CODE, code));
+                    fill.push((off + imported_func::VMCTX, cvmctx));
+                }
+                Extern::Global(g) => {
+                    keepalive.push(g.owner.clone());
+                    fill.push((layout.global_ptr(ng), g.ptr));
+                    ng += 1;
+                }
+                Extern::Memory(mem) => {
+                    keepalive.push(mem.owner.clone());
+                    let o = &mem.owner;
+                    fill.push((
+                        layout.memory_ptr(memories.len() as u32),
+                        o.field::<u8>(o.module.layout().memory_def(0)) as usize,
+                    ));
+                    memories.push(Owned {
+                        owner: Arc::as_ptr(o),
+                        defined: 0,
+                    });
+                }
+                Extern::Table(t) => {
+                    keepalive.push(t.owner.clone());
+                    fill.push((layout.table_ptr(tables.len() as u32), t.owner.table_def_ptr(t.defined) as usize));
+                    tables.push(Owned {
+                        owner: Arc::as_ptr(&t.owner),
+                        defined: t.defined,
+                    });
+                }
+            }
+        }
+
+        let state = Arc::new_cyclic(|weak: &std::sync::Weak<InstanceState>| {
+            let me = weak.as_ptr();
+            for d in 0..data.memories.len() as u32 {
+                memories.push(Owned { owner: me, defined: d });
+            }
+            for d in 0..data.tables.len() as u32 {
+                tables.push(Owned { owner: me, defined: d });
+            }
+            InstanceState {
+                module: module.clone(),
+                slot,
+                vmctx,
+                limits,
+                run_limits: RunLimits {
+                    stack_limit: AtomicUsize::new(0),
+                    interrupt: AtomicU64::new(0),
+                    instruction_count: AtomicU64::new(0),
+                },
+                heap_max,
+                memories,
+                tables,
+                mutable: UnsafeCell::new(Mutable {
+                    tables: Vec::new(),
+                    dropped_data: Vec::new(),
+                    dropped_elems: Vec::new(),
+                    context: None,
+                }),
+                _keepalive: keepalive,
+            }
+        });
+        let st = &*state;
+        // SAFETY: every offset is from the module's layout, inside the
+        // slot's vmctx area, which is mapped read-write.
+        unsafe {
+            let put = |off: i32, v: usize| *(st.field::<usize>(off)) = v;
+            put(VmctxOffsets::INSTANCE, Arc::as_ptr(&state) as usize);
+            put(VmctxOffsets::BUILTINS, builtins::table() as usize);
+            put(VmctxOffsets::SIG_IDS, module.sig_ids().as_ptr() as usize);
+            put(VmctxOffsets::RUN_LIMITS, &st.run_limits as *const RunLimits as usize);
+            for (off, v) in fill {
+                put(off, v);
+            }
+            if !data.memories.is_empty() {
+                let def = layout.memory_def(0);
+                put(def + memory_def::BASE, vmctx as usize);
+                put(def + memory_def::LENGTH, 0);
+                put(layout.memory_ptr(data.num_imported_memories()), st.field::<u8>(def) as usize);
+            }
+            let imported_tables = data.num_imported_tables();
+            for d in 0..data.tables.len() as u32 {
+                put(layout.table_ptr(imported_tables + d), st.table_def_ptr(d) as usize);
+            }
+        }
+        let mut instance = Instance { state };
+        instance.state.initialize()?;
+        if let Some(start) = data.start {
+            instance.call_index(start, &[])?;
+        }
+        Ok(instance)
+    }
+
+    /// The module this is an instance of.
+    pub fn module(&self) -> &Arc<Module> {
+        &self.state.module
+    }
+
+    /// Call exported function `name` with `args`.
+    pub fn run(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>, Error> {
+        let e = self
+            .state
+            .module
+            .data()
+            .export(name)
+            .filter(|e| e.kind == ExportKind::Func)
+            .ok_or_else(|| Error::NoSuchExport {
+                kind: "function",
+                name: name.into(),
+            })?;
+        let index = e.index;
+        self.call_index(index, args).map_err(|err| match err {
+            Error::ArgumentMismatch { reason, .. } => Error::ArgumentMismatch {
+                name: name.into(),
+                reason,
+            },
+            other => other,
+        })
+    }
+
+    fn call_index(&mut self, index: u32, args: &[Val]) -> Result<Vec<Val>, Error> {
+        let st = &*self.state;
+        let data = st.module.data();
+        let type_index = data.func_type_index(index).expect("validated function index");
+        let ty = &data.types[type_index as usize];
+        if args.len() != ty.params.len() || args.iter().zip(&ty.params).any(|(a, t)| a.ty() != *t) {
+            let given: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
+            return Err(Error::ArgumentMismatch {
+                name: format!("function {index}"),
+                reason: format!("expected {ty}, given ({})", given.join(" ")),
+            });
+        }
+        let imported = data.num_imported_funcs();
+        let (code, callee_vmctx) = if index < imported {
+            let pair = st.field::<u8>(st.module.layout().imported_func(index));
+            // SAFETY: filled at instantiation.
+            unsafe {
+                (
+                    *(pair.offset(imported_func::CODE as isize) as *const usize),
+                    *(pair.offset(imported_func::VMCTX as isize) as *const usize),
+                )
+            }
+        } else {
+            (st.module.function_addr(index - imported), st.vmctx as usize)
+        };
+        let trampoline = st.module.entry_trampoline(type_index);
+        let mut values: Vec<u128> = vec![0; ty.params.len().max(ty.results.len()).max(1)];
+        for (slot, a) in values.iter_mut().zip(args) {
+            *slot = a.to_raw();
+        }
+        let guard = st.slot.stack_guard();
+        let stack = SlotStack {
+            top: st.slot.stack_top(),
+            bottom: guard.0,
+        };
+        st.run_limits
+            .stack_limit
+            .store(st.slot.stack_bottom() + st.limits.hostcall_stack_reserve, Ordering::Relaxed);
+        st.run_limits.interrupt.store(0, Ordering::SeqCst);
+        let limits_ptr = &st.run_limits as *const RunLimits as usize;
+        // SAFETY: the callee vmctx (ours, another instance's, or a host
+        // record) has a writable run-limits field at RUN_LIMITS.
+        unsafe {
+            *((callee_vmctx as *mut u8).offset(VmctxOffsets::RUN_LIMITS as isize) as *mut usize) = limits_ptr;
+        }
+        let caller_vmctx = st.vmctx as usize;
+        let values_ptr = values.as_mut_ptr() as usize;
+        let heap = (st.vmctx as usize, st.vmctx as usize + st.slot.heap_reservation());
+        let end = execute::run_on_stack(stack, guard, heap, move || {
+            // SAFETY: the trampoline has the entry signature for this type,
+            // `code` is a function of that type, the vmctx pointers are live
+            // and `values` has room for every argument and result.
+            unsafe {
+                let f: extern "C" fn(usize, usize, usize, usize) = std::mem::transmute(trampoline);
+                f(code, callee_vmctx, caller_vmctx, values_ptr);
+            }
+        });
+        match end {
+            RunEnd::Returned => Ok(ty
+                .results
+                .iter()
+                .zip(&values)
+                .map(|(t, raw)| Val::from_raw(*t, *raw))
+                .collect()),
+            RunEnd::Trapped(rec) => {
+                if rec.code == TrapCode::Interrupt {
+                    return Err(Error::Terminated("interrupted".into()));
+                }
+                let mut trap = Trap::new(rec.code);
+                code_registry::with_code_at(rec.pc, |map| {
+                    if let Some(info) = map.lookup(rec.pc) {
+                        trap.func_index = Some(info.function.index);
+                        trap.func_name = info.function.name.clone();
+                        trap.code_offset = Some((rec.pc - info.function.addr) as u32);
+                    }
+                });
+                Err(Error::Trap(trap))
+            }
+            RunEnd::Ended(e) => Err(e),
+        }
+    }
+
+    /// Bring the instance back to its freshly instantiated state: memory
+    /// zeroed and re-initialized, globals, tables and segments reset, start
+    /// function run again. Imported state is not reset.
+    pub fn reset(&mut self) -> Result<(), Error> {
+        self.state.initialize()?;
+        if let Some(start) = self.state.module.data().start {
+            self.call_index(start, &[])?;
+        }
+        Ok(())
+    }
+
+    /// A handle another thread can use to stop this instance's runs.
+    pub fn interrupt_handle(&self) -> InterruptHandle {
+        InterruptHandle {
+            state: self.state.clone(),
+        }
+    }
+
+    /// Set the embedder's per-instance context, readable by hostcalls
+    /// through [`Caller::context`](crate::Caller::context).
+    pub fn set_context<T: Any + Send>(&mut self, ctx: T) {
+        // SAFETY: `&mut self`: the instance is not running.
+        unsafe { self.state.mutable().context = Some(Box::new(ctx)) };
+    }
+
+    /// The embedder's context of type `T`, if set.
+    pub fn context_mut<T: Any + Send>(&mut self) -> Option<&mut T> {
+        // SAFETY: `&mut self`: the instance is not running.
+        unsafe { self.state.context_mut() }
+    }
+
+    /// Remove and return the embedder's context of type `T`.
+    pub fn take_context<T: Any + Send>(&mut self) -> Option<T> {
+        // SAFETY: `&mut self`: the instance is not running.
+        let m = unsafe { self.state.mutable() };
+        match m.context.take()?.downcast::<T>() {
+            Ok(b) => Some(*b),
+            Err(other) => {
+                m.context = Some(other);
+                None
+            }
+        }
+    }
+
+    /// The instance's linear memory (empty if it has none).
+    pub fn memory(&mut self) -> &mut [u8] {
+        // SAFETY: `&mut self`: the guest is not running.
+        unsafe { self.state.memory_slice() }
+    }
+
+    /// Names of all exports.
+    pub fn export_names(&self) -> Vec<String> {
+        self.state
+            .module
+            .data()
+            .exports
+            .iter()
+            .map(|e| e.name.clone())
+            .collect()
+    }
+
+    /// The value of exported global `name`.
+    pub fn global(&self, name: &str) -> Result<Val, Error> {
+        match self.get_export(name) {
+            Some(Extern::Global(g)) => Ok(g.get()),
+            _ => Err(Error::NoSuchExport {
+                kind: "global",
+                name: name.into(),
+            }),
+        }
+    }
+
+    /// Export `name`, to bind into another instance's imports.
+    pub fn get_export(&self, name: &str) -> Option<Extern> {
+        let st = &self.state;
+        let data = st.module.data();
+        let e = data.export(name)?;
+        Some(match e.kind {
+            ExportKind::Func => {
+                let ty = data.func_type(e.index)?.clone();
+                let imported = data.num_imported_funcs();
+                let (code, vmctx) = if e.index < imported {
+                    let pair = st.field::<u8>(st.module.layout().imported_func(e.index));
+                    // SAFETY: filled at instantiation.
+                    unsafe {
+                        (
+                            *(pair.offset(imported_func::CODE as isize) as *const usize),
+                            *(pair.offset(imported_func::VMCTX as isize) as *const usize),
+                        )
+                    }
+                } else {
+                    (st.module.function_addr(e.index - imported), st.vmctx as usize)
+                };
+                Extern::Func(Func {
+                    kind: FuncKind::Guest {
+                        code,
+                        vmctx,
+                        ty,
+                        owner: st.clone(),
+                    },
+                })
+            }
+            ExportKind::Global => Extern::Global(Global {
+                ptr: st.global_ptr(e.index) as usize,
+                ty: data.global_type(e.index)?,
+                owner: st.clone(),
+            }),
+            ExportKind::Memory => Extern::Memory(Memory {
+                owner: owner_arc(st.memory_owner(e.index), st),
+            }),
+            ExportKind::Table => {
+                let (owner, defined) = st.table_owner(e.index);
+                Extern::Table(Table {
+                    owner: owner_arc(owner, st),
+                    defined,
+                })
+            }
+        })
+    }
+}
+
+/// An `Arc` to `owner`, which is `st` itself or a state `st` keeps alive.
+fn owner_arc(owner: &InstanceState, st: &Arc<InstanceState>) -> Arc<InstanceState> {
+    if std::ptr::eq(owner, &**st) {
+        return st.clone();
+    }
+    for k in &st._keepalive {
+        if let Ok(other) = k.clone().downcast::<InstanceState>() {
+            if std::ptr::eq(owner, &*other) {
+                return other;
+            }
+        }
+    }
+    st.clone()
+}

@@ -1,0 +1,39 @@
+//! `lucet-runtime`: load shared objects compiled by `lucetc` and run them in
+//! instances with guard-paged memories, turning faults into typed traps.
+//!
+//! ```no_run
+//! use lucet_runtime::{Instance, Limits, Linker, Module, Val};
+//! let module = Module::load("add.so")?;
+//! let mut instance = Instance::new(&module, &Linker::new(), Limits::default())?;
+//! let results = instance.run("add", &[Val::I32(2), Val::I32(3)])?;
+//! assert_eq!(results, vec![Val::I32(5)]);
+//! # Ok::<(), lucet_runtime::Error>(())
+//! ```
+//!
+//! This crate knows nothing of wasm bytecode: it trusts only what
+//! `lucet_module` describes, after checking it.
+
+mod builtins;
+mod code_registry;
+mod error;
+mod execute;
+mod hostcall;
+mod instance;
+mod limits;
+mod linker;
+mod module;
+mod signals;
+mod signature;
+mod slot;
+mod trap;
+mod val;
+
+pub use error::Error;
+pub use hostcall::{Caller, HostFn};
+pub use instance::{Instance, InterruptHandle};
+pub use limits::Limits;
+pub use linker::{Extern, Func, Global, Linker, Memory, Table};
+pub use lucet_module::{FuncType, GlobalType, MemoryType, TableType, TrapCode, ValType};
+pub use module::Module;
+pub use trap::Trap;
+pub use val::Val;

@@ -1,0 +1,174 @@
+//! Values passed between host and guest.
+
+use lucet_module::ValType;
+use std::fmt;
+
+/// A WebAssembly value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Val {
+    /// `i32`.
+    I32(i32),
+    /// `i64`.
+    I64(i64),
+    /// `f32`, as raw bits (NaN payloads survive).
+    F32(u32),
+    /// `f64`, as raw bits.
+    F64(u64),
+    /// `v128`.
+    V128(u128),
+    /// A function reference: an opaque address, or `None` for null.
+    FuncRef(Option<usize>),
+    /// A host reference: an opaque number, or `None` for null.
+    ExternRef(Option<u64>),
+}
+
+impl Val {
+    /// This value's type.
+    pub fn ty(&self) -> ValType {
+        match self {
+            Val::I32(_) => ValType::I32,
+            Val::I64(_) => ValType::I64,
+            Val::F32(_) => ValType::F32,
+            Val::F64(_) => ValType::F64,
+            Val::V128(_) => ValType::V128,
+            Val::FuncRef(_) => ValType::FuncRef,
+            Val::ExternRef(_) => ValType::ExternRef,
+        }
+    }
+
+    /// The zero (or null) value of a type.
+    pub fn default_for(ty: ValType) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(0),
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            ValType::V128 => Val::V128(0),
+            ValType::FuncRef => Val::FuncRef(None),
+            ValType::ExternRef => Val::ExternRef(None),
+        }
+    }
+
+    /// Encode into a 16-byte value slot.
+    pub fn to_raw(&self) -> u128 {
+        match *self {
+            Val::I32(v) => v as u32 as u128,
+            Val::I64(v) => v as u64 as u128,
+            Val::F32(v) => v as u128,
+            Val::F64(v) => v as u128,
+            Val::V128(v) => v,
+            Val::FuncRef(p) => p.unwrap_or(0) as u128,
+            // Null is 0, so host reference n is stored as n + 1.
+            Val::ExternRef(r) => r.map_or(0, |n| n.wrapping_add(1)) as u128,
+        }
+    }
+
+    /// Decode a 16-byte value slot holding a value of type `ty`.
+    pub fn from_raw(ty: ValType, raw: u128) -> Val {
+        match ty {
+            ValType::I32 => Val::I32(raw as u32 as i32),
+            ValType::I64 => Val::I64(raw as u64 as i64),
+            ValType::F32 => Val::F32(raw as u32),
+            ValType::F64 => Val::F64(raw as u64),
+            ValType::V128 => Val::V128(raw),
+            ValType::FuncRef => Val::FuncRef(match raw as u64 {
+                0 => None,
+                p => Some(p as usize),
+            }),
+            ValType::ExternRef => Val::ExternRef(match raw as u64 {
+                0 => None,
+                n => Some(n - 1),
+            }),
+        }
+    }
+
+    /// The `i32`, if it is one.
+    pub fn as_i32(&self) -> Option<i32> {
+        match *self {
+            Val::I32(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The `i64`, if it is one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Val::I64(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The `f32`, if it is one.
+    pub fn as_f32(&self) -> Option<f32> {
+        match *self {
+            Val::F32(v) => Some(f32::from_bits(v)),
+            _ => None,
+        }
+    }
+
+    /// The `f64`, if it is one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Val::F64(v) => Some(f64::from_bits(v)),
+            _ => None,
+        }
+    }
+}
+
+impl From<i32> for Val {
+    fn from(v: i32) -> Val {
+        Val::I32(v)
+    }
+}
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::I64(v)
+    }
+}
+impl From<f32> for Val {
+    fn from(v: f32) -> Val {
+        Val::F32(v.to_bits())
+    }
+}
+impl From<f64> for Val {
+    fn from(v: f64) -> Val {
+        Val::F64(v.to_bits())
+    }
+}
+
+impl fmt::Display for Val {
+    /// Integers in signed decimal; floats so they read back to the same
+    /// value (Rust's shortest round-trip form, `nan`, `inf`, `-inf`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Val::I32(v) => write!(f, "{v}"),
+            Val::I64(v) => write!(f, "{v}"),
+            Val::F32(b) => fmt_float(f, f32::from_bits(b) as f64, f32::from_bits(b).is_nan(), b >> 31 == 1, || {
+                format!("{:?}", f32::from_bits(b))
+            }),
+            Val::F64(b) => fmt_float(f, f64::from_bits(b), f64::from_bits(b).is_nan(), b >> 63 == 1, || {
+                format!("{:?}", f64::from_bits(b))
+            }),
+            Val::V128(v) => write!(f, "0x{v:032x}"),
+            Val::FuncRef(None) | Val::ExternRef(None) => write!(f, "null"),
+            Val::FuncRef(Some(p)) => write!(f, "funcref:{p:#x}"),
+            Val::ExternRef(Some(n)) => write!(f, "externref:{n}"),
+        }
+    }
+}
+
+fn fmt_float(
+    f: &mut fmt::Formatter<'_>,
+    v: f64,
+    nan: bool,
+    negative: bool,
+    shortest: impl Fn() -> String,
+) -> fmt::Result {
+    if nan {
+        f.write_str(if negative { "-nan" } else { "nan" })
+    } else if v.is_infinite() {
+        f.write_str(if v < 0.0 { "-inf" } else { "inf" })
+    } else {
+        f.write_str(&shortest())
+    }
+}

@@ -112,7 +112,12 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, Error> {
 /// object or (with [`Emit::Object`]) a relocatable object. Nothing is left at
 /// `output` if compilation fails.
 pub fn compile_file(input: &Path, output: &Path, options: &Options) -> Result<ModuleData, Error> {
-    let wasm = read_input(input)?;
+    compile_to_file(&read_input(input)?, output, options)
+}
+
+/// Compile wasm bytes (binary or text) to `output`, as [`compile_file`] does.
+pub fn compile_to_file(wasm: &[u8], output: &Path, options: &Options) -> Result<ModuleData, Error> {
+    let wasm = wasm_from_bytes(wasm)?;
     let compiled = compile(&wasm, options)?;
     match options.emit {
         Emit::Object => link::write_atomically(output, &compiled.object)?,

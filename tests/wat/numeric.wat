@@ -1,0 +1,105 @@
+;; Every value type through arithmetic, comparisons and conversions.
+(module
+  ;; invoke i32_ops i32:7 i32:3 => i32:10 i32:4 i32:21 i32:2 i32:1 i32:3 i32:7 i32:4 i32:56 i32:0 i32:0
+  (func (export "i32_ops") (param i32 i32) (result i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
+    (i32.add (local.get 0) (local.get 1))
+    (i32.sub (local.get 0) (local.get 1))
+    (i32.mul (local.get 0) (local.get 1))
+    (i32.div_s (local.get 0) (local.get 1))
+    (i32.rem_u (local.get 0) (local.get 1))
+    (i32.and (local.get 0) (local.get 1))
+    (i32.or (local.get 0) (local.get 1))
+    (i32.xor (local.get 0) (local.get 1))
+    (i32.shl (local.get 0) (local.get 1))
+    (i32.shr_u (local.get 0) (local.get 1))
+    (i32.rotr (i32.const -1) (i32.const 3))
+    (i32.xor (i32.const -1))
+    (i32.const 3)
+    (i32.shl))
+  ;; invoke i32_div_s_neg i32:-7 i32:2 => i32:-3 i32:-1
+  (func (export "i32_div_s_neg") (param i32 i32) (result i32 i32)
+    (i32.div_s (local.get 0) (local.get 1))
+    (i32.rem_s (local.get 0) (local.get 1)))
+  ;; invoke i32_bits i32:0x00f0 => i32:24 i32:4 i32:4
+  (func (export "i32_bits") (param i32) (result i32 i32 i32)
+    (i32.clz (local.get 0)) (i32.ctz (local.get 0)) (i32.popcnt (local.get 0)))
+  ;; invoke i64_ops i64:-9223372036854775808 i64:1 => i64:9223372036854775807 i64:-9223372036854775808 i64:1
+  (func (export "i64_ops") (param i64 i64) (result i64 i64 i64)
+    (i64.sub (local.get 0) (local.get 1))
+    (i64.mul (local.get 0) (local.get 1))
+    (i64.shr_u (local.get 0) (i64.const 63)))
+  ;; invoke i64_unsigned i64:-1 i64:2 => i64:9223372036854775807 i64:1 i32:1
+  (func (export "i64_unsigned") (param i64 i64) (result i64 i64 i32)
+    (i64.div_u (local.get 0) (local.get 1))
+    (i64.rem_u (local.get 0) (local.get 1))
+    (i64.gt_u (local.get 0) (local.get 1)))
+  ;; invoke f32_ops f32:1.5 f32:0.25 => f32:1.75 f32:0.375 f32:6 f32:0.25 f32:2 f32:-1.5
+  (func (export "f32_ops") (param f32 f32) (result f32 f32 f32 f32 f32 f32)
+    (f32.add (local.get 0) (local.get 1))
+    (f32.mul (local.get 0) (local.get 1))
+    (f32.div (local.get 0) (local.get 1))
+    (f32.min (local.get 0) (local.get 1))
+    (f32.ceil (local.get 0))
+    (f32.neg (local.get 0)))
+  ;; invoke f32_nan f32:nan => f32:nan i32:0 i32:1
+  (func (export "f32_nan") (param f32) (result f32 i32 i32)
+    (f32.add (local.get 0) (f32.const 1))
+    (f32.eq (local.get 0) (local.get 0))
+    (f32.ne (local.get 0) (local.get 0)))
+  ;; invoke f64_ops f64:2 f64:-0.5 => f64:1.4142135623730951 f64:1.5 f64:-1 f64:2 f64:-0
+  (func (export "f64_ops") (param f64 f64) (result f64 f64 f64 f64 f64)
+    (f64.sqrt (local.get 0))
+    (f64.add (local.get 0) (local.get 1))
+    (f64.mul (local.get 0) (local.get 1))
+    (f64.max (local.get 0) (local.get 1))
+    (f64.nearest (local.get 1)))
+  ;; invoke f64_copysign f64:3 f64:-0 => f64:-3 f64:3
+  (func (export "f64_copysign") (param f64 f64) (result f64 f64)
+    (f64.copysign (local.get 0) (local.get 1))
+    (f64.abs (f64.neg (local.get 0))))
+  ;; invoke f64_inf f64:inf => f64:-inf i32:1
+  (func (export "f64_inf") (param f64) (result f64 i32)
+    (f64.neg (local.get 0))
+    (f64.gt (local.get 0) (f64.const 1e308)))
+  ;; invoke conversions i32:-1 f64:3.9 => i64:4294967295 i64:-1 i32:3 f32:-1 f64:4294967295 i32:-1
+  (func (export "conversions") (param i32 f64) (result i64 i64 i32 f32 f64 i32)
+    (i64.extend_i32_u (local.get 0))
+    (i64.extend_i32_s (local.get 0))
+    (i32.trunc_f64_s (local.get 1))
+    (f32.convert_i32_s (local.get 0))
+    (f64.convert_i32_u (local.get 0))
+    (i32.wrap_i64 (i64.const 0xffffffffffffffff)))
+  ;; invoke reinterpret f32:-0 => i32:-2147483648 f64:0x3ff0000000000000
+  (func (export "reinterpret") (param f32) (result i32 f64)
+    (i32.reinterpret_f32 (local.get 0))
+    (f64.reinterpret_i64 (i64.const 0x3ff0000000000000)))
+  ;; invoke sign_ext i32:0x80 i64:0xffff8000 => i32:-128 i32:-32768 i64:-32768 i64:-32768
+  (func (export "sign_ext") (param i32 i64) (result i32 i32 i64 i64)
+    (i32.extend8_s (local.get 0))
+    (i32.extend16_s (i32.const 0x8000))
+    (i64.extend16_s (local.get 1))
+    (i64.extend32_s (local.get 1)))
+  ;; invoke sat f64:1e20 f64:nan f32:-1e20 => i32:2147483647 i32:0 i64:-9223372036854775808 i32:0
+  (func (export "sat") (param f64 f64 f32) (result i32 i32 i64 i32)
+    (i32.trunc_sat_f64_s (local.get 0))
+    (i32.trunc_sat_f64_s (local.get 1))
+    (i64.trunc_sat_f32_s (local.get 2))
+    (i32.trunc_sat_f32_u (local.get 2)))
+  ;; invoke simd i32:5 => i32:10 i32:1
+  (func (export "simd") (param i32) (result i32 i32)
+    (i32x4.extract_lane 2 (i32x4.add (i32x4.splat (local.get 0)) (i32x4.splat (local.get 0))))
+    (v128.any_true (v128.const i32x4 0 0 1 0)))
+  ;; invoke v128_id v128:0x000102030405060708090a0b0c0d0e0f => v128:0x000102030405060708090a0b0c0d0e0f
+  (func (export "v128_id") (param v128) (result v128) (local.get 0))
+  ;; invoke many_results => i32:1 i64:2 f32:3 f64:4 i32:5 i64:6 f32:7 f64:8 i32:9 i64:10
+  (func (export "many_results") (result i32 i64 f32 f64 i32 i64 f32 f64 i32 i64)
+    (i32.const 1) (i64.const 2) (f32.const 3) (f64.const 4) (i32.const 5)
+    (i64.const 6) (f32.const 7) (f64.const 8) (i32.const 9) (i64.const 10))
+  ;; invoke many_params i32:1 i64:2 f32:3 f64:4 i32:5 i64:6 f32:7 f64:8 i32:9 i64:10 => f64:55
+  (func (export "many_params") (param i32 i64 f32 f64 i32 i64 f32 f64 i32 i64) (result f64)
+    (f64.convert_i32_s (local.get 0)) (f64.convert_i64_s (local.get 1)) (f64.add)
+    (f64.promote_f32 (local.get 2)) (f64.add) (local.get 3) (f64.add)
+    (f64.convert_i32_s (local.get 4)) (f64.add) (f64.convert_i64_s (local.get 5)) (f64.add)
+    (f64.promote_f32 (local.get 6)) (f64.add) (local.get 7) (f64.add)
+    (f64.convert_i32_s (local.get 8)) (f64.add) (f64.convert_i64_s (local.get 9)) (f64.add))
+)

@@ -18,6 +18,10 @@ pub fn parse_val(ty: ValType, s: &str) -> Result<Val, String> {
         }),
         ValType::F32 => Val::F32(s.parse::<f32>().map_err(|_| bad())?.to_bits()),
         ValType::F64 => Val::F64(s.parse::<f64>().map_err(|_| bad())?.to_bits()),
-        _ => return Err(format!("{ty} arguments cannot be given on the command line")),
+        _ => {
+            return Err(format!(
+                "{ty} arguments cannot be given on the command line"
+            ))
+        }
     })
 }

@@ -1,17 +1,47 @@
-//! `lucet-wasi`: run a compiled WebAssembly program.
+//! `lucet-wasi`: run a WebAssembly program compiled by `lucetc-wasi`.
 //!
-//! Exit codes: the guest's exit code when it exits; 0 when `--invoke`
-//! returns; 1 for a trap, a timeout or a bad module; 2 for bad usage.
+//! `lucet-wasi [OPTIONS] MODULE.so [ARGS]...` runs the module's `_start`
+//! with WASI; everything after the module is the guest's arguments
+//! (`argv[0]` is the module path as given).
+//!
+//! Exit codes: the guest's exit code when it exits (0 when `_start`
+//! returns, or when `--invoke` returns); 1 for a trap, a timeout or a bad
+//! module; 2 for bad usage.
 
 use clap::Parser;
-use lucet_runtime::{Error, Instance, Limits, Linker, Module};
+use lucet_runtime::{Error, Instance, Limits, Linker, Module, Val};
+use lucet_wasi::{cli, invoke, WasiCtxBuilder};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
-use lucet_wasi::invoke;
 #[derive(Parser)]
-#[command(name = "lucet-wasi", version, about = "Run a WebAssembly program compiled by lucetc")]
+#[command(
+    name = "lucet-wasi",
+    version,
+    about = "Run a WebAssembly program compiled by lucetc-wasi",
+    override_usage = "lucet-wasi [OPTIONS] MODULE.so [ARGS]..."
+)]
 struct Args {
+    /// Give the guest the host directory HOST, named GUEST inside (default:
+    /// HOST). Repeatable. Example: --dir ./data::/data
+    #[arg(long, value_name = "HOST[::GUEST]")]
+    dir: Vec<String>,
+    /// Set an environment variable for the guest (a bare KEY passes the
+    /// host's value). Repeatable. The guest sees no other variables.
+    #[arg(long, value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Pass the host's whole environment to the guest.
+    #[arg(long)]
+    inherit_env: bool,
+    /// Most linear memory the guest may use (e.g. 64MiB).
+    #[arg(long, value_name = "SIZE", value_parser = lucetc::parse_size)]
+    max_heap: Option<u64>,
+    /// Stop the guest after this long (e.g. 500ms, 2s).
+    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    timeout: Option<Duration>,
     /// Call this exported function with ARGS parsed as its parameters and
     /// print its results, one per line.
     #[arg(long, value_name = "NAME")]
@@ -19,50 +49,167 @@ struct Args {
     /// The compiled module (.so).
     module: PathBuf,
     /// Arguments for the guest (or for --invoke).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "ARGS")]
     args: Vec<String>,
 }
+
+/// Long options that take a separate value (for splitting off the
+/// guest's arguments).
+const TAKES_VALUE: &[&str] = &["--dir", "--env", "--max-heap", "--timeout", "--invoke"];
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(1)
 }
 
+/// Stops the instance when the deadline passes, until dropped.
+struct Watchdog {
+    done: Option<mpsc::Sender<()>>,
+    fired: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    fn start(after: Duration, instance: &Instance, cancel: lucet_wasi::CancelHandle) -> Watchdog {
+        let (tx, rx) = mpsc::channel::<()>();
+        let fired = Arc::new(AtomicBool::new(false));
+        let interrupt = instance.interrupt_handle();
+        let flag = fired.clone();
+        let thread = std::thread::spawn(move || {
+            if rx.recv_timeout(after) != Err(mpsc::RecvTimeoutError::Timeout) {
+                return;
+            }
+            flag.store(true, Ordering::SeqCst);
+            // Repeat until the run ends, in case the first request landed
+            // just before the run began.
+            loop {
+                cancel.cancel();
+                interrupt.interrupt();
+                if rx.recv_timeout(Duration::from_millis(10))
+                    != Err(mpsc::RecvTimeoutError::Timeout)
+                {
+                    return;
+                }
+            }
+        });
+        Watchdog {
+            done: Some(tx),
+            fired,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stop watching; whether the deadline had passed.
+    fn finish(mut self) -> bool {
+        drop(self.done.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let argv: Vec<String> = std::env::args().collect();
+    let (head, guest_args) = cli::split_guest_args(&argv, TAKES_VALUE);
+    let mut args = Args::parse_from(head);
+    args.args = guest_args;
+
     let module = match Module::load(&args.module) {
         Ok(m) => m,
         Err(e) => return fail(e),
     };
-    let linker = Linker::new();
-    let mut instance = match Instance::new(&module, &linker, Limits::default()) {
+
+    let mut builder = WasiCtxBuilder::new();
+    if args.inherit_env {
+        builder = builder.inherit_env();
+    }
+    for e in &args.env {
+        match cli::parse_env(e) {
+            Ok(Some((k, v))) => builder = builder.env(k, v),
+            Ok(None) => {}
+            Err(msg) => {
+                eprintln!("error: {msg}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    for d in &args.dir {
+        let (host, guest) = cli::parse_dir(d);
+        builder = builder.preopened_dir(host, guest);
+    }
+    builder = builder.arg(args.module.to_string_lossy());
+    if args.invoke.is_none() {
+        builder = builder.args(args.args.iter().cloned());
+    }
+    let mut ctx = match builder.build() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+
+    let mut linker = Linker::new();
+    lucet_wasi::add_to_linker(&mut linker);
+    let mut limits = Limits::default();
+    if let Some(h) = args.max_heap {
+        limits.heap_memory_size = h;
+    }
+    let mut instance = match Instance::new(&module, &linker, limits) {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    let Some(name) = args.invoke else {
-        return fail("WASI programs are not supported yet; use --invoke NAME");
-    };
-    let Some(ty) = module.export_func_type(&name).cloned() else {
-        return fail(format!("no exported function named {name:?}"));
-    };
-    if ty.params.len() != args.args.len() {
-        return fail(format!("{name} takes {} arguments {ty}, {} given", ty.params.len(), args.args.len()));
-    }
-    let mut vals = Vec::new();
-    for (t, s) in ty.params.iter().zip(&args.args) {
-        match invoke::parse_val(*t, s) {
-            Ok(v) => vals.push(v),
-            Err(e) => return fail(e),
+    let cancel = ctx.cancel_handle();
+    instance.set_context(ctx);
+
+    let (name, vals) = match &args.invoke {
+        None => ("_start".to_string(), Vec::new()),
+        Some(name) => {
+            let Some(ty) = module.export_func_type(name).cloned() else {
+                return fail(format!("no exported function named {name:?}"));
+            };
+            if ty.params.len() != args.args.len() {
+                return fail(format!(
+                    "{name} takes {} arguments {ty}, {} given",
+                    ty.params.len(),
+                    args.args.len()
+                ));
+            }
+            let mut vals: Vec<Val> = Vec::new();
+            for (t, s) in ty.params.iter().zip(&args.args) {
+                match invoke::parse_val(*t, s) {
+                    Ok(v) => vals.push(v),
+                    Err(e) => return fail(e),
+                }
+            }
+            (name.clone(), vals)
         }
+    };
+
+    let watchdog = args.timeout.map(|t| Watchdog::start(t, &instance, cancel));
+    let mut outcome = Ok(Vec::new());
+    // A reactor (a library-style WASI module) is initialized before the
+    // function invoked.
+    if args.invoke.is_some() && module.export_func_type("_initialize").is_some() {
+        outcome = instance.run("_initialize", &[]);
     }
-    match instance.run(&name, &vals) {
+    if outcome.is_ok() {
+        outcome = instance.run(&name, &vals);
+    }
+    let timed_out = watchdog.is_some_and(Watchdog::finish);
+
+    match outcome {
         Ok(results) => {
-            for r in results {
-                println!("{r}");
+            if args.invoke.is_some() {
+                for r in results {
+                    println!("{r}");
+                }
             }
             ExitCode::SUCCESS
         }
         Err(Error::Exit(code)) => ExitCode::from(code as u8),
+        Err(Error::Terminated(_)) if timed_out => fail(format!(
+            "timed out: the guest was stopped after {:?}",
+            args.timeout.unwrap_or_default()
+        )),
         Err(e) => fail(e),
     }
 }

@@ -1,0 +1,597 @@
+//! `fd_*`: operations on open descriptors.
+
+use crate::abi::{advice, fdflags, filetype, preopentype, rights, size, whence};
+use crate::ctx::WasiCtx;
+use crate::errno::{Errno, HostResult};
+use crate::fd_table::{DirEntryInfo, Entry, Kind};
+use crate::filestat::{cap_filetype, mode_filetype, time_changes, Filestat};
+use crate::memory::{GuestMemory, IoVec};
+use crate::stdio::{HostStream, Input, Output};
+use rustix::fs::{Advice, FallocateFlags, OFlags, SeekFrom, Timestamps};
+use std::fs::File;
+use std::io::{self, IoSlice, Read, Write};
+use std::num::NonZeroU64;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+
+/// Reads spanning several buffers go through a bounce buffer of at most
+/// this size (beyond it, only the first buffer is filled: a short read).
+const BOUNCE_MAX: u32 = 16 << 20;
+
+/// Read with `read` into the guest buffers `iovs` (`total` bytes in all),
+/// in one call of `read` so that a pipe or terminal is read at most once.
+fn scatter_read(
+    mem: &mut GuestMemory<'_>,
+    iovs: &[IoVec],
+    total: u32,
+    mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+) -> HostResult<u32> {
+    let nonempty: Vec<IoVec> = iovs.iter().copied().filter(|v| v.len > 0).collect();
+    let n = match nonempty.as_slice() {
+        [] => 0,
+        [one] => read(mem.slice_mut(one.ptr, one.len)?)?,
+        [first, ..] if total > BOUNCE_MAX => read(mem.slice_mut(first.ptr, first.len)?)?,
+        _ => {
+            let mut bounce = vec![0u8; total as usize];
+            let n = read(&mut bounce)?.min(bounce.len());
+            let mut done = 0;
+            for v in &nonempty {
+                if done == n {
+                    break;
+                }
+                let k = (v.len as usize).min(n - done);
+                mem.write_bytes(v.ptr, &bounce[done..done + k])?;
+                done += k;
+            }
+            n
+        }
+    };
+    Ok(n as u32)
+}
+
+/// The guest buffers of a write, joined when there are several (for the
+/// positioned write, which takes one buffer).
+fn joined(bufs: &[&[u8]]) -> Vec<u8> {
+    bufs.concat()
+}
+
+fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+fn require(base: u64, needed: u64) -> Result<(), Errno> {
+    if base & needed == needed {
+        Ok(())
+    } else {
+        Err(Errno::NotCapable)
+    }
+}
+
+pub(crate) fn fd_read(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    nread: u32,
+) -> HostResult {
+    let (iovs, total) = mem.iovecs(iovs, len)?;
+    let entry = cx.table.get_mut(fd)?;
+    let base = entry.base;
+    let n = match &mut entry.kind {
+        Kind::File(f) => {
+            require(base, rights::FD_READ)?;
+            let f: &File = f;
+            scatter_read(mem, &iovs, total, |buf| retry(|| (&*f).read(buf)))?
+        }
+        Kind::Stdin(input) => {
+            require(base, rights::FD_READ)?;
+            scatter_read(mem, &iovs, total, |buf| retry(|| input.read(buf)))?
+        }
+        Kind::Dir(_) | Kind::Stdout(_) => return Err(Errno::Badf.into()),
+    };
+    mem.write_u32(nread, n)?;
+    Ok(())
+}
+
+pub(crate) fn fd_pread(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    offset: u64,
+    nread: u32,
+) -> HostResult {
+    let (iovs, total) = mem.iovecs(iovs, len)?;
+    let f = cx.table.get(fd)?.file(rights::FD_READ | rights::FD_SEEK)?;
+    let n = scatter_read(mem, &iovs, total, |buf| retry(|| f.read_at(buf, offset)))?;
+    mem.write_u32(nread, n)?;
+    Ok(())
+}
+
+pub(crate) fn fd_write(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    nwritten: u32,
+) -> HostResult {
+    let (iovs, _) = mem.iovecs(iovs, len)?;
+    let entry = cx.table.get_mut(fd)?;
+    let base = entry.base;
+    let n = {
+        let bufs = mem.gather(&iovs);
+        match &mut entry.kind {
+            Kind::File(f) => {
+                require(base, rights::FD_WRITE)?;
+                let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+                let f: &File = f;
+                retry(|| (&*f).write_vectored(&slices))?
+            }
+            Kind::Stdout(out) => {
+                require(base, rights::FD_WRITE)?;
+                retry(|| out.write(&bufs))?
+            }
+            Kind::Dir(_) | Kind::Stdin(_) => return Err(Errno::Badf.into()),
+        }
+    };
+    mem.write_u32(nwritten, n as u32)?;
+    Ok(())
+}
+
+pub(crate) fn fd_pwrite(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    iovs: u32,
+    len: u32,
+    offset: u64,
+    nwritten: u32,
+) -> HostResult {
+    let (iovs, _) = mem.iovecs(iovs, len)?;
+    let f = cx.table.get(fd)?.file(rights::FD_WRITE | rights::FD_SEEK)?;
+    let bufs = mem.gather(&iovs);
+    let n = match bufs.iter().filter(|b| !b.is_empty()).count() {
+        0 => 0,
+        1 => {
+            let b = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .copied()
+                .unwrap_or_default();
+            retry(|| f.write_at(b, offset))?
+        }
+        _ => {
+            let data = joined(&bufs);
+            retry(|| f.write_at(&data, offset))?
+        }
+    };
+    mem.write_u32(nwritten, n as u32)?;
+    Ok(())
+}
+
+pub(crate) fn fd_seek(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    offset: u64,
+    whence: u32,
+    newoffset: u32,
+) -> HostResult {
+    let offset = offset as i64;
+    let needed = if whence == whence::CUR && offset == 0 {
+        rights::FD_TELL
+    } else {
+        rights::FD_SEEK
+    };
+    let f = cx.table.get(fd)?.file(needed)?;
+    let pos = match whence {
+        whence::SET => SeekFrom::Start(u64::try_from(offset).map_err(|_| Errno::Inval)?),
+        whence::CUR => SeekFrom::Current(offset),
+        whence::END => SeekFrom::End(offset),
+        _ => return Err(Errno::Inval.into()),
+    };
+    let at = rustix::fs::seek(f, pos)?;
+    mem.write_u64(newoffset, at)?;
+    Ok(())
+}
+
+pub(crate) fn fd_tell(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    out: u32,
+) -> HostResult {
+    let f = cx.table.get(fd)?.file(rights::FD_TELL)?;
+    let at = rustix::fs::seek(f, SeekFrom::Current(0))?;
+    mem.write_u64(out, at)?;
+    Ok(())
+}
+
+/// The WASI file type of a host descriptor.
+fn fd_filetype(fd: impl AsFd) -> Result<u8, Errno> {
+    Ok(mode_filetype(rustix::fs::fstat(fd)?.st_mode))
+}
+
+/// What a standard stream looks like to the guest: a character device if
+/// it is a terminal, else unknown.
+fn stream_filetype(kind: &Kind) -> u8 {
+    let tty = match kind {
+        Kind::Stdin(Input::Inherit) => rustix::termios::isatty(io::stdin()),
+        Kind::Stdout(Output::Inherit(HostStream::Stdout)) => rustix::termios::isatty(io::stdout()),
+        Kind::Stdout(Output::Inherit(HostStream::Stderr)) => rustix::termios::isatty(io::stderr()),
+        _ => false,
+    };
+    if tty {
+        filetype::CHARACTER_DEVICE
+    } else {
+        filetype::UNKNOWN
+    }
+}
+
+fn oflags_to_fdflags(fl: OFlags) -> u16 {
+    let mut out = 0;
+    if fl.contains(OFlags::APPEND) {
+        out |= fdflags::APPEND;
+    }
+    if fl.contains(OFlags::NONBLOCK) {
+        out |= fdflags::NONBLOCK;
+    }
+    if fl.contains(OFlags::SYNC) {
+        out |= fdflags::SYNC;
+    } else if fl.contains(OFlags::DSYNC) {
+        out |= fdflags::DSYNC;
+    }
+    out
+}
+
+pub(crate) fn fd_fdstat_get(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    out: u32,
+) -> HostResult {
+    let entry = cx.table.get(fd)?;
+    let (ft, flags) = match &entry.kind {
+        Kind::File(f) => (
+            fd_filetype(f)?,
+            oflags_to_fdflags(rustix::fs::fcntl_getfl(f)?),
+        ),
+        Kind::Dir(_) => (filetype::DIRECTORY, 0),
+        k @ (Kind::Stdin(_) | Kind::Stdout(_)) => (stream_filetype(k), 0),
+    };
+    let mut b = [0u8; size::FDSTAT as usize];
+    b[0] = ft;
+    b[2..4].copy_from_slice(&flags.to_le_bytes());
+    b[8..16].copy_from_slice(&entry.base.to_le_bytes());
+    b[16..24].copy_from_slice(&entry.inheriting.to_le_bytes());
+    mem.write_bytes(out, &b)?;
+    Ok(())
+}
+
+pub(crate) fn fd_fdstat_set_flags(
+    cx: &mut WasiCtx,
+    _mem: &mut GuestMemory<'_>,
+    fd: u32,
+    flags: u32,
+) -> HostResult {
+    let entry = cx.table.get(fd)?;
+    entry.require(rights::FD_FDSTAT_SET_FLAGS)?;
+    let known =
+        fdflags::APPEND | fdflags::DSYNC | fdflags::NONBLOCK | fdflags::RSYNC | fdflags::SYNC;
+    if flags & !(known as u32) != 0 {
+        return Err(Errno::Inval.into());
+    }
+    let flags = flags as u16;
+    if flags & (fdflags::DSYNC | fdflags::RSYNC | fdflags::SYNC) != 0 {
+        // Linux cannot change these on an open file.
+        return Err(Errno::NotSup.into());
+    }
+    match &entry.kind {
+        Kind::File(f) => {
+            let mut fl = rustix::fs::fcntl_getfl(f)?;
+            fl.set(OFlags::APPEND, flags & fdflags::APPEND != 0);
+            fl.set(OFlags::NONBLOCK, flags & fdflags::NONBLOCK != 0);
+            rustix::fs::fcntl_setfl(f, fl)?;
+        }
+        // Directories and the standard streams keep their host flags (the
+        // host's own stdio must not turn non-blocking under it).
+        Kind::Dir(_) | Kind::Stdin(_) | Kind::Stdout(_) => {}
+    }
+    Ok(())
+}
+
+pub(crate) fn fd_fdstat_set_rights(
+    cx: &mut WasiCtx,
+    _mem: &mut GuestMemory<'_>,
+    fd: u32,
+    base: u64,
+    inheriting: u64,
+) -> HostResult {
+    let entry = cx.table.get_mut(fd)?;
+    if base & !entry.base != 0 || inheriting & !entry.inheriting != 0 {
+        return Err(Errno::NotCapable.into());
+    }
+    entry.base = base;
+    entry.inheriting = inheriting;
+    Ok(())
+}
+
+fn entry_filestat(entry: &Entry) -> Result<Filestat, Errno> {
+    Ok(match &entry.kind {
+        Kind::File(f) => Filestat::from_stat(&rustix::fs::fstat(f)?),
+        Kind::Dir(d) => Filestat::from_stat(&rustix::fs::fstat(&d.dir)?),
+        Kind::Stdin(Input::Inherit) => Filestat::from_stat(&rustix::fs::fstat(io::stdin())?),
+        Kind::Stdout(Output::Inherit(HostStream::Stdout)) => {
+            Filestat::from_stat(&rustix::fs::fstat(io::stdout())?)
+        }
+        Kind::Stdout(Output::Inherit(HostStream::Stderr)) => {
+            Filestat::from_stat(&rustix::fs::fstat(io::stderr())?)
+        }
+        Kind::Stdin(Input::Reader(_)) | Kind::Stdout(Output::Writer(_)) => Filestat::default(),
+    })
+}
+
+pub(crate) fn fd_filestat_get(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    out: u32,
+) -> HostResult {
+    let entry = cx.table.get(fd)?;
+    entry.require(rights::FD_FILESTAT_GET)?;
+    let mut st = entry_filestat(entry)?;
+    if matches!(entry.kind, Kind::Stdin(_) | Kind::Stdout(_)) {
+        st.filetype = stream_filetype(&entry.kind);
+    }
+    st.write(mem, out)?;
+    Ok(())
+}
+
+pub(crate) fn fd_filestat_set_size(
+    cx: &mut WasiCtx,
+    _mem: &mut GuestMemory<'_>,
+    fd: u32,
+    size: u64,
+) -> HostResult {
+    let f = cx.table.get(fd)?.file(rights::FD_FILESTAT_SET_SIZE)?;
+    retry(|| f.set_len(size))?;
+    Ok(())
+}
+
+pub(crate) fn fd_filestat_set_times(
+    cx: &mut WasiCtx,
+    _mem: &mut GuestMemory<'_>,
+    fd: u32,
+    atim: u64,
+    mtim: u64,
+    flags: u32,
+) -> HostResult {
+    let entry = cx.table.get(fd)?;
+    let (a, m) = time_changes(atim, mtim, flags)?;
+    let times = Timestamps {
+        last_access: a.timespec(),
+        last_modification: m.timespec(),
+    };
+    match &entry.kind {
+        Kind::File(f) => {
+            entry.require(rights::FD_FILESTAT_SET_TIMES)?;
+            rustix::fs::futimens(f, &times)?;
+        }
+        Kind::Dir(d) => {
+            entry.require(rights::FD_FILESTAT_SET_TIMES)?;
+            rustix::fs::futimens(&d.dir, &times)?;
+        }
+        _ => return Err(Errno::Badf.into()),
+    }
+    Ok(())
+}
+
+pub(crate) fn fd_advise(
+    cx: &mut WasiCtx,
+    _mem: &mut GuestMemory<'_>,
+    fd: u32,
+    offset: u64,
+    len: u64,
+    adv: u32,
+) -> HostResult {
+    let f = cx.table.get(fd)?.file(rights::FD_ADVISE)?;
+    let adv = match adv {
+        advice::NORMAL => Advice::Normal,
+        advice::SEQUENTIAL => Advice::Sequential,
+        advice::RANDOM => Advice::Random,
+        advice::WILLNEED => Advice::WillNeed,
+        advice::DONTNEED => Advice::DontNeed,
+        advice::NOREUSE => Advice::NoReuse,
+        _ => return Err(Errno::Inval.into()),
+    };
+    rustix::fs::fadvise(f, offset, NonZeroU64::new(len), adv)?;
+    Ok(())
+}
+
+pub(crate) fn fd_allocate(
+    cx: &mut WasiCtx,
+    _mem: &mut GuestMemory<'_>,
+    fd: u32,
+    offset: u64,
+    len: u64,
+) -> HostResult {
+    let f = cx.table.get(fd)?.file(rights::FD_ALLOCATE)?;
+    let end = offset.checked_add(len).ok_or(Errno::Fbig)?;
+    if len == 0 || end > i64::MAX as u64 {
+        return Err(Errno::Inval.into());
+    }
+    match rustix::fs::fallocate(f, FallocateFlags::empty(), offset, len) {
+        Ok(()) => {}
+        // Filesystems without fallocate: at least make the file long enough.
+        Err(rustix::io::Errno::OPNOTSUPP) => {
+            if f.metadata()?.len() < end {
+                f.set_len(end)?;
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+fn sync(cx: &mut WasiCtx, fd: u32, right: u64, data_only: bool) -> HostResult {
+    let entry = cx.table.get(fd)?;
+    let fd = match &entry.kind {
+        Kind::File(f) => f.as_fd(),
+        Kind::Dir(d) => d.dir.as_fd(),
+        Kind::Stdin(_) | Kind::Stdout(_) => return Err(Errno::Inval.into()),
+    };
+    entry.require(right)?;
+    if data_only {
+        rustix::fs::fdatasync(fd)?;
+    } else {
+        rustix::fs::fsync(fd)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn fd_datasync(cx: &mut WasiCtx, _mem: &mut GuestMemory<'_>, fd: u32) -> HostResult {
+    sync(cx, fd, rights::FD_DATASYNC, true)
+}
+
+pub(crate) fn fd_sync(cx: &mut WasiCtx, _mem: &mut GuestMemory<'_>, fd: u32) -> HostResult {
+    sync(cx, fd, rights::FD_SYNC, false)
+}
+
+pub(crate) fn fd_close(cx: &mut WasiCtx, _mem: &mut GuestMemory<'_>, fd: u32) -> HostResult {
+    cx.table.remove(fd)?;
+    Ok(())
+}
+
+pub(crate) fn fd_renumber(
+    cx: &mut WasiCtx,
+    _mem: &mut GuestMemory<'_>,
+    from: u32,
+    to: u32,
+) -> HostResult {
+    cx.table.renumber(from, to)?;
+    Ok(())
+}
+
+/// The guest name of a preopened directory: `EBADF` for anything that is
+/// not a directory, `ENOTSUP` for a directory that was not preopened.
+fn preopen_name(cx: &WasiCtx, fd: u32) -> Result<&[u8], Errno> {
+    match &cx.table.get(fd)?.kind {
+        Kind::Dir(d) => d.preopen.as_deref().ok_or(Errno::NotSup),
+        _ => Err(Errno::Badf),
+    }
+}
+
+pub(crate) fn fd_prestat_get(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    out: u32,
+) -> HostResult {
+    let len = preopen_name(cx, fd)?.len() as u32;
+    let mut b = [0u8; size::PRESTAT as usize];
+    b[0] = preopentype::DIR;
+    b[4..8].copy_from_slice(&len.to_le_bytes());
+    mem.write_bytes(out, &b)?;
+    Ok(())
+}
+
+pub(crate) fn fd_prestat_dir_name(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    buf: u32,
+    len: u32,
+) -> HostResult {
+    let name = preopen_name(cx, fd)?;
+    if name.len() > len as usize {
+        return Err(Errno::NameTooLong.into());
+    }
+    mem.write_bytes(buf, name)?;
+    Ok(())
+}
+
+/// Everything in the directory, `.` and `..` first.
+fn list_dir(dir: &cap_std::fs::Dir) -> Result<Vec<DirEntryInfo>, Errno> {
+    use rustix::fs::DirEntryExt;
+    let ino = rustix::fs::fstat(dir)?.st_ino;
+    let mut out = vec![
+        DirEntryInfo {
+            name: b".".to_vec(),
+            ino,
+            filetype: filetype::DIRECTORY,
+        },
+        DirEntryInfo {
+            name: b"..".to_vec(),
+            ino,
+            filetype: filetype::DIRECTORY,
+        },
+    ];
+    for e in dir.entries()? {
+        let e = e?;
+        let filetype = match e.file_type() {
+            Ok(t) => cap_filetype(t),
+            // Removed between listing and looking: still report it.
+            Err(_) => filetype::UNKNOWN,
+        };
+        out.push(DirEntryInfo {
+            name: e.file_name().as_bytes().to_vec(),
+            ino: e.ino(),
+            filetype,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn fd_readdir(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    fd: u32,
+    buf: u32,
+    buf_len: u32,
+    cookie: u64,
+    bufused: u32,
+) -> HostResult {
+    let entry = cx.table.get_mut(fd)?;
+    let base = entry.base;
+    let Kind::Dir(d) = &mut entry.kind else {
+        return Err(Errno::NotDir.into());
+    };
+    require(base, rights::FD_READDIR)?;
+    if cookie == 0 || d.listing.is_none() {
+        d.listing = Some(list_dir(&d.dir)?);
+    }
+    let listing = d.listing.as_deref().unwrap_or_default();
+    let mut out: Vec<u8> = Vec::new();
+    let cap = buf_len as usize;
+    for (i, e) in listing
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(cookie).unwrap_or(usize::MAX))
+    {
+        if out.len() >= cap {
+            break;
+        }
+        let mut head = [0u8; size::DIRENT as usize];
+        head[0..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+        head[8..16].copy_from_slice(&e.ino.to_le_bytes());
+        head[16..20].copy_from_slice(&(e.name.len() as u32).to_le_bytes());
+        head[20] = e.filetype;
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&e.name);
+    }
+    // A last entry that does not fit is cut off: the guest sees a full
+    // buffer and asks again from that entry's cookie.
+    out.truncate(cap);
+    mem.write_bytes(buf, &out)?;
+    mem.write_u32(bufused, out.len() as u32)?;
+    Ok(())
+}

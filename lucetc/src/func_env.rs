@@ -163,9 +163,11 @@ impl<'m> FuncEnv<'m> {
         let limits = builder
             .ins()
             .load(I64, MemFlags::trusted(), vmctx, VmctxOffsets::RUN_LIMITS);
-        let flag = builder
-            .ins()
-            .load(I64, MemFlags::trusted(), limits, run_limits::INTERRUPT);
+        // An atomic load: a plain one would be merged with the previous
+        // check by redundant-load elimination, and a loop would never see
+        // the flag change.
+        let addr = builder.ins().iadd_imm(limits, run_limits::INTERRUPT as i64);
+        let flag = builder.ins().atomic_load(I64, MemFlags::trusted(), addr);
         builder.ins().trapnz(flag, ir::TrapCode::Interrupt);
     }
 }

@@ -11,6 +11,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// The input is wasm text that does not parse.
+    #[error("malformed module text at {location}: {message}")]
+    MalformedText {
+        /// Line and column.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The module is well-formed but does not validate.
     #[error("invalid module at offset {offset:#x}: {message}")]
     Invalid {

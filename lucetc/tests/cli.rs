@@ -1,0 +1,144 @@
+//! The `lucetc` command: outputs, errors, and the code it generates.
+
+use std::path::Path;
+use std::process::Command;
+
+fn lucetc(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lucetc"))
+        .args(args)
+        .output()
+        .expect("run lucetc")
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+fn rejects(input: &[u8], expect: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = write(dir.path(), "in.wasm", input);
+    let out = dir.path().join("out.so");
+    let o = lucetc(&[&inp, "-o", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains(expect), "{stderr:?} should contain {expect:?}");
+    assert!(!out.exists(), "no partial output");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "only the input remains");
+}
+
+#[test]
+fn malformed_input_is_one_line_with_offset() {
+    rejects(b"\0asm\x01\0\0\0\x01\x05\x01\x60", "malformed module at offset 0x");
+    rejects(b"\0asm\x02\0\0\0", "unknown binary version");
+    rejects(b"not wasm at all (", "malformed module text at 1:1: expected `(`");
+}
+
+#[test]
+fn invalid_input_names_the_problem() {
+    rejects(
+        b"(module (func (result i32) (i64.const 1)))",
+        "invalid module at offset 0x",
+    );
+}
+
+#[test]
+fn unsupported_features_are_named() {
+    rejects(b"(module (memory i64 1))", "memory64");
+    rejects(
+        b"(module (func (export \"f\") (return_call 0)))",
+        "tail call",
+    );
+}
+
+#[test]
+fn missing_input_is_an_error() {
+    let o = lucetc(&["/nonexistent/x.wasm", "-o", "/tmp/never.so"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("No such file"));
+}
+
+#[test]
+fn emit_obj_writes_a_relocatable_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = write(dir.path(), "m.wat", b"(module (func (export \"f\")))");
+    let out = dir.path().join("m.o");
+    let o = lucetc(&[&inp, "-o", out.to_str().unwrap(), "--emit", "obj"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    assert_eq!(u16::from_le_bytes([bytes[16], bytes[17]]), 1, "ET_REL");
+}
+
+#[test]
+fn options_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = write(dir.path(), "m.wat", b"(module (memory 1) (func (export \"f\") (result i32) (i32.const 1)))");
+    for extra in [
+        &["--opt-level", "none"][..],
+        &["--opt-level", "speed_and_size", "--target-cpu", "native"],
+        &["--heap-guard-size", "64KiB", "--threads", "1"],
+    ] {
+        let out = dir.path().join("m.so");
+        let mut args = vec![inp.as_str(), "-o", out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = lucetc(&args);
+        assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = lucetc(&[&inp, "-o", "/tmp/x.so", "--heap-reserved-size", "1GiB"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("below the 4 GiB"));
+}
+
+/// The disassembly of one symbol.
+fn disassemble(so: &Path, symbol: &str) -> Option<String> {
+    let o = Command::new("objdump")
+        .args(["-d", "--no-show-raw-insn", &format!("--disassemble={symbol}")])
+        .arg(so)
+        .output()
+        .ok()?;
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn heap_loads_compile_to_a_single_mov_without_bounds_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = write(
+        dir.path(),
+        "m.wat",
+        b"(module (memory 1) (func (export \"load\") (param i32) (result i32) (i32.load offset=16 (local.get 0))))",
+    );
+    let out = dir.path().join("m.so");
+    let o = lucetc(&[&inp, "-o", out.to_str().unwrap()]);
+    assert!(o.status.success());
+    let Some(asm) = disassemble(&out, "guest_func_0") else {
+        eprintln!("objdump not available; skipping");
+        return;
+    };
+    let body: Vec<&str> = asm.lines().filter(|l| l.contains(":\t")).collect();
+    let loads: Vec<&&str> = body.iter().filter(|l| l.contains("mov") && l.contains("0x10(%rdi,")).collect();
+    assert_eq!(loads.len(), 1, "one load from vmctx + index + 16:\n{asm}");
+    // The only compare is the interrupt check; no compare involves the index.
+    let cmps = body.iter().filter(|l| l.contains("cmp")).count();
+    assert_eq!(cmps, 0, "no bounds check:\n{asm}");
+}
+
+#[test]
+fn large_offsets_beyond_a_small_guard_get_an_explicit_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = write(
+        dir.path(),
+        "m.wat",
+        b"(module (memory 1) (func (export \"load\") (param i32) (result i32) (i32.load offset=1048576 (local.get 0))))",
+    );
+    let out = dir.path().join("m.so");
+    let o = lucetc(&[&inp, "-o", out.to_str().unwrap(), "--heap-guard-size", "64KiB"]);
+    assert!(o.status.success());
+    let Some(asm) = disassemble(&out, "guest_func_0") else {
+        return;
+    };
+    assert!(asm.contains("cmp"), "explicit bounds check expected:\n{asm}");
+}

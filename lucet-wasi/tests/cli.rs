@@ -1,0 +1,270 @@
+//! The `lucet-wasi` and `lucetc-wasi` commands on real C programs.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn hello_walkthrough_verbatim() {
+    // The README's walk-through, with the commands themselves.
+    let dir = tempfile::tempdir().unwrap();
+    let so = dir.path().join("hello.so");
+    let out = Command::new(env!("CARGO_BIN_EXE_lucetc-wasi"))
+        .arg(fixtures().join("wasm/hello.wasm"))
+        .arg("-o")
+        .arg(&so)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "lucetc-wasi: {}", stderr(&out));
+    let out = run(lucet_wasi().arg(&so), b"");
+    assert_eq!(stdout(&out), "Hello, world!\n");
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(lucet_wasi().arg(&so).arg("world"), b"");
+    assert_eq!(stdout(&out), "Hello from Lucet, world!\n");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn args_and_env_reach_the_guest_and_nothing_else() {
+    let so = compiled("args_env");
+    let out = run(
+        lucet_wasi()
+            .env("HOST_SECRET", "leak")
+            .args(["--env", "A=1", "--env", "B=x=y"])
+            .arg(&so)
+            .args(["one", "--two", "--dir", "x", "", "thr ee"]),
+        b"",
+    );
+    let expected = format!(
+        "argc=7\nargv[0]={}\nargv[1]=one\nargv[2]=--two\nargv[3]=--dir\nargv[4]=x\nargv[5]=\nargv[6]=thr ee\nenv: A=1\nenv: B=x=y\n",
+        so.display()
+    );
+    assert_eq!(stdout(&out), expected);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn env_can_be_inherited_explicitly() {
+    let so = compiled("args_env");
+    let out = run(
+        lucet_wasi()
+            .env("HOST_VAR", "seen")
+            .arg("--inherit-env")
+            .arg(&so),
+        b"",
+    );
+    assert!(
+        stdout(&out).contains("env: HOST_VAR=seen\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(
+        lucet_wasi()
+            .env("HOST_VAR", "seen")
+            .args(["--env", "HOST_VAR"])
+            .arg(&so),
+        b"",
+    );
+    assert!(
+        stdout(&out).contains("env: HOST_VAR=seen\n"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(lucet_wasi().env("HOST_VAR", "seen").arg(&so), b"");
+    assert!(!stdout(&out).contains("HOST_VAR"), "{}", stdout(&out));
+}
+
+#[test]
+fn double_dash_after_module_is_a_separator() {
+    let so = compiled("args_env");
+    let out = run(lucet_wasi().arg(&so).args(["--", "--help"]), b"");
+    assert!(stdout(&out).starts_with("argc=2\n"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("argv[1]=--help\n"));
+}
+
+#[test]
+fn exit_code_is_the_guests() {
+    let so = compiled("exit_code");
+    for code in [0, 1, 3, 42, 125] {
+        let out = run(lucet_wasi().arg(&so).arg(code.to_string()), b"");
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "exit({code}): {}",
+            stderr(&out)
+        );
+        assert_eq!(stderr(&out), "");
+    }
+    // The fixture's default.
+    assert_eq!(run(lucet_wasi().arg(&so), b"").status.code(), Some(3));
+}
+
+#[test]
+fn stdin_is_piped_through_byte_exactly() {
+    let so = compiled("cat_stdin");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 13) as u8).collect();
+    let out = run(lucet_wasi().arg(&so), &data);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stdout == data,
+        "stdout differs from stdin ({} bytes)",
+        out.stdout.len()
+    );
+    assert_eq!(stderr(&out), "read 300000 bytes\n");
+    let out = run(lucet_wasi().arg(&so), b"");
+    assert_eq!(out.stdout, b"");
+    assert_eq!(stderr(&out), "read 0 bytes\n");
+}
+
+#[test]
+fn trap_is_reported_with_non_zero_exit() {
+    let so = compiled("trap_oob");
+    let out = run(lucet_wasi().arg(&so), b"");
+    assert_eq!(stdout(&out), "before\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("error: trap: out of bounds memory access"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn timed_out(mode: &str) {
+    let so = compiled("spin");
+    let start = Instant::now();
+    let out = run(
+        lucet_wasi().args(["--timeout", "300ms"]).arg(&so).arg(mode),
+        b"",
+    );
+    let took = start.elapsed();
+    assert_eq!(stdout(&out), "started\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("timed out"), "{}", stderr(&out));
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn timeout_stops_a_spinning_guest() {
+    timed_out("spin");
+}
+
+#[test]
+fn timeout_stops_a_sleeping_guest() {
+    timed_out("sleep");
+}
+
+#[test]
+fn max_heap_limits_memory() {
+    // hello needs a couple of pages of memory: 64KiB cannot fit its
+    // initial memory, so instantiation fails and says so.
+    let so = compiled("hello");
+    let out = run(lucet_wasi().args(["--max-heap", "64KiB"]).arg(&so), b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
+    let out = run(lucet_wasi().args(["--max-heap", "64MiB"]).arg(&so), b"");
+    assert_eq!(stdout(&out), "Hello, world!\n");
+}
+
+#[test]
+fn bad_usage_and_bad_modules_are_one_line_errors() {
+    let out = run(lucet_wasi().arg("/nonexistent/x.so"), b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("error: ") && stderr(&out).lines().count() == 1,
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        lucet_wasi()
+            .args(["--dir", "/nonexistent/dir"])
+            .arg(compiled("hello")),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/nonexistent/dir"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        lucet_wasi()
+            .args(["--timeout", "soon"])
+            .arg(compiled("hello")),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn lucetc_wasi(wat: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("m.wat");
+    std::fs::write(&input, wat).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_lucetc-wasi"))
+        .arg(&input)
+        .arg("-o")
+        .arg(dir.path().join("m.so"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn lucetc_wasi_refuses_non_wasi_imports() {
+    let out = lucetc_wasi(r#"(module (import "env" "getpid" (func (result i32))))"#);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("env") && stderr(&out).contains("getpid"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = lucetc_wasi(
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32) (result i32))))"#,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("fd_write"), "{}", stderr(&out));
+
+    let out = lucetc_wasi(r#"(module (import "wasi_snapshot_preview1" "not_a_call" (func)))"#);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not_a_call"), "{}", stderr(&out));
+
+    let ok = lucetc_wasi(
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))))"#,
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+}
+
+#[test]
+fn invoke_works_with_wasi_imports() {
+    // A function that writes to stdout through WASI and returns a value.
+    let wat = r#"(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (data (i32.const 16) "hi\n")
+      (func (export "greet") (param i32) (result i32)
+        (i32.store (i32.const 0) (i32.const 16))
+        (i32.store (i32.const 4) (i32.const 3))
+        (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+        (i32.add (local.get 0) (i32.load (i32.const 8)))))"#;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("g.wat");
+    let so = dir.path().join("g.so");
+    std::fs::write(&input, wat).unwrap();
+    let c = Command::new(env!("CARGO_BIN_EXE_lucetc-wasi"))
+        .arg(&input)
+        .arg("-o")
+        .arg(&so)
+        .output()
+        .unwrap();
+    assert!(c.status.success(), "{}", stderr(&c));
+    let out = run(
+        lucet_wasi().args(["--invoke", "greet"]).arg(&so).arg("39"),
+        b"",
+    );
+    assert_eq!(stdout(&out), "hi\n42\n");
+    assert_eq!(out.status.code(), Some(0));
+}

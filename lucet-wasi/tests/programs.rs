@@ -1,0 +1,201 @@
+//! C programs exercising each group of WASI calls, run with `lucet-wasi`
+//! and, where the behaviour is the same, compared with the same program
+//! built natively.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+/// Run `name` natively with `args` (`{dir}` replaced by `host_dir`) and
+/// return its stdout, or `None` without gcc.
+fn native_stdout(name: &str, host_dir: Option<&Path>, stdin: &[u8]) -> Option<String> {
+    let exe = native(name)?;
+    let mut cmd = Command::new(exe);
+    if let Some(d) = host_dir {
+        cmd.arg(d);
+    }
+    let out = run(&mut cmd, stdin);
+    assert!(
+        out.status.success(),
+        "native {name} failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    Some(stdout(&out))
+}
+
+/// Run fixture `name` under lucet-wasi with a fresh directory preopened as
+/// `guest`, passing `guest` as argv[1].
+fn wasi_in_dir(name: &str, guest: &str) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        lucet_wasi()
+            .arg("--dir")
+            .arg(format!("{}::{guest}", dir.path().display()))
+            .arg(compiled(name))
+            .arg(guest),
+        b"",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    (stdout(&out), dir)
+}
+
+fn check_against_native(name: &str, wasi: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    match native_stdout(name, Some(dir.path()), b"") {
+        Some(native) => assert_eq!(wasi, native, "{name}: WASI output differs from native"),
+        None => eprintln!("{name}: native comparison skipped"),
+    }
+}
+
+#[test]
+fn files_match_native() {
+    let (out, dir) = wasi_in_dir("files", "/sandbox");
+    assert!(out.ends_with("done\n"), "{out}");
+    assert!(out.contains("nlink after link: 2\n"), "{out}");
+    assert!(out.contains("readlink: 5 b.txt\n"), "{out}");
+    assert!(
+        out.contains("times: atime=1000000000 mtime=1234567890\n"),
+        "{out}"
+    );
+    // The program cleans up after itself.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    check_against_native("files", &out);
+}
+
+#[test]
+fn files_work_in_a_preopen_named_dot_and_slash() {
+    for guest in [".", "/", "/deep/mount/point"] {
+        let (out, _dir) = wasi_in_dir("files", guest);
+        assert!(out.ends_with("done\n"), "guest dir {guest}: {out}");
+    }
+}
+
+#[test]
+fn dirs_match_native() {
+    let (out, _dir) = wasi_in_dir("dirs", "/work");
+    assert!(
+        out.contains("big: 1500 entries, index sum 1124250\n"),
+        "{out}"
+    );
+    assert!(out.contains("rmdir non-empty: ENOTEMPTY\n"), "{out}");
+    assert!(out.ends_with(".: ../ ./\ndone\n"), "{out}");
+    check_against_native("dirs", &out);
+}
+
+#[test]
+fn escape_attempts_all_fail() {
+    for guest in ["/sandbox", "/", "."] {
+        let root = tempfile::tempdir().unwrap();
+        let sandbox = root.path().join("box");
+        std::fs::create_dir(&sandbox).unwrap();
+        std::fs::write(root.path().join("outside.txt"), "SECRET").unwrap();
+        std::os::unix::fs::symlink(
+            root.path().join("outside.txt"),
+            sandbox.join("host-abs-link"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("..", sandbox.join("host-parent-link")).unwrap();
+        let out = run(
+            lucet_wasi()
+                .arg("--dir")
+                .arg(format!("{}::{guest}", sandbox.display()))
+                .arg(compiled("escape"))
+                .arg(guest),
+            b"",
+        );
+        let text = stdout(&out);
+        assert!(!text.contains("ESCAPED"), "guest dir {guest}:\n{text}");
+        assert!(
+            text.ends_with("escaped: 0\n"),
+            "guest dir {guest}:\n{text}{}",
+            stderr(&out)
+        );
+        assert_eq!(out.status.code(), Some(0));
+        // Nothing was created, moved or removed outside the sandbox.
+        let mut outside: Vec<String> = std::fs::read_dir(root.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        outside.sort();
+        assert_eq!(outside, ["box", "outside.txt"]);
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("outside.txt")).unwrap(),
+            "SECRET"
+        );
+    }
+}
+
+#[test]
+fn escape_program_really_escapes_natively() {
+    // The attempts are real: natively (no sandbox) they get through.
+    let Some(exe) = native("escape") else { return };
+    let root = tempfile::tempdir().unwrap();
+    let sandbox = root.path().join("box");
+    std::fs::create_dir(&sandbox).unwrap();
+    std::fs::write(root.path().join("outside.txt"), "SECRET").unwrap();
+    let out = run(Command::new(exe).arg(&sandbox), b"");
+    assert!(
+        stdout(&out).contains("dotdot: ESCAPED, read 6 bytes: SECRET"),
+        "{}",
+        stdout(&out)
+    );
+    assert_ne!(out.status.code(), Some(0));
+}
+
+#[test]
+fn without_dirs_the_guest_sees_no_files() {
+    let out = run(lucet_wasi().arg(compiled("files")).arg("/tmp"), b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).starts_with("FAIL"), "{}", stdout(&out));
+}
+
+#[test]
+fn clocks() {
+    let out = run(lucet_wasi().arg(compiled("clocks")), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains(": no"), "{text}");
+    assert!(text.contains("gmtime(1234567890): 2009-02-13 23:31:30\n"));
+    if let Some(native) = native_stdout("clocks", None, b"") {
+        assert_eq!(text, native);
+    }
+}
+
+#[test]
+fn random() {
+    let out = run(lucet_wasi().arg(compiled("random")), b"");
+    assert_eq!(
+        stdout(&out),
+        "two draws differ: yes\nmany distinct byte values: yes\nzero-length draw: 0\n"
+    );
+    if let Some(native) = native_stdout("random", None, b"") {
+        assert_eq!(stdout(&out), native);
+    }
+}
+
+#[test]
+fn poll_with_timeouts_and_stdin() {
+    let out = run(lucet_wasi().arg(compiled("poll")), b"ping\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(
+        text,
+        "poll(nothing, 100ms) = 0, took 100..2000ms: yes\n\
+         poll(stdin) = 1, readable: yes, quick: yes\n\
+         read 5: ping\n\
+         poll(stdout) = 1, writable: yes\n\
+         poll(timeout 0) = 0, quick: yes\n"
+    );
+    if let Some(native) = native_stdout("poll", None, b"ping\n") {
+        assert_eq!(text, native);
+    }
+}

@@ -187,12 +187,12 @@ pub(crate) fn fd_seek(
     newoffset: u32,
 ) -> HostResult {
     let offset = offset as i64;
-    let needed = if whence == whence::CUR && offset == 0 {
-        rights::FD_TELL
+    let entry = cx.table.get(fd)?;
+    let f = if whence == whence::CUR && offset == 0 {
+        tellable(entry)?
     } else {
-        rights::FD_SEEK
+        entry.file(rights::FD_SEEK)?
     };
-    let f = cx.table.get(fd)?.file(needed)?;
     let pos = match whence {
         whence::SET => SeekFrom::Start(u64::try_from(offset).map_err(|_| Errno::Inval)?),
         whence::CUR => SeekFrom::Current(offset),
@@ -204,13 +204,25 @@ pub(crate) fn fd_seek(
     Ok(())
 }
 
+/// The file, for asking its position: `FD_TELL` or the stronger `FD_SEEK`
+/// will do.
+fn tellable(entry: &Entry) -> Result<&File, Errno> {
+    entry.file(rights::FD_TELL).or_else(|e| {
+        if e == Errno::NotCapable {
+            entry.file(rights::FD_SEEK)
+        } else {
+            Err(e)
+        }
+    })
+}
+
 pub(crate) fn fd_tell(
     cx: &mut WasiCtx,
     mem: &mut GuestMemory<'_>,
     fd: u32,
     out: u32,
 ) -> HostResult {
-    let f = cx.table.get(fd)?.file(rights::FD_TELL)?;
+    let f = tellable(cx.table.get(fd)?)?;
     let at = rustix::fs::seek(f, SeekFrom::Current(0))?;
     mem.write_u64(out, at)?;
     Ok(())

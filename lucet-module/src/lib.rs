@@ -30,4 +30,7 @@ pub use module_data::{
 };
 pub use trap::TrapCode;
 pub use types::{FuncType, GlobalType, ValType};
-pub use vmctx::{funcref, imported_func, memory_def, run_limits, table_def, VmctxLayout, VmctxOffsets, FUNCREF_SIZE};
+pub use vmctx::{
+    funcref, imported_func, memory_def, run_limits, table_def, VmctxLayout, VmctxOffsets,
+    FUNCREF_SIZE,
+};

@@ -68,7 +68,9 @@ impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             heap_reserved_size: 4 << 30,
-            heap_guard_size: 4 << 30,
+            // As Wasmtime: every static offset below 2 GiB needs no check,
+            // and a 6 GiB slot lets 20,000 instances fit in 47 bits.
+            heap_guard_size: 2 << 30,
             interruptible: true,
             count_instructions: false,
             cpu_features: Vec::new(),
@@ -447,24 +449,29 @@ impl ModuleData {
         }
         for (i, f) in self.functions.iter().enumerate() {
             if f.type_index >= ntypes {
-                return bad(format!("function {i} has type {} of {ntypes}", f.type_index));
+                return bad(format!(
+                    "function {i} has type {} of {ntypes}",
+                    f.type_index
+                ));
             }
             let mut last = None;
             for t in &f.traps {
                 if t.offset >= f.code_len || last.is_some_and(|l| t.offset < l) {
-                    return bad(format!("function {i} has a trap site out of order or range"));
+                    return bad(format!(
+                        "function {i} has a trap site out of order or range"
+                    ));
                 }
                 last = Some(t.offset);
             }
         }
-        for t in self.tables.iter().chain(
-            self.imports
-                .iter()
-                .filter_map(|i| match &i.kind {
-                    ImportKind::Table(t) => Some(t),
-                    _ => None,
-                }),
-        ) {
+        for t in self
+            .tables
+            .iter()
+            .chain(self.imports.iter().filter_map(|i| match &i.kind {
+                ImportKind::Table(t) => Some(t),
+                _ => None,
+            }))
+        {
             if !t.elem.is_ref() || t.max.is_some_and(|m| m < t.min) {
                 return bad("table with bad element type or limits".into());
             }
@@ -472,7 +479,10 @@ impl ModuleData {
         let page_limit = self.options.heap_reserved_size / crate::WASM_PAGE_SIZE;
         for m in &self.memories {
             if m.min_pages > page_limit || m.max_pages.is_some_and(|x| x < m.min_pages) {
-                return bad(format!("memory of {} pages does not fit the heap reservation", m.min_pages));
+                return bad(format!(
+                    "memory of {} pages does not fit the heap reservation",
+                    m.min_pages
+                ));
             }
         }
         if self.options.heap_reserved_size < (4 << 30) && nmems > 0 {
@@ -480,7 +490,11 @@ impl ModuleData {
             return bad("heap reservation below 4 GiB".into());
         }
         for (i, g) in self.globals.iter().enumerate() {
-            self.check_const(&g.init, nfuncs, nglobals.min(self.num_imported_globals() + i as u32))?;
+            self.check_const(
+                &g.init,
+                nfuncs,
+                nglobals.min(self.num_imported_globals() + i as u32),
+            )?;
         }
         let mut names = HashSet::new();
         for e in &self.exports {
@@ -494,13 +508,20 @@ impl ModuleData {
                 ExportKind::Global => nglobals,
             };
             if e.index >= limit {
-                return bad(format!("export {:?} index {} out of range", e.name, e.index));
+                return bad(format!(
+                    "export {:?} index {} out of range",
+                    e.name, e.index
+                ));
             }
         }
         if let Some(s) = self.start {
             match self.func_type(s) {
                 Some(t) if t.params.is_empty() && t.results.is_empty() => {}
-                _ => return bad(format!("start function {s} is missing or has a non-empty type")),
+                _ => {
+                    return bad(format!(
+                        "start function {s} is missing or has a non-empty type"
+                    ))
+                }
             }
         }
         for seg in &self.elements {

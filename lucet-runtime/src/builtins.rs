@@ -68,11 +68,21 @@ unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, l
     }
 }
 
-unsafe extern "C" fn memory_init(vmctx: *mut u8, mem: u32, seg: u32, dst: u64, src: u32, len: u32) -> u32 {
+unsafe extern "C" fn memory_init(
+    vmctx: *mut u8,
+    mem: u32,
+    seg: u32,
+    dst: u64,
+    src: u32,
+    len: u32,
+) -> u32 {
     let st = state(vmctx);
     let data = st.data_segment(seg);
     let m = st.memory_at(mem);
-    match (range(src as u64, len as u64, data.len()), range(dst, len as u64, m.len())) {
+    match (
+        range(src as u64, len as u64, data.len()),
+        range(dst, len as u64, m.len()),
+    ) {
         (Some(s), Some(d)) => {
             m[d].copy_from_slice(&data[s]);
             0
@@ -91,7 +101,14 @@ unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: u6
         .map_or(-1, |old| old as i32)
 }
 
-unsafe extern "C" fn table_copy(vmctx: *mut u8, dst_t: u32, src_t: u32, dst: u32, src: u32, len: u32) -> u32 {
+unsafe extern "C" fn table_copy(
+    vmctx: *mut u8,
+    dst_t: u32,
+    src_t: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
     let st = state(vmctx);
     let src_items: Vec<u64> = {
         let (_, s, _) = st.table_mut(src_t);
@@ -121,11 +138,21 @@ unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, val: u64, 
     }
 }
 
-unsafe extern "C" fn table_init(vmctx: *mut u8, table: u32, seg: u32, dst: u32, src: u32, len: u32) -> u32 {
+unsafe extern "C" fn table_init(
+    vmctx: *mut u8,
+    table: u32,
+    seg: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
     let st = state(vmctx);
     let items = st.elem_segment(seg);
     let (_, t, _) = st.table_mut(table);
-    match (range(src as u64, len as u64, items.len()), range(dst as u64, len as u64, t.len())) {
+    match (
+        range(src as u64, len as u64, items.len()),
+        range(dst as u64, len as u64, t.len()),
+    ) {
         (Some(s), Some(d)) => {
             t[d].copy_from_slice(&items[s]);
             0

@@ -8,11 +8,11 @@
 //! code ends the run, after which the coroutine is discarded.
 
 use crate::signals;
+use crate::Error;
 use corosensei::stack::{Stack, StackPointer};
 use corosensei::trap::CoroutineTrapHandler;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use lucet_module::TrapCode;
-use crate::Error;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 
@@ -130,7 +130,9 @@ pub(crate) fn run_on_stack(
             // owned first, and guest frames own nothing.
             unsafe { co.force_reset() };
             let e = run.ended.borrow_mut().take();
-            RunEnd::Ended(e.unwrap_or_else(|| Error::InvalidState("run ended without an error".into())))
+            RunEnd::Ended(
+                e.unwrap_or_else(|| Error::InvalidState("run ended without an error".into())),
+            )
         }
     }
 }

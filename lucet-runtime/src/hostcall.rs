@@ -33,7 +33,8 @@ impl Caller<'_> {
     /// `len` bytes at guest address `ptr`, or `None` if out of bounds.
     pub fn bytes(&mut self, ptr: u32, len: u32) -> Option<&mut [u8]> {
         let start = ptr as usize;
-        self.memory().get_mut(start..start.checked_add(len as usize)?)
+        self.memory()
+            .get_mut(start..start.checked_add(len as usize)?)
     }
 
     /// The little-endian `u32` at `ptr`, if in bounds.
@@ -150,4 +151,3 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
     // Everything this frame owned is dropped or moved into `error`.
     execute::end_run(error);
 }
-

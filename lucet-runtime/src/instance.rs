@@ -3,7 +3,7 @@
 use crate::code_registry;
 use crate::execute::{self, RunEnd, SlotStack};
 use crate::linker::{Extern, Func, FuncKind, Global, Linker, Memory, Table};
-use crate::slot::Slot;
+use crate::region::{Region, Slot};
 use crate::trap::Trap;
 use crate::{builtins, Error, Limits, Module, Val};
 use lucet_module::{
@@ -58,7 +58,6 @@ pub(crate) struct InstanceState {
     module: Arc<Module>,
     slot: Slot,
     vmctx: *mut u8,
-    limits: Limits,
     run_limits: RunLimits,
     heap_max: u64,
     memories: Vec<Owned>,
@@ -248,7 +247,11 @@ impl InstanceState {
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn table_mut(&self, index: u32) -> (&InstanceState, &mut Vec<u64>, u32) {
         let (owner, defined) = self.table_owner(index);
-        (owner, &mut owner.mutable().tables[defined as usize], defined)
+        (
+            owner,
+            &mut owner.mutable().tables[defined as usize],
+            defined,
+        )
     }
 
     /// Grow table `index` by `delta` elements set to `init`; the old length,
@@ -258,9 +261,11 @@ impl InstanceState {
         unsafe {
             let (owner, table, defined) = self.table_mut(index);
             let old = table.len() as u32;
-            let declared = owner.module.data().tables[defined as usize].max.unwrap_or(u32::MAX);
+            let declared = owner.module.data().tables[defined as usize]
+                .max
+                .unwrap_or(u32::MAX);
             let new = old.checked_add(delta)?;
-            if new > declared || new > owner.limits.table_elements {
+            if new > declared || new > owner.slot.limits().table_elements {
                 return None;
             }
             table.resize(new as usize, init);
@@ -339,19 +344,21 @@ impl InstanceState {
         let layout = self.module.layout();
         // SAFETY: called before the guest runs, on the owning thread.
         let m = unsafe { self.mutable() };
+        let image = self.module.heap_image();
         if let Some(spec) = data.heap_spec() {
+            self.slot.heap_setup(image, spec.initial_bytes() as usize)?;
             let def = self.field::<u64>(layout.memory_def(0) + memory_def::LENGTH);
             // SAFETY: the definition lies in this instance's vmctx area.
-            let current = unsafe { *def } as usize;
-            self.slot.heap_reset(current, spec.initial_bytes() as usize)?;
-            // SAFETY: as above.
             unsafe { *def = spec.initial_bytes() };
         }
         let imported_globals = data.num_imported_globals();
         for (i, g) in data.globals.iter().enumerate() {
             let v = self.eval(&g.init);
             // SAFETY: the global's 16-byte slot is in the vmctx area.
-            unsafe { self.global_ptr(imported_globals + i as u32).write_unaligned(v) };
+            unsafe {
+                self.global_ptr(imported_globals + i as u32)
+                    .write_unaligned(v)
+            };
         }
         m.tables = data
             .tables
@@ -378,7 +385,10 @@ impl InstanceState {
                     )
                 }
             } else {
-                (self.module.function_addr(f - imported_funcs), self.vmctx as usize)
+                (
+                    self.module.function_addr(f - imported_funcs),
+                    self.vmctx as usize,
+                )
             };
             let sig = self.module.sig_ids()[data.func_type_index(f).unwrap() as usize];
             // SAFETY: the record lies in the vmctx area.
@@ -410,6 +420,11 @@ impl InstanceState {
         }
         for (i, seg) in data.data.iter().enumerate() {
             if let SegmentMode::Active { index, offset } = &seg.mode {
+                if image.is_some() {
+                    // Already in the heap image.
+                    m.dropped_data[i] = true;
+                    continue;
+                }
                 let at = self.eval(offset) as u32 as usize;
                 // SAFETY: on the owning thread, guest not running.
                 let mem = unsafe { self.memory_at(*index) };
@@ -442,10 +457,22 @@ fn limits_match(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>
 }
 
 impl Instance {
-    /// Instantiate `module` with imports from `linker`, within `limits`:
-    /// check every import, lay out the slot, initialize globals, tables and
-    /// memory, and run the start function.
+    /// Instantiate `module` with imports from `linker` in a region of its
+    /// own, within `limits`. Servers creating many instances should share a
+    /// [`Region`] instead.
     pub fn new(module: &Arc<Module>, linker: &Linker, limits: Limits) -> Result<Instance, Error> {
+        Region::new(1, limits)?.instantiate(module, linker)
+    }
+
+    /// Instantiate in a slot of `region`: check the module fits the limits
+    /// and every import, take a slot, initialize globals, tables and
+    /// memory, and run the start function.
+    pub(crate) fn in_region(
+        region: &Region,
+        module: &Arc<Module>,
+        linker: &Linker,
+    ) -> Result<Instance, Error> {
+        let limits = *region.limits();
         let data = module.data();
         let layout = *module.layout();
         if layout.size() as usize > limits.vmctx_size {
@@ -464,25 +491,21 @@ impl Instance {
             }
         }
         let heap_spec = data.heap_spec();
-        let heap_reservation = match heap_spec {
-            Some(spec) => {
-                let needed = spec.reserved_size + spec.guard_size;
-                if needed > limits.heap_address_space_size {
-                    return Err(Error::LimitExceeded(format!(
-                        "module was compiled for {needed} bytes of heap address space, the limit is {}",
-                        limits.heap_address_space_size
-                    )));
-                }
-                if spec.initial_bytes() > limits.heap_memory_size {
-                    return Err(Error::LimitExceeded(format!(
-                        "initial memory of {} pages exceeds the heap limit of {} bytes",
-                        spec.initial_pages, limits.heap_memory_size
-                    )));
-                }
-                needed as usize
+        if let Some(spec) = heap_spec {
+            let needed = spec.reserved_size + spec.guard_size;
+            if needed > limits.heap_address_space_size {
+                return Err(Error::LimitExceeded(format!(
+                    "module was compiled for {needed} bytes of heap address space, the limit is {}",
+                    limits.heap_address_space_size
+                )));
             }
-            None => 0,
-        };
+            if spec.initial_bytes() > limits.heap_memory_size {
+                return Err(Error::LimitExceeded(format!(
+                    "initial memory of {} pages exceeds the heap limit of {} bytes",
+                    spec.initial_pages, limits.heap_memory_size
+                )));
+            }
+        }
         let heap_max = heap_spec.map_or(0, |s| {
             page_bytes(s.max_pages.unwrap_or(65536))
                 .min(limits.heap_memory_size)
@@ -501,19 +524,32 @@ impl Instance {
                 (ImportKind::Func(t), Extern::Func(func)) => {
                     let want = &data.types[*t as usize];
                     if func.ty() != want {
-                        return Err(mismatch(m, f, format!("expected {want}, found {}", func.ty())));
+                        return Err(mismatch(
+                            m,
+                            f,
+                            format!("expected {want}, found {}", func.ty()),
+                        ));
                     }
                     true
                 }
                 (ImportKind::Global(want), Extern::Global(g)) => {
                     if g.ty != *want {
-                        return Err(mismatch(m, f, format!("expected {want:?}, found {:?}", g.ty)));
+                        return Err(mismatch(
+                            m,
+                            f,
+                            format!("expected {want:?}, found {:?}", g.ty),
+                        ));
                     }
                     true
                 }
                 (ImportKind::Memory(want), Extern::Memory(mem)) => {
                     let have = mem.ty();
-                    if !limits_match(have.min_pages, have.max_pages, want.min_pages, want.max_pages) {
+                    if !limits_match(
+                        have.min_pages,
+                        have.max_pages,
+                        want.min_pages,
+                        want.max_pages,
+                    ) {
                         return Err(mismatch(m, f, format!("expected {want:?}, found {have:?}")));
                     }
                     true
@@ -535,16 +571,16 @@ impl Instance {
                 _ => false,
             };
             if !ok {
-                return Err(mismatch(m, f, format!("expected {:?}, found a {}", import.kind, item.kind_name())));
+                return Err(mismatch(
+                    m,
+                    f,
+                    format!("expected {:?}, found a {}", import.kind, item.kind_name()),
+                ));
             }
             resolved.push(item.clone());
         }
 
-        let slot = Slot::new(
-            limits.stack_size + limits.hostcall_stack_reserve,
-            layout.size() as usize,
-            heap_reservation,
-        )?;
+        let slot: Slot = region.take_slot()?;
         let vmctx = slot.heap_base();
         let mut keepalive: Vec<Arc<dyn Any + Send + Sync>> = Vec::new();
         let mut memories = Vec::new();
@@ -564,7 +600,9 @@ impl Instance {
                             let t = data.func_type_index(nf - 1).unwrap();
                             (module.host_trampoline(t), rec.vmctx())
                         }
-                        FuncKind::Guest { code, vmctx, owner, .. } => {
+                        FuncKind::Guest {
+                            code, vmctx, owner, ..
+                        } => {
                             keepalive.push(owner.clone());
                             (*code, *vmctx)
                         }
@@ -591,7 +629,10 @@ impl Instance {
                 }
                 Extern::Table(t) => {
                     keepalive.push(t.owner.clone());
-                    fill.push((layout.table_ptr(tables.len() as u32), t.owner.table_def_ptr(t.defined) as usize));
+                    fill.push((
+                        layout.table_ptr(tables.len() as u32),
+                        t.owner.table_def_ptr(t.defined) as usize,
+                    ));
                     tables.push(Owned {
                         owner: Arc::as_ptr(&t.owner),
                         defined: t.defined,
@@ -603,16 +644,21 @@ impl Instance {
         let state = Arc::new_cyclic(|weak: &std::sync::Weak<InstanceState>| {
             let me = weak.as_ptr();
             for d in 0..data.memories.len() as u32 {
-                memories.push(Owned { owner: me, defined: d });
+                memories.push(Owned {
+                    owner: me,
+                    defined: d,
+                });
             }
             for d in 0..data.tables.len() as u32 {
-                tables.push(Owned { owner: me, defined: d });
+                tables.push(Owned {
+                    owner: me,
+                    defined: d,
+                });
             }
             InstanceState {
                 module: module.clone(),
                 slot,
                 vmctx,
-                limits,
                 run_limits: RunLimits {
                     stack_limit: AtomicUsize::new(0),
                     interrupt: AtomicU64::new(0),
@@ -639,7 +685,10 @@ impl Instance {
             put(VmctxOffsets::INSTANCE, Arc::as_ptr(&state) as usize);
             put(VmctxOffsets::BUILTINS, builtins::table() as usize);
             put(VmctxOffsets::SIG_IDS, module.sig_ids().as_ptr() as usize);
-            put(VmctxOffsets::RUN_LIMITS, &st.run_limits as *const RunLimits as usize);
+            put(
+                VmctxOffsets::RUN_LIMITS,
+                &st.run_limits as *const RunLimits as usize,
+            );
             for (off, v) in fill {
                 put(off, v);
             }
@@ -647,11 +696,17 @@ impl Instance {
                 let def = layout.memory_def(0);
                 put(def + memory_def::BASE, vmctx as usize);
                 put(def + memory_def::LENGTH, 0);
-                put(layout.memory_ptr(data.num_imported_memories()), st.field::<u8>(def) as usize);
+                put(
+                    layout.memory_ptr(data.num_imported_memories()),
+                    st.field::<u8>(def) as usize,
+                );
             }
             let imported_tables = data.num_imported_tables();
             for d in 0..data.tables.len() as u32 {
-                put(layout.table_ptr(imported_tables + d), st.table_def_ptr(d) as usize);
+                put(
+                    layout.table_ptr(imported_tables + d),
+                    st.table_def_ptr(d) as usize,
+                );
             }
         }
         // An importer of a table (or a reference-typed global) may store
@@ -662,7 +717,9 @@ impl Instance {
         for item in &resolved {
             let owner = match item {
                 Extern::Table(t) => Some(t.owner.clone()),
-                Extern::Global(g) if g.ty.ty.is_ref() => g.owner.clone().downcast::<InstanceState>().ok(),
+                Extern::Global(g) if g.ty.ty.is_ref() => {
+                    g.owner.clone().downcast::<InstanceState>().ok()
+                }
                 _ => None,
             };
             if let Some(owner) = owner {
@@ -709,7 +766,9 @@ impl Instance {
     fn call_index(&mut self, index: u32, args: &[Val]) -> Result<Vec<Val>, Error> {
         let st = &*self.state;
         let data = st.module.data();
-        let type_index = data.func_type_index(index).expect("validated function index");
+        let type_index = data
+            .func_type_index(index)
+            .expect("validated function index");
         let ty = &data.types[type_index as usize];
         if args.len() != ty.params.len() || args.iter().zip(&ty.params).any(|(a, t)| a.ty() != *t) {
             let given: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
@@ -741,19 +800,24 @@ impl Instance {
             top: st.slot.stack_top(),
             bottom: guard.0,
         };
-        st.run_limits
-            .stack_limit
-            .store(st.slot.stack_bottom() + st.limits.hostcall_stack_reserve, Ordering::Relaxed);
+        st.run_limits.stack_limit.store(
+            st.slot.stack_bottom() + st.slot.limits().hostcall_stack_reserve,
+            Ordering::Relaxed,
+        );
         st.run_limits.interrupt.store(0, Ordering::SeqCst);
         let limits_ptr = &st.run_limits as *const RunLimits as usize;
         // SAFETY: the callee vmctx (ours, another instance's, or a host
         // record) has a writable run-limits field at RUN_LIMITS.
         unsafe {
-            *((callee_vmctx as *mut u8).offset(VmctxOffsets::RUN_LIMITS as isize) as *mut usize) = limits_ptr;
+            *((callee_vmctx as *mut u8).offset(VmctxOffsets::RUN_LIMITS as isize) as *mut usize) =
+                limits_ptr;
         }
         let caller_vmctx = st.vmctx as usize;
         let values_ptr = values.as_mut_ptr() as usize;
-        let heap = (st.vmctx as usize, st.vmctx as usize + st.slot.heap_reservation());
+        let heap = (
+            st.vmctx as usize,
+            st.vmctx as usize + st.slot.heap_reservation(),
+        );
         let end = execute::run_on_stack(stack, guard, heap, move || {
             // SAFETY: the trampoline has the entry signature for this type,
             // `code` is a function of that type, the vmctx pointers are live
@@ -792,6 +856,7 @@ impl Instance {
     /// zeroed and re-initialized, globals, tables and segments reset, start
     /// function run again. Imported state is not reset.
     pub fn reset(&mut self) -> Result<(), Error> {
+        self.state.slot.heap_clean()?;
         self.state.initialize()?;
         if let Some(start) = self.state.module.data().start {
             self.call_index(start, &[])?;
@@ -879,7 +944,10 @@ impl Instance {
                         )
                     }
                 } else {
-                    (st.module.function_addr(e.index - imported), st.vmctx as usize)
+                    (
+                        st.module.function_addr(e.index - imported),
+                        st.vmctx as usize,
+                    )
                 };
                 Extern::Func(Func {
                     kind: FuncKind::Guest {

@@ -63,7 +63,11 @@ impl Global {
     /// A host-owned global holding `value`.
     pub fn new(ty: GlobalType, value: Val) -> Result<Global, Error> {
         if value.ty() != ty.ty {
-            return Err(Error::InvalidState(format!("global of type {} given a {}", ty.ty, value.ty())));
+            return Err(Error::InvalidState(format!(
+                "global of type {} given a {}",
+                ty.ty,
+                value.ty()
+            )));
         }
         let cell = Arc::new(HostGlobalCell(UnsafeCell::new(value.to_raw())));
         Ok(Global {
@@ -82,7 +86,9 @@ impl Global {
     pub fn get(&self) -> Val {
         // SAFETY: `ptr` points to 16 bytes of global storage kept alive by
         // `owner`.
-        Val::from_raw(self.ty.ty, unsafe { (self.ptr as *const u128).read_unaligned() })
+        Val::from_raw(self.ty.ty, unsafe {
+            (self.ptr as *const u128).read_unaligned()
+        })
     }
 }
 
@@ -152,7 +158,8 @@ impl Linker {
 
     /// Bind `module::field` to `item`, replacing any earlier binding.
     pub fn define(&mut self, module: &str, field: &str, item: Extern) -> &mut Self {
-        self.items.insert((module.to_string(), field.to_string()), item);
+        self.items
+            .insert((module.to_string(), field.to_string()), item);
         self
     }
 

@@ -1,6 +1,7 @@
 //! Loading a compiled shared object and checking it before anything in it runs.
 
 use crate::code_registry::{self, CodeMap, FunctionCode};
+use crate::heap_image::HeapImage;
 use crate::signature;
 use crate::Error;
 use lucet_module::{symbols, FuncType, ModuleData, VmctxLayout};
@@ -19,6 +20,7 @@ pub struct Module {
     entry_trampolines: Vec<usize>,
     host_trampolines: Vec<usize>,
     sig_ids: Box<[u32]>,
+    heap_image: Option<HeapImage>,
     code_start: usize,
     handle: *mut libc::c_void,
 }
@@ -46,7 +48,8 @@ fn invalid(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 fn inspect_file(path: &Path, bytes: &[u8]) -> Result<FileFacts, Error> {
-    let file = object::File::parse(bytes).map_err(|e| invalid(path, format!("not an ELF object: {e}")))?;
+    let file =
+        object::File::parse(bytes).map_err(|e| invalid(path, format!("not an ELF object: {e}")))?;
     if file.format() != object::BinaryFormat::Elf
         || file.architecture() != object::Architecture::X86_64
         || file.kind() != object::ObjectKind::Dynamic
@@ -69,7 +72,8 @@ fn inspect_file(path: &Path, bytes: &[u8]) -> Result<FileFacts, Error> {
     let start = data_sym
         .address()
         .checked_sub(section.address())
-        .ok_or_else(|| invalid(path, "module data symbol outside its section"))? as usize;
+        .ok_or_else(|| invalid(path, "module data symbol outside its section"))?
+        as usize;
     let len = data_sym.size() as usize;
     let data_bytes = start
         .checked_add(len)
@@ -82,7 +86,10 @@ fn inspect_file(path: &Path, bytes: &[u8]) -> Result<FileFacts, Error> {
         .map_or((0, 0), |s| (s.address(), s.address() + s.size()));
     let entries = data.functions.len() + 2 * data.types.len();
     if table_sym.size() != (entries * 8) as u64 {
-        return Err(invalid(path, "function table size does not match the module data"));
+        return Err(invalid(
+            path,
+            "function table size does not match the module data",
+        ));
     }
     Ok(FileFacts {
         data_vaddr: data_sym.address(),
@@ -113,10 +120,18 @@ fn check_cpu_features(path: &Path, data: &ModuleData) -> Result<(), Error> {
             "has_avx512vl" => std::arch::is_x86_feature_detected!("avx512vl"),
             "has_avx512vbmi" => std::arch::is_x86_feature_detected!("avx512vbmi"),
             "has_cmpxchg16b" => std::arch::is_x86_feature_detected!("cmpxchg16b"),
-            other => return Err(invalid(path, format!("compiled for unknown CPU feature {other}"))),
+            other => {
+                return Err(invalid(
+                    path,
+                    format!("compiled for unknown CPU feature {other}"),
+                ))
+            }
         };
         if !present {
-            return Err(invalid(path, format!("compiled for a CPU with {f}, which this one lacks")));
+            return Err(invalid(
+                path,
+                format!("compiled for a CPU with {f}, which this one lacks"),
+            ));
         }
     }
     Ok(())
@@ -182,7 +197,8 @@ impl Module {
         let bias = data_addr.wrapping_sub(facts.data_vaddr as usize);
         // SAFETY: the loader mapped the data section; the symbol's size was
         // checked against the file, which is what the loader mapped.
-        let mapped = unsafe { std::slice::from_raw_parts(data_addr as *const u8, facts.data_bytes.len()) };
+        let mapped =
+            unsafe { std::slice::from_raw_parts(data_addr as *const u8, facts.data_bytes.len()) };
         if mapped != facts.data_bytes.as_slice() {
             return Err(invalid(&path, "file changed while loading"));
         }
@@ -204,14 +220,24 @@ impl Module {
         for (i, addr) in table.iter().enumerate() {
             let len = data.functions.get(i).map_or(1, |f| f.code_len as usize);
             if !in_text(*addr, len) {
-                return Err(invalid(&path, format!("function table entry {i} points outside the code")));
+                return Err(invalid(
+                    &path,
+                    format!("function table entry {i} points outside the code"),
+                ));
             }
         }
         let functions: Vec<usize> = table[..nfuncs].iter().map(|a| *a as usize).collect();
         let ntypes = data.types.len();
-        let entry_trampolines = table[nfuncs..nfuncs + ntypes].iter().map(|a| *a as usize).collect();
-        let host_trampolines = table[nfuncs + ntypes..].iter().map(|a| *a as usize).collect();
+        let entry_trampolines = table[nfuncs..nfuncs + ntypes]
+            .iter()
+            .map(|a| *a as usize)
+            .collect();
+        let host_trampolines = table[nfuncs + ntypes..]
+            .iter()
+            .map(|a| *a as usize)
+            .collect();
         let sig_ids = data.types.iter().map(signature::intern).collect();
+        let heap_image = HeapImage::build(&data)?;
 
         let imported = data.num_imported_funcs();
         let mut code: Vec<FunctionCode> = data
@@ -241,6 +267,7 @@ impl Module {
             entry_trampolines,
             host_trampolines,
             sig_ids,
+            heap_image,
             code_start: text.0,
             handle,
         }))
@@ -282,6 +309,10 @@ impl Module {
 
     pub(crate) fn sig_ids(&self) -> &[u32] {
         &self.sig_ids
+    }
+
+    pub(crate) fn heap_image(&self) -> Option<&HeapImage> {
+        self.heap_image.as_ref()
     }
 }
 

@@ -63,7 +63,7 @@ impl AltStack {
                 self.installed.set(true);
                 return;
             }
-            let len = ALT_STACK_SIZE + crate::slot::PAGE_SIZE;
+            let len = ALT_STACK_SIZE + crate::region::PAGE_SIZE;
             let map = libc::mmap(
                 std::ptr::null_mut(),
                 len,
@@ -76,9 +76,9 @@ impl AltStack {
                 panic!("cannot allocate an alternate signal stack");
             }
             // A guard page below the signal stack.
-            libc::mprotect(map, crate::slot::PAGE_SIZE, libc::PROT_NONE);
+            libc::mprotect(map, crate::region::PAGE_SIZE, libc::PROT_NONE);
             let stack = libc::stack_t {
-                ss_sp: (map as *mut u8).add(crate::slot::PAGE_SIZE) as *mut libc::c_void,
+                ss_sp: (map as *mut u8).add(crate::region::PAGE_SIZE) as *mut libc::c_void,
                 ss_flags: 0,
                 ss_size: ALT_STACK_SIZE,
             };
@@ -102,7 +102,7 @@ impl Drop for AltStack {
                     ss_size: 0,
                 };
                 libc::sigaltstack(&disable, std::ptr::null_mut());
-                libc::munmap(map, ALT_STACK_SIZE + crate::slot::PAGE_SIZE);
+                libc::munmap(map, ALT_STACK_SIZE + crate::region::PAGE_SIZE);
             }
         }
     }
@@ -115,7 +115,12 @@ thread_local! {
 }
 
 /// Decide whether a fault at `pc` (touching `addr`) is a guest trap.
-fn classify(signum: libc::c_int, pc: usize, addr: usize, run: &execute::ActiveRun) -> Option<TrapCode> {
+fn classify(
+    signum: libc::c_int,
+    pc: usize,
+    addr: usize,
+    run: &execute::ActiveRun,
+) -> Option<TrapCode> {
     let site = code_registry::with_code_at(pc, |map| map.lookup(pc).map(|info| info.trap))?;
     let site = site?;
     if let Some(code) = site {

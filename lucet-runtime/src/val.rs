@@ -143,12 +143,20 @@ impl fmt::Display for Val {
         match *self {
             Val::I32(v) => write!(f, "{v}"),
             Val::I64(v) => write!(f, "{v}"),
-            Val::F32(b) => fmt_float(f, f32::from_bits(b) as f64, f32::from_bits(b).is_nan(), b >> 31 == 1, || {
-                format!("{:?}", f32::from_bits(b))
-            }),
-            Val::F64(b) => fmt_float(f, f64::from_bits(b), f64::from_bits(b).is_nan(), b >> 63 == 1, || {
-                format!("{:?}", f64::from_bits(b))
-            }),
+            Val::F32(b) => fmt_float(
+                f,
+                f32::from_bits(b) as f64,
+                f32::from_bits(b).is_nan(),
+                b >> 31 == 1,
+                || format!("{:?}", f32::from_bits(b)),
+            ),
+            Val::F64(b) => fmt_float(
+                f,
+                f64::from_bits(b),
+                f64::from_bits(b).is_nan(),
+                b >> 63 == 1,
+                || format!("{:?}", f64::from_bits(b)),
+            ),
             Val::V128(v) => write!(f, "0x{v:032x}"),
             Val::FuncRef(None) | Val::ExternRef(None) => write!(f, "null"),
             Val::FuncRef(Some(p)) => write!(f, "funcref:{p:#x}"),

@@ -46,7 +46,11 @@ fn trap_code(code: ir::TrapCode) -> TrapCode {
     }
 }
 
-fn compile_ir(isa: &dyn TargetIsa, func: ir::Function, index: u32) -> Result<CompiledFunction, Error> {
+fn compile_ir(
+    isa: &dyn TargetIsa,
+    func: ir::Function,
+    index: u32,
+) -> Result<CompiledFunction, Error> {
     let mut ctx = Context::for_function(func);
     let compiled = ctx
         .compile(isa, &mut ControlPlane::default())
@@ -107,7 +111,11 @@ pub fn compile_functions(
 
 /// The entry trampoline for type `type_index`: see
 /// [`lucet_module::symbols::entry_trampoline`].
-pub fn entry_trampoline(env: &ModuleEnv, isa: &dyn TargetIsa, type_index: u32) -> Result<CompiledFunction, Error> {
+pub fn entry_trampoline(
+    env: &ModuleEnv,
+    isa: &dyn TargetIsa,
+    type_index: u32,
+) -> Result<CompiledFunction, Error> {
     let ty = &env.data.types[type_index as usize];
     let mut sig = Signature::new(env.call_conv);
     sig.params.extend([AbiParam::new(I64); 4]);
@@ -125,13 +133,17 @@ pub fn entry_trampoline(env: &ModuleEnv, isa: &dyn TargetIsa, type_index: u32) -
     let flags = MemFlags::trusted();
     let mut args = vec![callee_vmctx, caller_vmctx];
     for (i, t) in ty.params.iter().enumerate() {
-        args.push(b.ins().load(clif_type(*t), flags, values, (i * VALUE_SLOT_SIZE) as i32));
+        args.push(
+            b.ins()
+                .load(clif_type(*t), flags, values, (i * VALUE_SLOT_SIZE) as i32),
+        );
     }
     let wasm_sig = b.import_signature(env.wasm_signature(type_index));
     let call = b.ins().call_indirect(wasm_sig, callee, &args);
     let results = b.inst_results(call).to_vec();
     for (i, r) in results.into_iter().enumerate() {
-        b.ins().store(flags, r, values, (i * VALUE_SLOT_SIZE) as i32);
+        b.ins()
+            .store(flags, r, values, (i * VALUE_SLOT_SIZE) as i32);
     }
     b.ins().return_(&[]);
     b.finalize();
@@ -140,7 +152,11 @@ pub fn entry_trampoline(env: &ModuleEnv, isa: &dyn TargetIsa, type_index: u32) -
 
 /// The host-call trampoline for type `type_index`: see
 /// [`lucet_module::symbols::host_trampoline`].
-pub fn host_trampoline(env: &ModuleEnv, isa: &dyn TargetIsa, type_index: u32) -> Result<CompiledFunction, Error> {
+pub fn host_trampoline(
+    env: &ModuleEnv,
+    isa: &dyn TargetIsa,
+    type_index: u32,
+) -> Result<CompiledFunction, Error> {
     let ty = &env.data.types[type_index as usize];
     let mut func = ir::Function::with_name_signature(
         ir::UserFuncName::user(3, type_index),
@@ -163,17 +179,22 @@ pub fn host_trampoline(env: &ModuleEnv, isa: &dyn TargetIsa, type_index: u32) ->
     let values = b.ins().stack_addr(I64, slot, 0);
     let flags = MemFlags::trusted();
     for (i, p) in params[2..].iter().enumerate() {
-        b.ins().store(flags, *p, values, (i * VALUE_SLOT_SIZE) as i32);
+        b.ins()
+            .store(flags, *p, values, (i * VALUE_SLOT_SIZE) as i32);
     }
     let dispatch = b.ins().load(I64, flags.with_readonly(), callee_vmctx, 0);
     let mut dsig = Signature::new(env.call_conv);
-    dsig.params.extend([AbiParam::new(I64), AbiParam::new(I64), AbiParam::new(I64)]);
+    dsig.params
+        .extend([AbiParam::new(I64), AbiParam::new(I64), AbiParam::new(I64)]);
     let dsig = b.import_signature(dsig);
     b.ins()
         .call_indirect(dsig, dispatch, &[callee_vmctx, caller_vmctx, values]);
     let mut results = Vec::new();
     for (i, t) in ty.results.iter().enumerate() {
-        results.push(b.ins().load(clif_type(*t), flags, values, (i * VALUE_SLOT_SIZE) as i32));
+        results.push(
+            b.ins()
+                .load(clif_type(*t), flags, values, (i * VALUE_SLOT_SIZE) as i32),
+        );
     }
     b.ins().return_(&results);
     b.finalize();

@@ -3,9 +3,9 @@
 
 use crate::Error;
 use lucet_module::{
-    CompileOptions, ConstExpr, ConstOp, DataSegment, ElemItems, ElementSegment, Export,
-    ExportKind, FuncType, GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleData,
-    SegmentMode, TableType, ValType,
+    CompileOptions, ConstExpr, ConstOp, DataSegment, ElemItems, ElementSegment, Export, ExportKind,
+    FuncType, GlobalDef, GlobalType, Import, ImportKind, MemoryType, ModuleData, SegmentMode,
+    TableType, ValType,
 };
 use std::collections::BTreeSet;
 use wasmparser::{
@@ -167,7 +167,8 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                         let conv = |ts: &[wasmparser::ValType]| -> Result<Vec<ValType>, Error> {
                             ts.iter().map(|t| val_type(*t, 0)).collect()
                         };
-                        data.types.push(FuncType::new(conv(f.params())?, conv(f.results())?));
+                        data.types
+                            .push(FuncType::new(conv(f.params())?, conv(f.results())?));
                     }
                 }
             }
@@ -268,7 +269,10 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                     };
                     let (elem, items) = match el.items {
                         wasmparser::ElementItems::Functions(r) => {
-                            let fs = r.into_iter().collect::<Result<Vec<u32>, _>>().map_err(err)?;
+                            let fs = r
+                                .into_iter()
+                                .collect::<Result<Vec<u32>, _>>()
+                                .map_err(err)?;
                             escaping.extend(fs.iter().copied());
                             (ValType::FuncRef, ElemItems::Funcs(fs))
                         }
@@ -313,9 +317,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                 ));
                 for name in reader.into_iter().flatten() {
                     match name {
-                        wasmparser::Name::Module { name, .. } => {
-                            data.name = Some(name.to_string())
-                        }
+                        wasmparser::Name::Module { name, .. } => data.name = Some(name.to_string()),
                         wasmparser::Name::Function(map) => {
                             for n in map.into_iter().flatten() {
                                 func_names.push((n.index, n.name.to_string()));

@@ -116,7 +116,9 @@ impl Error {
         match e {
             WasmError::InvalidWebAssembly { message, offset } => Error::Invalid { offset, message },
             WasmError::Unsupported(s) => Error::Unsupported(s),
-            WasmError::ImplLimitExceeded => Error::Unsupported("implementation limit exceeded".into()),
+            WasmError::ImplLimitExceeded => {
+                Error::Unsupported("implementation limit exceeded".into())
+            }
             WasmError::User(s) => Error::Codegen { func, message: s },
         }
     }

@@ -8,19 +8,19 @@
 
 use crate::module_env::ModuleEnv;
 use cranelift_codegen::cursor::FuncCursor;
+use cranelift_codegen::entity::{EntityRef, PrimaryMap};
 use cranelift_codegen::ir::{
     self, condcodes::IntCC, types::*, AbiParam, ArgumentPurpose, InstBuilder, MemFlags, Signature,
 };
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::FunctionBuilder;
-use cranelift_wasm::{
-    FuncEnvironment, FuncIndex, FuncTranslationState, GlobalIndex, GlobalVariable, Heap,
-    HeapData, HeapStyle, MemoryIndex, TableIndex, TargetEnvironment, TypeConvert, TypeIndex,
-    WasmError, WasmHeapType, WasmResult,
-};
 use cranelift_wasm::wasmparser::UnpackedIndex;
 use cranelift_wasm::{EngineOrModuleTypeIndex, ModuleInternedTypeIndex};
-use cranelift_codegen::entity::{EntityRef, PrimaryMap};
+use cranelift_wasm::{
+    FuncEnvironment, FuncIndex, FuncTranslationState, GlobalIndex, GlobalVariable, Heap, HeapData,
+    HeapStyle, MemoryIndex, TableIndex, TargetEnvironment, TypeConvert, TypeIndex, WasmError,
+    WasmHeapType, WasmResult,
+};
 use lucet_module::abi::Builtin;
 use lucet_module::{
     funcref, imported_func, memory_def, run_limits, table_def, VmctxOffsets, WASM_PAGE_SIZE,
@@ -59,7 +59,12 @@ impl<'m> FuncEnv<'m> {
     }
 
     /// A pointer-sized load from `vmctx + offset`, as a global value.
-    fn load_gv(&mut self, func: &mut ir::Function, base: ir::GlobalValue, offset: i32) -> ir::GlobalValue {
+    fn load_gv(
+        &mut self,
+        func: &mut ir::Function,
+        base: ir::GlobalValue,
+        offset: i32,
+    ) -> ir::GlobalValue {
         func.create_global_value(ir::GlobalValueData::Load {
             base,
             offset: offset.into(),
@@ -90,12 +95,20 @@ impl<'m> FuncEnv<'m> {
     }
 
     /// Call builtin `b` with `args` (after vmctx); returns its results.
-    fn call_builtin(&mut self, pos: &mut FuncCursor, b: Builtin, args: &[ir::Value]) -> Option<ir::Value> {
+    fn call_builtin(
+        &mut self,
+        pos: &mut FuncCursor,
+        b: Builtin,
+        args: &[ir::Value],
+    ) -> Option<ir::Value> {
         let sig = self.builtin_sig(pos.func, b);
         let vmctx = self.vmctx_val(pos.func);
-        let table = pos
-            .ins()
-            .load(I64, MemFlags::trusted().with_readonly(), vmctx, VmctxOffsets::BUILTINS);
+        let table = pos.ins().load(
+            I64,
+            MemFlags::trusted().with_readonly(),
+            vmctx,
+            VmctxOffsets::BUILTINS,
+        );
         let callee = pos.ins().load(
             I64,
             MemFlags::trusted().with_readonly(),
@@ -115,7 +128,9 @@ impl<'m> FuncEnv<'m> {
         args: &[ir::Value],
         code: ir::TrapCode,
     ) {
-        let status = self.call_builtin(pos, b, args).expect("builtin returns a status");
+        let status = self
+            .call_builtin(pos, b, args)
+            .expect("builtin returns a status");
         pos.ins().trapnz(status, code);
     }
 
@@ -123,16 +138,26 @@ impl<'m> FuncEnv<'m> {
     fn table_def(&self, pos: &mut FuncCursor, index: TableIndex) -> ir::Value {
         let vmctx = self.vmctx_val(pos.func);
         let off = self.module.layout.table_ptr(index.as_u32());
-        pos.ins().load(I64, MemFlags::trusted().with_readonly(), vmctx, off)
+        pos.ins()
+            .load(I64, MemFlags::trusted().with_readonly(), vmctx, off)
     }
 
     /// Bounds-checked address of element `elem` of table `index`.
-    fn table_elem_addr(&self, pos: &mut FuncCursor, index: TableIndex, elem: ir::Value) -> ir::Value {
+    fn table_elem_addr(
+        &self,
+        pos: &mut FuncCursor,
+        index: TableIndex,
+        elem: ir::Value,
+    ) -> ir::Value {
         let def = self.table_def(pos, index);
-        let len = pos.ins().load(I32, MemFlags::trusted(), def, table_def::LENGTH);
+        let len = pos
+            .ins()
+            .load(I32, MemFlags::trusted(), def, table_def::LENGTH);
         let oob = pos.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, elem, len);
         pos.ins().trapnz(oob, ir::TrapCode::TableOutOfBounds);
-        let base = pos.ins().load(I64, MemFlags::trusted(), def, table_def::BASE);
+        let base = pos
+            .ins()
+            .load(I64, MemFlags::trusted(), def, table_def::BASE);
         let elem = pos.ins().uextend(I64, elem);
         let off = pos.ins().ishl_imm(elem, 3);
         pos.ins().iadd(base, off)
@@ -141,7 +166,8 @@ impl<'m> FuncEnv<'m> {
     fn memory_def(&self, pos: &mut FuncCursor, index: MemoryIndex) -> ir::Value {
         let vmctx = self.vmctx_val(pos.func);
         let off = self.module.layout.memory_ptr(index.as_u32());
-        pos.ins().load(I64, MemFlags::trusted().with_readonly(), vmctx, off)
+        pos.ins()
+            .load(I64, MemFlags::trusted().with_readonly(), vmctx, off)
     }
 
     /// The callee may belong to another instance (or be a host function
@@ -151,8 +177,12 @@ impl<'m> FuncEnv<'m> {
         let limits = pos
             .ins()
             .load(I64, MemFlags::trusted(), vmctx, VmctxOffsets::RUN_LIMITS);
-        pos.ins()
-            .store(MemFlags::trusted(), limits, callee_vmctx, VmctxOffsets::RUN_LIMITS);
+        pos.ins().store(
+            MemFlags::trusted(),
+            limits,
+            callee_vmctx,
+            VmctxOffsets::RUN_LIMITS,
+        );
     }
 
     fn interrupt_check(&mut self, builder: &mut FunctionBuilder) {
@@ -215,11 +245,20 @@ impl FuncEnvironment for FuncEnv<'_> {
         false
     }
 
-    fn func_ref_result_needs_stack_map(&self, _func: &ir::Function, _func_ref: ir::FuncRef, _index: usize) -> bool {
+    fn func_ref_result_needs_stack_map(
+        &self,
+        _func: &ir::Function,
+        _func_ref: ir::FuncRef,
+        _index: usize,
+    ) -> bool {
         false
     }
 
-    fn make_global(&mut self, func: &mut ir::Function, index: GlobalIndex) -> WasmResult<GlobalVariable> {
+    fn make_global(
+        &mut self,
+        func: &mut ir::Function,
+        index: GlobalIndex,
+    ) -> WasmResult<GlobalVariable> {
         let data = &self.module.data;
         let ty = data
             .global_type(index.as_u32())
@@ -230,7 +269,11 @@ impl FuncEnvironment for FuncEnv<'_> {
         let i = index.as_u32();
         Ok(if i < imported {
             let ptr = self.load_gv(func, vmctx, self.module.layout.global_ptr(i));
-            GlobalVariable::Memory { gv: ptr, offset: 0.into(), ty }
+            GlobalVariable::Memory {
+                gv: ptr,
+                offset: 0.into(),
+                ty,
+            }
         } else {
             GlobalVariable::Memory {
                 gv: vmctx,
@@ -272,11 +315,19 @@ impl FuncEnvironment for FuncEnv<'_> {
         }))
     }
 
-    fn make_indirect_sig(&mut self, func: &mut ir::Function, index: TypeIndex) -> WasmResult<ir::SigRef> {
+    fn make_indirect_sig(
+        &mut self,
+        func: &mut ir::Function,
+        index: TypeIndex,
+    ) -> WasmResult<ir::SigRef> {
         Ok(func.import_signature(self.module.wasm_signature(index.as_u32())))
     }
 
-    fn make_direct_func(&mut self, func: &mut ir::Function, index: FuncIndex) -> WasmResult<ir::FuncRef> {
+    fn make_direct_func(
+        &mut self,
+        func: &mut ir::Function,
+        index: FuncIndex,
+    ) -> WasmResult<ir::FuncRef> {
         let data = &self.module.data;
         let t = data
             .func_type_index(index.as_u32())
@@ -289,9 +340,11 @@ impl FuncEnvironment for FuncEnv<'_> {
             Some(defined) => (0, defined),
             None => (1, index.as_u32()),
         };
-        let name = ir::ExternalName::User(
-            func.declare_imported_user_function(ir::UserExternalName { namespace, index: idx }),
-        );
+        let name =
+            ir::ExternalName::User(func.declare_imported_user_function(ir::UserExternalName {
+                namespace,
+                index: idx,
+            }));
         Ok(func.import_function(ir::ExtFuncData {
             name,
             signature,
@@ -311,8 +364,12 @@ impl FuncEnvironment for FuncEnv<'_> {
         if i < self.module.data.num_imported_funcs() {
             let off = self.module.layout.imported_func(i);
             let flags = MemFlags::trusted().with_readonly();
-            let code = builder.ins().load(I64, flags, vmctx, off + imported_func::CODE);
-            let cvmctx = builder.ins().load(I64, flags, vmctx, off + imported_func::VMCTX);
+            let code = builder
+                .ins()
+                .load(I64, flags, vmctx, off + imported_func::CODE);
+            let cvmctx = builder
+                .ins()
+                .load(I64, flags, vmctx, off + imported_func::VMCTX);
             Self::pass_run_limits(&mut builder.cursor(), vmctx, cvmctx);
             let sig = builder.func.dfg.ext_funcs[callee].signature;
             let mut args = vec![cvmctx, vmctx];
@@ -342,7 +399,9 @@ impl FuncEnvironment for FuncEnv<'_> {
         let ro = MemFlags::trusted().with_readonly();
         let actual = pos.ins().load(I32, ro, fref, funcref::SIG_ID);
         let sig_ids = pos.ins().load(I64, ro, vmctx, VmctxOffsets::SIG_IDS);
-        let expected = pos.ins().load(I32, ro, sig_ids, (sig_index.as_u32() * 4) as i32);
+        let expected = pos
+            .ins()
+            .load(I32, ro, sig_ids, (sig_index.as_u32() * 4) as i32);
         let mismatch = pos.ins().icmp(IntCC::NotEqual, actual, expected);
         pos.ins().trapnz(mismatch, ir::TrapCode::BadSignature);
         let code = pos.ins().load(I64, ro, fref, funcref::CODE);
@@ -395,16 +454,31 @@ impl FuncEnvironment for FuncEnv<'_> {
         Err(WasmError::Unsupported("typed function references".into()))
     }
 
-    fn translate_memory_grow(&mut self, mut pos: FuncCursor, index: MemoryIndex, _heap: Heap, val: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_memory_grow(
+        &mut self,
+        mut pos: FuncCursor,
+        index: MemoryIndex,
+        _heap: Heap,
+        val: ir::Value,
+    ) -> WasmResult<ir::Value> {
         let mem = pos.ins().iconst(I32, index.as_u32() as i64);
         let delta = pos.ins().uextend(I64, val);
-        let old = self.call_builtin(&mut pos, Builtin::MemoryGrow, &[mem, delta]).unwrap();
+        let old = self
+            .call_builtin(&mut pos, Builtin::MemoryGrow, &[mem, delta])
+            .unwrap();
         Ok(pos.ins().ireduce(I32, old))
     }
 
-    fn translate_memory_size(&mut self, mut pos: FuncCursor, index: MemoryIndex, _heap: Heap) -> WasmResult<ir::Value> {
+    fn translate_memory_size(
+        &mut self,
+        mut pos: FuncCursor,
+        index: MemoryIndex,
+        _heap: Heap,
+    ) -> WasmResult<ir::Value> {
         let def = self.memory_def(&mut pos, index);
-        let len = pos.ins().load(I64, MemFlags::trusted(), def, memory_def::LENGTH);
+        let len = pos
+            .ins()
+            .load(I64, MemFlags::trusted(), def, memory_def::LENGTH);
         let pages = pos.ins().ushr_imm(len, 16);
         Ok(pos.ins().ireduce(I32, pages))
     }
@@ -424,15 +498,33 @@ impl FuncEnvironment for FuncEnv<'_> {
         let dst = pos.ins().uextend(I64, dst);
         let src = pos.ins().uextend(I64, src);
         let len = pos.ins().uextend(I64, len);
-        self.call_builtin_checked(&mut pos, Builtin::MemoryCopy, &[mem, dst, src, len], ir::TrapCode::HeapOutOfBounds);
+        self.call_builtin_checked(
+            &mut pos,
+            Builtin::MemoryCopy,
+            &[mem, dst, src, len],
+            ir::TrapCode::HeapOutOfBounds,
+        );
         Ok(())
     }
 
-    fn translate_memory_fill(&mut self, mut pos: FuncCursor, index: MemoryIndex, _heap: Heap, dst: ir::Value, val: ir::Value, len: ir::Value) -> WasmResult<()> {
+    fn translate_memory_fill(
+        &mut self,
+        mut pos: FuncCursor,
+        index: MemoryIndex,
+        _heap: Heap,
+        dst: ir::Value,
+        val: ir::Value,
+        len: ir::Value,
+    ) -> WasmResult<()> {
         let mem = pos.ins().iconst(I32, index.as_u32() as i64);
         let dst = pos.ins().uextend(I64, dst);
         let len = pos.ins().uextend(I64, len);
-        self.call_builtin_checked(&mut pos, Builtin::MemoryFill, &[mem, dst, val, len], ir::TrapCode::HeapOutOfBounds);
+        self.call_builtin_checked(
+            &mut pos,
+            Builtin::MemoryFill,
+            &[mem, dst, val, len],
+            ir::TrapCode::HeapOutOfBounds,
+        );
         Ok(())
     }
 
@@ -449,7 +541,12 @@ impl FuncEnvironment for FuncEnv<'_> {
         let mem = pos.ins().iconst(I32, index.as_u32() as i64);
         let seg = pos.ins().iconst(I32, seg_index as i64);
         let dst = pos.ins().uextend(I64, dst);
-        self.call_builtin_checked(&mut pos, Builtin::MemoryInit, &[mem, seg, dst, src, len], ir::TrapCode::HeapOutOfBounds);
+        self.call_builtin_checked(
+            &mut pos,
+            Builtin::MemoryInit,
+            &[mem, seg, dst, src, len],
+            ir::TrapCode::HeapOutOfBounds,
+        );
         Ok(())
     }
 
@@ -459,23 +556,48 @@ impl FuncEnvironment for FuncEnv<'_> {
         Ok(())
     }
 
-    fn translate_table_size(&mut self, mut pos: FuncCursor, index: TableIndex) -> WasmResult<ir::Value> {
+    fn translate_table_size(
+        &mut self,
+        mut pos: FuncCursor,
+        index: TableIndex,
+    ) -> WasmResult<ir::Value> {
         let def = self.table_def(&mut pos, index);
-        Ok(pos.ins().load(I32, MemFlags::trusted(), def, table_def::LENGTH))
+        Ok(pos
+            .ins()
+            .load(I32, MemFlags::trusted(), def, table_def::LENGTH))
     }
 
-    fn translate_table_grow(&mut self, mut pos: FuncCursor, table_index: TableIndex, delta: ir::Value, init_value: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_table_grow(
+        &mut self,
+        mut pos: FuncCursor,
+        table_index: TableIndex,
+        delta: ir::Value,
+        init_value: ir::Value,
+    ) -> WasmResult<ir::Value> {
         let t = pos.ins().iconst(I32, table_index.as_u32() as i64);
-        Ok(self.call_builtin(&mut pos, Builtin::TableGrow, &[t, delta, init_value]).unwrap())
+        Ok(self
+            .call_builtin(&mut pos, Builtin::TableGrow, &[t, delta, init_value])
+            .unwrap())
     }
 
-    fn translate_table_get(&mut self, builder: &mut FunctionBuilder, table_index: TableIndex, index: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_table_get(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        table_index: TableIndex,
+        index: ir::Value,
+    ) -> WasmResult<ir::Value> {
         let mut pos = builder.cursor();
         let addr = self.table_elem_addr(&mut pos, table_index, index);
         Ok(pos.ins().load(I64, MemFlags::trusted(), addr, 0))
     }
 
-    fn translate_table_set(&mut self, builder: &mut FunctionBuilder, table_index: TableIndex, value: ir::Value, index: ir::Value) -> WasmResult<()> {
+    fn translate_table_set(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        table_index: TableIndex,
+        value: ir::Value,
+        index: ir::Value,
+    ) -> WasmResult<()> {
         let mut pos = builder.cursor();
         let addr = self.table_elem_addr(&mut pos, table_index, index);
         pos.ins().store(MemFlags::trusted(), value, addr, 0);
@@ -493,13 +615,30 @@ impl FuncEnvironment for FuncEnv<'_> {
     ) -> WasmResult<()> {
         let d = pos.ins().iconst(I32, dst_table_index.as_u32() as i64);
         let s = pos.ins().iconst(I32, src_table_index.as_u32() as i64);
-        self.call_builtin_checked(&mut pos, Builtin::TableCopy, &[d, s, dst, src, len], ir::TrapCode::TableOutOfBounds);
+        self.call_builtin_checked(
+            &mut pos,
+            Builtin::TableCopy,
+            &[d, s, dst, src, len],
+            ir::TrapCode::TableOutOfBounds,
+        );
         Ok(())
     }
 
-    fn translate_table_fill(&mut self, mut pos: FuncCursor, table_index: TableIndex, dst: ir::Value, val: ir::Value, len: ir::Value) -> WasmResult<()> {
+    fn translate_table_fill(
+        &mut self,
+        mut pos: FuncCursor,
+        table_index: TableIndex,
+        dst: ir::Value,
+        val: ir::Value,
+        len: ir::Value,
+    ) -> WasmResult<()> {
         let t = pos.ins().iconst(I32, table_index.as_u32() as i64);
-        self.call_builtin_checked(&mut pos, Builtin::TableFill, &[t, dst, val, len], ir::TrapCode::TableOutOfBounds);
+        self.call_builtin_checked(
+            &mut pos,
+            Builtin::TableFill,
+            &[t, dst, val, len],
+            ir::TrapCode::TableOutOfBounds,
+        );
         Ok(())
     }
 
@@ -514,7 +653,12 @@ impl FuncEnvironment for FuncEnv<'_> {
     ) -> WasmResult<()> {
         let t = pos.ins().iconst(I32, table_index.as_u32() as i64);
         let s = pos.ins().iconst(I32, seg_index as i64);
-        self.call_builtin_checked(&mut pos, Builtin::TableInit, &[t, s, dst, src, len], ir::TrapCode::TableOutOfBounds);
+        self.call_builtin_checked(
+            &mut pos,
+            Builtin::TableInit,
+            &[t, s, dst, src, len],
+            ir::TrapCode::TableOutOfBounds,
+        );
         Ok(())
     }
 
@@ -524,37 +668,77 @@ impl FuncEnvironment for FuncEnv<'_> {
         Ok(())
     }
 
-    fn translate_ref_null(&mut self, mut pos: FuncCursor, _ty: WasmHeapType) -> WasmResult<ir::Value> {
+    fn translate_ref_null(
+        &mut self,
+        mut pos: FuncCursor,
+        _ty: WasmHeapType,
+    ) -> WasmResult<ir::Value> {
         Ok(pos.ins().iconst(I64, 0))
     }
 
-    fn translate_ref_is_null(&mut self, mut pos: FuncCursor, value: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_ref_is_null(
+        &mut self,
+        mut pos: FuncCursor,
+        value: ir::Value,
+    ) -> WasmResult<ir::Value> {
         let is_null = pos.ins().icmp_imm(IntCC::Equal, value, 0);
         Ok(pos.ins().uextend(I32, is_null))
     }
 
-    fn translate_ref_func(&mut self, mut pos: FuncCursor, func_index: FuncIndex) -> WasmResult<ir::Value> {
+    fn translate_ref_func(
+        &mut self,
+        mut pos: FuncCursor,
+        func_index: FuncIndex,
+    ) -> WasmResult<ir::Value> {
         let slot = self
             .module
             .funcref_slot(func_index.as_u32())
-            .ok_or_else(|| WasmError::User(format!("ref.func {} is not declared", func_index.as_u32())))?;
+            .ok_or_else(|| {
+                WasmError::User(format!("ref.func {} is not declared", func_index.as_u32()))
+            })?;
         let vmctx = self.vmctx_val(pos.func);
-        Ok(pos.ins().iadd_imm(vmctx, self.module.layout.funcref(slot) as i64))
+        Ok(pos
+            .ins()
+            .iadd_imm(vmctx, self.module.layout.funcref(slot) as i64))
     }
 
-    fn translate_custom_global_get(&mut self, _builder: &mut FunctionBuilder, _global_index: GlobalIndex) -> WasmResult<ir::Value> {
+    fn translate_custom_global_get(
+        &mut self,
+        _builder: &mut FunctionBuilder,
+        _global_index: GlobalIndex,
+    ) -> WasmResult<ir::Value> {
         Err(WasmError::User("no custom globals".into()))
     }
 
-    fn translate_custom_global_set(&mut self, _builder: &mut FunctionBuilder, _global_index: GlobalIndex, _val: ir::Value) -> WasmResult<()> {
+    fn translate_custom_global_set(
+        &mut self,
+        _builder: &mut FunctionBuilder,
+        _global_index: GlobalIndex,
+        _val: ir::Value,
+    ) -> WasmResult<()> {
         Err(WasmError::User("no custom globals".into()))
     }
 
-    fn translate_atomic_wait(&mut self, _pos: FuncCursor, _index: MemoryIndex, _heap: Heap, _addr: ir::Value, _expected: ir::Value, _timeout: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_atomic_wait(
+        &mut self,
+        _pos: FuncCursor,
+        _index: MemoryIndex,
+        _heap: Heap,
+        _addr: ir::Value,
+        _expected: ir::Value,
+        _timeout: ir::Value,
+    ) -> WasmResult<ir::Value> {
         Err(WasmError::Unsupported("threads".into()))
     }
 
-    fn translate_atomic_notify(&mut self, _pos: FuncCursor, _index: MemoryIndex, _heap: Heap, _addr: ir::Value, _count: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_atomic_notify(
+        &mut self,
+        _pos: FuncCursor,
+        _index: MemoryIndex,
+        _heap: Heap,
+        _addr: ir::Value,
+        _count: ir::Value,
+    ) -> WasmResult<ir::Value> {
         Err(WasmError::Unsupported("threads".into()))
     }
 
@@ -562,11 +746,19 @@ impl FuncEnvironment for FuncEnv<'_> {
         Err(WasmError::Unsupported("GC".into()))
     }
 
-    fn translate_i31_get_s(&mut self, _pos: FuncCursor, _i31ref: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_i31_get_s(
+        &mut self,
+        _pos: FuncCursor,
+        _i31ref: ir::Value,
+    ) -> WasmResult<ir::Value> {
         Err(WasmError::Unsupported("GC".into()))
     }
 
-    fn translate_i31_get_u(&mut self, _pos: FuncCursor, _i31ref: ir::Value) -> WasmResult<ir::Value> {
+    fn translate_i31_get_u(
+        &mut self,
+        _pos: FuncCursor,
+        _i31ref: ir::Value,
+    ) -> WasmResult<ir::Value> {
         Err(WasmError::Unsupported("GC".into()))
     }
 
@@ -575,7 +767,11 @@ impl FuncEnvironment for FuncEnv<'_> {
         Ok(())
     }
 
-    fn before_translate_function(&mut self, builder: &mut FunctionBuilder, _state: &FuncTranslationState) -> WasmResult<()> {
+    fn before_translate_function(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        _state: &FuncTranslationState,
+    ) -> WasmResult<()> {
         // Prologues compare the stack pointer with the limit the runtime
         // keeps in the vmctx: exhaustion is a trap, not a fault in host code.
         let vmctx = self.vmctx_gv(builder.func);

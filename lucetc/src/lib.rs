@@ -49,17 +49,23 @@ pub fn wasm_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, Error> {
     if bytes.starts_with(b"\0asm") {
         return Ok(bytes.to_vec());
     }
-    wat::parse_bytes(bytes).map(|b| b.into_owned()).map_err(|e| {
-        // wat's message spans several lines: the problem, then ` --> file:line:col`.
-        let text = e.to_string();
-        let mut lines = text.lines();
-        let message = lines.next().unwrap_or("unparseable text").trim().to_string();
-        let location = lines
-            .find_map(|l| l.trim().strip_prefix("--> "))
-            .map(|l| l.trim_start_matches("<anon>:").to_string())
-            .unwrap_or_else(|| "unknown position".into());
-        Error::MalformedText { location, message }
-    })
+    wat::parse_bytes(bytes)
+        .map(|b| b.into_owned())
+        .map_err(|e| {
+            // wat's message spans several lines: the problem, then ` --> file:line:col`.
+            let text = e.to_string();
+            let mut lines = text.lines();
+            let message = lines
+                .next()
+                .unwrap_or("unparseable text")
+                .trim()
+                .to_string();
+            let location = lines
+                .find_map(|l| l.trim().strip_prefix("--> "))
+                .map(|l| l.trim_start_matches("<anon>:").to_string())
+                .unwrap_or_else(|| "unknown position".into());
+            Error::MalformedText { location, message }
+        })
 }
 
 /// Compile a wasm binary to a relocatable object.

@@ -8,7 +8,11 @@ use lucetc::{Emit, OptLevel, Options, TargetCpu};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "lucetc", version, about = "Compile WebAssembly to a native shared object")]
+#[command(
+    name = "lucetc",
+    version,
+    about = "Compile WebAssembly to a native shared object"
+)]
 struct Args {
     /// Input module, binary (.wasm) or text (.wat).
     input: PathBuf,
@@ -40,7 +44,11 @@ fn main() {
     let mut options = Options {
         opt_level: args.opt_level,
         target_cpu: args.target_cpu,
-        emit: if args.emit == "obj" { Emit::Object } else { Emit::SharedObject },
+        emit: if args.emit == "obj" {
+            Emit::Object
+        } else {
+            Emit::SharedObject
+        },
         threads: args.threads,
         ..Options::default()
     };

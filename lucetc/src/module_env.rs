@@ -66,7 +66,8 @@ impl ModuleEnv {
     pub fn wasm_signature(&self, type_index: u32) -> Signature {
         let ty = &self.data.types[type_index as usize];
         let mut sig = Signature::new(self.call_conv);
-        sig.params.push(AbiParam::special(I64, ArgumentPurpose::VMContext));
+        sig.params
+            .push(AbiParam::special(I64, ArgumentPurpose::VMContext));
         sig.params.push(AbiParam::new(I64));
         sig.params
             .extend(ty.params.iter().map(|t| AbiParam::new(clif_type(*t))));

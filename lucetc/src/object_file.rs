@@ -32,8 +32,12 @@ fn obj_err(e: impl std::fmt::Display) -> Error {
 /// directly); the runtime reaches them through the exported
 /// [`symbols::FUNCTION_TABLE`], whose entries the dynamic loader relocates.
 pub fn emit(isa: Arc<dyn TargetIsa>, contents: &ObjectContents<'_>) -> Result<Vec<u8>, Error> {
-    let builder = ObjectBuilder::new(isa, "lucet_module", cranelift_module::default_libcall_names())
-        .map_err(obj_err)?;
+    let builder = ObjectBuilder::new(
+        isa,
+        "lucet_module",
+        cranelift_module::default_libcall_names(),
+    )
+    .map_err(obj_err)?;
     let mut module = ObjectModule::new(builder);
     let all: Vec<(String, &CompiledFunction)> = contents
         .functions

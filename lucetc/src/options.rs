@@ -35,7 +35,9 @@ impl FromStr for OptLevel {
             "none" | "0" => Ok(OptLevel::None),
             "speed" | "2" => Ok(OptLevel::Speed),
             "speed_and_size" | "s" => Ok(OptLevel::SpeedAndSize),
-            _ => Err(format!("unknown optimization level {s:?} (none, speed, speed_and_size)")),
+            _ => Err(format!(
+                "unknown optimization level {s:?} (none, speed, speed_and_size)"
+            )),
         }
     }
 }
@@ -113,7 +115,13 @@ impl Default for Options {
     }
 }
 
-const BASELINE_FEATURES: [&str; 5] = ["has_sse3", "has_ssse3", "has_sse41", "has_sse42", "has_popcnt"];
+const BASELINE_FEATURES: [&str; 5] = [
+    "has_sse3",
+    "has_ssse3",
+    "has_sse41",
+    "has_sse42",
+    "has_popcnt",
+];
 
 impl Options {
     pub(crate) fn compile_options(&self) -> CompileOptions {
@@ -133,7 +141,9 @@ impl Options {
             )));
         }
         if self.heap_guard_size % 4096 != 0 || self.heap_reserved_size % 4096 != 0 {
-            return Err(Error::Option("heap sizes must be multiples of 4 KiB".into()));
+            return Err(Error::Option(
+                "heap sizes must be multiples of 4 KiB".into(),
+            ));
         }
         let mut flags = settings::builder();
         let set = |f: &mut settings::Builder, k: &str, v: &str| {
@@ -146,7 +156,15 @@ impl Options {
             OptLevel::SpeedAndSize => "speed_and_size",
         };
         set(&mut flags, "opt_level", level)?;
-        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        set(
+            &mut flags,
+            "enable_verifier",
+            if cfg!(debug_assertions) {
+                "true"
+            } else {
+                "false"
+            },
+        )?;
         set(&mut flags, "is_pic", "true")?;
         set(&mut flags, "enable_probestack", "true")?;
         set(&mut flags, "probestack_strategy", "inline")?;
@@ -203,7 +221,10 @@ impl Options {
             };
             let actual = &data.types[t as usize];
             if *actual != a.ty {
-                return Err(refuse(format!("signature {actual} does not match the provided {}", a.ty)));
+                return Err(refuse(format!(
+                    "signature {actual} does not match the provided {}",
+                    a.ty
+                )));
             }
         }
         Ok(())

@@ -24,7 +24,10 @@ fn rejects(input: &[u8], expect: &str) {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.contains(expect), "{stderr:?} should contain {expect:?}");
+    assert!(
+        stderr.contains(expect),
+        "{stderr:?} should contain {expect:?}"
+    );
     assert!(!out.exists(), "no partial output");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "only the input remains");
@@ -32,9 +35,15 @@ fn rejects(input: &[u8], expect: &str) {
 
 #[test]
 fn malformed_input_is_one_line_with_offset() {
-    rejects(b"\0asm\x01\0\0\0\x01\x05\x01\x60", "malformed module at offset 0x");
+    rejects(
+        b"\0asm\x01\0\0\0\x01\x05\x01\x60",
+        "malformed module at offset 0x",
+    );
     rejects(b"\0asm\x02\0\0\0", "unknown binary version");
-    rejects(b"not wasm at all (", "malformed module text at 1:1: expected `(`");
+    rejects(
+        b"not wasm at all (",
+        "malformed module text at 1:1: expected `(`",
+    );
 }
 
 #[test]
@@ -76,7 +85,11 @@ fn emit_obj_writes_a_relocatable_object() {
 #[test]
 fn options_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let inp = write(dir.path(), "m.wat", b"(module (memory 1) (func (export \"f\") (result i32) (i32.const 1)))");
+    let inp = write(
+        dir.path(),
+        "m.wat",
+        b"(module (memory 1) (func (export \"f\") (result i32) (i32.const 1)))",
+    );
     for extra in [
         &["--opt-level", "none"][..],
         &["--opt-level", "speed_and_size", "--target-cpu", "native"],
@@ -86,7 +99,11 @@ fn options_are_accepted() {
         let mut args = vec![inp.as_str(), "-o", out.to_str().unwrap()];
         args.extend_from_slice(extra);
         let o = lucetc(&args);
-        assert!(o.status.success(), "{extra:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
     let o = lucetc(&[&inp, "-o", "/tmp/x.so", "--heap-reserved-size", "1GiB"]);
     assert_eq!(o.status.code(), Some(1));
@@ -96,7 +113,11 @@ fn options_are_accepted() {
 /// The disassembly of one symbol.
 fn disassemble(so: &Path, symbol: &str) -> Option<String> {
     let o = Command::new("objdump")
-        .args(["-d", "--no-show-raw-insn", &format!("--disassemble={symbol}")])
+        .args([
+            "-d",
+            "--no-show-raw-insn",
+            &format!("--disassemble={symbol}"),
+        ])
         .arg(so)
         .output()
         .ok()?;
@@ -119,7 +140,10 @@ fn heap_loads_compile_to_a_single_mov_without_bounds_checks() {
         return;
     };
     let body: Vec<&str> = asm.lines().filter(|l| l.contains(":\t")).collect();
-    let loads: Vec<&&str> = body.iter().filter(|l| l.contains("mov") && l.contains("0x10(%rdi,")).collect();
+    let loads: Vec<&&str> = body
+        .iter()
+        .filter(|l| l.contains("mov") && l.contains("0x10(%rdi,"))
+        .collect();
     assert_eq!(loads.len(), 1, "one load from vmctx + index + 16:\n{asm}");
     // The only compare is the interrupt check; no compare involves the index.
     let cmps = body.iter().filter(|l| l.contains("cmp")).count();
@@ -135,10 +159,19 @@ fn large_offsets_beyond_a_small_guard_get_an_explicit_check() {
         b"(module (memory 1) (func (export \"load\") (param i32) (result i32) (i32.load offset=1048576 (local.get 0))))",
     );
     let out = dir.path().join("m.so");
-    let o = lucetc(&[&inp, "-o", out.to_str().unwrap(), "--heap-guard-size", "64KiB"]);
+    let o = lucetc(&[
+        &inp,
+        "-o",
+        out.to_str().unwrap(),
+        "--heap-guard-size",
+        "64KiB",
+    ]);
     assert!(o.status.success());
     let Some(asm) = disassemble(&out, "guest_func_0") else {
         return;
     };
-    assert!(asm.contains("cmp"), "explicit bounds check expected:\n{asm}");
+    assert!(
+        asm.contains("cmp"),
+        "explicit bounds check expected:\n{asm}"
+    );
 }

@@ -54,7 +54,9 @@ pub fn instantiate(wat: &str) -> (Compiled, Instance) {
 
 /// Parse `TYPE:VALUE`.
 pub fn parse_typed(s: &str) -> Val {
-    let (ty, v) = s.split_once(':').unwrap_or_else(|| panic!("value {s:?} needs a type"));
+    let (ty, v) = s
+        .split_once(':')
+        .unwrap_or_else(|| panic!("value {s:?} needs a type"));
     let bits = v.strip_prefix("0x");
     match ty {
         "i32" => Val::I32(match bits {
@@ -81,10 +83,14 @@ pub fn parse_typed(s: &str) -> Val {
 fn same(a: &Val, b: &Val) -> bool {
     match (a, b) {
         // Any NaN matches `nan`.
-        (Val::F32(x), Val::F32(y)) if f32::from_bits(*y).is_nan() && bits_is_canonical_query(*y as u64, 32) => {
+        (Val::F32(x), Val::F32(y))
+            if f32::from_bits(*y).is_nan() && bits_is_canonical_query(*y as u64, 32) =>
+        {
             f32::from_bits(*x).is_nan()
         }
-        (Val::F64(x), Val::F64(y)) if f64::from_bits(*y).is_nan() && bits_is_canonical_query(*y, 64) => {
+        (Val::F64(x), Val::F64(y))
+            if f64::from_bits(*y).is_nan() && bits_is_canonical_query(*y, 64) =>
+        {
             f64::from_bits(*x).is_nan()
         }
         _ => a == b,

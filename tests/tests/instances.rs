@@ -2,8 +2,7 @@
 //! hostcalls and import errors.
 
 use lucet_runtime::{
-    Error, Extern, FuncType, Global, GlobalType, Instance, Limits, Linker, TrapCode, Val,
-    ValType,
+    Error, Extern, FuncType, Global, GlobalType, Instance, Limits, Linker, TrapCode, Val, ValType,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -30,8 +29,15 @@ fn a_thousand_instances_one_after_another() {
     let (_c, module) = lucet_tests::load(COUNTER.as_bytes());
     for i in 0..1000 {
         let mut inst = Instance::new(&module, &Linker::new(), Limits::default()).unwrap();
-        assert_eq!(inst.run("bump", &[]).unwrap(), vec![Val::I32(1)], "instance {i}");
-        assert_eq!(inst.run("peek", &[]).unwrap(), vec![Val::I32(42), Val::I32(1)]);
+        assert_eq!(
+            inst.run("bump", &[]).unwrap(),
+            vec![Val::I32(1)],
+            "instance {i}"
+        );
+        assert_eq!(
+            inst.run("peek", &[]).unwrap(),
+            vec![Val::I32(42), Val::I32(1)]
+        );
     }
 }
 
@@ -48,7 +54,9 @@ fn instances_do_not_share_state_and_reset_restores_it() {
     assert_eq!(b.memory()[1], 0);
     assert_eq!(b.memory().len(), 65536);
     // A trap leaves the instance usable; reset brings back the start state.
-    assert!(matches!(a.run("oob", &[]), Err(Error::Trap(t)) if t.code == TrapCode::HeapOutOfBounds));
+    assert!(
+        matches!(a.run("oob", &[]), Err(Error::Trap(t)) if t.code == TrapCode::HeapOutOfBounds)
+    );
     assert_eq!(a.run("bump", &[]).unwrap(), vec![Val::I32(3)]);
     a.reset().unwrap();
     assert_eq!(a.global("g").unwrap(), Val::I32(0));
@@ -63,12 +71,20 @@ fn traps_on_four_threads_while_others_keep_running() {
     let barrier = Arc::new(Barrier::new(6));
     let mut workers = Vec::new();
     for _ in 0..2 {
-        let (module, stop, progress, barrier) = (module.clone(), stop.clone(), progress.clone(), barrier.clone());
+        let (module, stop, progress, barrier) = (
+            module.clone(),
+            stop.clone(),
+            progress.clone(),
+            barrier.clone(),
+        );
         workers.push(std::thread::spawn(move || {
             let mut inst = Instance::new(&module, &Linker::new(), Limits::default()).unwrap();
             barrier.wait();
             while !stop.load(Ordering::Relaxed) {
-                assert_eq!(inst.run("spin", &[Val::I32(10_000)]).unwrap(), vec![Val::I32(10_000)]);
+                assert_eq!(
+                    inst.run("spin", &[Val::I32(10_000)]).unwrap(),
+                    vec![Val::I32(10_000)]
+                );
                 progress.fetch_add(1, Ordering::Relaxed);
             }
         }));
@@ -113,7 +129,10 @@ fn trap_names_function_and_offset() {
             assert_eq!(t.func_name.as_deref(), Some("inner"));
             assert!(t.code_offset.is_some());
             let msg = Error::Trap(t).to_string();
-            assert!(msg.starts_with("trap: unreachable executed in function 0 (inner)"), "{msg}");
+            assert!(
+                msg.starts_with("trap: unreachable executed in function 0 (inner)"),
+                "{msg}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -148,16 +167,30 @@ fn host_linker() -> Linker {
     l.func("env", "fail", FuncType::new([], []), |_, _, _| {
         Err(Error::Host("embedder says no".into()))
     });
-    l.func("env", "poke", FuncType::new([ValType::I32], []), |caller, args, _| {
-        let at = args[0].as_i32().unwrap() as u32;
-        caller
-            .write_u32(at, 0xdead_beef)
-            .ok_or_else(|| Error::Host(format!("bad guest pointer {at:#x}").into()))
-    });
+    l.func(
+        "env",
+        "poke",
+        FuncType::new([ValType::I32], []),
+        |caller, args, _| {
+            let at = args[0].as_i32().unwrap() as u32;
+            caller
+                .write_u32(at, 0xdead_beef)
+                .ok_or_else(|| Error::Host(format!("bad guest pointer {at:#x}").into()))
+        },
+    );
     l.define(
         "env",
         "base",
-        Extern::Global(Global::new(GlobalType { ty: ValType::I32, mutable: false }, Val::I32(77)).unwrap()),
+        Extern::Global(
+            Global::new(
+                GlobalType {
+                    ty: ValType::I32,
+                    mutable: false,
+                },
+                Val::I32(77),
+            )
+            .unwrap(),
+        ),
     );
     l
 }
@@ -167,7 +200,10 @@ fn hostcalls_see_their_instance_and_can_end_the_run() {
     let (_c, module) = lucet_tests::load(HOST.as_bytes());
     let mut inst = Instance::new(&module, &host_linker(), Limits::default()).unwrap();
     inst.set_context(Vec::<i32>::new());
-    assert_eq!(inst.run("call_add", &[Val::I32(5)]).unwrap(), vec![Val::I64(105)]);
+    assert_eq!(
+        inst.run("call_add", &[Val::I32(5)]).unwrap(),
+        vec![Val::I64(105)]
+    );
     assert_eq!(inst.run("base", &[]).unwrap(), vec![Val::I32(77)]);
     assert_eq!(inst.context_mut::<Vec<i32>>().unwrap(), &vec![5]);
     match inst.run("call_fail", &[]) {
@@ -177,19 +213,32 @@ fn hostcalls_see_their_instance_and_can_end_the_run() {
     inst.run("poke", &[Val::I32(8)]).unwrap();
     assert_eq!(&inst.memory()[8..12], &0xdead_beef_u32.to_le_bytes());
     // A wild guest pointer is an error from the hostcall, not a host crash.
-    assert!(matches!(inst.run("poke", &[Val::I32(-2)]), Err(Error::Host(_))));
-    assert_eq!(inst.run("call_add", &[Val::I32(1)]).unwrap(), vec![Val::I64(101)]);
+    assert!(matches!(
+        inst.run("poke", &[Val::I32(-2)]),
+        Err(Error::Host(_))
+    ));
+    assert_eq!(
+        inst.run("call_add", &[Val::I32(1)]).unwrap(),
+        vec![Val::I64(101)]
+    );
 }
 
 #[test]
 fn missing_and_mismatched_imports_are_named() {
     let (_c, module) = lucet_tests::load(HOST.as_bytes());
     match Instance::new(&module, &Linker::new(), Limits::default()) {
-        Err(e @ Error::MissingImport { .. }) => assert_eq!(e.to_string(), "unknown import: env::add has no binding"),
+        Err(e @ Error::MissingImport { .. }) => {
+            assert_eq!(e.to_string(), "unknown import: env::add has no binding")
+        }
         other => panic!("{:?}", other.err()),
     }
     let mut l = host_linker();
-    l.func("env", "add", FuncType::new([ValType::I32], [ValType::I64]), |_, _, _| Ok(()));
+    l.func(
+        "env",
+        "add",
+        FuncType::new([ValType::I32], [ValType::I64]),
+        |_, _, _| Ok(()),
+    );
     match Instance::new(&module, &l, Limits::default()) {
         Err(e @ Error::ImportMismatch { .. }) => assert!(e.to_string().contains("env::add"), "{e}"),
         other => panic!("{:?}", other.err()),
@@ -237,29 +286,53 @@ fn limits_are_enforced_with_named_errors() {
     let (_c, grow) = lucet_tests::load(
         br#"(module (memory 1) (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#,
     );
-    let mut inst = Instance::new(&grow, &Linker::new(), Limits { heap_memory_size: 4 * 65536, ..Limits::default() }).unwrap();
+    let mut inst = Instance::new(
+        &grow,
+        &Linker::new(),
+        Limits {
+            heap_memory_size: 4 * 65536,
+            ..Limits::default()
+        },
+    )
+    .unwrap();
     assert_eq!(inst.run("grow", &[Val::I32(3)]).unwrap(), vec![Val::I32(1)]);
-    assert_eq!(inst.run("grow", &[Val::I32(1)]).unwrap(), vec![Val::I32(-1)]);
+    assert_eq!(
+        inst.run("grow", &[Val::I32(1)]).unwrap(),
+        vec![Val::I32(-1)]
+    );
 }
 
 #[test]
 fn interrupt_stops_an_infinite_loop() {
-    let (_c, mut inst) = lucet_tests::instantiate(r#"(module (func (export "forever") (loop $l (br $l))))"#);
+    let (_c, mut inst) =
+        lucet_tests::instantiate(r#"(module (func (export "forever") (loop $l (br $l))))"#);
     let handle = inst.interrupt_handle();
     let t = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(50));
         handle.interrupt();
     });
-    assert!(matches!(inst.run("forever", &[]), Err(Error::Terminated(_))));
+    assert!(matches!(
+        inst.run("forever", &[]),
+        Err(Error::Terminated(_))
+    ));
     t.join().unwrap();
 }
 
 #[test]
 fn bad_arguments_are_errors() {
     let (_c, mut inst) = lucet_tests::instantiate(r#"(module (func (export "f") (param i32)))"#);
-    assert!(matches!(inst.run("f", &[]), Err(Error::ArgumentMismatch { .. })));
-    assert!(matches!(inst.run("f", &[Val::I64(1)]), Err(Error::ArgumentMismatch { .. })));
-    assert!(matches!(inst.run("g", &[]), Err(Error::NoSuchExport { .. })));
+    assert!(matches!(
+        inst.run("f", &[]),
+        Err(Error::ArgumentMismatch { .. })
+    ));
+    assert!(matches!(
+        inst.run("f", &[Val::I64(1)]),
+        Err(Error::ArgumentMismatch { .. })
+    ));
+    assert!(matches!(
+        inst.run("g", &[]),
+        Err(Error::NoSuchExport { .. })
+    ));
 }
 
 #[test]

@@ -33,12 +33,17 @@ fn garbage_and_foreign_objects_are_rejected() {
     if built {
         assert!(invalid(&so).contains("not compiled by lucetc"));
     }
-    assert!(matches!(Module::load(dir.path().join("missing.so")), Err(Error::Io { .. })));
+    assert!(matches!(
+        Module::load(dir.path().join("missing.so")),
+        Err(Error::Io { .. })
+    ));
 }
 
 #[test]
 fn corrupted_module_data_is_rejected() {
-    let c = lucet_tests::compile(br#"(module (memory 1) (func (export "f") (result i32) (i32.const 7)))"#);
+    let c = lucet_tests::compile(
+        br#"(module (memory 1) (func (export "f") (result i32) (i32.const 7)))"#,
+    );
     let bytes = std::fs::read(&c.path).unwrap();
     let at = bytes
         .windows(8)
@@ -47,12 +52,20 @@ fn corrupted_module_data_is_rejected() {
     let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
         ("bad magic", Box::new(move |b: &mut Vec<u8>| b[at] = b'X')),
         ("version", Box::new(move |b: &mut Vec<u8>| b[at + 8] = 99)),
-        ("truncated", Box::new(move |b: &mut Vec<u8>| b[at + 16..at + 24].copy_from_slice(&u64::MAX.to_le_bytes()))),
-        ("payload", Box::new(move |b: &mut Vec<u8>| {
-            for x in &mut b[at + 24..at + 40] {
-                *x = 0xff;
-            }
-        })),
+        (
+            "truncated",
+            Box::new(move |b: &mut Vec<u8>| {
+                b[at + 16..at + 24].copy_from_slice(&u64::MAX.to_le_bytes())
+            }),
+        ),
+        (
+            "payload",
+            Box::new(move |b: &mut Vec<u8>| {
+                for x in &mut b[at + 24..at + 40] {
+                    *x = 0xff;
+                }
+            }),
+        ),
     ];
     for (what, corrupt) in cases {
         let mut b = bytes.clone();
@@ -87,12 +100,21 @@ fn a_fault_in_host_code_is_not_swallowed() {
         std::process::exit(0);
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "a_fault_in_host_code_is_not_swallowed", "--nocapture"])
+        .args([
+            "--exact",
+            "a_fault_in_host_code_is_not_swallowed",
+            "--nocapture",
+        ])
         .env(CHILD, "1")
         .output()
         .unwrap();
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(out.status.signal(), Some(libc_sigsegv()), "status {:?}", out.status);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc_sigsegv()),
+        "status {:?}",
+        out.status
+    );
 }
 
 fn libc_sigsegv() -> i32 {

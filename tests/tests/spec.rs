@@ -12,28 +12,34 @@ fn spec_testsuite() {
     let mut files: Vec<(String, &'static str)> = spec(SpecVersion::V2)
         .map(|f| (format!("wasm-v2/{}", f.name()), f.raw()))
         .chain(proposal(Proposal::Simd).map(|f| (format!("simd/{}", f.name()), f.raw())))
-        .chain(proposal(Proposal::ExtendedConst).map(|f| (format!("extended-const/{}", f.name()), f.raw())))
+        .chain(
+            proposal(Proposal::ExtendedConst)
+                .map(|f| (format!("extended-const/{}", f.name()), f.raw())),
+        )
         .collect();
     if let Ok(filter) = std::env::var("SPEC_FILTER") {
         files.retain(|(n, _)| n.contains(&filter));
     }
     files.sort();
-    let skips = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spec-skips.txt")).unwrap();
+    let skips =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/spec-skips.txt")).unwrap();
     let skipped_files: Vec<(&str, &str)> = skips
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| l.split_once('\t'))
         .collect();
     let mut skipped_directives = 0;
-    files.retain(|(name, text)| match skipped_files.iter().find(|(n, _)| n == name) {
-        Some((_, why)) => {
-            let n = lucet_tests::wast_runner::count_directives(text);
-            println!("{name}: 0 passed, 0 failed, {n} skipped: {why}");
-            skipped_directives += n;
-            false
-        }
-        None => true,
-    });
+    files.retain(
+        |(name, text)| match skipped_files.iter().find(|(n, _)| n == name) {
+            Some((_, why)) => {
+                let n = lucet_tests::wast_runner::count_directives(text);
+                println!("{name}: 0 passed, 0 failed, {n} skipped: {why}");
+                skipped_directives += n;
+                false
+            }
+            None => true,
+        },
+    );
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(String, Report)>> = Mutex::new(Vec::new());
     let threads = std::env::var("SPEC_THREADS")
@@ -44,7 +50,9 @@ fn spec_testsuite() {
         for _ in 0..threads {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((name, text)) = files.get(i) else { break };
+                let Some((name, text)) = files.get(i) else {
+                    break;
+                };
                 if std::env::var_os("SPEC_VERBOSE").is_some() {
                     eprintln!("starting {name}");
                 }
@@ -57,7 +65,12 @@ fn spec_testsuite() {
     results.sort_by(|a, b| a.0.cmp(&b.0));
     let (mut passed, mut failed, mut skipped) = (0, 0, skipped_directives);
     for (name, r) in &results {
-        println!("{name}: {} passed, {} failed, {} skipped", r.passed, r.failed, r.skipped.len());
+        println!(
+            "{name}: {} passed, {} failed, {} skipped",
+            r.passed,
+            r.failed,
+            r.skipped.len()
+        );
         for f in r.failures.iter().take(5) {
             println!("    FAIL {f}");
         }

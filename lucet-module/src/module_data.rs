@@ -68,9 +68,11 @@ impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             heap_reserved_size: 4 << 30,
-            // As Wasmtime: every static offset below 2 GiB needs no check,
-            // and a 6 GiB slot lets 20,000 instances fit in 47 bits.
-            heap_guard_size: 2 << 30,
+            // Static offsets below 32 MiB (all of a typical program's static
+            // data) need no bounds check; larger ones get one compare. A
+            // smaller guard keeps slots near 4 GiB, so 20,000 instances fit
+            // in the 47-bit address space.
+            heap_guard_size: 32 << 20,
             interruptible: true,
             count_instructions: false,
             cpu_features: Vec::new(),

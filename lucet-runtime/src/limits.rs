@@ -7,7 +7,7 @@ pub struct Limits {
     /// default 4 GiB, the most a 32-bit memory can address.
     pub heap_memory_size: u64,
     /// Address space reserved for the heap, guard included. By default
-    /// 6 GiB (4 GiB + 2 GiB guard), which is what lucetc assumes by default;
+    /// 4 GiB + 32 MiB of guard, which is what lucetc assumes by default;
     /// a module compiled for more cannot be instantiated.
     pub heap_address_space_size: u64,
     /// Bytes of guest stack. By default 512 KiB. Guest code traps with
@@ -28,7 +28,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             heap_memory_size: 4 << 30,
-            heap_address_space_size: 6 << 30,
+            heap_address_space_size: (4 << 30) + (32 << 20),
             stack_size: 512 << 10,
             hostcall_stack_reserve: 128 << 10,
             vmctx_size: 1 << 20,

@@ -48,8 +48,11 @@ struct SlotMeta {
 }
 
 pub(crate) struct RegionInner {
-    base: *mut u8,
-    len: usize,
+    /// Reservations of up to `chunk_slots` slots each: the address space is
+    /// fragmented by the program and its libraries, so one reservation of
+    /// tens of TiB would not fit.
+    chunks: Vec<*mut u8>,
+    chunk_slots: usize,
     slot_size: usize,
     stack_size: usize,
     vmctx_size: usize,
@@ -87,32 +90,41 @@ impl Region {
         let vmctx_size = round_up(limits.vmctx_size.max(PAGE_SIZE));
         let heap_size = round_up(limits.heap_address_space_size as usize);
         let slot_size = PAGE_SIZE + stack_size + vmctx_size + heap_size;
-        let len = slot_size.checked_mul(capacity).ok_or_else(|| {
-            Error::LimitExceeded(format!(
-                "{capacity} slots of {slot_size} bytes overflow the address space"
-            ))
-        })?;
-        // SAFETY: an anonymous PROT_NONE reservation; nothing is accessed.
-        let base = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                len,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(Error::System(format!(
-                "reserving {len} bytes for {capacity} slots of {slot_size} bytes: {}",
-                std::io::Error::last_os_error()
-            )));
+        let chunk_slots = ((1usize << 40) / slot_size).clamp(1, capacity);
+        let mut chunks: Vec<*mut u8> = Vec::new();
+        let mut reserved = 0;
+        while reserved < capacity {
+            let n = chunk_slots.min(capacity - reserved);
+            // SAFETY: an anonymous PROT_NONE reservation; nothing is accessed.
+            let base = unsafe {
+                libc::mmap(
+                    ptr::null_mut(),
+                    n * slot_size,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if base == libc::MAP_FAILED {
+                let err = std::io::Error::last_os_error();
+                for (i, c) in chunks.iter().enumerate() {
+                    let len = chunk_slots.min(capacity - i * chunk_slots) * slot_size;
+                    // SAFETY: unmapping our own reservations.
+                    unsafe { libc::munmap(*c as *mut libc::c_void, len) };
+                }
+                return Err(Error::System(format!(
+                    "reserving address space for {capacity} slots of {slot_size} bytes \
+                     (got {reserved}): {err}"
+                )));
+            }
+            chunks.push(base as *mut u8);
+            reserved += n;
         }
         Ok(Region {
             inner: Arc::new(RegionInner {
-                base: base as *mut u8,
-                len,
+                chunks,
+                chunk_slots,
                 slot_size,
                 stack_size,
                 vmctx_size,
@@ -183,8 +195,11 @@ impl Region {
 
 impl Drop for RegionInner {
     fn drop(&mut self) {
-        // SAFETY: every slot has been returned (slots hold an Arc to us).
-        unsafe { libc::munmap(self.base as *mut libc::c_void, self.len) };
+        for (i, c) in self.chunks.iter().enumerate() {
+            let len = self.chunk_slots.min(self.capacity - i * self.chunk_slots) * self.slot_size;
+            // SAFETY: every slot has been returned (slots hold an Arc to us).
+            unsafe { libc::munmap(*c as *mut libc::c_void, len) };
+        }
     }
 }
 
@@ -209,8 +224,10 @@ const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
 
 impl Slot {
     fn base(&self) -> *mut u8 {
-        // SAFETY: index < capacity, so the slot lies inside the reservation.
-        unsafe { self.region.base.add(self.index * self.region.slot_size) }
+        let r = &self.region;
+        let chunk = r.chunks[self.index / r.chunk_slots];
+        // SAFETY: index < capacity, so the slot lies inside its chunk.
+        unsafe { chunk.add((self.index % r.chunk_slots) * r.slot_size) }
     }
 
     #[allow(clippy::mut_from_ref)]

@@ -1,0 +1,163 @@
+//! Regions: pooled slots, limits, full regions, isolation between tenants
+//! of a slot, concurrency, capacity.
+
+use lucet_runtime::{Error, Instance, Limits, Linker, Region, Val};
+use std::sync::Arc;
+
+const TENANT_A: &str = r#"
+(module
+  (memory (export "memory") 2)
+  (global $g (export "g") (mut i64) (i64.const 0))
+  (table (export "t") 4 funcref)
+  (elem (i32.const 1) $secret)
+  (data (i32.const 100) "tenant A secret")
+  (func $secret (result i32) (i32.const 0x5ec7e7))
+  (func (export "scribble")
+    (global.set $g (i64.const 0x5ec7e7))
+    (memory.fill (i32.const 0) (i32.const 0xAA) (i32.const 131072))
+    (drop (memory.grow (i32.const 3)))
+    (memory.fill (i32.const 131072) (i32.const 0xBB) (i32.const 196608))))
+"#;
+
+const TENANT_B: &str = r#"
+(module
+  (memory (export "memory") 1)
+  (global $g (export "g") (mut i64) (i64.const 7))
+  (table (export "t") 4 funcref)
+  (func (export "sum") (param i32 i32) (result i64) (local i64)
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get 0) (local.get 1)))
+      (local.set 2 (i64.add (local.get 2) (i64.load8_u (local.get 0))))
+      (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+      (br $l)))
+    (local.get 2))
+  (func (export "size") (result i32) (memory.size))
+  (func (export "null_entries") (result i32)
+    (i32.add (i32.add (ref.is_null (table.get (i32.const 0))) (ref.is_null (table.get (i32.const 1))))
+             (i32.add (ref.is_null (table.get (i32.const 2))) (ref.is_null (table.get (i32.const 3)))))))
+"#;
+
+#[test]
+fn a_reused_slot_shows_nothing_of_the_previous_tenant() {
+    let (_ca, a) = lucet_tests::load(TENANT_A.as_bytes());
+    let (_cb, b) = lucet_tests::load(TENANT_B.as_bytes());
+    let region = Region::new(1, Limits::default()).unwrap();
+    let mut ia = region.instantiate(&a, &Linker::new()).unwrap();
+    assert_eq!(&ia.memory()[100..115], b"tenant A secret");
+    ia.run("scribble", &[]).unwrap();
+    assert_eq!(ia.memory().len(), 5 * 65536);
+    drop(ia);
+    // Same slot, another module.
+    let mut ib = region.instantiate(&b, &Linker::new()).unwrap();
+    assert_eq!(ib.run("size", &[]).unwrap(), vec![Val::I32(1)]);
+    assert_eq!(ib.run("sum", &[Val::I32(0), Val::I32(65536)]).unwrap(), vec![Val::I64(0)]);
+    assert_eq!(ib.global("g").unwrap(), Val::I64(7));
+    assert_eq!(ib.run("null_entries", &[]).unwrap(), vec![Val::I32(4)]);
+    // Beyond its one page, A's grown pages are inaccessible, not stale.
+    let mut probe = Linker::new();
+    probe.instance("b", &ib);
+    assert!(matches!(
+        ib.run("sum", &[Val::I32(65536), Val::I32(65537)]),
+        Err(Error::Trap(_))
+    ));
+    drop(ib);
+    drop(probe);
+    // And A again in the same slot starts from its own image, not its scribbles.
+    let mut ia = region.instantiate(&a, &Linker::new()).unwrap();
+    assert_eq!(&ia.memory()[100..115], b"tenant A secret");
+    assert_eq!(ia.memory()[0], 0);
+    assert_eq!(ia.memory().len(), 2 * 65536);
+    assert_eq!(ia.global("g").unwrap(), Val::I64(0));
+}
+
+#[test]
+fn reset_restores_the_image_and_size() {
+    let (_ca, a) = lucet_tests::load(TENANT_A.as_bytes());
+    let region = Region::new(2, Limits::default()).unwrap();
+    let mut ia = region.instantiate(&a, &Linker::new()).unwrap();
+    ia.run("scribble", &[]).unwrap();
+    ia.reset().unwrap();
+    assert_eq!(ia.memory().len(), 2 * 65536);
+    assert_eq!(&ia.memory()[100..115], b"tenant A secret");
+    assert!(ia.memory()[..100].iter().all(|b| *b == 0));
+    assert_eq!(ia.global("g").unwrap(), Val::I64(0));
+}
+
+#[test]
+fn full_region_and_impossible_module_are_different_errors() {
+    let (_cb, b) = lucet_tests::load(TENANT_B.as_bytes());
+    let region = Region::new(2, Limits::default()).unwrap();
+    let i1 = region.instantiate(&b, &Linker::new()).unwrap();
+    let i2 = region.instantiate(&b, &Linker::new()).unwrap();
+    assert_eq!(region.used(), 2);
+    match region.instantiate(&b, &Linker::new()) {
+        Err(e @ Error::RegionFull(2)) => assert_eq!(e.to_string(), "region is full: all 2 slots are in use"),
+        other => panic!("{:?}", other.err()),
+    }
+    drop(i1);
+    let i3 = region.instantiate(&b, &Linker::new()).unwrap();
+    drop((i2, i3));
+    assert_eq!(region.used(), 0);
+
+    let small = Region::new(1, Limits { heap_memory_size: 65536 / 2, ..Limits::default() }).unwrap();
+    assert!(matches!(small.instantiate(&b, &Linker::new()), Err(Error::LimitExceeded(_))));
+    let tight = Region::new(1, Limits { heap_address_space_size: 4 << 30, ..Limits::default() }).unwrap();
+    match tight.instantiate(&b, &Linker::new()) {
+        Err(e @ Error::LimitExceeded(_)) => assert!(e.to_string().contains("address space"), "{e}"),
+        other => panic!("{:?}", other.err()),
+    }
+    let (_ct, t) = lucet_tests::load(br#"(module (table 100 funcref))"#);
+    let few = Region::new(1, Limits { table_elements: 10, ..Limits::default() }).unwrap();
+    assert!(matches!(few.instantiate(&t, &Linker::new()), Err(Error::LimitExceeded(_))));
+}
+
+#[test]
+fn eight_threads_share_one_region() {
+    let (_cb, b) = lucet_tests::load(TENANT_B.as_bytes());
+    let region = Region::new(16, Limits::default()).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (region, b) = (region.clone(), Arc::clone(&b));
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    let mut inst = region.instantiate(&b, &Linker::new()).unwrap();
+                    inst.memory()[0] = (t + i) as u8;
+                    let want = ((t + i) as u8) as i64;
+                    assert_eq!(inst.run("sum", &[Val::I32(0), Val::I32(4096)]).unwrap(), vec![Val::I64(want)]);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(region.used(), 0);
+}
+
+/// Resident set size of this process, in bytes.
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 4096
+}
+
+#[test]
+fn twenty_thousand_live_instances() {
+    let (_c, m) = lucet_tests::load(
+        br#"(module (memory 1) (global (mut i32) (i32.const 1)) (func (export "f") (result i32) (i32.const 42)))"#,
+    );
+    let n = 20_000;
+    let region = Region::new(n, Limits::default()).unwrap();
+    let before = rss();
+    let start = std::time::Instant::now();
+    let mut live: Vec<Instance> = Vec::with_capacity(n);
+    for _ in 0..n {
+        live.push(region.instantiate(&m, &Linker::new()).unwrap());
+    }
+    let took = start.elapsed();
+    let per_instance = (rss() - before) / n;
+    println!("{n} live instances in {took:?}, {per_instance} bytes resident each");
+    assert_eq!(region.used(), n);
+    assert_eq!(live[n - 1].run("f", &[]).unwrap(), vec![Val::I32(42)]);
+    assert!(matches!(region.instantiate(&m, &Linker::new()), Err(Error::RegionFull(_))));
+    assert!(per_instance <= 16 << 10, "{per_instance} bytes per idle instance");
+}

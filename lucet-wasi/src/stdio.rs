@@ -26,8 +26,8 @@ impl Read for ReadPipe {
 }
 
 /// An in-memory output that collects what the guest writes. Clones share
-/// the same buffer: keep one, give one to the [`WasiCtxBuilder`]
-/// (crate::WasiCtxBuilder), and read it after the run.
+/// the same buffer: keep one, give one to the
+/// [`WasiCtxBuilder`](crate::WasiCtxBuilder), and read it after the run.
 #[derive(Clone, Debug, Default)]
 pub struct WritePipe {
     buf: Arc<Mutex<Vec<u8>>>,

@@ -195,8 +195,10 @@ pub mod run_limits {
     pub const STACK_LIMIT: i32 = 0;
     /// `u64`, non-zero when the embedder asked the guest to stop.
     pub const INTERRUPT: i32 = 8;
-    /// `i64`, instructions executed (when counting is compiled in).
+    /// `u64`, instructions executed (when counting is compiled in).
     pub const INSTRUCTION_COUNT: i32 = 16;
+    /// `u64`, the count at which the run is stopped.
+    pub const INSTRUCTION_BUDGET: i32 = 24;
 }
 
 /// Field offsets within a memory definition.

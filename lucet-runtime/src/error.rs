@@ -80,6 +80,10 @@ pub enum Error {
     /// The guest asked to exit (e.g. WASI `proc_exit`).
     #[error("exited with code {0}")]
     Exit(i32),
+    /// A hostcall yielded this value and the call is suspended: continue
+    /// it with `Instance::resume`.
+    #[error("the guest yielded {0:?}")]
+    Yielded(crate::Val),
     /// The operating system refused a memory operation.
     #[error("system call failed: {0}")]
     System(String),

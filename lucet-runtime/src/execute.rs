@@ -1,20 +1,25 @@
 //! Running guest code on its own stack, and getting back from it.
 //!
 //! Guest code runs inside a corosensei coroutine on the instance's stack.
-//! It comes back three ways: by returning; by a trap, when the signal
-//! handler (see [`crate::signals`]) rewrites the faulting context so the
-//! coroutine returns [`Outcome::Trapped`] without unwinding guest frames; or
-//! by a hostcall suspending it with [`Suspend::End`] when the embedder's
-//! code ends the run, after which the coroutine is discarded.
+//! It comes back four ways: by returning; by a trap, when the signal handler
+//! (see [`crate::signals`]) rewrites the faulting context so the coroutine
+//! returns [`Outcome::Trapped`] without unwinding guest frames; by a
+//! hostcall suspending it to hand a value (or a future) to the host, to be
+//! resumed later; or by a hostcall ending the run with an error, after which
+//! the coroutine is discarded without unwinding.
 
-use crate::signals;
-use crate::Error;
+use crate::{signals, Error, Val};
 use corosensei::stack::{Stack, StackPointer};
 use corosensei::trap::CoroutineTrapHandler;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use lucet_module::TrapCode;
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::ptr;
+
+/// A future a hostcall awaits; its output is the hostcall's results.
+pub type HostFuture = Pin<Box<dyn Future<Output = Result<Vec<Val>, Error>> + Send>>;
 
 /// How the coroutine finished.
 pub(crate) enum Outcome {
@@ -26,11 +31,25 @@ pub(crate) enum Outcome {
 
 /// Why the guest suspended.
 pub(crate) enum Suspend {
-    /// A hostcall ended the run; the error is in the instance.
+    /// A hostcall ended the run; the error is in the ActiveRun.
     End,
+    /// A hostcall yielded a value to the host.
+    Yield(Val),
+    /// A hostcall awaits a future.
+    Await(HostFuture),
 }
 
-pub(crate) type GuestYielder = Yielder<(), Suspend>;
+/// What a suspended guest is resumed with.
+pub(crate) enum ResumeWith {
+    /// The first resume.
+    Start,
+    /// The host's answer to a yield.
+    Value(Val),
+    /// The awaited future's output.
+    Ready(Result<Vec<Val>, Error>),
+}
+
+pub(crate) type GuestYielder = Yielder<ResumeWith, Suspend>;
 
 /// What the signal handler records about a trap.
 #[derive(Clone, Copy, Debug)]
@@ -39,7 +58,7 @@ pub(crate) struct TrapRecord {
     pub pc: usize,
 }
 
-/// The run in progress on this thread, as the signal handler sees it.
+/// A run in progress, as the signal handler and hostcalls see it.
 pub(crate) struct ActiveRun {
     pub handler: CoroutineTrapHandler<Outcome>,
     pub trap: Cell<Option<TrapRecord>>,
@@ -56,7 +75,7 @@ thread_local! {
     static CURRENT: Cell<*const ActiveRun> = const { Cell::new(ptr::null()) };
 }
 
-/// The run in progress on this thread, if any.
+/// The run executing on this thread, if any.
 pub(crate) fn current() -> *const ActiveRun {
     CURRENT.with(|c| c.get())
 }
@@ -65,12 +84,12 @@ pub(crate) fn current() -> *const ActiveRun {
 #[derive(Clone, Copy)]
 pub(crate) struct SlotStack {
     pub top: usize,
+    /// Lowest address, guard page included (corosensei's contract).
     pub bottom: usize,
 }
 
-// SAFETY: `top` and `bottom` delimit mapped, writable memory that outlives
-// the coroutine (it belongs to the instance, which is borrowed for the run),
-// and a guard page lies below `bottom`.
+// SAFETY: `top` and `bottom` delimit mapped memory, writable above the
+// guard page, that outlives the coroutine (the instance owns both).
 unsafe impl Stack for SlotStack {
     fn base(&self) -> StackPointer {
         StackPointer::new(self.top).expect("stack top is non-null")
@@ -80,73 +99,113 @@ unsafe impl Stack for SlotStack {
     }
 }
 
-/// How a run ended, before the instance turns it into a result.
-pub(crate) enum RunEnd {
+/// One step of a run.
+pub(crate) enum Step {
     Returned,
     Trapped(TrapRecord),
     Ended(Error),
+    Yielded(Val),
+    Await(HostFuture),
 }
 
-/// Run `body` on `stack`. `body` must only call into guest code and must
-/// own nothing that needs dropping: a trap abandons its frames.
-pub(crate) fn run_on_stack(
-    stack: SlotStack,
-    stack_guard: (usize, usize),
-    heap: (usize, usize),
-    body: impl FnOnce() + 'static,
-) -> RunEnd {
-    signals::ensure_installed();
-    let mut co: Coroutine<(), Suspend, Outcome, SlotStack> =
-        Coroutine::with_stack(stack, move |yielder: &GuestYielder, ()| {
-            let run = current();
-            // SAFETY: `run` points at the ActiveRun below, alive for the
-            // whole resume.
-            unsafe { (*run).yielder.set(yielder as *const _) };
-            body();
-            Outcome::Returned
+/// A guest call that may be suspended and resumed.
+pub(crate) struct Execution {
+    co: Coroutine<ResumeWith, Suspend, Outcome, SlotStack>,
+    run: Box<ActiveRun>,
+}
+
+// SAFETY: a suspended coroutine's stack holds guest frames (plain data) and
+// hostcall frames whose closures are Send + Sync and whose locals are
+// values; nothing on it refers to thread-local state. The signal stack and
+// CURRENT are set up afresh on whichever thread resumes it.
+unsafe impl Send for Execution {}
+
+impl Execution {
+    /// Prepare to run `body` on `stack`. `body` must only call into guest
+    /// code and own nothing that needs dropping: a trap abandons its frames.
+    pub fn new(
+        stack: SlotStack,
+        stack_guard: (usize, usize),
+        heap: (usize, usize),
+        body: impl FnOnce() + 'static,
+    ) -> Execution {
+        let co: Coroutine<ResumeWith, Suspend, Outcome, SlotStack> =
+            Coroutine::with_stack(stack, move |yielder: &GuestYielder, _start| {
+                let run = current();
+                // SAFETY: `run` is the boxed ActiveRun of this execution,
+                // installed as CURRENT for the duration of every resume.
+                unsafe { (*run).yielder.set(yielder as *const _) };
+                body();
+                Outcome::Returned
+            });
+        let run = Box::new(ActiveRun {
+            handler: co.trap_handler(),
+            trap: Cell::new(None),
+            stack_guard,
+            heap,
+            yielder: Cell::new(ptr::null()),
+            ended: RefCell::new(None),
         });
-    let run = ActiveRun {
-        handler: co.trap_handler(),
-        trap: Cell::new(None),
-        stack_guard,
-        heap,
-        yielder: Cell::new(ptr::null()),
-        ended: RefCell::new(None),
-    };
-    let prev = CURRENT.with(|c| c.replace(&run));
-    let result = co.resume(());
-    CURRENT.with(|c| c.set(prev));
-    match result {
-        CoroutineResult::Return(Outcome::Returned) => RunEnd::Returned,
-        CoroutineResult::Return(Outcome::Trapped) => match run.trap.get() {
-            Some(t) => RunEnd::Trapped(t),
-            None => RunEnd::Trapped(TrapRecord {
+        Execution { co, run }
+    }
+
+    /// Run until the guest returns, traps, ends or suspends.
+    pub fn resume(&mut self, input: ResumeWith) -> Step {
+        signals::ensure_installed();
+        let prev = CURRENT.with(|c| c.replace(&*self.run));
+        let result = self.co.resume(input);
+        CURRENT.with(|c| c.set(prev));
+        match result {
+            CoroutineResult::Return(Outcome::Returned) => Step::Returned,
+            CoroutineResult::Return(Outcome::Trapped) => Step::Trapped(self.run.trap.get().unwrap_or(TrapRecord {
                 code: TrapCode::Unreachable,
                 pc: 0,
-            }),
-        },
-        CoroutineResult::Yield(Suspend::End) => {
-            // SAFETY: the hostcall that suspended dropped everything it
-            // owned first, and guest frames own nothing.
-            unsafe { co.force_reset() };
-            let e = run.ended.borrow_mut().take();
-            RunEnd::Ended(
-                e.unwrap_or_else(|| Error::InvalidState("run ended without an error".into())),
-            )
+            })),
+            CoroutineResult::Yield(Suspend::End) => {
+                // SAFETY: the hostcall that suspended dropped everything it
+                // owned first, and guest frames own nothing.
+                unsafe { self.co.force_reset() };
+                let e = self.run.ended.borrow_mut().take();
+                Step::Ended(e.unwrap_or_else(|| Error::InvalidState("run ended without an error".into())))
+            }
+            CoroutineResult::Yield(Suspend::Yield(v)) => Step::Yielded(v),
+            CoroutineResult::Yield(Suspend::Await(f)) => Step::Await(f),
         }
     }
+}
+
+impl Drop for Execution {
+    fn drop(&mut self) {
+        if self.co.started() && !self.co.done() {
+            // A suspended guest cannot be unwound (guest frames have no
+            // unwind information): abandon its stack. Whatever the
+            // suspended hostcall owned is leaked, never used again.
+            // SAFETY: nothing on the stack is accessed after this.
+            unsafe { self.co.force_reset() };
+        }
+    }
+}
+
+/// Suspend the current run from inside a hostcall, handing `s` to the host.
+/// Returns what the host resumes it with.
+///
+/// # Safety
+/// Must be called on the guest stack of a running [`Execution`].
+pub(crate) unsafe fn suspend(s: Suspend) -> ResumeWith {
+    let run = current();
+    let yielder = (*run).yielder.get();
+    (*yielder).suspend(s)
 }
 
 /// End the current run from inside a hostcall with `error`: control goes
 /// back to the host and never returns here.
 ///
 /// # Safety
-/// Must be called on the guest stack of a run started by [`run_on_stack`],
-/// with nothing else on the stack that needs dropping.
+/// Must be called on the guest stack of a running [`Execution`], with
+/// nothing else on the stack that needs dropping.
 pub(crate) unsafe fn end_run(error: Error) -> ! {
     let run = current();
     *(*run).ended.borrow_mut() = Some(error);
-    let yielder = (*run).yielder.get();
-    (*yielder).suspend(Suspend::End);
+    suspend(Suspend::End);
     unreachable!("an ended run is never resumed");
 }

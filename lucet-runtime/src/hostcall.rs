@@ -61,6 +61,33 @@ impl Caller<'_> {
         Some(())
     }
 
+    /// The caller's memory and the embedder's context together (a hostcall
+    /// often needs both at once).
+    pub fn memory_and_context<T: Any + Send>(&mut self) -> (&mut [u8], Option<&mut T>) {
+        // SAFETY: memory and context are disjoint; the guest is suspended
+        // in this hostcall, so nothing else borrows either.
+        unsafe { (self.state.memory_slice(), self.state.context_mut()) }
+    }
+
+    /// Whether the embedder asked this run to stop (kill switch or
+    /// deadline): a hostcall that blocks should check it and return
+    /// [`Error::Terminated`].
+    pub fn is_interrupted(&self) -> bool {
+        self.state.interrupted()
+    }
+
+    /// Suspend the guest, handing `value` to the host (whose `run` returns
+    /// [`RunResult::Yielded`](crate::RunResult::Yielded)); returns the value
+    /// the host resumes it with.
+    pub fn yield_value(&mut self, value: Val) -> Val {
+        // SAFETY: hostcalls run on the guest stack of a live execution.
+        match unsafe { execute::suspend(execute::Suspend::Yield(value)) } {
+            execute::ResumeWith::Value(v) => v,
+            // Only `resume` continues a yielded call.
+            _ => unreachable!("a yielded call is resumed with a value"),
+        }
+    }
+
     /// The embedder's per-instance context of type `T`, if one was set with
     /// [`Instance::set_context`](crate::Instance::set_context).
     pub fn context<T: Any + Send>(&mut self) -> Option<&mut T> {
@@ -79,8 +106,18 @@ pub(crate) struct HostFuncRecord {
     header: UnsafeCell<[u64; 8]>,
     dispatch: unsafe extern "C" fn(*mut u8, *mut u8, *mut u128),
     pub(crate) ty: FuncType,
-    func: Box<HostFn>,
+    func: HostKind,
 }
+
+/// A host function body: immediate, or producing a future to await.
+pub(crate) enum HostKind {
+    Sync(Box<HostFn>),
+    Async(Box<AsyncHostFn>),
+}
+
+/// An async host function: given the caller and the arguments, a future of
+/// the results. The future cannot borrow the caller: copy what it needs.
+pub type AsyncHostFn = dyn Fn(&mut Caller<'_>, &[Val]) -> execute::HostFuture + Send + Sync;
 
 // SAFETY: `header` is scratch space written only by guest code and never
 // read; the rest is immutable and the closure is Send + Sync.
@@ -92,7 +129,7 @@ const HEADER_BYTES: usize = 64;
 const _: () = assert!(std::mem::offset_of!(HostFuncRecord, dispatch) == HEADER_BYTES);
 
 impl HostFuncRecord {
-    pub(crate) fn new(ty: FuncType, func: Box<HostFn>) -> Arc<HostFuncRecord> {
+    pub(crate) fn new(ty: FuncType, func: HostKind) -> Arc<HostFuncRecord> {
         Arc::new(HostFuncRecord {
             header: UnsafeCell::new([0; 8]),
             dispatch: host_dispatch,
@@ -124,7 +161,27 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
             .collect();
         let mut results: Vec<Val> = ty.results.iter().map(|t| Val::default_for(*t)).collect();
         let mut caller = Caller { state };
-        (record.func)(&mut caller, &params, &mut results)?;
+        match &record.func {
+            HostKind::Sync(f) => f(&mut caller, &params, &mut results)?,
+            HostKind::Async(f) => {
+                let fut = f(&mut caller, &params);
+                // SAFETY: on the guest stack of a live execution.
+                match unsafe { execute::suspend(execute::Suspend::Await(fut)) } {
+                    execute::ResumeWith::Ready(r) => {
+                        let r = r?;
+                        if r.len() != results.len() {
+                            return Err(Error::InvalidState(format!(
+                                "async host function returned {} results, {} declared",
+                                r.len(),
+                                results.len()
+                            )));
+                        }
+                        results = r;
+                    }
+                    _ => unreachable!("an awaiting call is resumed with the future's output"),
+                }
+            }
+        }
         for (i, (r, t)) in results.iter().zip(&ty.results).enumerate() {
             if r.ty() != *t {
                 return Err(Error::InvalidState(format!(

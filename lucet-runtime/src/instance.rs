@@ -1,14 +1,14 @@
 //! Instances: a module's code bound to its own memory, globals and tables.
 
 use crate::code_registry;
-use crate::execute::{self, RunEnd, SlotStack};
+use crate::execute::{Execution, HostFuture, ResumeWith, SlotStack, Step};
 use crate::linker::{Extern, Func, FuncKind, Global, Linker, Memory, Table};
 use crate::region::{Region, Slot};
 use crate::trap::Trap;
 use crate::{builtins, Error, Limits, Module, Val};
 use lucet_module::{
     funcref, imported_func, memory_def, run_limits, table_def, ConstExpr, ConstOp, ElemItems,
-    ExportKind, ImportKind, MemoryType, SegmentMode, TableType, TrapCode, VmctxOffsets,
+    ExportKind, ImportKind, MemoryType, SegmentMode, TableType, TrapCode, ValType, VmctxOffsets,
     WASM_PAGE_SIZE,
 };
 use std::any::Any;
@@ -23,6 +23,7 @@ pub(crate) struct RunLimits {
     stack_limit: AtomicUsize,
     interrupt: AtomicU64,
     instruction_count: AtomicU64,
+    instruction_budget: AtomicU64,
 }
 
 const _: () = {
@@ -31,6 +32,10 @@ const _: () = {
     assert!(
         std::mem::offset_of!(RunLimits, instruction_count)
             == run_limits::INSTRUCTION_COUNT as usize
+    );
+    assert!(
+        std::mem::offset_of!(RunLimits, instruction_budget)
+            == run_limits::INSTRUCTION_BUDGET as usize
     );
 };
 
@@ -50,6 +55,17 @@ struct Mutable {
     /// Instances that may have stored references to their functions in
     /// this one's tables or globals: they must live as long as this one.
     dependents: Vec<Arc<InstanceState>>,
+    /// A call suspended in a hostcall, waiting to be resumed.
+    suspended: Option<Suspended>,
+}
+
+/// A suspended call: its coroutine and where its results will land.
+struct Suspended {
+    exec: Execution,
+    values: Box<[u128]>,
+    results: Vec<ValType>,
+    /// A future the guest awaits (async runs only).
+    awaiting: Option<HostFuture>,
 }
 
 /// Everything an instance owns. Shared (through `Arc`) with instances that
@@ -59,6 +75,9 @@ pub(crate) struct InstanceState {
     slot: Slot,
     vmctx: *mut u8,
     run_limits: RunLimits,
+    /// Wall-clock time allowed per run, and the deadline armed for the
+    /// run in progress.
+    deadline: std::sync::Mutex<(Option<std::time::Duration>, Option<std::time::Instant>)>,
     heap_max: u64,
     memories: Vec<Owned>,
     tables: Vec<Owned>,
@@ -88,9 +107,25 @@ pub struct InterruptHandle {
 impl InterruptHandle {
     /// Ask the guest to stop: it traps at its next function entry or loop
     /// header, and the run returns [`Error::Terminated`].
+    ///
+    /// An interrupt sent while no run is in progress stops the next run at
+    /// its start; every run that ends clears it.
     pub fn interrupt(&self) {
-        self.state.run_limits.interrupt.store(1, Ordering::SeqCst);
+        self.state.interrupt(INTERRUPT_KILLED);
     }
+}
+
+/// Values of the interrupt flag: why the embedder stopped the guest.
+pub(crate) const INTERRUPT_KILLED: u64 = 1;
+pub(crate) const INTERRUPT_DEADLINE: u64 = 2;
+
+/// What a resumable run produced.
+#[derive(Debug, PartialEq)]
+pub enum RunResult {
+    /// The function returned these results.
+    Returned(Vec<Val>),
+    /// A hostcall yielded this value; [`Instance::resume`] continues.
+    Yielded(Val),
 }
 
 fn page_bytes(pages: u64) -> u64 {
@@ -98,6 +133,15 @@ fn page_bytes(pages: u64) -> u64 {
 }
 
 impl InstanceState {
+    pub(crate) fn interrupt(&self, why: u64) {
+        self.run_limits.interrupt.store(why, Ordering::SeqCst);
+    }
+
+    /// Whether the embedder asked the current run to stop.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.run_limits.interrupt.load(Ordering::Relaxed) != 0
+    }
+
     /// The state behind a vmctx pointer.
     ///
     /// # Safety
@@ -663,7 +707,9 @@ impl Instance {
                     stack_limit: AtomicUsize::new(0),
                     interrupt: AtomicU64::new(0),
                     instruction_count: AtomicU64::new(0),
+                    instruction_budget: AtomicU64::new(u64::MAX),
                 },
+                deadline: std::sync::Mutex::new((None, None)),
                 heap_max,
                 memories,
                 tables,
@@ -673,6 +719,7 @@ impl Instance {
                     dropped_elems: Vec::new(),
                     context: None,
                     dependents: Vec::new(),
+                    suspended: None,
                 }),
                 _keepalive: keepalive,
             }
@@ -742,33 +789,100 @@ impl Instance {
     }
 
     /// Call exported function `name` with `args`.
+    ///
+    /// A hostcall awaiting a future is waited for on this thread. If a
+    /// hostcall yields, the call stays suspended and this returns
+    /// [`Error::Yielded`]; continue it with [`Instance::resume`].
     pub fn run(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>, Error> {
-        let e = self
-            .state
+        match self.run_resumable(name, args)? {
+            RunResult::Returned(v) => Ok(v),
+            RunResult::Yielded(v) => Err(Error::Yielded(v)),
+        }
+    }
+
+    /// Call exported function `name`, returning when it returns or when a
+    /// hostcall yields a value to the host.
+    pub fn run_resumable(&mut self, name: &str, args: &[Val]) -> Result<RunResult, Error> {
+        let index = self.export_func_index(name)?;
+        self.start(index, args)
+            .map_err(|err| match err {
+                Error::ArgumentMismatch { reason, .. } => Error::ArgumentMismatch {
+                    name: name.into(),
+                    reason,
+                },
+                other => other,
+            })?;
+        self.drive(ResumeWith::Start)
+    }
+
+    /// Continue a call suspended by a yielding hostcall, which receives `val`.
+    pub fn resume(&mut self, val: Val) -> Result<RunResult, Error> {
+        // SAFETY: `&mut self`: the instance is not running.
+        let m = unsafe { self.state.mutable() };
+        match &m.suspended {
+            Some(s) if s.awaiting.is_none() => self.drive(ResumeWith::Value(val)),
+            _ => Err(Error::InvalidState("no yielded call to resume".into())),
+        }
+    }
+
+    /// Whether a call is suspended, waiting for [`Instance::resume`].
+    pub fn is_suspended(&self) -> bool {
+        // SAFETY: reading a flag the running thread alone writes; `&self`
+        // means no run is in progress on another thread through `&mut`.
+        unsafe { self.state.mutable().suspended.is_some() }
+    }
+
+    /// Call exported function `name` as a future: hostcalls that await
+    /// futures (see [`Func::wrap_async`](crate::Func::wrap_async)) suspend
+    /// the guest instead of blocking the thread, and the returned future is
+    /// pending until theirs are ready.
+    pub fn run_async<'a>(
+        &'a mut self,
+        name: &str,
+        args: &[Val],
+    ) -> impl std::future::Future<Output = Result<Vec<Val>, Error>> + Send + 'a {
+        let started = self
+            .export_func_index(name)
+            .and_then(|index| self.start(index, args));
+        AsyncRun {
+            instance: self,
+            started: Some(started),
+        }
+    }
+
+    fn export_func_index(&self, name: &str) -> Result<u32, Error> {
+        self.state
             .module
             .data()
             .export(name)
             .filter(|e| e.kind == ExportKind::Func)
+            .map(|e| e.index)
             .ok_or_else(|| Error::NoSuchExport {
                 kind: "function",
                 name: name.into(),
-            })?;
-        let index = e.index;
-        self.call_index(index, args).map_err(|err| match err {
-            Error::ArgumentMismatch { reason, .. } => Error::ArgumentMismatch {
-                name: name.into(),
-                reason,
-            },
-            other => other,
-        })
+            })
     }
 
+    /// Call function `index` to completion (start functions).
     fn call_index(&mut self, index: u32, args: &[Val]) -> Result<Vec<Val>, Error> {
+        self.start(index, args)?;
+        match self.drive(ResumeWith::Start)? {
+            RunResult::Returned(v) => Ok(v),
+            RunResult::Yielded(v) => Err(Error::Yielded(v)),
+        }
+    }
+
+    /// Set up a call of function `index` as a suspended execution.
+    fn start(&mut self, index: u32, args: &[Val]) -> Result<(), Error> {
         let st = &*self.state;
+        // SAFETY: `&mut self`: the instance is not running.
+        if unsafe { st.mutable().suspended.is_some() } {
+            return Err(Error::InvalidState(
+                "a call is suspended: resume it, or reset the instance".into(),
+            ));
+        }
         let data = st.module.data();
-        let type_index = data
-            .func_type_index(index)
-            .expect("validated function index");
+        let type_index = data.func_type_index(index).expect("validated function index");
         let ty = &data.types[type_index as usize];
         if args.len() != ty.params.len() || args.iter().zip(&ty.params).any(|(a, t)| a.ty() != *t) {
             let given: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
@@ -791,7 +905,7 @@ impl Instance {
             (st.module.function_addr(index - imported), st.vmctx as usize)
         };
         let trampoline = st.module.entry_trampoline(type_index);
-        let mut values: Vec<u128> = vec![0; ty.params.len().max(ty.results.len()).max(1)];
+        let mut values: Box<[u128]> = vec![0; ty.params.len().max(ty.results.len()).max(1)].into();
         for (slot, a) in values.iter_mut().zip(args) {
             *slot = a.to_raw();
         }
@@ -804,7 +918,7 @@ impl Instance {
             st.slot.stack_bottom() + st.slot.limits().hostcall_stack_reserve,
             Ordering::Relaxed,
         );
-        st.run_limits.interrupt.store(0, Ordering::SeqCst);
+        st.run_limits.instruction_count.store(0, Ordering::Relaxed);
         let limits_ptr = &st.run_limits as *const RunLimits as usize;
         // SAFETY: the callee vmctx (ours, another instance's, or a host
         // record) has a writable run-limits field at RUN_LIMITS.
@@ -818,44 +932,142 @@ impl Instance {
             st.vmctx as usize,
             st.vmctx as usize + st.slot.heap_reservation(),
         );
-        let end = execute::run_on_stack(stack, guard, heap, move || {
+        let exec = Execution::new(stack, guard, heap, move || {
             // SAFETY: the trampoline has the entry signature for this type,
             // `code` is a function of that type, the vmctx pointers are live
-            // and `values` has room for every argument and result.
+            // and `values` (kept in the Suspended record) has room for every
+            // argument and result.
             unsafe {
                 let f: extern "C" fn(usize, usize, usize, usize) = std::mem::transmute(trampoline);
                 f(code, callee_vmctx, caller_vmctx, values_ptr);
             }
         });
-        match end {
-            RunEnd::Returned => Ok(ty
-                .results
-                .iter()
-                .zip(&values)
-                .map(|(t, raw)| Val::from_raw(*t, *raw))
-                .collect()),
-            RunEnd::Trapped(rec) => {
-                if rec.code == TrapCode::Interrupt {
-                    return Err(Error::Terminated("interrupted".into()));
-                }
-                let mut trap = Trap::new(rec.code);
-                code_registry::with_code_at(rec.pc, |map| {
-                    if let Some(info) = map.lookup(rec.pc) {
-                        trap.func_index = Some(info.function.index);
-                        trap.func_name = info.function.name.clone();
-                        trap.code_offset = Some((rec.pc - info.function.addr) as u32);
-                    }
-                });
-                Err(Error::Trap(trap))
+        {
+            let mut d = st.deadline.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(after) = d.0 {
+                d.1 = Some(crate::watchdog::arm(&self.state, after));
             }
-            RunEnd::Ended(e) => Err(e),
         }
+        // SAFETY: `&mut self`: the instance is not running.
+        unsafe {
+            st.mutable().suspended = Some(Suspended {
+                exec,
+                values,
+                results: ty.results.clone(),
+                awaiting: None,
+            })
+        };
+        Ok(())
+    }
+
+    /// Resume the suspended execution until it returns, traps, ends or
+    /// yields; futures it awaits are waited for on this thread.
+    fn drive(&mut self, mut input: ResumeWith) -> Result<RunResult, Error> {
+        loop {
+            match self.step(input)? {
+                Some(r) => return Ok(r),
+                None => {
+                    // SAFETY: `&mut self`: the guest is suspended.
+                    let m = unsafe { self.state.mutable() };
+                    let fut = m
+                        .suspended
+                        .as_mut()
+                        .and_then(|s| s.awaiting.take())
+                        .expect("an awaiting call has a future");
+                    input = ResumeWith::Ready(crate::block_on::block_on(fut));
+                }
+            }
+        }
+    }
+
+    /// One resume. `Ok(None)`: the guest awaits the future now stored in
+    /// the Suspended record.
+    fn step(&mut self, input: ResumeWith) -> Result<Option<RunResult>, Error> {
+        let st = &*self.state;
+        // SAFETY: `&mut self`: the instance is not running.
+        let m = unsafe { st.mutable() };
+        let s = m
+            .suspended
+            .as_mut()
+            .ok_or_else(|| Error::InvalidState("no call in progress".into()))?;
+        let outcome = s.exec.resume(input);
+        let result = match outcome {
+            Step::Yielded(v) => return Ok(Some(RunResult::Yielded(v))),
+            Step::Await(f) => {
+                s.awaiting = Some(f);
+                return Ok(None);
+            }
+            Step::Returned => Ok(RunResult::Returned(
+                s.results
+                    .iter()
+                    .zip(s.values.iter())
+                    .map(|(t, raw)| Val::from_raw(*t, *raw))
+                    .collect(),
+            )),
+            Step::Trapped(rec) => Err(self.trap_error(rec)),
+            Step::Ended(e) => Err(e),
+        };
+        // The call is over.
+        m.suspended = None;
+        if let Some(when) = st.deadline.lock().unwrap_or_else(|e| e.into_inner()).1.take() {
+            crate::watchdog::disarm(&self.state, when);
+        }
+        st.run_limits.interrupt.store(0, Ordering::SeqCst);
+        result.map(Some)
+    }
+
+    fn trap_error(&self, rec: crate::execute::TrapRecord) -> Error {
+        let st = &self.state;
+        if rec.code == TrapCode::Interrupt {
+            let count = st.run_limits.instruction_count.load(Ordering::Relaxed);
+            let budget = st.run_limits.instruction_budget.load(Ordering::Relaxed);
+            return Error::Terminated(match st.run_limits.interrupt.load(Ordering::SeqCst) {
+                INTERRUPT_DEADLINE => "deadline exceeded".into(),
+                INTERRUPT_KILLED => "interrupted".into(),
+                _ if count > budget => format!("instruction budget of {budget} exhausted"),
+                _ => "interrupted".into(),
+            });
+        }
+        let mut trap = Trap::new(rec.code);
+        code_registry::with_code_at(rec.pc, |map| {
+            if let Some(info) = map.lookup(rec.pc) {
+                trap.func_index = Some(info.function.index);
+                trap.func_name = info.function.name.clone();
+                trap.code_offset = Some((rec.pc - info.function.addr) as u32);
+            }
+        });
+        Error::Trap(trap)
+    }
+
+    /// Stop every run that lasts longer than `deadline` (wall-clock time
+    /// from its start, suspensions included) with [`Error::Terminated`].
+    /// `None` removes the deadline.
+    pub fn set_deadline(&mut self, deadline: Option<std::time::Duration>) {
+        self.state.deadline.lock().unwrap_or_else(|e| e.into_inner()).0 = deadline;
+    }
+
+    /// Limit runs to `budget` executed wasm instructions (modules compiled
+    /// with instruction counting only; others ignore it). `None` removes it.
+    pub fn set_instruction_budget(&mut self, budget: Option<u64>) {
+        self.state
+            .run_limits
+            .instruction_budget
+            .store(budget.unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Wasm instructions the last (or current) run executed, for modules
+    /// compiled with instruction counting.
+    pub fn instruction_count(&self) -> u64 {
+        self.state.run_limits.instruction_count.load(Ordering::Relaxed)
     }
 
     /// Bring the instance back to its freshly instantiated state: memory
     /// zeroed and re-initialized, globals, tables and segments reset, start
     /// function run again. Imported state is not reset.
     pub fn reset(&mut self) -> Result<(), Error> {
+        // SAFETY: `&mut self`: the instance is not running. A suspended
+        // call is abandoned.
+        unsafe { self.state.mutable().suspended = None };
         self.state.slot.heap_clean()?;
         self.state.initialize()?;
         if let Some(start) = self.state.module.data().start {
@@ -990,4 +1202,63 @@ fn owner_arc(owner: &InstanceState, st: &Arc<InstanceState>) -> Arc<InstanceStat
         }
     }
     st.clone()
+}
+
+/// The future behind [`Instance::run_async`].
+struct AsyncRun<'a> {
+    instance: &'a mut Instance,
+    started: Option<Result<(), Error>>,
+}
+
+impl std::future::Future for AsyncRun<'_> {
+    type Output = Result<Vec<Val>, Error>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        let mut input = match self.started.take() {
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            Some(Ok(())) => ResumeWith::Start,
+            None => {
+                // SAFETY: the future holds `&mut Instance`: not running.
+                let m = unsafe { self.instance.state.mutable() };
+                let Some(fut) = m.suspended.as_mut().and_then(|s| s.awaiting.as_mut()) else {
+                    return Poll::Ready(Err(Error::InvalidState("polled after completion".into())));
+                };
+                match fut.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(r) => {
+                        if let Some(s) = m.suspended.as_mut() {
+                            s.awaiting = None;
+                        }
+                        ResumeWith::Ready(r)
+                    }
+                }
+            }
+        };
+        loop {
+            match self.instance.step(input) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(Some(RunResult::Returned(v))) => return Poll::Ready(Ok(v)),
+                Ok(Some(RunResult::Yielded(v))) => return Poll::Ready(Err(Error::Yielded(v))),
+                Ok(None) => {
+                    // SAFETY: the guest is suspended awaiting a future.
+                    let m = unsafe { self.instance.state.mutable() };
+                    let fut = m
+                        .suspended
+                        .as_mut()
+                        .and_then(|s| s.awaiting.as_mut())
+                        .expect("an awaiting call has a future");
+                    match fut.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(r) => {
+                            if let Some(s) = m.suspended.as_mut() {
+                                s.awaiting = None;
+                            }
+                            input = ResumeWith::Ready(r);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

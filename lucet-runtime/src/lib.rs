@@ -13,6 +13,7 @@
 //! This crate knows nothing of wasm bytecode: it trusts only what
 //! `lucet_module` describes, after checking it.
 
+mod block_on;
 mod builtins;
 mod code_registry;
 mod error;
@@ -28,10 +29,12 @@ mod signals;
 mod signature;
 mod trap;
 mod val;
+mod watchdog;
 
 pub use error::Error;
-pub use hostcall::{Caller, HostFn};
-pub use instance::{Instance, InterruptHandle};
+pub use hostcall::{AsyncHostFn, Caller, HostFn};
+pub use execute::HostFuture;
+pub use instance::{Instance, InterruptHandle, RunResult};
 pub use limits::Limits;
 pub use linker::{Extern, Func, Global, Linker, Memory, Table};
 pub use lucet_module::{FuncType, GlobalType, MemoryType, TableType, TrapCode, ValType};

@@ -1,6 +1,6 @@
 //! Binding a module's imports: host functions and other instances' exports.
 
-use crate::hostcall::{Caller, HostFuncRecord};
+use crate::hostcall::{Caller, HostFuncRecord, HostKind};
 use crate::instance::InstanceState;
 use crate::{Error, Val};
 use lucet_module::{FuncType, GlobalType, MemoryType, TableType};
@@ -33,7 +33,19 @@ impl Func {
         f: impl Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
     ) -> Func {
         Func {
-            kind: FuncKind::Host(HostFuncRecord::new(ty, Box::new(f))),
+            kind: FuncKind::Host(HostFuncRecord::new(ty, HostKind::Sync(Box::new(f)))),
+        }
+    }
+
+    /// A host function of type `ty` that returns a future: the guest is
+    /// suspended until it is ready. Under [`Instance::run_async`](crate::Instance::run_async)
+    /// the thread is free meanwhile; under `run` it waits.
+    pub fn wrap_async(
+        ty: FuncType,
+        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFuture + Send + Sync + 'static,
+    ) -> Func {
+        Func {
+            kind: FuncKind::Host(HostFuncRecord::new(ty, HostKind::Async(Box::new(f)))),
         }
     }
 
@@ -172,6 +184,17 @@ impl Linker {
         f: impl Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
     ) -> &mut Self {
         self.define(module, field, Extern::Func(Func::wrap(ty, f)))
+    }
+
+    /// Bind `module::field` to an async host function (see [`Func::wrap_async`]).
+    pub fn func_async(
+        &mut self,
+        module: &str,
+        field: &str,
+        ty: FuncType,
+        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFuture + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.define(module, field, Extern::Func(Func::wrap_async(ty, f)))
     }
 
     /// Bind every export of `instance` under the module name `module`.

@@ -33,6 +33,8 @@ pub struct FuncEnv<'m> {
     heaps: PrimaryMap<Heap, HeapData>,
     vmctx: Option<ir::GlobalValue>,
     builtin_sigs: HashMap<u32, ir::SigRef>,
+    /// Instructions translated since the count was last brought up to date.
+    uncounted: i64,
 }
 
 impl<'m> FuncEnv<'m> {
@@ -43,6 +45,7 @@ impl<'m> FuncEnv<'m> {
             heaps: PrimaryMap::new(),
             vmctx: None,
             builtin_sigs: HashMap::new(),
+            uncounted: 0,
         }
     }
 
@@ -183,6 +186,24 @@ impl<'m> FuncEnv<'m> {
             callee_vmctx,
             VmctxOffsets::RUN_LIMITS,
         );
+    }
+
+    /// Add the instructions of the straight-line code just translated to
+    /// the run's count, and stop the run when it passes the budget.
+    fn flush_count(&mut self, builder: &mut FunctionBuilder) {
+        if self.uncounted == 0 {
+            return;
+        }
+        let vmctx = self.vmctx_val(builder.func);
+        let flags = MemFlags::trusted();
+        let limits = builder.ins().load(I64, flags, vmctx, VmctxOffsets::RUN_LIMITS);
+        let count = builder.ins().load(I64, flags, limits, run_limits::INSTRUCTION_COUNT);
+        let count = builder.ins().iadd_imm(count, self.uncounted);
+        builder.ins().store(flags, count, limits, run_limits::INSTRUCTION_COUNT);
+        let budget = builder.ins().load(I64, flags, limits, run_limits::INSTRUCTION_BUDGET);
+        let over = builder.ins().icmp(IntCC::UnsignedGreaterThan, count, budget);
+        builder.ins().trapnz(over, ir::TrapCode::Interrupt);
+        self.uncounted = 0;
     }
 
     fn interrupt_check(&mut self, builder: &mut FunctionBuilder) {
@@ -779,6 +800,38 @@ impl FuncEnvironment for FuncEnv<'_> {
         let limit = self.load_gv(builder.func, limits, run_limits::STACK_LIMIT);
         builder.func.stack_limit = Some(limit);
         self.interrupt_check(builder);
+        Ok(())
+    }
+
+    fn before_translate_operator(
+        &mut self,
+        op: &cranelift_wasm::wasmparser::Operator,
+        builder: &mut FunctionBuilder,
+        state: &FuncTranslationState,
+    ) -> WasmResult<()> {
+        if !self.module.data.options.count_instructions || !state.reachable() {
+            return Ok(());
+        }
+        use cranelift_wasm::wasmparser::Operator as O;
+        self.uncounted += 1;
+        // Count before every operator that ends or starts a basic block, so
+        // each straight-line stretch adds its length once per execution.
+        if matches!(
+            op,
+            O::Loop { .. }
+                | O::If { .. }
+                | O::Else
+                | O::End
+                | O::Br { .. }
+                | O::BrIf { .. }
+                | O::BrTable { .. }
+                | O::Return
+                | O::Call { .. }
+                | O::CallIndirect { .. }
+                | O::Unreachable
+        ) {
+            self.flush_count(builder);
+        }
         Ok(())
     }
 

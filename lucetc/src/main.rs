@@ -34,6 +34,10 @@ struct Args {
     /// Guard region beyond the heap reservation (e.g. 4GiB, 64KiB).
     #[arg(long, value_parser = lucetc::parse_size)]
     heap_guard_size: Option<u64>,
+    /// Count executed wasm instructions (readable after a run, and usable
+    /// as a budget that stops it).
+    #[arg(long)]
+    count_instructions: bool,
     /// Compilation threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -50,6 +54,7 @@ fn main() {
             Emit::SharedObject
         },
         threads: args.threads,
+        count_instructions: args.count_instructions,
         ..Options::default()
     };
     if let Some(s) = args.heap_reserved_size {

@@ -90,6 +90,9 @@ pub struct Options {
     pub heap_guard_size: u64,
     /// Emit checks of the interrupt flag at function entries and loops.
     pub interruptible: bool,
+    /// Count executed wasm instructions in the run's limits, and stop the
+    /// run when the embedder's budget is exceeded.
+    pub count_instructions: bool,
     /// What to write.
     pub emit: Emit,
     /// Worker threads for compilation (`None`: all cores).
@@ -108,6 +111,7 @@ impl Default for Options {
             heap_reserved_size: c.heap_reserved_size,
             heap_guard_size: c.heap_guard_size,
             interruptible: c.interruptible,
+            count_instructions: c.count_instructions,
             emit: Emit::default(),
             threads: None,
             allowed_imports: None,
@@ -129,6 +133,7 @@ impl Options {
             heap_reserved_size: self.heap_reserved_size,
             heap_guard_size: self.heap_guard_size,
             interruptible: self.interruptible,
+            count_instructions: self.count_instructions,
             ..CompileOptions::default()
         }
     }

@@ -1,0 +1,180 @@
+//! Stopping and suspending guests: kill switch, deadline, instruction
+//! budget, yield/resume, async hostcalls.
+
+use lucet_runtime::{Error, FuncType, Instance, Limits, Linker, RunResult, Val, ValType};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+const SPIN: &str = r#"(module
+  (func (export "forever") (loop $l (br $l)))
+  (func (export "count") (param i32) (result i32) (local i32)
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get 1) (local.get 0))))
+    (local.get 1)))"#;
+
+#[test]
+fn a_deadline_stops_an_infinite_loop() {
+    let (_c, mut inst) = lucet_tests::instantiate(SPIN);
+    inst.set_deadline(Some(Duration::from_millis(30)));
+    let start = Instant::now();
+    match inst.run("forever", &[]) {
+        Err(Error::Terminated(why)) => assert_eq!(why, "deadline exceeded"),
+        other => panic!("{other:?}"),
+    }
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(30) && took < Duration::from_secs(2), "{took:?}");
+    // The instance still works, and quick runs are not stopped.
+    assert_eq!(inst.run("count", &[Val::I32(1000)]).unwrap(), vec![Val::I32(1000)]);
+    inst.set_deadline(None);
+    assert_eq!(inst.run("count", &[Val::I32(10)]).unwrap(), vec![Val::I32(10)]);
+}
+
+#[test]
+fn the_kill_switch_stops_a_run_within_a_millisecond_and_an_early_kill_stops_the_next() {
+    let (_c, mut inst) = lucet_tests::instantiate(SPIN);
+    let handle = inst.interrupt_handle();
+    let killed_at = Arc::new(std::sync::Mutex::new(None));
+    let k = killed_at.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        *k.lock().unwrap() = Some(Instant::now());
+        handle.interrupt();
+    });
+    assert!(matches!(inst.run("forever", &[]), Err(Error::Terminated(w)) if w == "interrupted"));
+    let latency = killed_at.lock().unwrap().unwrap().elapsed();
+    t.join().unwrap();
+    assert!(latency < Duration::from_millis(50), "stopped {latency:?} after the kill");
+    // A kill sent between runs stops the next run at once; later runs are fine.
+    inst.interrupt_handle().interrupt();
+    assert!(matches!(inst.run("count", &[Val::I32(5)]), Err(Error::Terminated(_))));
+    assert_eq!(inst.run("count", &[Val::I32(5)]).unwrap(), vec![Val::I32(5)]);
+}
+
+#[test]
+fn instructions_are_counted_and_budgeted() {
+    let options = lucetc::Options {
+        count_instructions: true,
+        ..lucetc::Options::default()
+    };
+    let c = lucet_tests::compile_with(SPIN.as_bytes(), &options);
+    let m = lucet_runtime::Module::load(&c.path).unwrap();
+    let mut inst = Instance::new(&m, &Linker::new(), Limits::default()).unwrap();
+    inst.run("count", &[Val::I32(100)]).unwrap();
+    let hundred = inst.instruction_count();
+    inst.run("count", &[Val::I32(1000)]).unwrap();
+    let thousand = inst.instruction_count();
+    // Eight instructions per iteration, plus four around the loop.
+    assert_eq!((hundred, thousand), (8 * 100 + 4, 8 * 1000 + 4));
+    inst.set_instruction_budget(Some(5000));
+    match inst.run("count", &[Val::I32(1000)]) {
+        Err(Error::Terminated(why)) => assert!(why.contains("budget of 5000"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(inst.run("forever", &[]), Err(Error::Terminated(_))));
+    assert_eq!(inst.run("count", &[Val::I32(10)]).unwrap(), vec![Val::I32(10)]);
+}
+
+const ASKER: &str = r#"(module
+  (import "host" "ask" (func $ask (param i32) (result i32)))
+  (func (export "conversation") (result i32)
+    (i32.add (call $ask (i32.const 1)) (call $ask (i32.const 2)))))"#;
+
+#[test]
+fn hostcalls_yield_values_and_the_host_resumes_with_values() {
+    let (_c, m) = lucet_tests::load(ASKER.as_bytes());
+    let mut linker = Linker::new();
+    linker.func("host", "ask", FuncType::new([ValType::I32], [ValType::I32]), |caller, args, results| {
+        let answer = caller.yield_value(args[0]);
+        results[0] = answer;
+        Ok(())
+    });
+    let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
+    assert_eq!(inst.run_resumable("conversation", &[]).unwrap(), RunResult::Yielded(Val::I32(1)));
+    assert!(inst.is_suspended());
+    // Another call cannot start while one is suspended.
+    assert!(matches!(inst.run("conversation", &[]), Err(Error::InvalidState(_))));
+    assert_eq!(inst.resume(Val::I32(40)).unwrap(), RunResult::Yielded(Val::I32(2)));
+    assert_eq!(inst.resume(Val::I32(2)).unwrap(), RunResult::Returned(vec![Val::I32(42)]));
+    assert!(!inst.is_suspended());
+    assert!(matches!(inst.resume(Val::I32(0)), Err(Error::InvalidState(_))));
+    // Abandoning a suspended call: reset, or drop, is clean.
+    assert!(matches!(inst.run_resumable("conversation", &[]), Ok(RunResult::Yielded(_))));
+    inst.reset().unwrap();
+    assert!(matches!(inst.run("conversation", &[]), Err(Error::Yielded(Val::I32(1)))));
+    drop(inst);
+}
+
+/// A future that is pending `n` times (waking itself), then yields `v`.
+struct Later {
+    n: usize,
+    v: i32,
+    polls: Arc<AtomicUsize>,
+}
+
+impl Future for Later {
+    type Output = Result<Vec<Val>, Error>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        if self.n == 0 {
+            Poll::Ready(Ok(vec![Val::I32(self.v)]))
+        } else {
+            self.n -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[test]
+fn async_hostcalls_suspend_the_guest_not_the_thread() {
+    let (_c, m) = lucet_tests::load(ASKER.as_bytes());
+    let polls = Arc::new(AtomicUsize::new(0));
+    let p = polls.clone();
+    let mut linker = Linker::new();
+    linker.func_async("host", "ask", FuncType::new([ValType::I32], [ValType::I32]), move |_caller, args| {
+        let v = args[0].as_i32().unwrap() * 10;
+        Box::pin(Later { n: 3, v, polls: p.clone() })
+    });
+    let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
+    let mut fut = Box::pin(inst.run_async("conversation", &[]));
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut pending = 0;
+    let result = loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => break r,
+            Poll::Pending => pending += 1,
+        }
+    };
+    assert_eq!(result.unwrap(), vec![Val::I32(30)]);
+    assert_eq!(pending, 6, "the guest was suspended while each future was pending");
+    assert_eq!(polls.load(Ordering::Relaxed), 8);
+    drop(fut);
+    // The same hostcalls under a blocking run are simply waited for.
+    assert_eq!(inst.run("conversation", &[]).unwrap(), vec![Val::I32(30)]);
+}
+
+#[test]
+fn hostcalls_see_interrupts() {
+    let (_c, m) = lucet_tests::load(
+        br#"(module (import "host" "wait" (func $w)) (func (export "f") (call $w)))"#,
+    );
+    let mut linker = Linker::new();
+    linker.func("host", "wait", FuncType::new([], []), |caller, _, _| {
+        let start = Instant::now();
+        while !caller.is_interrupted() {
+            if start.elapsed() > Duration::from_secs(5) {
+                return Err(Error::Host("never interrupted".into()));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Err(Error::Terminated("host noticed".into()))
+    });
+    let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
+    inst.set_deadline(Some(Duration::from_millis(20)));
+    assert!(matches!(inst.run("f", &[]), Err(Error::Terminated(w)) if w == "host noticed"));
+}

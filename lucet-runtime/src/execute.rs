@@ -157,16 +157,20 @@ impl Execution {
         CURRENT.with(|c| c.set(prev));
         match result {
             CoroutineResult::Return(Outcome::Returned) => Step::Returned,
-            CoroutineResult::Return(Outcome::Trapped) => Step::Trapped(self.run.trap.get().unwrap_or(TrapRecord {
-                code: TrapCode::Unreachable,
-                pc: 0,
-            })),
+            CoroutineResult::Return(Outcome::Trapped) => {
+                Step::Trapped(self.run.trap.get().unwrap_or(TrapRecord {
+                    code: TrapCode::Unreachable,
+                    pc: 0,
+                }))
+            }
             CoroutineResult::Yield(Suspend::End) => {
                 // SAFETY: the hostcall that suspended dropped everything it
                 // owned first, and guest frames own nothing.
                 unsafe { self.co.force_reset() };
                 let e = self.run.ended.borrow_mut().take();
-                Step::Ended(e.unwrap_or_else(|| Error::InvalidState("run ended without an error".into())))
+                Step::Ended(
+                    e.unwrap_or_else(|| Error::InvalidState("run ended without an error".into())),
+                )
             }
             CoroutineResult::Yield(Suspend::Yield(v)) => Step::Yielded(v),
             CoroutineResult::Yield(Suspend::Await(f)) => Step::Await(f),

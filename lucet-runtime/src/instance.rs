@@ -161,6 +161,7 @@ impl InstanceState {
         &mut *self.mutable.get()
     }
 
+    #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn context_mut<T: Any + Send>(&self) -> Option<&mut T> {
         self.mutable().context.as_mut()?.downcast_mut()
     }
@@ -804,14 +805,13 @@ impl Instance {
     /// hostcall yields a value to the host.
     pub fn run_resumable(&mut self, name: &str, args: &[Val]) -> Result<RunResult, Error> {
         let index = self.export_func_index(name)?;
-        self.start(index, args)
-            .map_err(|err| match err {
-                Error::ArgumentMismatch { reason, .. } => Error::ArgumentMismatch {
-                    name: name.into(),
-                    reason,
-                },
-                other => other,
-            })?;
+        self.start(index, args).map_err(|err| match err {
+            Error::ArgumentMismatch { reason, .. } => Error::ArgumentMismatch {
+                name: name.into(),
+                reason,
+            },
+            other => other,
+        })?;
         self.drive(ResumeWith::Start)
     }
 
@@ -882,7 +882,9 @@ impl Instance {
             ));
         }
         let data = st.module.data();
-        let type_index = data.func_type_index(index).expect("validated function index");
+        let type_index = data
+            .func_type_index(index)
+            .expect("validated function index");
         let ty = &data.types[type_index as usize];
         if args.len() != ty.params.len() || args.iter().zip(&ty.params).any(|(a, t)| a.ty() != *t) {
             let given: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
@@ -1009,7 +1011,13 @@ impl Instance {
         };
         // The call is over.
         m.suspended = None;
-        if let Some(when) = st.deadline.lock().unwrap_or_else(|e| e.into_inner()).1.take() {
+        if let Some(when) = st
+            .deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .take()
+        {
             crate::watchdog::disarm(&self.state, when);
         }
         st.run_limits.interrupt.store(0, Ordering::SeqCst);
@@ -1043,7 +1051,11 @@ impl Instance {
     /// from its start, suspensions included) with [`Error::Terminated`].
     /// `None` removes the deadline.
     pub fn set_deadline(&mut self, deadline: Option<std::time::Duration>) {
-        self.state.deadline.lock().unwrap_or_else(|e| e.into_inner()).0 = deadline;
+        self.state
+            .deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0 = deadline;
     }
 
     /// Limit runs to `budget` executed wasm instructions (modules compiled
@@ -1058,7 +1070,10 @@ impl Instance {
     /// Wasm instructions the last (or current) run executed, for modules
     /// compiled with instruction counting.
     pub fn instruction_count(&self) -> u64 {
-        self.state.run_limits.instruction_count.load(Ordering::Relaxed)
+        self.state
+            .run_limits
+            .instruction_count
+            .load(Ordering::Relaxed)
     }
 
     /// Bring the instance back to its freshly instantiated state: memory
@@ -1213,7 +1228,10 @@ struct AsyncRun<'a> {
 impl std::future::Future for AsyncRun<'_> {
     type Output = Result<Vec<Val>, Error>;
 
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
         use std::task::Poll;
         let mut input = match self.started.take() {
             Some(Err(e)) => return Poll::Ready(Err(e)),

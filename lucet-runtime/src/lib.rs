@@ -32,8 +32,8 @@ mod val;
 mod watchdog;
 
 pub use error::Error;
-pub use hostcall::{AsyncHostFn, Caller, HostFn};
 pub use execute::HostFuture;
+pub use hostcall::{AsyncHostFn, Caller, HostFn};
 pub use instance::{Instance, InterruptHandle, RunResult};
 pub use limits::Limits;
 pub use linker::{Extern, Func, Global, Linker, Memory, Table};

@@ -42,7 +42,10 @@ fn run(w: &'static Watchdog) {
         armed = match armed.keys().next() {
             Some((when, _)) => {
                 let wait = when.saturating_duration_since(now);
-                w.wake.wait_timeout(armed, wait).unwrap_or_else(|e| e.into_inner()).0
+                w.wake
+                    .wait_timeout(armed, wait)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0
             }
             None => w.wake.wait(armed).unwrap_or_else(|e| e.into_inner()),
         };

@@ -196,12 +196,22 @@ impl<'m> FuncEnv<'m> {
         }
         let vmctx = self.vmctx_val(builder.func);
         let flags = MemFlags::trusted();
-        let limits = builder.ins().load(I64, flags, vmctx, VmctxOffsets::RUN_LIMITS);
-        let count = builder.ins().load(I64, flags, limits, run_limits::INSTRUCTION_COUNT);
+        let limits = builder
+            .ins()
+            .load(I64, flags, vmctx, VmctxOffsets::RUN_LIMITS);
+        let count = builder
+            .ins()
+            .load(I64, flags, limits, run_limits::INSTRUCTION_COUNT);
         let count = builder.ins().iadd_imm(count, self.uncounted);
-        builder.ins().store(flags, count, limits, run_limits::INSTRUCTION_COUNT);
-        let budget = builder.ins().load(I64, flags, limits, run_limits::INSTRUCTION_BUDGET);
-        let over = builder.ins().icmp(IntCC::UnsignedGreaterThan, count, budget);
+        builder
+            .ins()
+            .store(flags, count, limits, run_limits::INSTRUCTION_COUNT);
+        let budget = builder
+            .ins()
+            .load(I64, flags, limits, run_limits::INSTRUCTION_BUDGET);
+        let over = builder
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThan, count, budget);
         builder.ins().trapnz(over, ir::TrapCode::Interrupt);
         self.uncounted = 0;
     }

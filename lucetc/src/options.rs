@@ -145,7 +145,9 @@ impl Options {
                 self.heap_reserved_size
             )));
         }
-        if self.heap_guard_size % 4096 != 0 || self.heap_reserved_size % 4096 != 0 {
+        if !self.heap_guard_size.is_multiple_of(4096)
+            || !self.heap_reserved_size.is_multiple_of(4096)
+        {
             return Err(Error::Option(
                 "heap sizes must be multiples of 4 KiB".into(),
             ));
@@ -174,7 +176,7 @@ impl Options {
         set(&mut flags, "enable_probestack", "true")?;
         set(&mut flags, "probestack_strategy", "inline")?;
         set(&mut flags, "unwind_info", "false")?;
-        let mut builder = match self.target_cpu {
+        let builder = match self.target_cpu {
             TargetCpu::Native => cranelift_native::builder()
                 .map_err(|e| Error::Option(format!("native target: {e}")))?,
             TargetCpu::Baseline => {
@@ -190,7 +192,6 @@ impl Options {
         if !cfg!(target_arch = "x86_64") {
             return Err(Error::Option("only x86-64 hosts are supported".into()));
         }
-        let _ = &mut builder;
         builder
             .finish(settings::Flags::new(flags))
             .map_err(|e| Error::Option(format!("target: {e}")))

@@ -27,11 +27,20 @@ fn a_deadline_stops_an_infinite_loop() {
         other => panic!("{other:?}"),
     }
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(30) && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(30) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
     // The instance still works, and quick runs are not stopped.
-    assert_eq!(inst.run("count", &[Val::I32(1000)]).unwrap(), vec![Val::I32(1000)]);
+    assert_eq!(
+        inst.run("count", &[Val::I32(1000)]).unwrap(),
+        vec![Val::I32(1000)]
+    );
     inst.set_deadline(None);
-    assert_eq!(inst.run("count", &[Val::I32(10)]).unwrap(), vec![Val::I32(10)]);
+    assert_eq!(
+        inst.run("count", &[Val::I32(10)]).unwrap(),
+        vec![Val::I32(10)]
+    );
 }
 
 #[test]
@@ -48,11 +57,20 @@ fn the_kill_switch_stops_a_run_within_a_millisecond_and_an_early_kill_stops_the_
     assert!(matches!(inst.run("forever", &[]), Err(Error::Terminated(w)) if w == "interrupted"));
     let latency = killed_at.lock().unwrap().unwrap().elapsed();
     t.join().unwrap();
-    assert!(latency < Duration::from_millis(50), "stopped {latency:?} after the kill");
+    assert!(
+        latency < Duration::from_millis(50),
+        "stopped {latency:?} after the kill"
+    );
     // A kill sent between runs stops the next run at once; later runs are fine.
     inst.interrupt_handle().interrupt();
-    assert!(matches!(inst.run("count", &[Val::I32(5)]), Err(Error::Terminated(_))));
-    assert_eq!(inst.run("count", &[Val::I32(5)]).unwrap(), vec![Val::I32(5)]);
+    assert!(matches!(
+        inst.run("count", &[Val::I32(5)]),
+        Err(Error::Terminated(_))
+    ));
+    assert_eq!(
+        inst.run("count", &[Val::I32(5)]).unwrap(),
+        vec![Val::I32(5)]
+    );
 }
 
 #[test]
@@ -75,8 +93,14 @@ fn instructions_are_counted_and_budgeted() {
         Err(Error::Terminated(why)) => assert!(why.contains("budget of 5000"), "{why}"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(inst.run("forever", &[]), Err(Error::Terminated(_))));
-    assert_eq!(inst.run("count", &[Val::I32(10)]).unwrap(), vec![Val::I32(10)]);
+    assert!(matches!(
+        inst.run("forever", &[]),
+        Err(Error::Terminated(_))
+    ));
+    assert_eq!(
+        inst.run("count", &[Val::I32(10)]).unwrap(),
+        vec![Val::I32(10)]
+    );
 }
 
 const ASKER: &str = r#"(module
@@ -88,24 +112,50 @@ const ASKER: &str = r#"(module
 fn hostcalls_yield_values_and_the_host_resumes_with_values() {
     let (_c, m) = lucet_tests::load(ASKER.as_bytes());
     let mut linker = Linker::new();
-    linker.func("host", "ask", FuncType::new([ValType::I32], [ValType::I32]), |caller, args, results| {
-        let answer = caller.yield_value(args[0]);
-        results[0] = answer;
-        Ok(())
-    });
+    linker.func(
+        "host",
+        "ask",
+        FuncType::new([ValType::I32], [ValType::I32]),
+        |caller, args, results| {
+            let answer = caller.yield_value(args[0]);
+            results[0] = answer;
+            Ok(())
+        },
+    );
     let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
-    assert_eq!(inst.run_resumable("conversation", &[]).unwrap(), RunResult::Yielded(Val::I32(1)));
+    assert_eq!(
+        inst.run_resumable("conversation", &[]).unwrap(),
+        RunResult::Yielded(Val::I32(1))
+    );
     assert!(inst.is_suspended());
     // Another call cannot start while one is suspended.
-    assert!(matches!(inst.run("conversation", &[]), Err(Error::InvalidState(_))));
-    assert_eq!(inst.resume(Val::I32(40)).unwrap(), RunResult::Yielded(Val::I32(2)));
-    assert_eq!(inst.resume(Val::I32(2)).unwrap(), RunResult::Returned(vec![Val::I32(42)]));
+    assert!(matches!(
+        inst.run("conversation", &[]),
+        Err(Error::InvalidState(_))
+    ));
+    assert_eq!(
+        inst.resume(Val::I32(40)).unwrap(),
+        RunResult::Yielded(Val::I32(2))
+    );
+    assert_eq!(
+        inst.resume(Val::I32(2)).unwrap(),
+        RunResult::Returned(vec![Val::I32(42)])
+    );
     assert!(!inst.is_suspended());
-    assert!(matches!(inst.resume(Val::I32(0)), Err(Error::InvalidState(_))));
+    assert!(matches!(
+        inst.resume(Val::I32(0)),
+        Err(Error::InvalidState(_))
+    ));
     // Abandoning a suspended call: reset, or drop, is clean.
-    assert!(matches!(inst.run_resumable("conversation", &[]), Ok(RunResult::Yielded(_))));
+    assert!(matches!(
+        inst.run_resumable("conversation", &[]),
+        Ok(RunResult::Yielded(_))
+    ));
     inst.reset().unwrap();
-    assert!(matches!(inst.run("conversation", &[]), Err(Error::Yielded(Val::I32(1)))));
+    assert!(matches!(
+        inst.run("conversation", &[]),
+        Err(Error::Yielded(Val::I32(1)))
+    ));
     drop(inst);
 }
 
@@ -136,10 +186,19 @@ fn async_hostcalls_suspend_the_guest_not_the_thread() {
     let polls = Arc::new(AtomicUsize::new(0));
     let p = polls.clone();
     let mut linker = Linker::new();
-    linker.func_async("host", "ask", FuncType::new([ValType::I32], [ValType::I32]), move |_caller, args| {
-        let v = args[0].as_i32().unwrap() * 10;
-        Box::pin(Later { n: 3, v, polls: p.clone() })
-    });
+    linker.func_async(
+        "host",
+        "ask",
+        FuncType::new([ValType::I32], [ValType::I32]),
+        move |_caller, args| {
+            let v = args[0].as_i32().unwrap() * 10;
+            Box::pin(Later {
+                n: 3,
+                v,
+                polls: p.clone(),
+            })
+        },
+    );
     let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
     let mut fut = Box::pin(inst.run_async("conversation", &[]));
     let mut cx = Context::from_waker(Waker::noop());
@@ -151,7 +210,10 @@ fn async_hostcalls_suspend_the_guest_not_the_thread() {
         }
     };
     assert_eq!(result.unwrap(), vec![Val::I32(30)]);
-    assert_eq!(pending, 6, "the guest was suspended while each future was pending");
+    assert_eq!(
+        pending, 6,
+        "the guest was suspended while each future was pending"
+    );
     assert_eq!(polls.load(Ordering::Relaxed), 8);
     drop(fut);
     // The same hostcalls under a blocking run are simply waited for.

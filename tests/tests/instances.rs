@@ -337,7 +337,7 @@ fn bad_arguments_are_errors() {
 
 #[test]
 fn start_function_runs_and_its_trap_fails_instantiation() {
-    let (_c, mut inst) = lucet_tests::instantiate(
+    let (_c, inst) = lucet_tests::instantiate(
         r#"(module (global $g (export "g") (mut i32) (i32.const 0))
              (func $s (global.set $g (i32.const 9))) (start $s))"#,
     );

@@ -49,7 +49,8 @@ fn corrupted_module_data_is_rejected() {
         .windows(8)
         .position(|w| w == b"LUCETMOD")
         .expect("module data in the file");
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    type Corruption = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Corruption)> = vec![
         ("bad magic", Box::new(move |b: &mut Vec<u8>| b[at] = b'X')),
         ("version", Box::new(move |b: &mut Vec<u8>| b[at + 8] = 99)),
         (
@@ -96,7 +97,7 @@ fn a_fault_in_host_code_is_not_swallowed() {
         let (_c, mut i) = lucet_tests::instantiate(r#"(module (func (export "f")))"#);
         i.run("f", &[]).unwrap();
         // SAFETY: deliberately invalid, to provoke SIGSEGV in the host.
-        unsafe { std::ptr::write_volatile(8 as *mut u64, 1) };
+        unsafe { std::ptr::write_volatile(std::ptr::without_provenance_mut::<u64>(8), 1) };
         std::process::exit(0);
     }
     let out = Command::new(std::env::current_exe().unwrap())

@@ -50,7 +50,10 @@ fn a_reused_slot_shows_nothing_of_the_previous_tenant() {
     // Same slot, another module.
     let mut ib = region.instantiate(&b, &Linker::new()).unwrap();
     assert_eq!(ib.run("size", &[]).unwrap(), vec![Val::I32(1)]);
-    assert_eq!(ib.run("sum", &[Val::I32(0), Val::I32(65536)]).unwrap(), vec![Val::I64(0)]);
+    assert_eq!(
+        ib.run("sum", &[Val::I32(0), Val::I32(65536)]).unwrap(),
+        vec![Val::I64(0)]
+    );
     assert_eq!(ib.global("g").unwrap(), Val::I64(7));
     assert_eq!(ib.run("null_entries", &[]).unwrap(), vec![Val::I32(4)]);
     // Beyond its one page, A's grown pages are inaccessible, not stale.
@@ -91,7 +94,9 @@ fn full_region_and_impossible_module_are_different_errors() {
     let i2 = region.instantiate(&b, &Linker::new()).unwrap();
     assert_eq!(region.used(), 2);
     match region.instantiate(&b, &Linker::new()) {
-        Err(e @ Error::RegionFull(2)) => assert_eq!(e.to_string(), "region is full: all 2 slots are in use"),
+        Err(e @ Error::RegionFull(2)) => {
+            assert_eq!(e.to_string(), "region is full: all 2 slots are in use")
+        }
         other => panic!("{:?}", other.err()),
     }
     drop(i1);
@@ -99,16 +104,43 @@ fn full_region_and_impossible_module_are_different_errors() {
     drop((i2, i3));
     assert_eq!(region.used(), 0);
 
-    let small = Region::new(1, Limits { heap_memory_size: 65536 / 2, ..Limits::default() }).unwrap();
-    assert!(matches!(small.instantiate(&b, &Linker::new()), Err(Error::LimitExceeded(_))));
-    let tight = Region::new(1, Limits { heap_address_space_size: 4 << 30, ..Limits::default() }).unwrap();
+    let small = Region::new(
+        1,
+        Limits {
+            heap_memory_size: 65536 / 2,
+            ..Limits::default()
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        small.instantiate(&b, &Linker::new()),
+        Err(Error::LimitExceeded(_))
+    ));
+    let tight = Region::new(
+        1,
+        Limits {
+            heap_address_space_size: 4 << 30,
+            ..Limits::default()
+        },
+    )
+    .unwrap();
     match tight.instantiate(&b, &Linker::new()) {
         Err(e @ Error::LimitExceeded(_)) => assert!(e.to_string().contains("address space"), "{e}"),
         other => panic!("{:?}", other.err()),
     }
     let (_ct, t) = lucet_tests::load(br#"(module (table 100 funcref))"#);
-    let few = Region::new(1, Limits { table_elements: 10, ..Limits::default() }).unwrap();
-    assert!(matches!(few.instantiate(&t, &Linker::new()), Err(Error::LimitExceeded(_))));
+    let few = Region::new(
+        1,
+        Limits {
+            table_elements: 10,
+            ..Limits::default()
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        few.instantiate(&t, &Linker::new()),
+        Err(Error::LimitExceeded(_))
+    ));
 }
 
 #[test]
@@ -123,7 +155,10 @@ fn eight_threads_share_one_region() {
                     let mut inst = region.instantiate(&b, &Linker::new()).unwrap();
                     inst.memory()[0] = (t + i) as u8;
                     let want = ((t + i) as u8) as i64;
-                    assert_eq!(inst.run("sum", &[Val::I32(0), Val::I32(4096)]).unwrap(), vec![Val::I64(want)]);
+                    assert_eq!(
+                        inst.run("sum", &[Val::I32(0), Val::I32(4096)]).unwrap(),
+                        vec![Val::I64(want)]
+                    );
                 }
             })
         })
@@ -137,7 +172,13 @@ fn eight_threads_share_one_region() {
 /// Resident set size of this process, in bytes.
 fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 4096
+    statm
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<usize>()
+        .unwrap()
+        * 4096
 }
 
 #[test]
@@ -158,6 +199,12 @@ fn twenty_thousand_live_instances() {
     println!("{n} live instances in {took:?}, {per_instance} bytes resident each");
     assert_eq!(region.used(), n);
     assert_eq!(live[n - 1].run("f", &[]).unwrap(), vec![Val::I32(42)]);
-    assert!(matches!(region.instantiate(&m, &Linker::new()), Err(Error::RegionFull(_))));
-    assert!(per_instance <= 16 << 10, "{per_instance} bytes per idle instance");
+    assert!(matches!(
+        region.instantiate(&m, &Linker::new()),
+        Err(Error::RegionFull(_))
+    ));
+    assert!(
+        per_instance <= 16 << 10,
+        "{per_instance} bytes per idle instance"
+    );
 }

@@ -340,21 +340,22 @@ impl ModuleData {
         self.num_imported_globals() + self.globals.len() as u32
     }
 
+    /// The `index`-th import of the kind `pick` selects.
+    fn nth_import<T>(&self, index: u32, pick: impl Fn(&ImportKind) -> Option<T>) -> Option<T> {
+        self.imports
+            .iter()
+            .filter_map(|i| pick(&i.kind))
+            .nth(index as usize)
+    }
+
     /// Type index of function `index` in the function index space.
     pub fn func_type_index(&self, index: u32) -> Option<u32> {
-        let imported = self.num_imported_funcs();
-        if index < imported {
-            self.imports
-                .iter()
-                .filter_map(|i| match i.kind {
-                    ImportKind::Func(t) => Some(t),
-                    _ => None,
-                })
-                .nth(index as usize)
-        } else {
-            self.functions
-                .get((index - imported) as usize)
-                .map(|f| f.type_index)
+        match index.checked_sub(self.num_imported_funcs()) {
+            None => self.nth_import(index, |k| match k {
+                ImportKind::Func(t) => Some(*t),
+                _ => None,
+            }),
+            Some(d) => self.functions.get(d as usize).map(|f| f.type_index),
         }
     }
 
@@ -366,49 +367,34 @@ impl ModuleData {
 
     /// Type of global `index`.
     pub fn global_type(&self, index: u32) -> Option<GlobalType> {
-        let imported = self.num_imported_globals();
-        if index < imported {
-            self.imports
-                .iter()
-                .filter_map(|i| match i.kind {
-                    ImportKind::Global(g) => Some(g),
-                    _ => None,
-                })
-                .nth(index as usize)
-        } else {
-            self.globals.get((index - imported) as usize).map(|g| g.ty)
+        match index.checked_sub(self.num_imported_globals()) {
+            None => self.nth_import(index, |k| match k {
+                ImportKind::Global(g) => Some(*g),
+                _ => None,
+            }),
+            Some(d) => self.globals.get(d as usize).map(|g| g.ty),
         }
     }
 
     /// Type of table `index`.
     pub fn table_type(&self, index: u32) -> Option<TableType> {
-        let imported = self.num_imported_tables();
-        if index < imported {
-            self.imports
-                .iter()
-                .filter_map(|i| match i.kind {
-                    ImportKind::Table(t) => Some(t),
-                    _ => None,
-                })
-                .nth(index as usize)
-        } else {
-            self.tables.get((index - imported) as usize).copied()
+        match index.checked_sub(self.num_imported_tables()) {
+            None => self.nth_import(index, |k| match k {
+                ImportKind::Table(t) => Some(*t),
+                _ => None,
+            }),
+            Some(d) => self.tables.get(d as usize).copied(),
         }
     }
 
     /// Type of memory `index`.
     pub fn memory_type(&self, index: u32) -> Option<MemoryType> {
-        let imported = self.num_imported_memories();
-        if index < imported {
-            self.imports
-                .iter()
-                .filter_map(|i| match i.kind {
-                    ImportKind::Memory(m) => Some(m),
-                    _ => None,
-                })
-                .nth(index as usize)
-        } else {
-            self.memories.get((index - imported) as usize).copied()
+        match index.checked_sub(self.num_imported_memories()) {
+            None => self.nth_import(index, |k| match k {
+                ImportKind::Memory(m) => Some(*m),
+                _ => None,
+            }),
+            Some(d) => self.memories.get(d as usize).copied(),
         }
     }
 

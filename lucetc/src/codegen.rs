@@ -109,6 +109,15 @@ pub fn compile_functions(
         .collect()
 }
 
+/// Start a trampoline: one block taking the function's parameters.
+fn entry_block(b: &mut FunctionBuilder<'_>) -> ir::Block {
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    b.seal_block(block);
+    block
+}
+
 /// The entry trampoline for type `type_index`: see
 /// [`lucet_module::symbols::entry_trampoline`].
 pub fn entry_trampoline(
@@ -122,10 +131,7 @@ pub fn entry_trampoline(
     let mut func = ir::Function::with_name_signature(ir::UserFuncName::user(2, type_index), sig);
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
-    let block = b.create_block();
-    b.append_block_params_for_function_params(block);
-    b.switch_to_block(block);
-    b.seal_block(block);
+    let block = entry_block(&mut b);
     let (callee, callee_vmctx, caller_vmctx, values) = {
         let p = b.block_params(block);
         (p[0], p[1], p[2], p[3])
@@ -170,10 +176,7 @@ pub fn host_trampoline(
     ));
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
-    let block = b.create_block();
-    b.append_block_params_for_function_params(block);
-    b.switch_to_block(block);
-    b.seal_block(block);
+    let block = entry_block(&mut b);
     let params = b.block_params(block).to_vec();
     let (callee_vmctx, caller_vmctx) = (params[0], params[1]);
     let values = b.ins().stack_addr(I64, slot, 0);

@@ -11,6 +11,7 @@
 //! This crate knows nothing of slots, signals or instances: everything it
 //! assumes about the runtime is in `lucet_module`.
 
+pub mod cli;
 mod codegen;
 mod decode;
 mod error;

@@ -5,64 +5,6 @@
 //! Exit codes: 0 on success, 1 when the input is rejected or compilation
 //! fails, 2 on bad command-line usage.
 
-use clap::Parser;
-use lucetc::{Emit, OptLevel, Options, TargetCpu};
-use std::path::PathBuf;
-
-#[derive(Parser)]
-#[command(
-    name = "lucetc-wasi",
-    version,
-    about = "Compile a WASI program (WebAssembly) to a native shared object for lucet-wasi"
-)]
-struct Args {
-    /// Input module, binary (.wasm) or text (.wat).
-    input: PathBuf,
-    /// Output file.
-    #[arg(short, long)]
-    output: PathBuf,
-    /// What to write: `so` (shared object) or `obj` (relocatable object).
-    #[arg(long, default_value = "so", value_parser = ["so", "obj"])]
-    emit: String,
-    /// Optimization level: none, speed, speed_and_size.
-    #[arg(long, default_value = "speed")]
-    opt_level: OptLevel,
-    /// Target CPU: baseline (x86-64-v2) or native.
-    #[arg(long, default_value = "baseline")]
-    target_cpu: TargetCpu,
-    /// Heap address space reserved per instance (e.g. 4GiB).
-    #[arg(long, value_parser = lucetc::parse_size)]
-    heap_reserved_size: Option<u64>,
-    /// Guard region beyond the heap reservation (e.g. 4GiB, 64KiB).
-    #[arg(long, value_parser = lucetc::parse_size)]
-    heap_guard_size: Option<u64>,
-    /// Compilation threads (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
-}
-
 fn main() {
-    let args = Args::parse();
-    let mut options = Options {
-        opt_level: args.opt_level,
-        target_cpu: args.target_cpu,
-        emit: if args.emit == "obj" {
-            Emit::Object
-        } else {
-            Emit::SharedObject
-        },
-        threads: args.threads,
-        allowed_imports: Some(lucet_wasi::allowed_imports()),
-        ..Options::default()
-    };
-    if let Some(s) = args.heap_reserved_size {
-        options.heap_reserved_size = s;
-    }
-    if let Some(s) = args.heap_guard_size {
-        options.heap_guard_size = s;
-    }
-    if let Err(e) = lucetc::compile_file(&args.input, &args.output, &options) {
-        eprintln!("lucetc-wasi: error: {}: {e}", args.input.display());
-        std::process::exit(1);
-    }
+    lucetc::cli::main("lucetc-wasi", Some(lucet_wasi::allowed_imports()))
 }

@@ -1,9 +1,10 @@
 //! The native calling convention of compiled code.
 //!
 //! Every wasm function, defined or imported, is called as
-//! `fn(callee_vmctx, caller_vmctx, wasm params...) -> wasm results` with the
-//! platform's C calling convention (System V on x86-64) extended by
-//! Cranelift for multiple results. Passing the caller's vmctx lets a host
+//! `fn(callee_vmctx, caller_vmctx, wasm params...) -> wasm results` with
+//! Cranelift's `tail` calling convention (so `return_call` can reuse the
+//! frame). Host code never calls them directly: it enters through the
+//! per-type entry trampolines, which use the platform's C convention. Passing the caller's vmctx lets a host
 //! function reach the memory of the instance that called it even when the
 //! callee context is something else (a host function record, or another
 //! instance's vmctx for cross-instance imports).

@@ -15,7 +15,7 @@ use wasmparser::{
 
 /// Features this compiler accepts.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST
+    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST | WasmFeatures::TAIL_CALL
 }
 
 /// A function body with what is needed to validate it while translating.

@@ -27,6 +27,14 @@ use lucet_module::{
 };
 use std::collections::HashMap;
 
+/// Where a direct call goes.
+enum Target {
+    /// A defined function, by name.
+    Direct,
+    /// An imported function's code address, with its signature.
+    Indirect(ir::SigRef, ir::Value),
+}
+
 /// Per-function translation environment.
 pub struct FuncEnv<'m> {
     module: &'m ModuleEnv,
@@ -171,6 +179,70 @@ impl<'m> FuncEnv<'m> {
         let off = self.module.layout.memory_ptr(index.as_u32());
         pos.ins()
             .load(I64, MemFlags::trusted().with_readonly(), vmctx, off)
+    }
+
+    /// How to reach function `index`, and the full argument list: a
+    /// defined function directly, an imported one through its
+    /// `{code, vmctx}` pair.
+    fn direct_callee(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        index: FuncIndex,
+        callee: ir::FuncRef,
+        call_args: &[ir::Value],
+    ) -> (Target, Vec<ir::Value>) {
+        let vmctx = self.vmctx_val(builder.func);
+        let i = index.as_u32();
+        if i < self.module.data.num_imported_funcs() {
+            let off = self.module.layout.imported_func(i);
+            let flags = MemFlags::trusted().with_readonly();
+            let code = builder
+                .ins()
+                .load(I64, flags, vmctx, off + imported_func::CODE);
+            let cvmctx = builder
+                .ins()
+                .load(I64, flags, vmctx, off + imported_func::VMCTX);
+            Self::pass_run_limits(&mut builder.cursor(), vmctx, cvmctx);
+            let sig = builder.func.dfg.ext_funcs[callee].signature;
+            let mut args = vec![cvmctx, vmctx];
+            args.extend_from_slice(call_args);
+            (Target::Indirect(sig, code), args)
+        } else {
+            let mut args = vec![vmctx, vmctx];
+            args.extend_from_slice(call_args);
+            (Target::Direct, args)
+        }
+    }
+
+    /// Check table entry `callee` (bounds, null, signature) and return its
+    /// code and the full argument list.
+    fn table_callee(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        table_index: TableIndex,
+        sig_index: TypeIndex,
+        callee: ir::Value,
+        call_args: &[ir::Value],
+    ) -> (ir::Value, Vec<ir::Value>) {
+        let vmctx = self.vmctx_val(builder.func);
+        let mut pos = builder.cursor();
+        let addr = self.table_elem_addr(&mut pos, table_index, callee);
+        let fref = pos.ins().load(I64, MemFlags::trusted(), addr, 0);
+        pos.ins().trapz(fref, ir::TrapCode::IndirectCallToNull);
+        let ro = MemFlags::trusted().with_readonly();
+        let actual = pos.ins().load(I32, ro, fref, funcref::SIG_ID);
+        let sig_ids = pos.ins().load(I64, ro, vmctx, VmctxOffsets::SIG_IDS);
+        let expected = pos
+            .ins()
+            .load(I32, ro, sig_ids, (sig_index.as_u32() * 4) as i32);
+        let mismatch = pos.ins().icmp(IntCC::NotEqual, actual, expected);
+        pos.ins().trapnz(mismatch, ir::TrapCode::BadSignature);
+        let code = pos.ins().load(I64, ro, fref, funcref::CODE);
+        let cvmctx = pos.ins().load(I64, ro, fref, funcref::VMCTX);
+        Self::pass_run_limits(&mut pos, vmctx, cvmctx);
+        let mut args = vec![cvmctx, vmctx];
+        args.extend_from_slice(call_args);
+        (code, args)
     }
 
     /// The callee may belong to another instance (or be a host function
@@ -390,27 +462,26 @@ impl FuncEnvironment for FuncEnv<'_> {
         callee: ir::FuncRef,
         call_args: &[ir::Value],
     ) -> WasmResult<ir::Inst> {
-        let vmctx = self.vmctx_val(builder.func);
-        let i = callee_index.as_u32();
-        if i < self.module.data.num_imported_funcs() {
-            let off = self.module.layout.imported_func(i);
-            let flags = MemFlags::trusted().with_readonly();
-            let code = builder
-                .ins()
-                .load(I64, flags, vmctx, off + imported_func::CODE);
-            let cvmctx = builder
-                .ins()
-                .load(I64, flags, vmctx, off + imported_func::VMCTX);
-            Self::pass_run_limits(&mut builder.cursor(), vmctx, cvmctx);
-            let sig = builder.func.dfg.ext_funcs[callee].signature;
-            let mut args = vec![cvmctx, vmctx];
-            args.extend_from_slice(call_args);
-            Ok(builder.ins().call_indirect(sig, code, &args))
-        } else {
-            let mut args = vec![vmctx, vmctx];
-            args.extend_from_slice(call_args);
-            Ok(builder.ins().call(callee, &args))
-        }
+        let (target, args) = self.direct_callee(builder, callee_index, callee, call_args);
+        Ok(match target {
+            Target::Direct => builder.ins().call(callee, &args),
+            Target::Indirect(sig, code) => builder.ins().call_indirect(sig, code, &args),
+        })
+    }
+
+    fn translate_return_call(
+        &mut self,
+        builder: &mut FunctionBuilder,
+        callee_index: FuncIndex,
+        callee: ir::FuncRef,
+        call_args: &[ir::Value],
+    ) -> WasmResult<()> {
+        let (target, args) = self.direct_callee(builder, callee_index, callee, call_args);
+        match target {
+            Target::Direct => builder.ins().return_call(callee, &args),
+            Target::Indirect(sig, code) => builder.ins().return_call_indirect(sig, code, &args),
+        };
+        Ok(())
     }
 
     fn translate_call_indirect(
@@ -422,37 +493,22 @@ impl FuncEnvironment for FuncEnv<'_> {
         callee: ir::Value,
         call_args: &[ir::Value],
     ) -> WasmResult<Option<ir::Inst>> {
-        let vmctx = self.vmctx_val(builder.func);
-        let mut pos = builder.cursor();
-        let addr = self.table_elem_addr(&mut pos, table_index, callee);
-        let fref = pos.ins().load(I64, MemFlags::trusted(), addr, 0);
-        pos.ins().trapz(fref, ir::TrapCode::IndirectCallToNull);
-        let ro = MemFlags::trusted().with_readonly();
-        let actual = pos.ins().load(I32, ro, fref, funcref::SIG_ID);
-        let sig_ids = pos.ins().load(I64, ro, vmctx, VmctxOffsets::SIG_IDS);
-        let expected = pos
-            .ins()
-            .load(I32, ro, sig_ids, (sig_index.as_u32() * 4) as i32);
-        let mismatch = pos.ins().icmp(IntCC::NotEqual, actual, expected);
-        pos.ins().trapnz(mismatch, ir::TrapCode::BadSignature);
-        let code = pos.ins().load(I64, ro, fref, funcref::CODE);
-        let cvmctx = pos.ins().load(I64, ro, fref, funcref::VMCTX);
-        Self::pass_run_limits(&mut pos, vmctx, cvmctx);
-        let mut args = vec![cvmctx, vmctx];
-        args.extend_from_slice(call_args);
+        let (code, args) = self.table_callee(builder, table_index, sig_index, callee, call_args);
         Ok(Some(builder.ins().call_indirect(sig_ref, code, &args)))
     }
 
     fn translate_return_call_indirect(
         &mut self,
-        _builder: &mut FunctionBuilder,
-        _table_index: TableIndex,
-        _sig_index: TypeIndex,
-        _sig_ref: ir::SigRef,
-        _callee: ir::Value,
-        _call_args: &[ir::Value],
+        builder: &mut FunctionBuilder,
+        table_index: TableIndex,
+        sig_index: TypeIndex,
+        sig_ref: ir::SigRef,
+        callee: ir::Value,
+        call_args: &[ir::Value],
     ) -> WasmResult<()> {
-        Err(WasmError::Unsupported("tail calls".into()))
+        let (code, args) = self.table_callee(builder, table_index, sig_index, callee, call_args);
+        builder.ins().return_call_indirect(sig_ref, code, &args);
+        Ok(())
     }
 
     fn translate_return_call_ref(
@@ -462,17 +518,7 @@ impl FuncEnvironment for FuncEnv<'_> {
         _callee: ir::Value,
         _call_args: &[ir::Value],
     ) -> WasmResult<()> {
-        Err(WasmError::Unsupported("tail calls".into()))
-    }
-
-    fn translate_return_call(
-        &mut self,
-        _builder: &mut FunctionBuilder,
-        _callee_index: FuncIndex,
-        _callee: ir::FuncRef,
-        _call_args: &[ir::Value],
-    ) -> WasmResult<()> {
-        Err(WasmError::Unsupported("tail calls".into()))
+        Err(WasmError::Unsupported("typed function references".into()))
     }
 
     fn translate_call_ref(

@@ -13,7 +13,8 @@ pub struct ModuleEnv {
     pub layout: VmctxLayout,
     /// Target facts for the translator.
     pub frontend_config: TargetFrontendConfig,
-    /// The native calling convention.
+    /// The platform calling convention, for host-facing code (trampolines'
+    /// entry points, builtins, host dispatch).
     pub call_conv: CallConv,
     /// Whether the target has fused multiply-add.
     pub has_fma: bool,
@@ -62,10 +63,13 @@ impl ModuleEnv {
     }
 
     /// Native signature of a wasm function of type `type_index`:
-    /// `(callee_vmctx, caller_vmctx, params...) -> results`.
+    /// `(callee_vmctx, caller_vmctx, params...) -> results`, in the `tail`
+    /// calling convention.
     pub fn wasm_signature(&self, type_index: u32) -> Signature {
         let ty = &self.data.types[type_index as usize];
-        let mut sig = Signature::new(self.call_conv);
+        // Cranelift's `tail` convention, so `return_call` works; host code
+        // reaches these functions only through the entry trampolines.
+        let mut sig = Signature::new(CallConv::Tail);
         sig.params
             .push(AbiParam::special(I64, ArgumentPurpose::VMContext));
         sig.params.push(AbiParam::new(I64));

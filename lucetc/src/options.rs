@@ -176,6 +176,8 @@ impl Options {
         set(&mut flags, "enable_probestack", "true")?;
         set(&mut flags, "probestack_strategy", "inline")?;
         set(&mut flags, "unwind_info", "false")?;
+        // Cranelift's tail calls rely on frame pointers.
+        set(&mut flags, "preserve_frame_pointers", "true")?;
         let builder = match self.target_cpu {
             TargetCpu::Native => cranelift_native::builder()
                 .map_err(|e| Error::Option(format!("native target: {e}")))?,

@@ -57,10 +57,7 @@ fn invalid_input_names_the_problem() {
 #[test]
 fn unsupported_features_are_named() {
     rejects(b"(module (memory i64 1))", "memory64");
-    rejects(
-        b"(module (func (export \"f\") (return_call 0)))",
-        "tail call",
-    );
+    rejects(b"(module (memory 1 1 shared))", "threads");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The official WebAssembly spec test suite (2.0 plus SIMD), every module
+//! The official WebAssembly spec test suite (2.0, SIMD, tail calls and
+//! extended constant expressions), every module
 //! through lucetc → .so → lucet-runtime. Prints one line per script and a
 //! closing `N passed, M failed` over all directives.
 
@@ -12,6 +13,7 @@ fn spec_testsuite() {
     let mut files: Vec<(String, &'static str)> = spec(SpecVersion::V2)
         .map(|f| (format!("wasm-v2/{}", f.name()), f.raw()))
         .chain(proposal(Proposal::Simd).map(|f| (format!("simd/{}", f.name()), f.raw())))
+        .chain(proposal(Proposal::TailCall).map(|f| (format!("tail-call/{}", f.name()), f.raw())))
         .chain(
             proposal(Proposal::ExtendedConst)
                 .map(|f| (format!("extended-const/{}", f.name()), f.raw())),

@@ -159,7 +159,8 @@ impl Extern {
 /// other instances' exports.
 #[derive(Clone, Default)]
 pub struct Linker {
-    items: HashMap<(String, String), Extern>,
+    /// module -> field -> item, so lookups by `&str` allocate nothing.
+    items: HashMap<String, HashMap<String, Extern>>,
 }
 
 impl Linker {
@@ -171,7 +172,9 @@ impl Linker {
     /// Bind `module::field` to `item`, replacing any earlier binding.
     pub fn define(&mut self, module: &str, field: &str, item: Extern) -> &mut Self {
         self.items
-            .insert((module.to_string(), field.to_string()), item);
+            .entry(module.to_string())
+            .or_default()
+            .insert(field.to_string(), item);
         self
     }
 
@@ -209,6 +212,6 @@ impl Linker {
 
     /// The binding of `module::field`.
     pub fn get(&self, module: &str, field: &str) -> Option<&Extern> {
-        self.items.get(&(module.to_string(), field.to_string()))
+        self.items.get(module)?.get(field)
     }
 }

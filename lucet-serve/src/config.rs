@@ -1,0 +1,524 @@
+//! Configuration: where to listen, how many guests run at once, and which
+//! module answers which path with which limits.
+//!
+//! A small TOML file, which the command line can extend (`--route`) and
+//! override (`--listen`, `--deadline`, ...):
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! workers = 2            # threads running guest code (default: one per core)
+//! queue = 128            # requests waiting for a worker; beyond that, 503
+//!
+//! [defaults]             # limits for every route, each overridable per route
+//! deadline = "100ms"     # wall-clock time per run -> 504 ("none": no deadline)
+//! heap = "64MiB"         # linear memory a guest may grow to
+//! instruction_budget = 50000000  # wasm instructions per run -> 500
+//! max_body = "1MiB"      # request bodies larger get 413
+//! max_output = "8MiB"    # guests writing more to stdout get 500
+//!
+//! [[route]]
+//! path = "/hello"        # exact path; "/static/..." matches a prefix
+//! module = "handlers/wasm/hello.wasm"  # .wasm/.wat compiled at startup, or a lucetc .so
+//! deadline = "10ms"
+//! max_concurrency = 1    # at most this many of this route's requests at once
+//! ```
+//!
+//! Relative module paths are resolved against the config file's directory.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Limits applied to each request of a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteLimits {
+    /// Wall-clock time a run may take; past it the guest is stopped and the
+    /// client gets 504. `None`: no deadline.
+    pub deadline: Option<Duration>,
+    /// Bytes of linear memory the guest may have; `memory.grow` past it
+    /// fails (as it does past the module's own maximum).
+    pub heap: u64,
+    /// Bytes of guest call stack.
+    pub stack: usize,
+    /// Wasm instructions a run may execute (500 past it). Needs a module
+    /// compiled with instruction counting, which routes with a budget get
+    /// when the server compiles their `.wasm` itself.
+    pub instruction_budget: Option<u64>,
+    /// Largest request body accepted (413 beyond).
+    pub max_body: u64,
+    /// Largest output (headers and body) a guest may write to stdout.
+    pub max_output: usize,
+    /// At most this many requests of the route in the server (queued or
+    /// running) at once; more get 503. `None`: only the global bounds.
+    pub max_concurrency: Option<usize>,
+}
+
+impl Default for RouteLimits {
+    fn default() -> Self {
+        RouteLimits {
+            deadline: Some(Duration::from_secs(1)),
+            heap: 64 << 20,
+            stack: 512 << 10,
+            instruction_budget: None,
+            max_body: 1 << 20,
+            max_output: 8 << 20,
+            max_concurrency: None,
+        }
+    }
+}
+
+/// One route: a path and the module that answers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteConfig {
+    /// `/exact/path`, or `/prefix/...` for the prefix and everything below.
+    pub path: String,
+    /// A `.wasm` or `.wat` file (compiled with WASI imports at startup) or
+    /// a shared object compiled by `lucetc-wasi`.
+    pub module: PathBuf,
+    /// Its limits.
+    pub limits: RouteLimits,
+}
+
+/// The whole server configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Threads that run guest code, each one instance at a time.
+    pub workers: usize,
+    /// Requests that may wait for a free worker; more get 503.
+    pub queue: usize,
+    /// Threads of the async runtime handling connections (binary only).
+    pub io_threads: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_timeout: Duration,
+    /// Path of the Prometheus endpoint (`None`: no endpoint).
+    pub metrics_path: Option<String>,
+    /// Routes, matched by exact path first, then longest prefix.
+    pub routes: Vec<RouteConfig>,
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: cores(),
+            queue: 128,
+            io_threads: 1,
+            shutdown_timeout: Duration::from_secs(30),
+            metrics_path: Some("/metrics".into()),
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// A size in a config file: bytes as a number, or a string such as "64MiB".
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+enum Size {
+    Bytes(u64),
+    Text(String),
+}
+
+impl Size {
+    fn bytes(&self) -> Result<u64> {
+        match self {
+            Size::Bytes(n) => Ok(*n),
+            Size::Text(s) => lucetc::parse_size(s).map_err(|e| anyhow!(e)),
+        }
+    }
+}
+
+/// Limit settings as written: every field optional, so a route can
+/// override some of the defaults.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    deadline: Option<String>,
+    heap: Option<Size>,
+    stack: Option<Size>,
+    instruction_budget: Option<u64>,
+    max_body: Option<Size>,
+    max_output: Option<Size>,
+    max_concurrency: Option<usize>,
+}
+
+impl LimitsSpec {
+    /// `limits` with every setting given here applied.
+    fn apply(&self, mut limits: RouteLimits) -> Result<RouteLimits> {
+        if let Some(d) = &self.deadline {
+            limits.deadline = parse_deadline(d)?;
+        }
+        if let Some(h) = &self.heap {
+            limits.heap = h.bytes().context("heap")?;
+        }
+        if let Some(s) = &self.stack {
+            limits.stack = s.bytes().context("stack")? as usize;
+        }
+        if let Some(b) = self.instruction_budget {
+            limits.instruction_budget = Some(b);
+        }
+        if let Some(b) = &self.max_body {
+            limits.max_body = b.bytes().context("max_body")?;
+        }
+        if let Some(o) = &self.max_output {
+            limits.max_output = o.bytes().context("max_output")? as usize;
+        }
+        if let Some(c) = self.max_concurrency {
+            if c == 0 {
+                bail!("max_concurrency must be at least 1");
+            }
+            limits.max_concurrency = Some(c);
+        }
+        Ok(limits)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteSpec {
+    path: String,
+    module: PathBuf,
+    #[serde(flatten)]
+    limits: LimitsSpec,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSpec {
+    listen: Option<String>,
+    workers: Option<usize>,
+    queue: Option<usize>,
+    io_threads: Option<usize>,
+    shutdown_timeout: Option<String>,
+    metrics_path: Option<String>,
+    #[serde(default)]
+    defaults: LimitsSpec,
+    #[serde(default, rename = "route")]
+    routes: Vec<RouteSpec>,
+}
+
+/// Builds a [`Config`] from a TOML file and command-line settings; the
+/// builder's own settings override the file's, whatever the order of calls.
+#[derive(Debug, Default)]
+pub struct ConfigBuilder {
+    file: FileSpec,
+    over: FileSpec,
+    base: PathBuf,
+    defaults: Vec<LimitsSpec>,
+    extra_routes: Vec<(String, PathBuf)>,
+}
+
+impl ConfigBuilder {
+    /// A builder with nothing set.
+    pub fn new() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Read settings from TOML text; relative module paths are resolved
+    /// against `base`.
+    pub fn toml(mut self, text: &str, base: impl Into<PathBuf>) -> Result<Self> {
+        self.file = toml::from_str(text)?;
+        self.base = base.into();
+        Ok(self)
+    }
+
+    /// Read settings from a TOML file.
+    pub fn file(self, path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        self.toml(&text, base)
+            .with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Listen on `addr` (e.g. `127.0.0.1:0`).
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.over.listen = Some(addr.into());
+        self
+    }
+
+    /// Run guests on `n` threads.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.over.workers = Some(n);
+        self
+    }
+
+    /// Let `n` requests wait for a worker.
+    pub fn queue(mut self, n: usize) -> Self {
+        self.over.queue = Some(n);
+        self
+    }
+
+    /// Handle connections on `n` threads.
+    pub fn io_threads(mut self, n: usize) -> Self {
+        self.over.io_threads = Some(n);
+        self
+    }
+
+    /// Wait at most this long (e.g. "30s") for in-flight requests on shutdown.
+    pub fn shutdown_timeout(mut self, d: impl Into<String>) -> Self {
+        self.over.shutdown_timeout = Some(d.into());
+        self
+    }
+
+    /// Override default limits with a deadline (e.g. "50ms" or "none").
+    pub fn deadline(mut self, d: impl Into<String>) -> Self {
+        self.defaults.push(LimitsSpec {
+            deadline: Some(d.into()),
+            ..LimitsSpec::default()
+        });
+        self
+    }
+
+    /// Override the default heap limit (e.g. "16MiB").
+    pub fn heap(mut self, h: impl Into<String>) -> Self {
+        self.defaults.push(LimitsSpec {
+            heap: Some(Size::Text(h.into())),
+            ..LimitsSpec::default()
+        });
+        self
+    }
+
+    /// Override the default instruction budget.
+    pub fn instruction_budget(mut self, n: u64) -> Self {
+        self.defaults.push(LimitsSpec {
+            instruction_budget: Some(n),
+            ..LimitsSpec::default()
+        });
+        self
+    }
+
+    /// Add a route with the default limits; relative module paths are
+    /// taken as they are (from the working directory).
+    pub fn route(mut self, path: impl Into<String>, module: impl Into<PathBuf>) -> Self {
+        self.extra_routes.push((path.into(), module.into()));
+        self
+    }
+
+    /// Check everything and produce the configuration.
+    pub fn build(self) -> Result<Config> {
+        let d = Config::default();
+        let o = self.over;
+        let f = FileSpec {
+            listen: o.listen.or(self.file.listen),
+            workers: o.workers.or(self.file.workers),
+            queue: o.queue.or(self.file.queue),
+            io_threads: o.io_threads.or(self.file.io_threads),
+            shutdown_timeout: o.shutdown_timeout.or(self.file.shutdown_timeout),
+            ..self.file
+        };
+        let listen = match &f.listen {
+            Some(l) => l.parse().with_context(|| format!("listen address {l:?}"))?,
+            None => d.listen,
+        };
+        let shutdown_timeout = match &f.shutdown_timeout {
+            Some(t) => parse_duration(t).context("shutdown_timeout")?,
+            None => d.shutdown_timeout,
+        };
+        let metrics_path = match &f.metrics_path {
+            Some(p) if p.is_empty() => None,
+            Some(p) => Some(p.clone()),
+            None => d.metrics_path,
+        };
+        let mut defaults = f
+            .defaults
+            .apply(RouteLimits::default())
+            .context("[defaults]")?;
+        for spec in &self.defaults {
+            defaults = spec.apply(defaults)?;
+        }
+        let mut routes = Vec::new();
+        for r in &f.routes {
+            let limits = r
+                .limits
+                .apply(defaults.clone())
+                .with_context(|| format!("route {}", r.path))?;
+            routes.push(RouteConfig {
+                path: r.path.clone(),
+                module: self.base.join(&r.module),
+                limits,
+            });
+        }
+        for (path, module) in &self.extra_routes {
+            routes.push(RouteConfig {
+                path: path.clone(),
+                module: module.clone(),
+                limits: defaults.clone(),
+            });
+        }
+        let config = Config {
+            listen,
+            workers: f.workers.unwrap_or(d.workers),
+            queue: f.queue.unwrap_or(d.queue),
+            io_threads: f.io_threads.unwrap_or(d.io_threads),
+            shutdown_timeout,
+            metrics_path,
+            routes,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+impl Config {
+    /// Check the settings make sense together.
+    pub fn validate(&self) -> Result<()> {
+        if self.workers == 0 {
+            bail!("workers must be at least 1");
+        }
+        if self.io_threads == 0 {
+            bail!("io_threads must be at least 1");
+        }
+        if self.routes.is_empty() {
+            bail!("no routes: give at least one [[route]] or --route PATH=MODULE");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in &self.routes {
+            if !r.path.starts_with('/') {
+                bail!("route path {:?} must start with '/'", r.path);
+            }
+            if r.path.contains('?') || r.path.contains('#') {
+                bail!("route path {:?} must not contain '?' or '#'", r.path);
+            }
+            if !seen.insert(r.path.as_str()) {
+                bail!("route {:?} is given twice", r.path);
+            }
+            if Some(&r.path) == self.metrics_path.as_ref() {
+                bail!("route {:?} is the metrics endpoint", r.path);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parse a duration: `250us`, `5ms`, `1.5s`, `2m` (a bare number is
+/// milliseconds).
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| anyhow!("bad duration {s:?} (try 250us, 5ms, 1.5s, 2m)"))?;
+    let scale = match unit.trim() {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "" | "ms" => 1e-3,
+        "s" => 1.0,
+        "m" | "min" => 60.0,
+        other => bail!("bad duration unit {other:?} in {s:?} (ns, us, ms, s, m)"),
+    };
+    Duration::try_from_secs_f64(n * scale).map_err(|e| anyhow!("bad duration {s:?}: {e}"))
+}
+
+/// A deadline: a duration, or `none`/`off` for no deadline.
+pub fn parse_deadline(s: &str) -> Result<Option<Duration>> {
+    match s.trim() {
+        "none" | "off" => Ok(None),
+        other => {
+            let d = parse_duration(other)?;
+            if d.is_zero() {
+                bail!("a deadline of zero would stop every request; use \"none\" for no deadline");
+            }
+            Ok(Some(d))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse_duration("5ms").unwrap(), Duration::from_millis(5));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_millis(7));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+        assert_eq!(parse_deadline("none").unwrap(), None);
+        assert!(parse_deadline("0ms").is_err());
+    }
+
+    #[test]
+    fn toml_defaults_routes_and_overrides() {
+        let text = r#"
+            listen = "127.0.0.1:0"
+            workers = 3
+            queue = 7
+            [defaults]
+            deadline = "20ms"
+            heap = "8MiB"
+            max_body = 1000
+            [[route]]
+            path = "/a"
+            module = "a.wasm"
+            [[route]]
+            path = "/b/..."
+            module = "/abs/b.so"
+            deadline = "none"
+            heap = 1048576
+            instruction_budget = 1000
+            max_concurrency = 2
+        "#;
+        let c = ConfigBuilder::new()
+            .toml(text, "/etc/serve")
+            .unwrap()
+            .queue(9)
+            .route("/c", "c.wasm")
+            .build()
+            .unwrap();
+        assert_eq!(c.listen.port(), 0);
+        assert_eq!((c.workers, c.queue), (3, 9));
+        assert_eq!(c.routes.len(), 3);
+        let a = &c.routes[0];
+        assert_eq!(a.module, PathBuf::from("/etc/serve/a.wasm"));
+        assert_eq!(a.limits.deadline, Some(Duration::from_millis(20)));
+        assert_eq!(a.limits.heap, 8 << 20);
+        assert_eq!(a.limits.max_body, 1000);
+        let b = &c.routes[1];
+        assert_eq!(b.module, PathBuf::from("/abs/b.so"));
+        assert_eq!(b.limits.deadline, None);
+        assert_eq!(b.limits.heap, 1 << 20);
+        assert_eq!(b.limits.instruction_budget, Some(1000));
+        assert_eq!(b.limits.max_concurrency, Some(2));
+        assert_eq!(c.routes[2].module, PathBuf::from("c.wasm"));
+        assert_eq!(c.routes[2].limits.heap, 8 << 20);
+    }
+
+    #[test]
+    fn bad_configs_are_rejected_with_a_reason() {
+        let bad = |text: &str| {
+            ConfigBuilder::new()
+                .toml(text, ".")
+                .and_then(|b| b.build())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("").contains("no routes"));
+        assert!(bad("wrokers = 2").contains("unknown field"));
+        let dup = "[[route]]\npath=\"/a\"\nmodule=\"a\"\n[[route]]\npath=\"/a\"\nmodule=\"b\"";
+        assert!(bad(dup).contains("twice"));
+        assert!(bad("[[route]]\npath=\"a\"\nmodule=\"a\"").contains("start with"));
+        assert!(bad("[[route]]\npath=\"/metrics\"\nmodule=\"a\"").contains("metrics"));
+        let e = ConfigBuilder::new()
+            .toml(
+                "[[route]]\npath=\"/a\"\nmodule=\"a\"\ndeadline=\"soon\"",
+                ".",
+            )
+            .and_then(|b| b.build())
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("bad duration"), "{e:#}");
+    }
+}

@@ -1,0 +1,50 @@
+//! `lucet-serve`: an HTTP server that answers every request from a fresh
+//! WebAssembly instance.
+//!
+//! Routes map paths to WASI command modules (compiled ahead of time by
+//! `lucetc`, or from `.wasm` at startup). For each request a worker thread
+//! takes a slot in a pre-reserved [`lucet_runtime::Region`], instantiates
+//! the module, runs `_start` with the request presented CGI style (see
+//! [`cgi`]), and drops the instance; the guest's stdout becomes the
+//! response. Per-route limits (deadline, heap, instruction budget, body and
+//! output size, concurrency) confine a misbehaving guest to its own
+//! request: it gets a 500 (504 past the deadline) and everyone else is
+//! served as before.
+//!
+//! ```no_run
+//! use lucet_serve::{ConfigBuilder, Server};
+//! # fn main() -> anyhow::Result<()> {
+//! let config = ConfigBuilder::new()
+//!     .listen("127.0.0.1:8080")
+//!     .deadline("50ms")
+//!     .route("/hello", "lucet-serve/handlers/wasm/hello.wasm")
+//!     .build()?;
+//! let server = Server::new(config)?;
+//! tokio::runtime::Runtime::new()?.block_on(server.run(async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! }))
+//! # }
+//! ```
+//!
+//! Design, in short:
+//! - Guest code never runs on the async runtime: a fixed pool of worker
+//!   threads runs one instance each, fed by a bounded queue; when the
+//!   queue is full the request gets 503 at once.
+//! - Each region has one slot per worker, so instantiation never waits.
+//!   Routes share a region unless their heap or stack limits differ (a
+//!   region's limits apply to all its slots): one region per limit class.
+//! - The runtime's watchdog stops guest code at the deadline; a supervisor
+//!   thread also cancels guests blocked in a WASI call (`poll_oneoff`).
+
+#![warn(missing_docs)]
+
+pub mod cgi;
+pub mod config;
+pub mod metrics;
+mod pool;
+mod route;
+mod server;
+
+pub use config::{Config, ConfigBuilder, RouteConfig, RouteLimits};
+pub use pool::Failure;
+pub use server::Server;

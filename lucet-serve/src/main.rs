@@ -1,0 +1,132 @@
+//! `lucet-serve`: serve WebAssembly handlers over HTTP, a fresh instance
+//! per request. See the library documentation for the configuration.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use lucet_serve::{ConfigBuilder, Server};
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "lucet-serve",
+    version,
+    about = "Serve WebAssembly (WASI) handlers over HTTP, each request in a fresh instance",
+    after_help = "Example:\n  lucet-serve --listen 127.0.0.1:8080 --deadline 50ms \\\n      --route /hello=lucet-serve/handlers/wasm/hello.wasm\n\n\
+                  Logs go to stderr, one line per request; set the level with RUST_LOG \
+                  (e.g. RUST_LOG=warn logs failures only)."
+)]
+struct Args {
+    /// TOML configuration file (routes, limits, pool sizes).
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(short, long)]
+    listen: Option<String>,
+    /// A route: PATH=MODULE, where MODULE is a .wasm/.wat (compiled at
+    /// startup) or a .so from lucetc-wasi; PATH ending in /... is a prefix.
+    #[arg(short, long = "route", value_name = "PATH=MODULE")]
+    routes: Vec<String>,
+    /// Threads running guests (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Requests waiting for a worker before 503 (default 128).
+    #[arg(long)]
+    queue: Option<usize>,
+    /// Threads handling connections (default 1).
+    #[arg(long)]
+    io_threads: Option<usize>,
+    /// Default deadline per request, e.g. 50ms ("none" for none).
+    #[arg(long)]
+    deadline: Option<String>,
+    /// Default heap limit per instance, e.g. 16MiB.
+    #[arg(long)]
+    heap_limit: Option<String>,
+    /// Default instruction budget per request.
+    #[arg(long)]
+    instruction_budget: Option<u64>,
+    /// How long shutdown waits for in-flight requests, e.g. 30s.
+    #[arg(long)]
+    shutdown_timeout: Option<String>,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("lucet-serve: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    // Logs are written by a background thread so request threads never
+    // wait on stderr (lines are dropped rather than block if it falls
+    // far behind).
+    let (writer, _flush_on_exit) =
+        tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stderr()));
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new("warn,lucet_serve=info")),
+        )
+        .with_writer(writer)
+        .with_ansi(false)
+        .init();
+
+    let mut b = ConfigBuilder::new();
+    if let Some(c) = &args.config {
+        b = b.file(c)?;
+    }
+    if let Some(l) = args.listen {
+        b = b.listen(l);
+    }
+    if let Some(n) = args.workers {
+        b = b.workers(n);
+    }
+    if let Some(n) = args.queue {
+        b = b.queue(n);
+    }
+    if let Some(n) = args.io_threads {
+        b = b.io_threads(n);
+    }
+    if let Some(d) = args.deadline {
+        b = b.deadline(d);
+    }
+    if let Some(h) = args.heap_limit {
+        b = b.heap(h);
+    }
+    if let Some(n) = args.instruction_budget {
+        b = b.instruction_budget(n);
+    }
+    if let Some(t) = args.shutdown_timeout {
+        b = b.shutdown_timeout(t);
+    }
+    for r in &args.routes {
+        let (path, module) = r
+            .split_once('=')
+            .with_context(|| format!("--route {r:?}: expected PATH=MODULE"))?;
+        b = b.route(path, module);
+    }
+    let config = b.build()?;
+    let io_threads = config.io_threads;
+    let server = Server::new(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(io_threads)
+        .thread_name("lucet-io")
+        .enable_all()
+        .build()?;
+    runtime.block_on(server.run(async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    std::future::pending().await
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT"),
+        }
+    }))
+}

@@ -1,0 +1,345 @@
+//! Counters, gauges and histograms, rendered in the Prometheus text format.
+//!
+//! Everything on the request path is a relaxed atomic add: no locks, no
+//! allocation. Failures (rare) go through a small map under a mutex.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the request latency buckets.
+const LATENCY_BUCKETS: [f64; 16] = [
+    50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3,
+    1.0, 2.5, 10.0,
+];
+
+/// Upper bounds (seconds) of the instantiation time buckets.
+const INSTANTIATE_BUCKETS: [f64; 12] = [
+    1e-6, 2.5e-6, 5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 25e-3,
+];
+
+/// A histogram with fixed buckets.
+pub struct Histogram {
+    bounds: &'static [f64],
+    /// Per bucket (not cumulative), plus one for +Inf.
+    counts: Box<[AtomicU64]>,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Record one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = self
+            .bounds
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(self.bounds.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            cumulative += c.load(Ordering::Relaxed);
+            let le = match self.bounds.get(i) {
+                Some(b) => format!("{b}"),
+                None => "+Inf".into(),
+            };
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
+            );
+        }
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let braces = |l: &str| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("{{{l}}}")
+            }
+        };
+        let _ = writeln!(out, "{name}_sum{} {sum}", braces(labels));
+        let _ = writeln!(out, "{name}_count{} {cumulative}", braces(labels));
+    }
+}
+
+/// Metrics of one route.
+pub struct RouteMetrics {
+    label: String,
+    /// Responses by status code (index: code - 100).
+    statuses: Box<[AtomicU64]>,
+    /// Time from request to response, body read and guest run included.
+    pub latency: Histogram,
+    /// Time to create an instance.
+    pub instantiate: Histogram,
+    /// Guest failures by kind.
+    failures: Mutex<BTreeMap<String, u64>>,
+}
+
+impl RouteMetrics {
+    fn new(route: &str) -> RouteMetrics {
+        RouteMetrics {
+            label: escape(route),
+            statuses: (100..600).map(|_| AtomicU64::new(0)).collect(),
+            latency: Histogram::new(&LATENCY_BUCKETS),
+            instantiate: Histogram::new(&INSTANTIATE_BUCKETS),
+            failures: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Count a response.
+    pub fn response(&self, status: u16, latency: Duration) {
+        if let Some(c) = self.statuses.get(status.wrapping_sub(100) as usize) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        self.latency.observe(latency);
+    }
+
+    /// Count a guest failure of `kind` (`heap_out_of_bounds`, `deadline`...).
+    pub fn failure(&self, kind: &str) {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        *f.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// Responses with `status` so far.
+    pub fn responses(&self, status: u16) -> u64 {
+        self.statuses
+            .get(status.wrapping_sub(100) as usize)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// Why a request was turned away with 503 before reaching a guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Every worker busy and the queue full.
+    QueueFull,
+    /// The route's own concurrency limit reached.
+    RouteConcurrency,
+    /// No free instance slot (should not happen: a slot per worker).
+    RegionFull,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+impl Rejection {
+    /// Its label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::QueueFull => "queue_full",
+            Rejection::RouteConcurrency => "route_concurrency",
+            Rejection::RegionFull => "region_full",
+            Rejection::ShuttingDown => "shutting_down",
+        }
+    }
+
+    const ALL: [Rejection; 4] = [
+        Rejection::QueueFull,
+        Rejection::RouteConcurrency,
+        Rejection::RegionFull,
+        Rejection::ShuttingDown,
+    ];
+}
+
+/// Every metric of a server.
+pub struct Metrics {
+    routes: Vec<RouteMetrics>,
+    /// Requests that matched no route (and the metrics endpoint).
+    pub unrouted: RouteMetrics,
+    /// Instances alive right now.
+    pub live_instances: AtomicI64,
+    /// Requests accepted and not yet answered.
+    pub in_flight: AtomicI64,
+    /// Requests waiting for a worker.
+    pub queued: AtomicI64,
+    rejected: [AtomicU64; 4],
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Metrics for these routes (in this order).
+    pub fn new<'a>(routes: impl IntoIterator<Item = &'a str>) -> Metrics {
+        Metrics {
+            routes: routes.into_iter().map(RouteMetrics::new).collect(),
+            unrouted: RouteMetrics::new(""),
+            live_instances: AtomicI64::new(0),
+            in_flight: AtomicI64::new(0),
+            queued: AtomicI64::new(0),
+            rejected: Default::default(),
+        }
+    }
+
+    /// Route `i`'s metrics.
+    pub fn route(&self, i: usize) -> &RouteMetrics {
+        &self.routes[i]
+    }
+
+    /// Count a request turned away.
+    pub fn reject(&self, why: Rejection) {
+        self.rejected[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Everything, in the Prometheus text exposition format (0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        let all = || self.routes.iter().chain(std::iter::once(&self.unrouted));
+        out.push_str(
+            "# HELP lucet_serve_requests_total Requests answered, by route and status.\n\
+             # TYPE lucet_serve_requests_total counter\n",
+        );
+        for r in all() {
+            for (i, c) in r.statuses.iter().enumerate() {
+                let n = c.load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "lucet_serve_requests_total{{route=\"{}\",status=\"{}\"}} {n}",
+                        r.label,
+                        i + 100
+                    );
+                }
+            }
+        }
+        out.push_str(
+            "# HELP lucet_serve_request_duration_seconds Time from request to response.\n\
+             # TYPE lucet_serve_request_duration_seconds histogram\n",
+        );
+        for r in all() {
+            let labels = format!("route=\"{}\"", r.label);
+            r.latency
+                .render(&mut out, "lucet_serve_request_duration_seconds", &labels);
+        }
+        out.push_str(
+            "# HELP lucet_serve_instantiation_duration_seconds Time to create a fresh instance.\n\
+             # TYPE lucet_serve_instantiation_duration_seconds histogram\n",
+        );
+        for r in &self.routes {
+            let labels = format!("route=\"{}\"", r.label);
+            r.instantiate.render(
+                &mut out,
+                "lucet_serve_instantiation_duration_seconds",
+                &labels,
+            );
+        }
+        out.push_str(
+            "# HELP lucet_serve_guest_failures_total Requests whose guest failed, by kind \
+             (trap code, deadline, instruction_budget, exit, output_limit, ...).\n\
+             # TYPE lucet_serve_guest_failures_total counter\n",
+        );
+        for r in &self.routes {
+            let f = r.failures.lock().unwrap_or_else(|e| e.into_inner());
+            for (kind, n) in f.iter() {
+                let _ = writeln!(
+                    out,
+                    "lucet_serve_guest_failures_total{{route=\"{}\",kind=\"{}\"}} {n}",
+                    r.label,
+                    escape(kind)
+                );
+            }
+        }
+        out.push_str(
+            "# HELP lucet_serve_rejected_total Requests answered 503 without running a guest.\n\
+             # TYPE lucet_serve_rejected_total counter\n",
+        );
+        for why in Rejection::ALL {
+            let _ = writeln!(
+                out,
+                "lucet_serve_rejected_total{{reason=\"{}\"}} {}",
+                why.as_str(),
+                self.rejected[why as usize].load(Ordering::Relaxed)
+            );
+        }
+        let gauges = [
+            (
+                "lucet_serve_live_instances",
+                "Instances alive right now.",
+                &self.live_instances,
+            ),
+            (
+                "lucet_serve_in_flight_requests",
+                "Requests accepted and not yet answered.",
+                &self.in_flight,
+            ),
+            (
+                "lucet_serve_queued_requests",
+                "Requests waiting for a worker.",
+                &self.queued,
+            ),
+        ];
+        for (name, help, g) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                g.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_counts_and_histograms() {
+        let m = Metrics::new(["/a", "/q\"uote"]);
+        m.route(0).response(200, Duration::from_micros(70));
+        m.route(0).response(200, Duration::from_millis(3));
+        m.route(0).response(504, Duration::from_millis(30));
+        m.route(0).instantiate.observe(Duration::from_micros(4));
+        m.route(1).failure("heap_out_of_bounds");
+        m.reject(Rejection::QueueFull);
+        m.live_instances.fetch_add(2, Ordering::Relaxed);
+        let text = m.render();
+        assert!(text.contains("lucet_serve_requests_total{route=\"/a\",status=\"200\"} 2\n"));
+        assert!(text.contains("lucet_serve_requests_total{route=\"/a\",status=\"504\"} 1\n"));
+        assert!(text.contains(
+            "lucet_serve_request_duration_seconds_bucket{route=\"/a\",le=\"0.0001\"} 1\n"
+        ));
+        assert!(text.contains(
+            "lucet_serve_request_duration_seconds_bucket{route=\"/a\",le=\"0.005\"} 2\n"
+        ));
+        assert!(text
+            .contains("lucet_serve_request_duration_seconds_bucket{route=\"/a\",le=\"+Inf\"} 3\n"));
+        assert!(text.contains("lucet_serve_request_duration_seconds_count{route=\"/a\"} 3\n"));
+        assert!(text.contains(
+            "lucet_serve_instantiation_duration_seconds_bucket{route=\"/a\",le=\"0.000005\"} 1\n"
+        ));
+        assert!(text.contains(
+            "lucet_serve_guest_failures_total{route=\"/q\\\"uote\",kind=\"heap_out_of_bounds\"} 1\n"
+        ));
+        assert!(text.contains("lucet_serve_rejected_total{reason=\"queue_full\"} 1\n"));
+        assert!(text.contains("lucet_serve_live_instances 2\n"));
+        // every sample line is `name{labels} value` or `name value`
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The worker pool: a fixed set of threads that run guest code, fed by a
+//! bounded queue, so guests never block the async runtime and load beyond
+//! `workers + queue` requests is refused instead of piling up.
+//!
+//! Each worker creates a fresh instance for its job in the route's region,
+//! runs `_start` with the request on stdin and in the environment, drops
+//! the instance, and sends the captured stdout back.
+
+use crate::metrics::{Metrics, Rejection};
+use crate::route::Route;
+use bytes::{Buf, Bytes};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use hyper::StatusCode;
+use lucet_runtime::{Error, InterruptHandle, Linker};
+use lucet_wasi::{CancelHandle, WasiCtxBuilder};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Bytes of a guest's stderr kept for the log.
+const STDERR_KEEP: usize = 2048;
+
+/// How often the supervisor looks for guests blocked in a hostcall past
+/// their deadline (guest code itself is stopped by the runtime's watchdog
+/// at the deadline, precisely).
+const SUPERVISOR_TICK: Duration = Duration::from_millis(5);
+
+/// One request for a worker.
+pub(crate) struct Job {
+    pub route: Arc<Route>,
+    pub env: Vec<(String, String)>,
+    pub body: Bytes,
+    pub reply: oneshot::Sender<Outcome>,
+    /// Released when the job is done (or dropped unrun).
+    pub permit: Option<crate::route::Permit>,
+}
+
+/// Why a guest produced no response.
+#[derive(Debug)]
+pub struct Failure {
+    /// What the client gets: 500, 504 for the deadline, 503 without a slot.
+    pub status: StatusCode,
+    /// A short label for metrics and logs: a trap code such as
+    /// `heap_out_of_bounds`, or `deadline`, `instruction_budget`, `exit`,
+    /// `output_limit`, `instantiate`, ...
+    pub kind: String,
+    /// The full cause.
+    pub message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, kind: impl Into<String>, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a worker sends back.
+pub(crate) struct Outcome {
+    /// Time to instantiate, if it got that far.
+    pub instantiate: Option<Duration>,
+    /// Time running the guest.
+    pub run: Duration,
+    /// The guest's stdout, or why there is none.
+    pub result: Result<Vec<u8>, Failure>,
+    /// The start of the guest's stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// An in-memory stdout or stderr that keeps at most `limit` bytes. Writes
+/// past the limit fail (the guest sees an I/O error), or with `truncate`
+/// are silently dropped.
+#[derive(Clone)]
+struct CappedPipe {
+    inner: Arc<Mutex<(Vec<u8>, bool)>>,
+    limit: usize,
+    truncate: bool,
+}
+
+impl CappedPipe {
+    fn new(limit: usize, truncate: bool) -> CappedPipe {
+        CappedPipe {
+            inner: Arc::new(Mutex::new((Vec::new(), false))),
+            limit,
+            truncate,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, (Vec<u8>, bool)> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The contents, and whether a write went over the limit.
+    fn take(&self) -> (Vec<u8>, bool) {
+        std::mem::take(&mut *self.lock())
+    }
+}
+
+impl Write for CappedPipe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let (limit, truncate) = (self.limit, self.truncate);
+        let mut g = self.lock();
+        let room = limit.saturating_sub(g.0.len());
+        if buf.len() > room {
+            g.1 = true;
+            if !truncate {
+                return Err(std::io::Error::other("output limit reached"));
+            }
+            g.0.extend_from_slice(&buf[..room]);
+            return Ok(buf.len());
+        }
+        g.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What a worker is running, for the supervisor.
+struct Running {
+    deadline: Option<Instant>,
+    cancel: CancelHandle,
+    interrupt: InterruptHandle,
+}
+
+struct Shared {
+    linker: Linker,
+    metrics: Arc<Metrics>,
+    /// One entry per worker.
+    running: Vec<Mutex<Option<Running>>>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn running(&self, worker: usize) -> MutexGuard<'_, Option<Running>> {
+        self.running[worker]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The pool of guest-running threads.
+pub(crate) struct Pool {
+    tx: Sender<Job>,
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Pool {
+    /// Start `workers` threads behind a queue of `queue` jobs.
+    pub fn new(workers: usize, queue: usize, metrics: Arc<Metrics>) -> std::io::Result<Pool> {
+        let mut linker = Linker::new();
+        lucet_wasi::add_to_linker(&mut linker);
+        let shared = Arc::new(Shared {
+            linker,
+            metrics,
+            running: (0..workers).map(|_| Mutex::new(None)).collect(),
+            stop: AtomicBool::new(false),
+        });
+        let (tx, rx) = crossbeam_channel::bounded::<Job>(queue);
+        let mut threads = Vec::with_capacity(workers + 1);
+        for w in 0..workers {
+            let rx = rx.clone();
+            let shared = shared.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("lucet-worker-{w}"))
+                    .spawn(move || worker(w, rx, shared))?,
+            );
+        }
+        let s = shared.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("lucet-supervisor".into())
+                .spawn(move || supervisor(s))?,
+        );
+        Ok(Pool {
+            tx,
+            shared,
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// The linker every instance is created with (WASI).
+    pub fn linker(&self) -> &Linker {
+        &self.shared.linker
+    }
+
+    /// Queue `job`, or refuse it at once when the queue is full.
+    pub fn submit(&self, job: Job) -> Result<(), Rejection> {
+        if self.shared.stop.load(Ordering::Relaxed) {
+            return Err(Rejection::ShuttingDown);
+        }
+        self.shared.metrics.queued.fetch_add(1, Ordering::Relaxed);
+        match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.shared.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+                Err(match e {
+                    TrySendError::Full(_) => Rejection::QueueFull,
+                    TrySendError::Disconnected(_) => Rejection::ShuttingDown,
+                })
+            }
+        }
+    }
+
+    /// Stop every guest now: interrupt guest code, cancel blocking calls.
+    pub fn kill_all(&self) {
+        for w in 0..self.shared.running.len() {
+            if let Some(r) = &*self.shared.running(w) {
+                r.cancel.cancel();
+                r.interrupt.interrupt();
+            }
+        }
+    }
+
+    /// Let the workers finish their current job and exit; wait for them.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn worker(w: usize, rx: Receiver<Job>, shared: Arc<Shared>) {
+    while !shared.stop.load(Ordering::Relaxed) {
+        let job = match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(job) => job,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+        };
+        shared.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+        if job.reply.is_closed() {
+            // The client went away while the request waited.
+            continue;
+        }
+        let mut job = job;
+        let outcome = execute(w, &mut job, &shared);
+        drop(job.permit);
+        let _ = job.reply.send(outcome);
+    }
+}
+
+fn supervisor(shared: Arc<Shared>) {
+    while !shared.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(SUPERVISOR_TICK);
+        let now = Instant::now();
+        for w in 0..shared.running.len() {
+            if let Some(r) = &*shared.running(w) {
+                if r.deadline.is_some_and(|d| d <= now) {
+                    // Guest code is already stopped by the runtime's
+                    // watchdog; this reaches a guest waiting in WASI.
+                    r.cancel.cancel();
+                }
+            }
+        }
+    }
+}
+
+/// Snake-case name of a trap code (`HeapOutOfBounds` → `heap_out_of_bounds`).
+fn trap_kind(code: lucet_runtime::TrapCode) -> String {
+    let name = format!("{code:?}");
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Run one job in a fresh instance.
+fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
+    let route = job.route.clone();
+    let limits = &route.config.limits;
+    let started = Instant::now();
+    let mut outcome = Outcome {
+        instantiate: None,
+        run: Duration::ZERO,
+        result: Ok(Vec::new()),
+        stderr: Vec::new(),
+    };
+    let mut instance = match route.region.instantiate(&route.module, &shared.linker) {
+        Ok(i) => i,
+        Err(e) => {
+            outcome.result = Err(match e {
+                Error::RegionFull(_) => {
+                    shared.metrics.reject(Rejection::RegionFull);
+                    Failure::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "region_full",
+                        e.to_string(),
+                    )
+                }
+                e => Failure::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "instantiate",
+                    e.to_string(),
+                ),
+            });
+            return outcome;
+        }
+    };
+    let instantiated = Instant::now();
+    outcome.instantiate = Some(instantiated - started);
+    shared
+        .metrics
+        .live_instances
+        .fetch_add(1, Ordering::Relaxed);
+
+    let stdout = CappedPipe::new(limits.max_output, false);
+    let stderr = CappedPipe::new(STDERR_KEEP, true);
+    let ctx = WasiCtxBuilder::new()
+        .arg(route.config.path.as_str())
+        .envs(std::mem::take(&mut job.env))
+        .stdin(job.body.clone().reader())
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .build();
+    let result = match ctx {
+        Err(e) => Err(Error::InvalidState(format!("WASI context: {e}"))),
+        Ok(mut ctx) => {
+            let cancel = ctx.cancel_handle();
+            instance.set_context(ctx);
+            instance.set_deadline(limits.deadline);
+            if limits.instruction_budget.is_some() {
+                instance.set_instruction_budget(limits.instruction_budget);
+            }
+            let deadline = limits.deadline.map(|d| instantiated + d);
+            *shared.running(w) = Some(Running {
+                deadline,
+                cancel,
+                interrupt: instance.interrupt_handle(),
+            });
+            let r = instance.run("_start", &[]);
+            *shared.running(w) = None;
+            r
+        }
+    };
+    let ran = Instant::now();
+    outcome.run = ran - instantiated;
+    let instructions = instance.instruction_count();
+    drop(instance);
+    shared
+        .metrics
+        .live_instances
+        .fetch_sub(1, Ordering::Relaxed);
+
+    let (out, overflowed) = stdout.take();
+    outcome.stderr = stderr.take().0;
+    let past_deadline = limits.deadline.is_some_and(|d| outcome.run >= d);
+    let over_budget = limits.instruction_budget.is_some_and(|b| instructions > b);
+    let err = |status, kind: &str, message: String| Err(Failure::new(status, kind, message));
+    outcome.result = match result {
+        Ok(_) | Err(Error::Exit(0)) if overflowed => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "output_limit",
+            format!("output exceeds {} bytes", limits.max_output),
+        ),
+        Ok(_) | Err(Error::Exit(0)) => Ok(out),
+        Err(Error::Terminated(why)) if past_deadline || why.contains("deadline") => err(
+            StatusCode::GATEWAY_TIMEOUT,
+            "deadline",
+            format!(
+                "deadline of {:?} exceeded after {:?} ({why})",
+                limits.deadline.unwrap_or_default(),
+                outcome.run
+            ),
+        ),
+        Err(Error::Terminated(why)) if over_budget || why.contains("instruction budget") => {
+            err(StatusCode::INTERNAL_SERVER_ERROR, "instruction_budget", why)
+        }
+        Err(_) if overflowed => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "output_limit",
+            format!("output exceeds {} bytes", limits.max_output),
+        ),
+        Err(Error::Terminated(why)) => err(StatusCode::INTERNAL_SERVER_ERROR, "terminated", why),
+        Err(Error::Exit(code)) => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exit",
+            format!("exited with status {code}"),
+        ),
+        Err(Error::Trap(trap)) => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &trap_kind(trap.code),
+            format!("trap: {trap}"),
+        ),
+        Err(e @ Error::Host(_)) => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "host_error",
+            e.to_string(),
+        ),
+        Err(e) => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "runtime_error",
+            e.to_string(),
+        ),
+    };
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trap_kinds_are_snake_case() {
+        use lucet_runtime::TrapCode;
+        assert_eq!(trap_kind(TrapCode::HeapOutOfBounds), "heap_out_of_bounds");
+        assert_eq!(trap_kind(TrapCode::StackOverflow), "stack_overflow");
+        assert_eq!(trap_kind(TrapCode::Unreachable), "unreachable");
+    }
+
+    #[test]
+    fn capped_pipe() {
+        let mut p = CappedPipe::new(5, false);
+        p.write_all(b"abc").unwrap();
+        assert!(p.write_all(b"def").is_err());
+        assert_eq!(p.take(), (b"abc".to_vec(), true));
+        let mut t = CappedPipe::new(5, true);
+        t.write_all(b"abcdefgh").unwrap();
+        assert_eq!(t.take(), (b"abcde".to_vec(), true));
+    }
+}

@@ -1,0 +1,187 @@
+//! Routes: loading their modules, the regions their instances live in,
+//! and matching request paths.
+
+use crate::config::{Config, RouteConfig};
+use anyhow::{bail, Context, Result};
+use lucet_runtime::{Limits, Linker, Module, Region};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A route ready to serve.
+pub struct Route {
+    /// Its position in the configuration (and in the metrics).
+    pub index: usize,
+    /// As configured.
+    pub config: RouteConfig,
+    /// The path without a trailing `/...`: the CGI `SCRIPT_NAME`.
+    pub script_name: String,
+    /// The compiled module.
+    pub module: Arc<Module>,
+    /// Where its instances are created, shared by every route with the
+    /// same memory and stack limits.
+    pub region: Region,
+    in_flight: AtomicUsize,
+}
+
+/// A request counted against its route's concurrency limit until dropped.
+pub struct Permit(Arc<Route>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Route {
+    /// Count a request against the route's `max_concurrency`; `None` when
+    /// the route is at its limit.
+    pub fn admit(self: &Arc<Route>) -> Option<Permit> {
+        let n = self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let permit = Permit(self.clone());
+        match self.config.limits.max_concurrency {
+            Some(max) if n >= max => None, // dropping the permit undoes the count
+            _ => Some(permit),
+        }
+    }
+}
+
+/// The routing table.
+pub struct Routes {
+    routes: Vec<Arc<Route>>,
+    exact: HashMap<String, usize>,
+    /// (script name, index), longest first.
+    prefixes: Vec<(String, usize)>,
+}
+
+impl Routes {
+    /// Load every route's module, compiling `.wasm`/`.wat` files into
+    /// `scratch`, and check each can be instantiated. Regions get one slot
+    /// per worker: a worker holds one instance at a time.
+    pub fn load(config: &Config, linker: &Linker, scratch: &Path) -> Result<Routes> {
+        let mut regions: HashMap<(u64, usize), Region> = HashMap::new();
+        let mut routes = Vec::new();
+        let mut exact = HashMap::new();
+        let mut prefixes = Vec::new();
+        for (index, rc) in config.routes.iter().enumerate() {
+            let module = load_module(rc, index, scratch)
+                .with_context(|| format!("route {}: {}", rc.path, rc.module.display()))?;
+            let key = (rc.limits.heap, rc.limits.stack);
+            let region = match regions.get(&key) {
+                Some(r) => r.clone(),
+                None => {
+                    let limits = Limits {
+                        heap_memory_size: rc.limits.heap,
+                        stack_size: rc.limits.stack,
+                        ..Limits::default()
+                    };
+                    let r = Region::new(config.workers, limits)
+                        .with_context(|| format!("route {}: creating a region", rc.path))?;
+                    regions.insert(key, r.clone());
+                    r
+                }
+            };
+            // Instantiate once now, so a missing import or a module too
+            // big for the limits is a startup error, not a 500 per request.
+            drop(region.instantiate(&module, linker).with_context(|| {
+                format!("route {}: instantiating {}", rc.path, rc.module.display())
+            })?);
+            let (script_name, prefix) = match rc.path.strip_suffix("/...") {
+                Some(p) => (p.to_string(), true),
+                None => (rc.path.clone(), false),
+            };
+            if prefix {
+                prefixes.push((script_name.clone(), index));
+            } else {
+                exact.insert(script_name.clone(), index);
+            }
+            routes.push(Arc::new(Route {
+                index,
+                config: rc.clone(),
+                script_name,
+                module,
+                region,
+                in_flight: AtomicUsize::new(0),
+            }));
+        }
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
+        Ok(Routes {
+            routes,
+            exact,
+            prefixes,
+        })
+    }
+
+    /// The route for `path`: an exact route, else the longest prefix route
+    /// whose script name is `path` or a parent of it.
+    pub fn find(&self, path: &str) -> Option<&Arc<Route>> {
+        if let Some(&i) = self.exact.get(path) {
+            return Some(&self.routes[i]);
+        }
+        self.prefixes
+            .iter()
+            .find(|(p, _)| under(p, path))
+            .map(|&(_, i)| &self.routes[i])
+    }
+
+    /// Every route, in configuration order.
+    pub fn all(&self) -> &[Arc<Route>] {
+        &self.routes
+    }
+}
+
+/// Whether `path` is `prefix` or below it (whole segments only).
+fn under(prefix: &str, path: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'))
+}
+
+fn load_module(rc: &RouteConfig, index: usize, scratch: &Path) -> Result<Arc<Module>> {
+    let ext = rc.module.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let budget = rc.limits.instruction_budget.is_some();
+    let so = if ext == "wasm" || ext == "wat" {
+        let bytes = std::fs::read(&rc.module).context("reading the module")?;
+        let so = scratch.join(format!("route{index}.so"));
+        let options = lucetc::Options {
+            allowed_imports: Some(lucet_wasi::allowed_imports()),
+            count_instructions: budget,
+            ..lucetc::Options::default()
+        };
+        lucetc::compile_to_file(&bytes, &so, &options).context("compiling")?;
+        so
+    } else {
+        rc.module.clone()
+    };
+    let module = Module::load(&so)?;
+    let data = module.data();
+    if data.start.is_some() {
+        // It would run inside instantiation, before any deadline applies.
+        bail!("the module has a start function; handlers must be WASI commands (_start)");
+    }
+    match module.export_func_type("_start") {
+        Some(t) if t.params.is_empty() && t.results.is_empty() => {}
+        Some(t) => bail!("_start has type {t}, expected () -> ()"),
+        None => bail!("the module exports no _start function: it is not a WASI command"),
+    }
+    if budget && !data.options.count_instructions {
+        bail!(
+            "the route has an instruction budget but the module was compiled without \
+             instruction counting (give the .wasm, or compile with counting)"
+        );
+    }
+    Ok(module)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prefix_matching_respects_segments() {
+        let matches = super::under;
+        assert!(matches("/static", "/static"));
+        assert!(matches("/static", "/static/a/b"));
+        assert!(!matches("/static", "/staticky"));
+        assert!(matches("", "/anything"));
+        assert!(matches("/", "/x"));
+    }
+}

@@ -1,0 +1,376 @@
+//! The HTTP side: accept connections (hyper, HTTP/1.1 with keep-alive),
+//! route requests, hand them to the worker pool, turn outcomes into
+//! responses, metrics and one log line each; shut down gracefully.
+
+use crate::cgi::{self, RequestInfo};
+use crate::config::Config;
+use crate::metrics::{Metrics, Rejection, RouteMetrics};
+use crate::pool::{Job, Pool};
+use crate::route::Routes;
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+use tracing::{debug, info, warn};
+
+struct State {
+    routes: Routes,
+    pool: Pool,
+    metrics: Arc<Metrics>,
+    metrics_path: Option<String>,
+    next_id: AtomicU64,
+}
+
+/// A configured server: modules loaded, regions reserved, workers started,
+/// socket bound. [`Server::run`] serves until told to stop.
+pub struct Server {
+    state: Arc<State>,
+    listener: std::net::TcpListener,
+    shutdown_timeout: Duration,
+    /// Shared objects compiled from `.wasm` routes live here.
+    _scratch: tempfile::TempDir,
+}
+
+impl Server {
+    /// Load and check every route (compiling `.wasm` modules), start the
+    /// workers and bind the listening socket. Blocking: call it before
+    /// entering the async runtime, or from a blocking context.
+    pub fn new(config: Config) -> Result<Server> {
+        config.validate()?;
+        let metrics = Arc::new(Metrics::new(config.routes.iter().map(|r| r.path.as_str())));
+        let pool = Pool::new(config.workers, config.queue, metrics.clone())
+            .context("starting worker threads")?;
+        let scratch = tempfile::Builder::new()
+            .prefix("lucet-serve-")
+            .tempdir()
+            .context("creating a directory for compiled modules")?;
+        let routes = Routes::load(&config, pool.linker(), scratch.path())?;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .with_context(|| format!("binding {}", config.listen))?;
+        listener.set_nonblocking(true)?;
+        for r in routes.all() {
+            info!(
+                route = %r.config.path,
+                module = %r.config.module.display(),
+                deadline = ?r.config.limits.deadline,
+                heap = r.config.limits.heap,
+                instruction_budget = ?r.config.limits.instruction_budget,
+                "route ready"
+            );
+        }
+        Ok(Server {
+            state: Arc::new(State {
+                routes,
+                pool,
+                metrics,
+                metrics_path: config.metrics_path,
+                next_id: AtomicU64::new(1),
+            }),
+            listener,
+            shutdown_timeout: config.shutdown_timeout,
+            _scratch: scratch,
+        })
+    }
+
+    /// The address the server listens on (with the real port if 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound socket has an address")
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
+    }
+
+    /// Serve until `shutdown` completes, then stop accepting, let in-flight
+    /// requests finish (closing idle connections), and stop the workers.
+    /// Requests still running after the shutdown timeout are stopped.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let listener = tokio::net::TcpListener::from_std(self.listener)?;
+        info!(addr = %listener.local_addr()?, "listening");
+        let graceful = GracefulShutdown::new();
+        let http = http1::Builder::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            // Out of descriptors and the like: back off.
+                            warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let local = stream.local_addr().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+                    let state = self.state.clone();
+                    let service = service_fn(move |req| {
+                        let state = state.clone();
+                        async move { Ok::<_, Infallible>(handle(&state, req, peer, local).await) }
+                    });
+                    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                    });
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        let open = graceful.count();
+        info!(
+            connections = open,
+            "shutting down: finishing in-flight requests"
+        );
+        let state = self.state.clone();
+        tokio::select! {
+            () = graceful.shutdown() => info!("all connections closed"),
+            () = tokio::time::sleep(self.shutdown_timeout) => {
+                warn!(timeout = ?self.shutdown_timeout, "shutdown timeout: stopping the guests still running");
+                state.pool.kill_all();
+            }
+        }
+        tokio::task::spawn_blocking(move || state.pool.stop()).await?;
+        info!("stopped");
+        Ok(())
+    }
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// Counts the request in flight until dropped.
+struct InFlight<'a>(&'a Metrics);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Finish a request that ran no guest: count it, log it.
+fn refuse(
+    rm: &RouteMetrics,
+    id: u64,
+    req: (&hyper::Method, &str, &str),
+    start: Instant,
+    status: StatusCode,
+    cause: &str,
+) -> Response<Full<Bytes>> {
+    let elapsed = start.elapsed();
+    rm.response(status.as_u16(), elapsed);
+    info!(
+        id,
+        method = %req.0,
+        path = req.1,
+        route = req.2,
+        status = status.as_u16(),
+        us = elapsed.as_micros() as u64,
+        cause,
+        "request"
+    );
+    let mut r = text(status, format!("{status}: {cause}\n"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
+}
+
+async fn handle(
+    state: &State,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let start = Instant::now();
+    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight(&state.metrics);
+    let mut response = route_request(state, req, id, start, peer, local).await;
+    response
+        .headers_mut()
+        .insert("x-request-id", HeaderValue::from(id));
+    response
+}
+
+async fn route_request(
+    state: &State,
+    req: Request<Incoming>,
+    id: u64,
+    start: Instant,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    let method = &parts.method;
+    if state.metrics_path.as_deref() == Some(path) {
+        let mut r = text(StatusCode::OK, state.metrics.render());
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        debug!(id, path, "metrics");
+        return r;
+    }
+    let Some(route) = state.routes.find(path) else {
+        return refuse(
+            &state.metrics.unrouted,
+            id,
+            (method, path, ""),
+            start,
+            StatusCode::NOT_FOUND,
+            "no route",
+        );
+    };
+    let rm = state.metrics.route(route.index);
+    let label = route.config.path.as_str();
+    let refuse = |status, cause: &str| refuse(rm, id, (method, path, label), start, status, cause);
+    let limits = &route.config.limits;
+
+    // The body, within the route's limit.
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body) {
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+    }
+    let body = match Limited::new(body, limits.max_body as usize).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+        }
+        Err(_) => return refuse(StatusCode::BAD_REQUEST, "error reading the body"),
+    };
+
+    let Some(permit) = route.admit() else {
+        state.metrics.reject(Rejection::RouteConcurrency);
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "route at its concurrency limit",
+        );
+    };
+    let env = cgi::request_env(&RequestInfo {
+        method,
+        uri: &parts.uri,
+        version: parts.version,
+        headers: &parts.headers,
+        route: label,
+        script_name: &route.script_name,
+        content_length: body.len(),
+        peer,
+        local,
+    });
+    let (reply, outcome) = oneshot::channel();
+    let job = Job {
+        route: route.clone(),
+        env,
+        body,
+        reply,
+        permit: Some(permit),
+    };
+    if let Err(why) = state.pool.submit(job) {
+        state.metrics.reject(why);
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, why.as_str());
+    }
+    let Ok(outcome) = outcome.await else {
+        state.metrics.reject(Rejection::ShuttingDown);
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    };
+
+    if let Some(d) = outcome.instantiate {
+        rm.instantiate.observe(d);
+    }
+    let inst_us = outcome.instantiate.map_or(0, |d| d.as_micros() as u64);
+    let run_us = outcome.run.as_micros() as u64;
+    let failure = match outcome.result {
+        Ok(stdout) => match cgi::parse_output(stdout) {
+            Ok(cgi) => {
+                let status = cgi.status;
+                let mut r = Response::new(Full::new(cgi.body));
+                *r.status_mut() = status;
+                let h = r.headers_mut();
+                for (name, value) in cgi.headers {
+                    h.append(name, value);
+                }
+                let elapsed = start.elapsed();
+                rm.response(status.as_u16(), elapsed);
+                info!(
+                    id,
+                    method = %method,
+                    path,
+                    route = label,
+                    status = status.as_u16(),
+                    us = elapsed.as_micros() as u64,
+                    inst_us,
+                    run_us,
+                    "request"
+                );
+                return r;
+            }
+            Err(e) => crate::pool::Failure {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                kind: "bad_output".into(),
+                message: e.0,
+            },
+        },
+        Err(f) => f,
+    };
+    let elapsed = start.elapsed();
+    let status = failure.status;
+    rm.response(status.as_u16(), elapsed);
+    rm.failure(&failure.kind);
+    let stderr = String::from_utf8_lossy(&outcome.stderr);
+    warn!(
+        id,
+        method = %method,
+        path,
+        route = label,
+        status = status.as_u16(),
+        us = elapsed.as_micros() as u64,
+        inst_us,
+        run_us,
+        kind = failure.kind.as_str(),
+        cause = failure.message.as_str(),
+        stderr = stderr.trim_end(),
+        "request failed"
+    );
+    text(
+        status,
+        format!(
+            "{} {}: the handler failed ({})\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            failure.kind
+        ),
+    )
+}

@@ -144,6 +144,41 @@ impl HostFuncRecord {
     }
 }
 
+/// Values for one hostcall: inline up to eight, else on the heap.
+enum ValBuf {
+    Inline([Val; 8], usize),
+    Heap(Vec<Val>),
+}
+
+impl ValBuf {
+    fn new(n: usize) -> ValBuf {
+        if n <= 8 {
+            ValBuf::Inline([Val::I32(0); 8], n)
+        } else {
+            ValBuf::Heap(vec![Val::I32(0); n])
+        }
+    }
+}
+
+impl std::ops::Deref for ValBuf {
+    type Target = [Val];
+    fn deref(&self) -> &[Val] {
+        match self {
+            ValBuf::Inline(a, n) => &a[..*n],
+            ValBuf::Heap(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for ValBuf {
+    fn deref_mut(&mut self) -> &mut [Val] {
+        match self {
+            ValBuf::Inline(a, n) => &mut a[..*n],
+            ValBuf::Heap(v) => v,
+        }
+    }
+}
+
 /// Called by the host trampoline on the guest stack.
 unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, values: *mut u128) {
     // SAFETY: `callee` is the vmctx of a HostFuncRecord kept alive by the
@@ -153,13 +188,15 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
     let state = InstanceState::from_vmctx(caller_vmctx);
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), Error> {
         let ty = &record.ty;
-        let params: Vec<Val> = ty
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Val::from_raw(*t, values.add(i).read_unaligned()))
-            .collect();
-        let mut results: Vec<Val> = ty.results.iter().map(|t| Val::default_for(*t)).collect();
+        // Most hostcalls have few values: keep them on the stack.
+        let mut params = ValBuf::new(ty.params.len());
+        for (i, (p, t)) in params.iter_mut().zip(&ty.params).enumerate() {
+            *p = Val::from_raw(*t, values.add(i).read_unaligned());
+        }
+        let mut results = ValBuf::new(ty.results.len());
+        for (r, t) in results.iter_mut().zip(&ty.results) {
+            *r = Val::default_for(*t);
+        }
         let mut caller = Caller { state };
         match &record.func {
             HostKind::Sync(f) => f(&mut caller, &params, &mut results)?,
@@ -176,7 +213,7 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
                                 results.len()
                             )));
                         }
-                        results = r;
+                        results.copy_from_slice(&r);
                     }
                     _ => unreachable!("an awaiting call is resumed with the future's output"),
                 }

@@ -1,0 +1,1 @@
+/* Empty: wasi-libc has no setjmp.h; see ../shim.h. */

@@ -1,0 +1,216 @@
+//! `results/chart.svg`: one panel per metric, lucet beside Wasmtime (and
+//! native code where there is one), bars at p50 with a line up to p99.
+
+use crate::report::{metric_title, num};
+use crate::stats::Record;
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use std::path::Path;
+
+const LUCET: RGBColor = RGBColor(31, 119, 180);
+const WASMTIME: RGBColor = RGBColor(255, 127, 14);
+const NATIVE: RGBColor = RGBColor(127, 127, 127);
+
+struct Panel {
+    title: String,
+    unit: String,
+    subjects: Vec<String>,
+    /// Per runtime: (name, colour, per subject (p50, p99)).
+    series: Vec<(&'static str, RGBColor, Vec<Option<(f64, f64)>>)>,
+}
+
+fn panel(records: &[Record], metric: &str, better: &str) -> Option<Panel> {
+    let mine: Vec<&Record> = records.iter().filter(|r| r.metric == metric).collect();
+    let mut subjects: Vec<String> = Vec::new();
+    for r in &mine {
+        if !subjects.contains(&r.subject) {
+            subjects.push(r.subject.clone());
+        }
+    }
+    if subjects.is_empty() {
+        return None;
+    }
+    let get = |rt: &str| -> Vec<Option<(f64, f64)>> {
+        subjects
+            .iter()
+            .map(|s| {
+                mine.iter()
+                    .find(|r| &r.subject == s && r.runtime == rt)
+                    .map(|r| (r.p50, r.p99))
+            })
+            .collect()
+    };
+    let mut series = vec![
+        ("lucet", LUCET, get("lucet")),
+        ("wasmtime", WASMTIME, get("wasmtime")),
+    ];
+    let native = get("native");
+    if native.iter().any(Option::is_some) {
+        series.push(("native", NATIVE, native));
+    }
+    Some(Panel {
+        title: format!("{} ({better})", metric_title(metric)),
+        unit: mine[0].unit.clone(),
+        subjects,
+        series,
+    })
+}
+
+/// Kernel times relative to native code (kernels without a native build
+/// are left out).
+fn exec_panel(records: &[Record]) -> Option<Panel> {
+    let p = panel(records, "exec", "")?;
+    let native = p.series.iter().find(|s| s.0 == "native")?.2.clone();
+    let keep: Vec<usize> = (0..p.subjects.len())
+        .filter(|&i| native[i].is_some())
+        .collect();
+    let series = p
+        .series
+        .iter()
+        .filter(|s| s.0 != "native")
+        .map(|(name, colour, v)| {
+            let rel = keep
+                .iter()
+                .map(|&i| {
+                    let n = native[i].unwrap().0;
+                    v[i].map(|(a, b)| (a / n, b / n))
+                })
+                .collect();
+            (*name, *colour, rel)
+        })
+        .collect();
+    Some(Panel {
+        title: "CPU-bound kernels: time relative to gcc -O2 (lower is better)".into(),
+        unit: "× native time".into(),
+        subjects: keep.iter().map(|&i| p.subjects[i].clone()).collect(),
+        series,
+    })
+}
+
+fn draw<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, p: &Panel) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("chart: {e:?}");
+    let n = p.subjects.len();
+    let max_p50 = p
+        .series
+        .iter()
+        .flat_map(|s| s.2.iter().flatten().map(|v| v.0))
+        .fold(0.0f64, f64::max);
+    let max_p99 = p
+        .series
+        .iter()
+        .flat_map(|s| s.2.iter().flatten().map(|v| v.1))
+        .fold(0.0f64, f64::max);
+    let top = (max_p50 * 1.25)
+        .max(max_p99.min(max_p50 * 2.0) * 1.05)
+        .max(1e-9);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&p.title, ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(34)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0f64..n as f64, 0f64..top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc(p.unit.as_str())
+        .y_label_formatter(&|y| num(*y))
+        .draw()
+        .map_err(err)?;
+    // Subject names under the axis, centred on their group of bars.
+    let under = ("sans-serif", 13)
+        .into_text_style(area)
+        .pos(Pos::new(HPos::Center, VPos::Top));
+    chart
+        .draw_series(
+            p.subjects
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Text::new(s.clone(), (i as f64 + 0.5, -top * 0.015), under.clone())),
+        )
+        .map_err(err)?;
+    let k = p.series.len() as f64;
+    let width = 0.8 / k;
+    for (j, (name, colour, values)) in p.series.iter().enumerate() {
+        let x0 = |i: usize| i as f64 + 0.1 + j as f64 * width;
+        chart
+            .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+                v.map(|(p50, _)| {
+                    Rectangle::new([(x0(i), 0.0), (x0(i) + width * 0.92, p50)], colour.filled())
+                })
+            }))
+            .map_err(err)?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+        chart
+            .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+                v.filter(|(p50, p99)| p99 > p50).map(|(p50, p99)| {
+                    let x = x0(i) + width * 0.46;
+                    PathElement::new(vec![(x, p50), (x, p99.min(top))], BLACK.stroke_width(1))
+                })
+            }))
+            .map_err(err)?;
+        let label = ("sans-serif", 12)
+            .into_text_style(area)
+            .pos(Pos::new(HPos::Center, VPos::Bottom));
+        chart
+            .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+                v.map(|(p50, _)| {
+                    Text::new(
+                        num(p50),
+                        (x0(i) + width * 0.46, p50.min(top)),
+                        label.clone(),
+                    )
+                })
+            }))
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+pub fn write_chart(path: &Path, records: &[Record], subtitle: &str) -> Result<()> {
+    let lower = "lower is better";
+    let higher = "higher is better";
+    let panels: Vec<Panel> = [
+        panel(records, "instantiate_drop", lower),
+        panel(records, "instantiate_call_drop", lower),
+        panel(records, "wasi_hello_start", lower),
+        panel(records, "hostcall_roundtrip", lower),
+        panel(records, "rss_per_instance", lower),
+        panel(records, "max_live_instances", higher),
+        exec_panel(records),
+        panel(records, "compile_throughput", higher),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let rows = panels.len().div_ceil(2).max(1);
+    let root = SVGBackend::new(path, (1500, 60 + 420 * rows as u32)).into_drawing_area();
+    let err = |e| anyhow!("chart: {e:?}");
+    root.fill(&WHITE).map_err(err)?;
+    let root = root
+        .titled(
+            &format!("lucet vs Wasmtime — {subtitle}"),
+            ("sans-serif", 22),
+        )
+        .map_err(err)?;
+    let areas = root.split_evenly((rows, 2));
+    for (a, p) in areas.iter().zip(&panels) {
+        draw(a, p)?;
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! The modules measured: small ones written here in the text format, the
+//! WASI hello fixture, and the C kernels in `benchmarks/kernels/wasm`.
+
+use anyhow::{Context, Result};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// `benchmarks/`.
+pub fn bench_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The repository root.
+pub fn repo_dir() -> PathBuf {
+    bench_dir()
+        .parent()
+        .expect("benchmarks/ has a parent")
+        .to_path_buf()
+}
+
+pub const MINIMAL: &str = "minimal";
+pub const DATA: &str = "data-1MiB";
+pub const HELLO: &str = "wasi-hello";
+pub const MINIMAL_AFTER_DATA: &str = "minimal after data-1MiB";
+
+/// The smallest useful module: one export returning a constant.
+pub fn minimal() -> Vec<u8> {
+    wat::parse_str(r#"(module (func (export "f") (result i32) (i32.const 42)))"#)
+        .expect("minimal module")
+}
+
+/// 16 pages of memory and a 1 MiB data segment of non-zero bytes.
+pub fn data_1mib() -> Vec<u8> {
+    let mut text = String::with_capacity(3 << 20);
+    text.push_str("(module (memory 16) (data (i32.const 0) \"");
+    for i in 0..(1usize << 20) {
+        let b = (i * 7 + 3) as u8 | 1;
+        write!(text, "\\{b:02x}").unwrap();
+    }
+    text.push_str("\") (func (export \"f\") (result i32) (i32.const 42)))");
+    wat::parse_str(&text).expect("data module")
+}
+
+/// A guest loop calling the host function `env.echo` `n` times, summing
+/// what it returns.
+pub fn hostcall_loop() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (import "env" "echo" (func $echo (param i32) (result i32)))
+  (func (export "loop") (param $n i32) (result i32)
+    (local $acc i32)
+    (block $done
+      (loop $top
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $acc (i32.add (local.get $acc) (call $echo (local.get $n))))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $top)))
+    (local.get $acc)))"#,
+    )
+    .expect("hostcall module")
+}
+
+/// What the hostcall loop returns for `n` (wrapping sum of 1..=n).
+pub fn hostcall_expected(n: u32) -> i32 {
+    (1..=n).fold(0i32, |a, k| a.wrapping_add(k as i32))
+}
+
+pub fn hello_path() -> PathBuf {
+    repo_dir().join("tests/fixtures/wasm/hello.wasm")
+}
+
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// A CPU-bound kernel: `kernels/wasm/NAME.wasm` exports
+/// `kernel_NAME(i32) -> i64`; most are also built natively.
+pub struct Kernel {
+    pub name: &'static str,
+    pub arg: u32,
+    pub what: &'static str,
+}
+
+pub const KERNELS: &[Kernel] = &[
+    Kernel {
+        name: "fib",
+        arg: 35,
+        what: "recursive fib(35)",
+    },
+    Kernel {
+        name: "sieve",
+        arg: 8_000_000,
+        what: "primes up to 8 million",
+    },
+    Kernel {
+        name: "matmul",
+        arg: 320,
+        what: "320x320 f64 matrix multiply",
+    },
+    Kernel {
+        name: "quicksort",
+        arg: 500_000,
+        what: "quicksort of 500k u32",
+    },
+    Kernel {
+        name: "crc32",
+        arg: 8 << 20,
+        what: "CRC-32 of 8 MiB",
+    },
+    Kernel {
+        name: "strings",
+        arg: 2 << 20,
+        what: "tokenize + count words of 2 MiB text",
+    },
+    Kernel {
+        name: "nbody",
+        arg: 200_000,
+        what: "5-body simulation, 200k steps",
+    },
+    Kernel {
+        name: "lua",
+        arg: 25,
+        what: "Lua 5.4 interpreter: fib(25), sort, gmatch",
+    },
+];
+
+pub fn kernel_path(name: &str) -> PathBuf {
+    bench_dir()
+        .join("kernels/wasm")
+        .join(format!("{name}.wasm"))
+}
+
+/// The largest `.wasm` at hand (kernels and test fixtures), by size.
+pub fn largest_module() -> Result<PathBuf> {
+    let dirs = [
+        bench_dir().join("kernels/wasm"),
+        repo_dir().join("tests/fixtures/wasm"),
+    ];
+    let mut best: Option<(u64, PathBuf)> = None;
+    for d in dirs {
+        for e in std::fs::read_dir(&d).with_context(|| format!("listing {}", d.display()))? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "wasm") {
+                let len = p.metadata()?.len();
+                if best.as_ref().is_none_or(|(l, _)| len > *l) {
+                    best = Some((len, p));
+                }
+            }
+        }
+    }
+    best.map(|(_, p)| p).context("no .wasm files found")
+}

@@ -1,0 +1,697 @@
+//! The benchmark program: lucetc + lucet-runtime, Wasmtime and native code
+//! measured side by side in one process run.
+//!
+//! ```text
+//! cargo run --release --manifest-path benchmarks/Cargo.toml -- --json benchmarks/results/latest.json
+//! ```
+//!
+//! prints the table, writes the JSON (a list of records), the chart, and
+//! the generated region of `benchmarks/README.md`. See `--help`.
+
+mod chart;
+mod inputs;
+mod lucet_side;
+mod native;
+mod report;
+mod stats;
+mod wasmtime_side;
+
+use anyhow::{bail, Context, Result};
+use lucet_side::Lucet;
+use report::Machine;
+use stats::{interleaved, summarize, MaxLive, Record, Summary};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
+use wasmtime_side::Wasmtime;
+
+const USAGE: &str = "\
+lucet-benchmarks: lucet, Wasmtime and native code side by side
+
+USAGE: cargo run --release --manifest-path benchmarks/Cargo.toml -- [OPTIONS]
+
+OPTIONS:
+  --json PATH            write the figures as JSON (a list of records)
+  --quick                fewer iterations (a smoke test; figures are noisier)
+  --only GROUPS          comma-separated subset: compile,instantiate,hello,
+                         hostcall,exec,rss,maxlive (README and chart are then
+                         left alone)
+  --chart PATH           where to write the chart [benchmarks/results/chart.svg]
+  --readme PATH          README whose generated region to rewrite
+                         [benchmarks/README.md]
+  --no-readme            do not touch the README or the chart
+  --report-only          measure nothing: regenerate the README region and the
+                         chart from --json PATH (and machine.json beside it)
+  --max-live N           most live instances to try for [30000]
+  --compile-module PATH  module for compile throughput [the largest at hand]
+  --loop OP              for profiling: repeat one lucet operation for 5 s
+                         (instantiate, call, hello, hostcall)
+  -h, --help             this text
+";
+
+const GROUPS: &[&str] = &[
+    "compile",
+    "instantiate",
+    "hello",
+    "hostcall",
+    "exec",
+    "rss",
+    "maxlive",
+];
+
+struct Args {
+    json: Option<PathBuf>,
+    quick: bool,
+    only: Option<Vec<String>>,
+    chart: PathBuf,
+    readme: PathBuf,
+    no_readme: bool,
+    report_only: bool,
+    max_live: usize,
+    compile_module: Option<PathBuf>,
+    loop_op: Option<String>,
+}
+
+impl Args {
+    fn parse() -> Result<Args> {
+        let mut a = Args {
+            json: None,
+            quick: false,
+            only: None,
+            chart: inputs::bench_dir().join("results/chart.svg"),
+            readme: inputs::bench_dir().join("README.md"),
+            no_readme: false,
+            report_only: false,
+            max_live: 30_000,
+            compile_module: None,
+            loop_op: None,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(arg) = it.next() {
+            let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
+            match arg.as_str() {
+                "--json" => a.json = Some(value()?.into()),
+                "--quick" => a.quick = true,
+                "--only" => {
+                    let v: Vec<String> =
+                        value()?.split(',').map(|s| s.trim().to_string()).collect();
+                    for g in &v {
+                        if !GROUPS.contains(&g.as_str()) {
+                            bail!("unknown group {g:?} (one of {})", GROUPS.join(", "));
+                        }
+                    }
+                    a.only = Some(v);
+                }
+                "--chart" => a.chart = value()?.into(),
+                "--readme" => a.readme = value()?.into(),
+                "--no-readme" => a.no_readme = true,
+                "--report-only" => a.report_only = true,
+                "--max-live" => a.max_live = value()?.parse().context("--max-live")?,
+                "--compile-module" => a.compile_module = Some(value()?.into()),
+                "--loop" => a.loop_op = Some(value()?),
+                "-h" | "--help" => {
+                    print!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+            }
+        }
+        Ok(a)
+    }
+
+    fn wants(&self, group: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|g| g == group))
+    }
+}
+
+/// Iteration counts.
+struct Plan {
+    warmup: usize,
+    inst_rounds: usize,
+    inst_per_round: usize,
+    hello_per_round: usize,
+    hostcall_samples: usize,
+    hostcall_calls: u32,
+    exec_rounds: usize,
+    compile_iters: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                warmup: 200,
+                inst_rounds: 5,
+                inst_per_round: 400,
+                hello_per_round: 100,
+                hostcall_samples: 60,
+                hostcall_calls: 10_000,
+                exec_rounds: 4,
+                compile_iters: 2,
+            }
+        } else {
+            Plan {
+                warmup: 2_000,
+                inst_rounds: 10,
+                inst_per_round: 2_000,
+                hello_per_round: 500,
+                hostcall_samples: 400,
+                hostcall_calls: 10_000,
+                exec_rounds: 15,
+                compile_iters: 5,
+            }
+        }
+    }
+}
+
+/// Slots in the regions and pools used for timing.
+const TIMING_POOL: usize = 64;
+/// Live-instance counts for resident memory per instance.
+const RSS_COUNTS: [usize; 2] = [1_000, 10_000];
+const HELLO_OUT: &[u8] = b"Hello from Lucet, bench!\n";
+
+fn us(s: Summary) -> Summary {
+    Summary {
+        p50: s.p50 / 1e3,
+        p99: s.p99 / 1e3,
+    }
+}
+
+fn pair(
+    records: &mut Vec<Record>,
+    metric: &str,
+    subject: &str,
+    unit: &str,
+    l: Summary,
+    w: Summary,
+) {
+    eprintln!(
+        "  {metric:<22} {subject:<28} lucet p50 {:>9} p99 {:>9} | wasmtime p50 {:>9} p99 {:>9} {unit}",
+        report::num(l.p50),
+        report::num(l.p99),
+        report::num(w.p50),
+        report::num(w.p99)
+    );
+    records.push(Record::new(metric, subject, "lucet", unit, l));
+    records.push(Record::new(metric, subject, "wasmtime", unit, w));
+}
+
+fn compile_phase(args: &Args, plan: &Plan, records: &mut Vec<Record>) -> Result<()> {
+    let path = match &args.compile_module {
+        Some(p) => p.clone(),
+        None => inputs::largest_module()?,
+    };
+    let wasm = inputs::read(&path)?;
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mib = wasm.len() as f64 / (1 << 20) as f64;
+    eprintln!("compile throughput: {name} ({} KiB)", wasm.len() >> 10);
+    let dir = tempfile::tempdir()?;
+    let so = dir.path().join("out.so");
+    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Throughput percentiles come from the time percentiles: p99 is the
+    // slow tail (MiB / p99 time).
+    let mibs = |s: Summary| Summary {
+        p50: mib / (s.p50 / 1e9),
+        p99: mib / (s.p99 / 1e9),
+    };
+    for (label, threads, parallel) in [
+        ("1 thread".to_string(), Some(1), false),
+        (format!("{nproc} threads"), None, true),
+    ] {
+        let opts = lucet_side::options(threads, false);
+        let engine = wasmtime::Engine::new(&wasmtime_side::config(None, parallel))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut lucet = || {
+            lucetc::compile_to_file(&wasm, &so, &opts).expect("lucetc");
+        };
+        let mut lucet_nolink = || {
+            black_box(lucetc::compile(&wasm, &opts).expect("lucetc"));
+        };
+        let mut wt = || {
+            black_box(engine.precompile_module(&wasm).expect("wasmtime compile"));
+        };
+        let s = interleaved(
+            1,
+            plan.compile_iters,
+            1,
+            &mut [&mut lucet, &mut wt, &mut lucet_nolink],
+        );
+        let subject = format!("{name} {label}");
+        pair(
+            records,
+            "compile_throughput",
+            &subject,
+            "MiB/s",
+            mibs(summarize(s[0].clone())),
+            mibs(summarize(s[1].clone())),
+        );
+        let nolink = mibs(summarize(s[2].clone()));
+        eprintln!(
+            "  compile_throughput     {subject}, no link: lucet p50 {} MiB/s",
+            report::num(nolink.p50)
+        );
+        records.push(Record::new(
+            "compile_throughput",
+            &format!("{subject}, no link"),
+            "lucet",
+            "MiB/s",
+            nolink,
+        ));
+    }
+    Ok(())
+}
+
+fn timing_phases(args: &Args, plan: &Plan, l: &Lucet, records: &mut Vec<Record>) -> Result<()> {
+    let w = Wasmtime::new(TIMING_POOL as u32)?;
+    let inst = |ops: &mut [&mut dyn FnMut()], per_round: usize| {
+        interleaved(
+            plan.warmup.min(per_round * 2),
+            plan.inst_rounds,
+            per_round,
+            ops,
+        )
+        .into_iter()
+        .map(|s| us(summarize(s)))
+        .collect::<Vec<_>>()
+    };
+
+    // Each lucet measurement gets a fresh region: a slot remembers the
+    // last module it held, and what that was changes lucet's costs (see
+    // the "after data-1MiB" row). Wasmtime's pool keeps per-module slot
+    // affinity on its own.
+    let fresh = || lucet_side::region(TIMING_POOL).expect("lucet region");
+    if args.wants("instantiate") {
+        eprintln!("instantiation");
+        for subject in [inputs::MINIMAL, inputs::DATA] {
+            let (m, p) = (l.by_subject(subject), w.by_subject(subject));
+            let region = fresh();
+            let s = inst(
+                &mut [
+                    &mut || lucet_side::instantiate_drop(&region, m, &l.plain),
+                    &mut || wasmtime_side::instantiate_drop(&w.engine, p),
+                ],
+                plan.inst_per_round,
+            );
+            pair(records, "instantiate_drop", subject, "us", s[0], s[1]);
+        }
+        let region = fresh();
+        let s = inst(
+            &mut [
+                &mut || lucet_side::instantiate_drop(&region, &l.hello, &l.wasi),
+                &mut || wasmtime_side::instantiate_drop(&w.engine, &w.hello),
+            ],
+            plan.inst_per_round,
+        );
+        pair(records, "instantiate_drop", inputs::HELLO, "us", s[0], s[1]);
+        // A server runs many modules: the minimal module in slots that
+        // last held the data module.
+        let region = fresh();
+        lucet_side::instantiate_drop(&region, &l.data, &l.plain);
+        wasmtime_side::instantiate_drop(&w.engine, &w.data);
+        let s = inst(
+            &mut [
+                &mut || lucet_side::instantiate_drop(&region, &l.minimal, &l.plain),
+                &mut || wasmtime_side::instantiate_drop(&w.engine, &w.minimal),
+            ],
+            plan.inst_per_round,
+        );
+        pair(
+            records,
+            "instantiate_drop",
+            inputs::MINIMAL_AFTER_DATA,
+            "us",
+            s[0],
+            s[1],
+        );
+        for subject in [inputs::MINIMAL, inputs::DATA] {
+            let (m, p) = (l.by_subject(subject), w.by_subject(subject));
+            let region = fresh();
+            let s = inst(
+                &mut [
+                    &mut || lucet_side::instantiate_call_drop(&region, m, &l.plain),
+                    &mut || wasmtime_side::instantiate_call_drop(&w.engine, p),
+                ],
+                plan.inst_per_round,
+            );
+            pair(records, "instantiate_call_drop", subject, "us", s[0], s[1]);
+        }
+    }
+
+    if args.wants("hello") {
+        eprintln!("WASI hello");
+        let region = fresh();
+        let out = lucet_side::hello_start(&region, l);
+        if out != HELLO_OUT {
+            bail!("lucet hello printed {:?}", String::from_utf8_lossy(&out));
+        }
+        let out = wasmtime_side::hello_start(&w);
+        if out != HELLO_OUT {
+            bail!("wasmtime hello printed {:?}", String::from_utf8_lossy(&out));
+        }
+        let s = inst(
+            &mut [
+                &mut || {
+                    black_box(lucet_side::hello_start(&region, l));
+                },
+                &mut || {
+                    black_box(wasmtime_side::hello_start(&w));
+                },
+            ],
+            plan.hello_per_round,
+        );
+        pair(records, "wasi_hello_start", inputs::HELLO, "us", s[0], s[1]);
+    }
+
+    if args.wants("hostcall") {
+        eprintln!("hostcalls");
+        let region = fresh();
+        let mut li = lucet_side::hostcall_instance(&region, l)?;
+        let mut wi = wasmtime_side::hostcall_instance(&w, &w.hostcall)?;
+        let mut wd = wasmtime_side::hostcall_instance(&w, &w.hostcall_untyped)?;
+        let n = plan.hostcall_calls;
+        for _ in 0..20 {
+            lucet_side::hostcall_sample(&mut li, n);
+            wasmtime_side::hostcall_sample(&mut wi, n);
+            wasmtime_side::hostcall_sample(&mut wd, n);
+        }
+        let (mut ls, mut ws, mut ds) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..plan.hostcall_samples {
+            for j in 0..3 {
+                match (k + j) % 3 {
+                    0 => ls.push(lucet_side::hostcall_sample(&mut li, n)),
+                    1 => ws.push(wasmtime_side::hostcall_sample(&mut wi, n)),
+                    _ => ds.push(wasmtime_side::hostcall_sample(&mut wd, n)),
+                }
+            }
+        }
+        let ls = summarize(ls);
+        pair(
+            records,
+            "hostcall_roundtrip",
+            "echo i32",
+            "ns/call",
+            ls,
+            summarize(ws),
+        );
+        // lucet has only untyped host functions (slices of values); the
+        // same in Wasmtime is Linker::func_new.
+        pair(
+            records,
+            "hostcall_roundtrip",
+            "echo i32, untyped",
+            "ns/call",
+            ls,
+            summarize(ds),
+        );
+    }
+
+    if args.wants("exec") {
+        eprintln!("CPU-bound kernels");
+        let region = fresh();
+        for (k, (name, lm)) in inputs::KERNELS.iter().zip(&l.kernels) {
+            assert_eq!(k.name, *name);
+            let (_, wpre) = w.kernels.iter().find(|(n, _)| n == name).unwrap();
+            let mut li = lucet_side::kernel_instance(&region, l, lm)?;
+            let mut wi = wasmtime_side::kernel_instance(&w, wpre, name)?;
+            let native = native::kernel(name);
+            let arg = k.arg;
+            let lr = lucet_side::kernel_call(&mut li, name, arg);
+            let wr = wasmtime_side::kernel_call(&mut wi, name, arg);
+            if lr != wr {
+                bail!("kernel {name}: lucet returned {lr:#x}, wasmtime {wr:#x}");
+            }
+            if let Some(f) = native {
+                // SAFETY: a kernel is a plain C function of one u32.
+                let nr = unsafe { f(arg) };
+                if nr != lr {
+                    bail!("kernel {name}: lucet returned {lr:#x}, native code {nr:#x}");
+                }
+            }
+            let mut lop = || {
+                black_box(lucet_side::kernel_call(&mut li, name, black_box(arg)));
+            };
+            let mut wop = || {
+                black_box(wasmtime_side::kernel_call(&mut wi, name, black_box(arg)));
+            };
+            let ms = |s: Vec<f64>| {
+                let s = summarize(s);
+                Summary {
+                    p50: s.p50 / 1e6,
+                    p99: s.p99 / 1e6,
+                }
+            };
+            let s = match native {
+                Some(f) => {
+                    // SAFETY: as above.
+                    let mut nop = || {
+                        black_box(unsafe { f(black_box(arg)) });
+                    };
+                    interleaved(0, plan.exec_rounds, 1, &mut [&mut lop, &mut wop, &mut nop])
+                }
+                None => interleaved(0, plan.exec_rounds, 1, &mut [&mut lop, &mut wop]),
+            };
+            let mut s = s.into_iter();
+            let (lt, wt) = (ms(s.next().unwrap()), ms(s.next().unwrap()));
+            pair(records, "exec", name, "ms", lt, wt);
+            if let Some(nt) = s.next() {
+                let nt = ms(nt);
+                eprintln!(
+                    "  {:<22} {name:<28} native p50 {:>9} p99 {:>9} ms",
+                    "",
+                    report::num(nt.p50),
+                    report::num(nt.p99)
+                );
+                records.push(Record::new("exec", name, "native", "ms", nt));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn rss_phase(l: &Lucet, records: &mut Vec<Record>) -> Result<()> {
+    eprintln!("resident memory per live instance");
+    for (subject, wasm) in [
+        (inputs::MINIMAL, inputs::minimal()),
+        (inputs::DATA, inputs::data_1mib()),
+    ] {
+        let lk = lucet_side::rss_per_instance(l.by_subject(subject), &l.plain, &RSS_COUNTS)?;
+        let wk = wasmtime_side::rss_per_instance(&wasm, &RSS_COUNTS)?;
+        for ((n, lb), wb) in RSS_COUNTS.iter().zip(lk).zip(wk) {
+            let kib = |b: f64| Summary {
+                p50: b / 1024.0,
+                p99: b / 1024.0,
+            };
+            let at = format!("{subject} @{}k", n / 1000);
+            pair(
+                records,
+                "rss_per_instance",
+                &at,
+                "KiB",
+                kib(lb.0),
+                kib(wb.0),
+            );
+            pair(
+                records,
+                "pagetables_per_instance",
+                &at,
+                "KiB",
+                kib(lb.1),
+                kib(wb.1),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn maxlive_phase(
+    args: &Args,
+    l: &Lucet,
+    records: &mut Vec<Record>,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    eprintln!("most live instances (trying up to {})", args.max_live);
+    for (subject, wasm) in [
+        (inputs::MINIMAL, inputs::minimal()),
+        (inputs::DATA, inputs::data_1mib()),
+    ] {
+        let lm = lucet_side::max_live(l.by_subject(subject), &l.plain, args.max_live)?;
+        let wm = wasmtime_side::max_live(&wasm, args.max_live)?;
+        let one = |v: f64| Summary { p50: v, p99: v };
+        pair(
+            records,
+            "max_live_instances",
+            subject,
+            "instances",
+            one(lm.reached as f64),
+            one(wm.reached as f64),
+        );
+        let mut extra = |metric: &str, unit: &str, f: fn(&MaxLive) -> f64| {
+            records.push(Record::single(metric, subject, "lucet", unit, f(&lm)));
+            records.push(Record::single(metric, subject, "wasmtime", unit, f(&wm)));
+        };
+        extra("max_live_create_time", "ms", |m| m.create_ms);
+        extra("max_live_rss", "MiB", |m| m.rss_mib);
+        extra("max_live_pagetables", "MiB", |m| m.pagetables_mib);
+        for (rt, m) in [("lucet", &lm), ("Wasmtime", &wm)] {
+            let note = format!(
+                "{rt}, {subject}: {} live instances (of {} tried) in {} ms, {} MiB resident \
+                 + {} MiB of page tables; {}.",
+                m.reached,
+                m.capacity,
+                report::num(m.create_ms),
+                report::num(m.rss_mib),
+                report::num(m.pagetables_mib),
+                m.stop
+            );
+            eprintln!("  {note}");
+            notes.push(note);
+        }
+    }
+    Ok(())
+}
+
+fn write_outputs(args: &Args, records: &[Record], machine: &Machine) -> Result<()> {
+    let chart_rel = args
+        .chart
+        .strip_prefix(args.readme.parent().unwrap_or(std::path::Path::new(".")))
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| args.chart.display().to_string());
+    chart::write_chart(
+        &args.chart,
+        records,
+        &format!(
+            "{}, {} × {}, p50 bars, p99 lines",
+            machine.date, machine.nproc, machine.cpu
+        ),
+    )?;
+    let region = report::readme_region(records, machine, &chart_rel);
+    report::update_readme(&args.readme, &region)?;
+    eprintln!(
+        "wrote {} and {}",
+        args.chart.display(),
+        args.readme.display()
+    );
+    Ok(())
+}
+
+/// Repeat one lucet operation for a few seconds, for `perf record`.
+fn loop_op(op: &str) -> Result<()> {
+    let l = Lucet::new()?;
+    let region = lucet_side::region(TIMING_POOL)?;
+    let mut hostcall = lucet_side::hostcall_instance(&region, &l)?;
+    let mut f: Box<dyn FnMut()> = match op {
+        "instantiate" => Box::new(|| lucet_side::instantiate_drop(&region, &l.minimal, &l.plain)),
+        "call" => Box::new(|| lucet_side::instantiate_call_drop(&region, &l.minimal, &l.plain)),
+        "instantiate-after-data" => {
+            lucet_side::instantiate_drop(&region, &l.data, &l.plain);
+            Box::new(|| lucet_side::instantiate_drop(&region, &l.minimal, &l.plain))
+        }
+        "instantiate-after-hello" => {
+            lucet_side::instantiate_drop(&region, &l.hello, &l.wasi);
+            Box::new(|| lucet_side::instantiate_drop(&region, &l.minimal, &l.plain))
+        }
+        "call-mixed" => {
+            let w = Wasmtime::new(TIMING_POOL as u32)?;
+            let mut k = 0u64;
+            Box::new(move || {
+                k += 1;
+                if k % 4000 < 2000 {
+                    lucet_side::instantiate_call_drop(&region, &l.minimal, &l.plain)
+                } else {
+                    wasmtime_side::instantiate_call_drop(&w.engine, &w.minimal)
+                }
+            })
+        }
+        "call-after-wasmtime" => {
+            let w = Wasmtime::new(TIMING_POOL as u32)?;
+            wasmtime_side::instantiate_call_drop(&w.engine, &w.minimal);
+            Box::new(|| lucet_side::instantiate_call_drop(&region, &l.minimal, &l.plain))
+        }
+        "hello" => Box::new(|| {
+            black_box(lucet_side::hello_start(&region, &l));
+        }),
+        "hostcall" => Box::new(|| {
+            black_box(lucet_side::hostcall_sample(&mut hostcall, 10_000));
+        }),
+        other => bail!("unknown --loop operation {other:?}"),
+    };
+    eprintln!("looping {op} for 5 s");
+    let t = Instant::now();
+    let mut n = 0u64;
+    while t.elapsed().as_secs() < 5 {
+        for _ in 0..100 {
+            f();
+        }
+        n += 100;
+    }
+    eprintln!(
+        "{n} iterations, {:.0} ns each",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+    Ok(())
+}
+
+fn machine_path(json: &std::path::Path) -> PathBuf {
+    json.with_file_name("machine.json")
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse()?;
+    if args.report_only {
+        let json = args
+            .json
+            .as_ref()
+            .context("--report-only needs --json PATH")?;
+        let records = report::read_json(json)?;
+        let machine: Machine = std::fs::read_to_string(machine_path(json))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        print!("{}", report::console_table(&records));
+        return write_outputs(&args, &records, &machine);
+    }
+    if let Some(op) = &args.loop_op {
+        return loop_op(op);
+    }
+    let plan = Plan::new(args.quick);
+    let mut machine = Machine::here(if args.quick { "quick" } else { "full" });
+    let started = Instant::now();
+    let mut records = Vec::new();
+
+    if args.wants("compile") {
+        compile_phase(&args, &plan, &mut records)?;
+    }
+    eprintln!("compiling the modules with lucetc (and, below, Wasmtime)");
+    let lucet = Lucet::new()?;
+    if ["instantiate", "hello", "hostcall", "exec"]
+        .iter()
+        .any(|g| args.wants(g))
+    {
+        timing_phases(&args, &plan, &lucet, &mut records)?;
+    }
+    // The pools below are large: the timing region and engine are gone.
+    if args.wants("rss") {
+        rss_phase(&lucet, &mut records)?;
+    }
+    if args.wants("maxlive") {
+        maxlive_phase(&args, &lucet, &mut records, &mut machine.notes)?;
+    }
+    eprintln!("done in {:.0} s\n", started.elapsed().as_secs_f64());
+
+    print!("{}", report::console_table(&records));
+    print!("\n{}", report::statements(&records));
+    if let Some(json) = &args.json {
+        report::write_json(json, &records)?;
+        std::fs::write(
+            machine_path(json),
+            serde_json::to_string_pretty(&machine)? + "\n",
+        )?;
+        eprintln!("wrote {}", json.display());
+    }
+    if args.only.is_none() && !args.no_readme {
+        write_outputs(&args, &records, &machine)?;
+    }
+    Ok(())
+}

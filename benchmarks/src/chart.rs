@@ -18,6 +18,8 @@ struct Panel {
     subjects: Vec<String>,
     /// Per runtime: (name, colour, per subject (p50, p99)).
     series: Vec<(&'static str, RGBColor, Vec<Option<(f64, f64)>>)>,
+    /// Per runtime, a second quantity stacked on its bars (drawn lighter).
+    stacked: Option<(&'static str, Vec<Vec<Option<f64>>>)>,
 }
 
 fn panel(records: &[Record], metric: &str, better: &str) -> Option<Panel> {
@@ -54,7 +56,37 @@ fn panel(records: &[Record], metric: &str, better: &str) -> Option<Panel> {
         unit: mine[0].unit.clone(),
         subjects,
         series,
+        stacked: None,
     })
+}
+
+/// Resident memory per instance with page-table memory stacked on top.
+fn memory_panel(records: &[Record]) -> Option<Panel> {
+    let mut p = panel(records, "rss_per_instance", "lower is better")?;
+    let tables: Vec<Vec<Option<f64>>> = p
+        .series
+        .iter()
+        .map(|(rt, _, _)| {
+            p.subjects
+                .iter()
+                .map(|s| {
+                    records
+                        .iter()
+                        .find(|r| {
+                            r.metric == "pagetables_per_instance"
+                                && &r.subject == s
+                                && r.runtime == *rt
+                        })
+                        .map(|r| r.p50)
+                })
+                .collect()
+        })
+        .collect();
+    if tables.iter().flatten().any(Option::is_some) {
+        p.title = "memory per idle live instance: resident + page tables (lower is better)".into();
+        p.stacked = Some(("page tables", tables));
+    }
+    Some(p)
 }
 
 /// Kernel times relative to native code (kernels without a native build
@@ -85,6 +117,7 @@ fn exec_panel(records: &[Record]) -> Option<Panel> {
         unit: "× native time".into(),
         subjects: keep.iter().map(|&i| p.subjects[i].clone()).collect(),
         series,
+        stacked: None,
     })
 }
 
@@ -94,17 +127,27 @@ where
 {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("chart: {e:?}");
     let n = p.subjects.len();
+    let extra = |j: usize, i: usize| -> f64 {
+        p.stacked.as_ref().and_then(|(_, t)| t[j][i]).unwrap_or(0.0)
+    };
     let max_p50 = p
         .series
         .iter()
-        .flat_map(|s| s.2.iter().flatten().map(|v| v.0))
+        .enumerate()
+        .flat_map(|(j, s)| {
+            s.2.iter()
+                .enumerate()
+                .filter_map(move |(i, v)| v.map(|v| (i, v.0)))
+                .map(move |(i, v)| v + extra(j, i))
+        })
         .fold(0.0f64, f64::max);
     let max_p99 = p
         .series
         .iter()
         .flat_map(|s| s.2.iter().flatten().map(|v| v.1))
         .fold(0.0f64, f64::max);
-    let top = (max_p50 * 1.25)
+    let headroom = if p.stacked.is_some() { 1.6 } else { 1.25 };
+    let top = (max_p50 * headroom)
         .max(max_p99.min(max_p50 * 2.0) * 1.05)
         .max(1e-9);
     let mut chart = ChartBuilder::on(area)
@@ -117,8 +160,14 @@ where
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(RGBColor(225, 225, 225))
         .x_labels(0)
-        .y_desc(p.unit.as_str())
+        .y_desc(if p.unit == "us" {
+            "µs"
+        } else {
+            p.unit.as_str()
+        })
         .y_label_formatter(&|y| num(*y))
         .draw()
         .map_err(err)?;
@@ -147,6 +196,22 @@ where
             .map_err(err)?
             .label(*name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+        if let Some((what, tables)) = &p.stacked {
+            let light = colour.mix(0.35);
+            chart
+                .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+                    let (base, t) = ((*v)?.0, tables[j][i]?);
+                    Some(Rectangle::new(
+                        [(x0(i), base), (x0(i) + width * 0.92, base + t)],
+                        light.filled(),
+                    ))
+                }))
+                .map_err(err)?
+                .label(format!("{name} {what}"))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], light.filled())
+                });
+        }
         chart
             .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
                 v.filter(|(p50, p99)| p99 > p50).map(|(p50, p99)| {
@@ -161,9 +226,15 @@ where
         chart
             .draw_series(values.iter().enumerate().filter_map(|(i, v)| {
                 v.map(|(p50, _)| {
+                    let t = extra(j, i);
+                    let text = if t > 0.0 {
+                        format!("{} + {}", num(p50), num(t))
+                    } else {
+                        num(p50)
+                    };
                     Text::new(
-                        num(p50),
-                        (x0(i) + width * 0.46, p50.min(top)),
+                        text,
+                        (x0(i) + width * 0.46, (p50 + t).min(top)),
                         label.clone(),
                     )
                 })
@@ -189,7 +260,7 @@ pub fn write_chart(path: &Path, records: &[Record], subtitle: &str) -> Result<()
         panel(records, "instantiate_call_drop", lower),
         panel(records, "wasi_hello_start", lower),
         panel(records, "hostcall_roundtrip", lower),
-        panel(records, "rss_per_instance", lower),
+        memory_panel(records),
         panel(records, "max_live_instances", higher),
         exec_panel(records),
         panel(records, "compile_throughput", higher),

@@ -12,12 +12,15 @@ const LUCET: RGBColor = RGBColor(31, 119, 180);
 const WASMTIME: RGBColor = RGBColor(255, 127, 14);
 const NATIVE: RGBColor = RGBColor(127, 127, 127);
 
+/// One runtime's bars: (name, colour, per subject (p50, p99)).
+type Series = (&'static str, RGBColor, Vec<Option<(f64, f64)>>);
+
 struct Panel {
     title: String,
     unit: String,
     subjects: Vec<String>,
     /// Per runtime: (name, colour, per subject (p50, p99)).
-    series: Vec<(&'static str, RGBColor, Vec<Option<(f64, f64)>>)>,
+    series: Vec<Series>,
     /// Per runtime, a second quantity stacked on its bars (drawn lighter).
     stacked: Option<(&'static str, Vec<Vec<Option<f64>>>)>,
 }

@@ -1,7 +1,7 @@
 //! Our side: lucetc-compiled shared objects run by lucet-runtime.
 
 use crate::inputs;
-use crate::stats::{Footprint, MaxLive};
+use crate::stats::{mappings, Footprint, MaxLive};
 use anyhow::{anyhow, bail, Context, Result};
 use lucet_runtime::{Error, FuncType, Instance, Limits, Linker, Module, Region, Val, ValType};
 use lucet_wasi::{WasiCtx, WasiCtxBuilder, WritePipe};
@@ -211,7 +211,12 @@ pub fn max_live(module: &Arc<Module>, linker: &Linker, want: usize) -> Result<Ma
         match region.instantiate(module, linker) {
             Ok(i) => live.push(i),
             Err(e) => {
-                stop = format!("{reserve_note}instantiation {} failed: {e}", live.len() + 1);
+                let (maps, max) = mappings();
+                stop = format!(
+                    "{reserve_note}instantiation {} failed ({e}) with {maps} mappings \
+                     in the process, vm.max_map_count {max}",
+                    live.len() + 1
+                );
                 break;
             }
         }

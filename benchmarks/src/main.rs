@@ -154,13 +154,13 @@ impl Plan {
         } else {
             Plan {
                 warmup: 2_000,
-                inst_rounds: 10,
+                inst_rounds: 20,
                 inst_per_round: 2_000,
-                hello_per_round: 500,
-                hostcall_samples: 400,
+                hello_per_round: 1_000,
+                hostcall_samples: 600,
                 hostcall_calls: 10_000,
-                exec_rounds: 15,
-                compile_iters: 5,
+                exec_rounds: 25,
+                compile_iters: 8,
             }
         }
     }
@@ -531,9 +531,16 @@ fn maxlive_phase(
             records.push(Record::single(metric, subject, "lucet", unit, f(&lm)));
             records.push(Record::single(metric, subject, "wasmtime", unit, f(&wm)));
         };
-        extra("max_live_create_time", "ms", |m| m.create_ms);
-        extra("max_live_rss", "MiB", |m| m.rss_mib);
-        extra("max_live_pagetables", "MiB", |m| m.pagetables_mib);
+        // Per instance: the runtimes reach different counts.
+        extra("max_live_create_time", "us", |m| {
+            m.create_ms * 1e3 / m.reached.max(1) as f64
+        });
+        extra("max_live_rss", "KiB", |m| {
+            m.rss_mib * 1024.0 / m.reached.max(1) as f64
+        });
+        extra("max_live_pagetables", "KiB", |m| {
+            m.pagetables_mib * 1024.0 / m.reached.max(1) as f64
+        });
         for (rt, m) in [("lucet", &lm), ("Wasmtime", &wm)] {
             let note = format!(
                 "{rt}, {subject}: {} live instances (of {} tried) in {} ms, {} MiB resident \

@@ -36,9 +36,21 @@ pub const METRICS: &[(&str, &str, bool)] = &[
         "most live instances in one process",
         true,
     ),
-    ("max_live_create_time", "time to create them", false),
-    ("max_live_rss", "resident memory of them", false),
-    ("max_live_pagetables", "page-table memory of them", false),
+    (
+        "max_live_create_time",
+        "time to create each of the most live instances",
+        false,
+    ),
+    (
+        "max_live_rss",
+        "resident memory per instance at the most live instances",
+        false,
+    ),
+    (
+        "max_live_pagetables",
+        "page-table memory per instance at the most live instances",
+        false,
+    ),
     ("hostcall_roundtrip", "hostcall round trip", false),
     ("exec", "CPU-bound kernels", false),
     ("compile_throughput", "compile throughput", true),
@@ -260,7 +272,17 @@ fn cell(r: Option<&Record>, p99: bool) -> String {
 }
 
 fn ratio(v: Option<f64>) -> String {
-    v.map_or("–".into(), |v| format!("{v:.2}"))
+    v.map_or("–".into(), ratio_text)
+}
+
+/// A ratio for people: two decimals, or "> 100" when the denominator is
+/// next to nothing.
+pub fn ratio_text(v: f64) -> String {
+    if v > 100.0 {
+        "> 100".into()
+    } else {
+        format!("{v:.2}")
+    }
 }
 
 const HEADER: [&str; 11] = [
@@ -362,14 +384,14 @@ pub fn statements(records: &[Record]) -> String {
         let (l, w) = (r.lucet.unwrap(), r.wasmtime.unwrap());
         let _ = writeln!(
             out,
-            "- **Behind** on {} ({}): lucet {} {} vs Wasmtime {} {} at p50 (ratio {:.2}{}).",
+            "- **Behind** on {} ({}): lucet {} {} vs Wasmtime {} {} at p50 (ratio {}{}).",
             metric_title(r.metric),
             r.subject,
             num(l.p50),
             r.unit,
             num(w.p50),
             r.unit,
-            l.p50 / w.p50,
+            ratio_text(l.p50 / w.p50),
             if higher_is_better(r.metric) {
                 ", higher is better"
             } else {

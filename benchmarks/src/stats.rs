@@ -124,6 +124,17 @@ pub fn pagetable_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Memory mappings of this process now, and the kernel's limit on them
+/// (`vm.max_map_count`).
+pub fn mappings() -> (usize, usize) {
+    let now = std::fs::read_to_string("/proc/self/maps").map_or(0, |m| m.lines().count());
+    let max = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    (now, max)
+}
+
 /// Resident and page-table memory at a moment.
 #[derive(Clone, Copy, Debug)]
 pub struct Footprint {

@@ -2,7 +2,7 @@
 //! and copy-on-write memory images, modules compiled before any timing.
 
 use crate::inputs;
-use crate::stats::{Footprint, MaxLive};
+use crate::stats::{mappings, Footprint, MaxLive};
 use anyhow::{anyhow, bail, Context, Result};
 use std::time::Instant;
 use wasmtime::{
@@ -271,7 +271,12 @@ fn fill(engine: Engine, wasm: &[u8], cap: usize, note: String) -> Result<MaxLive
         match pre.instantiate(&mut s) {
             Ok(i) => live.push((s, i)),
             Err(e) => {
-                stop = format!("{note}instantiation {} failed: {e}", live.len() + 1);
+                let (maps, max) = mappings();
+                stop = format!(
+                    "{note}instantiation {} failed ({e}) with {maps} mappings \
+                     in the process, vm.max_map_count {max}",
+                    live.len() + 1
+                );
                 break;
             }
         }

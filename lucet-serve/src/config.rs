@@ -8,6 +8,9 @@
 //! listen = "127.0.0.1:8080"
 //! workers = 2            # threads running guest code (default: one per core)
 //! queue = 128            # requests waiting for a worker; beyond that, 503
+//! penalty = "10s"        # a route that ran out its deadline/budget runs in the
+//! slow_workers = 1       #   slow lane (low-priority threads) this long ("none": off)
+//! slow_queue = 16        # requests waiting for the slow lane; beyond that, 503
 //!
 //! [defaults]             # limits for every route, each overridable per route
 //! deadline = "100ms"     # wall-clock time per run -> 504 ("none": no deadline)
@@ -90,6 +93,13 @@ pub struct Config {
     pub workers: usize,
     /// Requests that may wait for a free worker; more get 503.
     pub queue: usize,
+    /// Low-priority threads running the routes in the penalty box.
+    pub slow_workers: usize,
+    /// Requests that may wait for a slow-lane thread; more get 503.
+    pub slow_queue: usize,
+    /// How long a route whose guest ran into its deadline or instruction
+    /// budget is served from the slow lane (`None`: no slow lane).
+    pub penalty: Option<Duration>,
     /// Threads of the async runtime handling connections (binary only).
     pub io_threads: usize,
     /// How long shutdown waits for in-flight requests.
@@ -110,6 +120,9 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             workers: cores(),
             queue: 128,
+            slow_workers: 1,
+            slow_queue: 16,
+            penalty: Some(Duration::from_secs(10)),
             io_threads: 1,
             shutdown_timeout: Duration::from_secs(30),
             metrics_path: Some("/metrics".into()),
@@ -195,6 +208,9 @@ struct FileSpec {
     listen: Option<String>,
     workers: Option<usize>,
     queue: Option<usize>,
+    slow_workers: Option<usize>,
+    slow_queue: Option<usize>,
+    penalty: Option<String>,
     io_threads: Option<usize>,
     shutdown_timeout: Option<String>,
     metrics_path: Option<String>,
@@ -256,6 +272,19 @@ impl ConfigBuilder {
         self
     }
 
+    /// Keep a route whose guest ran out its deadline or budget in the slow
+    /// lane this long (e.g. "10s", or "none" for no slow lane).
+    pub fn penalty(mut self, d: impl Into<String>) -> Self {
+        self.over.penalty = Some(d.into());
+        self
+    }
+
+    /// Run penalized routes on `n` low-priority threads.
+    pub fn slow_workers(mut self, n: usize) -> Self {
+        self.over.slow_workers = Some(n);
+        self
+    }
+
     /// Handle connections on `n` threads.
     pub fn io_threads(mut self, n: usize) -> Self {
         self.over.io_threads = Some(n);
@@ -310,6 +339,9 @@ impl ConfigBuilder {
             listen: o.listen.or(self.file.listen),
             workers: o.workers.or(self.file.workers),
             queue: o.queue.or(self.file.queue),
+            slow_workers: o.slow_workers.or(self.file.slow_workers),
+            slow_queue: o.slow_queue.or(self.file.slow_queue),
+            penalty: o.penalty.or(self.file.penalty),
             io_threads: o.io_threads.or(self.file.io_threads),
             shutdown_timeout: o.shutdown_timeout.or(self.file.shutdown_timeout),
             ..self.file
@@ -321,6 +353,10 @@ impl ConfigBuilder {
         let shutdown_timeout = match &f.shutdown_timeout {
             Some(t) => parse_duration(t).context("shutdown_timeout")?,
             None => d.shutdown_timeout,
+        };
+        let penalty = match &f.penalty {
+            Some(p) => parse_deadline(p).context("penalty")?,
+            None => d.penalty,
         };
         let metrics_path = match &f.metrics_path {
             Some(p) if p.is_empty() => None,
@@ -357,6 +393,9 @@ impl ConfigBuilder {
             listen,
             workers: f.workers.unwrap_or(d.workers),
             queue: f.queue.unwrap_or(d.queue),
+            slow_workers: f.slow_workers.unwrap_or(d.slow_workers),
+            slow_queue: f.slow_queue.unwrap_or(d.slow_queue),
+            penalty,
             io_threads: f.io_threads.unwrap_or(d.io_threads),
             shutdown_timeout,
             metrics_path,
@@ -372,6 +411,9 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         if self.workers == 0 {
             bail!("workers must be at least 1");
+        }
+        if self.penalty.is_some() && self.slow_workers == 0 {
+            bail!("slow_workers must be at least 1 (or penalty = \"none\")");
         }
         if self.io_threads == 0 {
             bail!("io_threads must be at least 1");

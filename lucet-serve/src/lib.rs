@@ -33,8 +33,18 @@
 //! - Each region has one slot per worker, so instantiation never waits.
 //!   Routes share a region unless their heap or stack limits differ (a
 //!   region's limits apply to all its slots): one region per limit class.
-//! - The runtime's watchdog stops guest code at the deadline; a supervisor
-//!   thread also cancels guests blocked in a WASI call (`poll_oneoff`).
+//! - Deadlines: a supervisor thread interrupts guest code (through the
+//!   instance's interrupt handle) and cancels a guest blocked in a WASI
+//!   call (`poll_oneoff`) when its run's deadline passes. It sleeps until
+//!   the earliest deadline but never longer than the shortest configured
+//!   one, so starting a run never wakes it. (`Instance::set_deadline` would
+//!   wake the runtime's watchdog thread on every run: a context switch per
+//!   request, about a tenth of the server's CPU at 15,000 requests/s.)
+//! - Noisy neighbours: a route whose guest ran into its deadline or
+//!   instruction budget spends the next `penalty` (10 s) in the slow lane,
+//!   low-priority threads (nice 10) with their own small queue, so a tenant
+//!   that burns CPU until it is stopped gets little CPU while well-behaved
+//!   routes want it, and its excess requests get 503.
 
 #![warn(missing_docs)]
 

@@ -33,6 +33,13 @@ struct Args {
     /// Requests waiting for a worker before 503 (default 128).
     #[arg(long)]
     queue: Option<usize>,
+    /// How long a route that ran out its deadline or instruction budget is
+    /// served by the low-priority slow lane, e.g. 10s ("none": no slow lane).
+    #[arg(long)]
+    penalty: Option<String>,
+    /// Low-priority threads of the slow lane (default 1).
+    #[arg(long)]
+    slow_workers: Option<usize>,
     /// Threads handling connections (default 1).
     #[arg(long)]
     io_threads: Option<usize>,
@@ -85,6 +92,12 @@ fn run() -> Result<()> {
     }
     if let Some(n) = args.queue {
         b = b.queue(n);
+    }
+    if let Some(p) = args.penalty {
+        b = b.penalty(p);
+    }
+    if let Some(n) = args.slow_workers {
+        b = b.slow_workers(n);
     }
     if let Some(n) = args.io_threads {
         b = b.io_threads(n);

@@ -10,9 +10,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the request latency buckets.
-const LATENCY_BUCKETS: [f64; 16] = [
-    50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3,
-    1.0, 2.5, 10.0,
+const LATENCY_BUCKETS: [f64; 22] = [
+    50e-6, 100e-6, 200e-6, 300e-6, 500e-6, 750e-6, 1e-3, 1.5e-3, 2e-3, 3e-3, 5e-3, 10e-3, 25e-3,
+    50e-3, 100e-3, 250e-3, 500e-3, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
 /// Upper bounds (seconds) of the instantiation time buckets.
@@ -93,6 +93,8 @@ pub struct RouteMetrics {
     pub instantiate: Histogram,
     /// Guest failures by kind.
     failures: Mutex<BTreeMap<String, u64>>,
+    /// Requests sent to the slow lane.
+    pub slow_lane: AtomicU64,
 }
 
 impl RouteMetrics {
@@ -103,6 +105,7 @@ impl RouteMetrics {
             latency: Histogram::new(&LATENCY_BUCKETS),
             instantiate: Histogram::new(&INSTANTIATE_BUCKETS),
             failures: Mutex::new(BTreeMap::new()),
+            slow_lane: AtomicU64::new(0),
         }
     }
 
@@ -139,6 +142,8 @@ pub enum Rejection {
     RegionFull,
     /// The server is shutting down.
     ShuttingDown,
+    /// The route is in the slow lane, and its queue is full.
+    SlowLaneFull,
 }
 
 impl Rejection {
@@ -149,14 +154,16 @@ impl Rejection {
             Rejection::RouteConcurrency => "route_concurrency",
             Rejection::RegionFull => "region_full",
             Rejection::ShuttingDown => "shutting_down",
+            Rejection::SlowLaneFull => "slow_lane_full",
         }
     }
 
-    const ALL: [Rejection; 4] = [
+    const ALL: [Rejection; 5] = [
         Rejection::QueueFull,
         Rejection::RouteConcurrency,
         Rejection::RegionFull,
         Rejection::ShuttingDown,
+        Rejection::SlowLaneFull,
     ];
 }
 
@@ -171,7 +178,7 @@ pub struct Metrics {
     pub in_flight: AtomicI64,
     /// Requests waiting for a worker.
     pub queued: AtomicI64,
-    rejected: [AtomicU64; 4],
+    rejected: [AtomicU64; 5],
 }
 
 fn escape(label: &str) -> String {
@@ -259,6 +266,21 @@ impl Metrics {
                     "lucet_serve_guest_failures_total{{route=\"{}\",kind=\"{}\"}} {n}",
                     r.label,
                     escape(kind)
+                );
+            }
+        }
+        out.push_str(
+            "# HELP lucet_serve_slow_lane_requests_total Requests run in the low-priority \
+             lane because their route recently ran out its deadline or budget.\n\
+             # TYPE lucet_serve_slow_lane_requests_total counter\n",
+        );
+        for r in &self.routes {
+            let n = r.slow_lane.load(Ordering::Relaxed);
+            if n > 0 {
+                let _ = writeln!(
+                    out,
+                    "lucet_serve_slow_lane_requests_total{{route=\"{}\"}} {n}",
+                    r.label
                 );
             }
         }

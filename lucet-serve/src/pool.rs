@@ -23,11 +23,6 @@ use tokio::sync::oneshot;
 /// Bytes of a guest's stderr kept for the log.
 const STDERR_KEEP: usize = 2048;
 
-/// How often the supervisor looks for guests blocked in a hostcall past
-/// their deadline (guest code itself is stopped by the runtime's watchdog
-/// at the deadline, precisely).
-const SUPERVISOR_TICK: Duration = Duration::from_millis(5);
-
 /// One request for a worker.
 pub(crate) struct Job {
     pub route: Arc<Route>,
@@ -127,16 +122,41 @@ impl Write for CappedPipe {
 /// What a worker is running, for the supervisor.
 struct Running {
     deadline: Option<Instant>,
+    fired: bool,
     cancel: CancelHandle,
     interrupt: InterruptHandle,
+}
+
+/// Sizes and policies of the pool.
+#[derive(Clone, Debug)]
+pub(crate) struct PoolConfig {
+    /// Threads of the normal lane.
+    pub workers: usize,
+    /// Jobs that may wait for them.
+    pub queue: usize,
+    /// Low-priority threads for routes in the penalty box (0: no slow lane).
+    pub slow_workers: usize,
+    /// Jobs that may wait for them.
+    pub slow_queue: usize,
+    /// How long a route that ran out its deadline or instruction budget
+    /// stays in the slow lane (`None`: never).
+    pub penalty: Option<Duration>,
+    /// The shortest deadline of any route: the supervisor looks at least
+    /// this often, so a new run never has to wake it.
+    pub min_deadline: Option<Duration>,
 }
 
 struct Shared {
     linker: Linker,
     metrics: Arc<Metrics>,
-    /// One entry per worker.
+    /// One entry per worker, normal lane first.
     running: Vec<Mutex<Option<Running>>>,
     stop: AtomicBool,
+    /// The supervisor's longest sleep.
+    tick: Duration,
+    /// Time origin for penalties.
+    epoch: Instant,
+    penalty: Option<Duration>,
 }
 
 impl Shared {
@@ -145,37 +165,80 @@ impl Shared {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
     }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
 }
 
-/// The pool of guest-running threads.
+/// The pool of guest-running threads: a normal lane, and a slow lane of
+/// low-priority threads for routes whose guests recently ran into their
+/// deadline or instruction budget, so a tenant burning CPU until it is
+/// stopped gets only the CPU nobody else needs.
 pub(crate) struct Pool {
-    tx: Sender<Job>,
+    fast: Sender<Job>,
+    slow: Option<Sender<Job>>,
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
+/// Nice value of slow-lane threads. A nice-10 thread weighs 110 against
+/// 1024 for nice 0, so a slow-lane guest gets about a tenth of a core the
+/// normal lane wants; lower priorities (nice 19) starve it so long under
+/// load that its deadline reply comes back a second late.
+const SLOW_NICE: i32 = 10;
+
 impl Pool {
-    /// Start `workers` threads behind a queue of `queue` jobs.
-    pub fn new(workers: usize, queue: usize, metrics: Arc<Metrics>) -> std::io::Result<Pool> {
+    /// Start the threads.
+    pub fn new(config: &PoolConfig, metrics: Arc<Metrics>) -> std::io::Result<Pool> {
         let mut linker = Linker::new();
         lucet_wasi::add_to_linker(&mut linker);
+        let slow_workers = if config.penalty.is_some() {
+            config.slow_workers
+        } else {
+            0
+        };
+        let total = config.workers + slow_workers;
+        let tick = config
+            .min_deadline
+            .unwrap_or(Duration::MAX)
+            .min(Duration::from_millis(100));
         let shared = Arc::new(Shared {
             linker,
             metrics,
-            running: (0..workers).map(|_| Mutex::new(None)).collect(),
+            running: (0..total).map(|_| Mutex::new(None)).collect(),
             stop: AtomicBool::new(false),
+            tick,
+            epoch: Instant::now(),
+            penalty: config.penalty,
         });
-        let (tx, rx) = crossbeam_channel::bounded::<Job>(queue);
-        let mut threads = Vec::with_capacity(workers + 1);
-        for w in 0..workers {
-            let rx = rx.clone();
+        let mut threads = Vec::with_capacity(total + 1);
+        let spawn = |name: String, rx: Receiver<Job>, w: usize, nice: bool| {
             let shared = shared.clone();
-            threads.push(
-                std::thread::Builder::new()
-                    .name(format!("lucet-worker-{w}"))
-                    .spawn(move || worker(w, rx, shared))?,
-            );
+            std::thread::Builder::new().name(name).spawn(move || {
+                if nice {
+                    let tid = rustix::thread::gettid();
+                    if let Err(e) = rustix::process::setpriority_process(Some(tid), SLOW_NICE) {
+                        tracing::warn!(error = %e, "cannot lower the slow lane's priority");
+                    }
+                }
+                worker(w, rx, shared)
+            })
+        };
+        let (fast, rx) = crossbeam_channel::bounded::<Job>(config.queue);
+        for w in 0..config.workers {
+            threads.push(spawn(format!("lucet-worker-{w}"), rx.clone(), w, false)?);
         }
+        let slow = if slow_workers > 0 {
+            let (tx, rx) = crossbeam_channel::bounded::<Job>(config.slow_queue);
+            for i in 0..slow_workers {
+                let w = config.workers + i;
+                threads.push(spawn(format!("lucet-slow-{i}"), rx.clone(), w, true)?);
+            }
+            Some(tx)
+        } else {
+            None
+        };
         let s = shared.clone();
         threads.push(
             std::thread::Builder::new()
@@ -183,7 +246,8 @@ impl Pool {
                 .spawn(move || supervisor(s))?,
         );
         Ok(Pool {
-            tx,
+            fast,
+            slow,
             shared,
             threads: Mutex::new(threads),
         })
@@ -194,18 +258,30 @@ impl Pool {
         &self.shared.linker
     }
 
-    /// Queue `job`, or refuse it at once when the queue is full.
+    /// Queue `job` in its lane, or refuse it at once when that lane's
+    /// queue is full.
     pub fn submit(&self, job: Job) -> Result<(), Rejection> {
         if self.shared.stop.load(Ordering::Relaxed) {
             return Err(Rejection::ShuttingDown);
         }
+        let (tx, full) = match &self.slow {
+            Some(slow) if job.route.penalized(self.shared.now_ms()) => {
+                self.shared
+                    .metrics
+                    .route(job.route.index)
+                    .slow_lane
+                    .fetch_add(1, Ordering::Relaxed);
+                (slow, Rejection::SlowLaneFull)
+            }
+            _ => (&self.fast, Rejection::QueueFull),
+        };
         self.shared.metrics.queued.fetch_add(1, Ordering::Relaxed);
-        match self.tx.try_send(job) {
+        match tx.try_send(job) {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.shared.metrics.queued.fetch_sub(1, Ordering::Relaxed);
                 Err(match e {
-                    TrySendError::Full(_) => Rejection::QueueFull,
+                    TrySendError::Full(_) => full,
                     TrySendError::Disconnected(_) => Rejection::ShuttingDown,
                 })
             }
@@ -257,19 +333,34 @@ fn worker(w: usize, rx: Receiver<Job>, shared: Arc<Shared>) {
     }
 }
 
+/// Enforces deadlines: interrupts guest code (and cancels a guest blocked
+/// in WASI) once its run's deadline passes.
+///
+/// It sleeps until the earliest deadline of the runs in progress, but never
+/// longer than the shortest configured deadline, so a run that starts
+/// while it sleeps cannot have an earlier deadline than its wake-up, and
+/// starting a run never has to wake it: no cross-thread wake-up per
+/// request. (The runtime's own `Instance::set_deadline` wakes its
+/// watchdog thread on every run, which costs a context switch per
+/// request.)
 fn supervisor(shared: Arc<Shared>) {
     while !shared.stop.load(Ordering::Relaxed) {
-        std::thread::sleep(SUPERVISOR_TICK);
         let now = Instant::now();
+        let mut next = now + shared.tick;
         for w in 0..shared.running.len() {
-            if let Some(r) = &*shared.running(w) {
-                if r.deadline.is_some_and(|d| d <= now) {
-                    // Guest code is already stopped by the runtime's
-                    // watchdog; this reaches a guest waiting in WASI.
+            let mut running = shared.running(w);
+            let Some(r) = running.as_mut() else { continue };
+            match r.deadline {
+                Some(d) if d <= now && !r.fired => {
+                    r.fired = true;
+                    r.interrupt.interrupt();
                     r.cancel.cancel();
                 }
+                Some(d) if d > now => next = next.min(d),
+                _ => {}
             }
         }
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -343,13 +434,13 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
         Ok(mut ctx) => {
             let cancel = ctx.cancel_handle();
             instance.set_context(ctx);
-            instance.set_deadline(limits.deadline);
             if limits.instruction_budget.is_some() {
                 instance.set_instruction_budget(limits.instruction_budget);
             }
             let deadline = limits.deadline.map(|d| instantiated + d);
             *shared.running(w) = Some(Running {
                 deadline,
+                fired: false,
                 cancel,
                 interrupt: instance.interrupt_handle(),
             });
@@ -418,6 +509,20 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
             e.to_string(),
         ),
     };
+    if let (Err(f), Some(penalty)) = (&outcome.result, shared.penalty) {
+        if f.kind == "deadline" || f.kind == "instruction_budget" {
+            let now = shared.now_ms();
+            let until = now + penalty.as_millis() as u64;
+            if !route.penalize(now, until) {
+                tracing::warn!(
+                    route = %route.config.path,
+                    kind = f.kind.as_str(),
+                    penalty = ?penalty,
+                    "route moved to the slow lane"
+                );
+            }
+        }
+    }
     outcome
 }
 

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use lucet_runtime::{Limits, Linker, Module, Region};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A route ready to serve.
@@ -23,6 +23,8 @@ pub struct Route {
     /// same memory and stack limits.
     pub region: Region,
     in_flight: AtomicUsize,
+    /// Until when (pool milliseconds) the route is in the slow lane.
+    penalized_until: AtomicU64,
 }
 
 /// A request counted against its route's concurrency limit until dropped.
@@ -45,6 +47,17 @@ impl Route {
             _ => Some(permit),
         }
     }
+
+    /// Whether the route is in the slow lane at `now_ms`.
+    pub fn penalized(&self, now_ms: u64) -> bool {
+        self.penalized_until.load(Ordering::Relaxed) > now_ms
+    }
+
+    /// Keep the route in the slow lane until `until_ms`; whether it was
+    /// already there at `now_ms`.
+    pub fn penalize(&self, now_ms: u64, until_ms: u64) -> bool {
+        self.penalized_until.fetch_max(until_ms, Ordering::Relaxed) > now_ms
+    }
 }
 
 /// The routing table.
@@ -58,8 +71,8 @@ pub struct Routes {
 impl Routes {
     /// Load every route's module, compiling `.wasm`/`.wat` files into
     /// `scratch`, and check each can be instantiated. Regions get one slot
-    /// per worker: a worker holds one instance at a time.
-    pub fn load(config: &Config, linker: &Linker, scratch: &Path) -> Result<Routes> {
+    /// per worker (`slots`): a worker holds one instance at a time.
+    pub fn load(config: &Config, slots: usize, linker: &Linker, scratch: &Path) -> Result<Routes> {
         let mut regions: HashMap<(u64, usize), Region> = HashMap::new();
         let mut routes = Vec::new();
         let mut exact = HashMap::new();
@@ -76,7 +89,7 @@ impl Routes {
                         stack_size: rc.limits.stack,
                         ..Limits::default()
                     };
-                    let r = Region::new(config.workers, limits)
+                    let r = Region::new(slots, limits)
                         .with_context(|| format!("route {}: creating a region", rc.path))?;
                     regions.insert(key, r.clone());
                     r
@@ -103,6 +116,7 @@ impl Routes {
                 module,
                 region,
                 in_flight: AtomicUsize::new(0),
+                penalized_until: AtomicU64::new(0),
             }));
         }
         prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));

@@ -5,7 +5,7 @@
 use crate::cgi::{self, RequestInfo};
 use crate::config::Config;
 use crate::metrics::{Metrics, Rejection, RouteMetrics};
-use crate::pool::{Job, Pool};
+use crate::pool::{Job, Pool, PoolConfig};
 use crate::route::Routes;
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -51,13 +51,26 @@ impl Server {
     pub fn new(config: Config) -> Result<Server> {
         config.validate()?;
         let metrics = Arc::new(Metrics::new(config.routes.iter().map(|r| r.path.as_str())));
-        let pool = Pool::new(config.workers, config.queue, metrics.clone())
-            .context("starting worker threads")?;
+        let pool_config = PoolConfig {
+            workers: config.workers,
+            queue: config.queue,
+            slow_workers: config.slow_workers,
+            slow_queue: config.slow_queue,
+            penalty: config.penalty,
+            min_deadline: config.routes.iter().filter_map(|r| r.limits.deadline).min(),
+        };
+        let pool = Pool::new(&pool_config, metrics.clone()).context("starting worker threads")?;
+        let slots = config.workers
+            + if config.penalty.is_some() {
+                config.slow_workers
+            } else {
+                0
+            };
         let scratch = tempfile::Builder::new()
             .prefix("lucet-serve-")
             .tempdir()
             .context("creating a directory for compiled modules")?;
-        let routes = Routes::load(&config, pool.linker(), scratch.path())?;
+        let routes = Routes::load(&config, slots, pool.linker(), scratch.path())?;
         let listener = std::net::TcpListener::bind(config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
         listener.set_nonblocking(true)?;
@@ -348,7 +361,10 @@ async fn route_request(
     let elapsed = start.elapsed();
     let status = failure.status;
     rm.response(status.as_u16(), elapsed);
-    rm.failure(&failure.kind);
+    if status != StatusCode::SERVICE_UNAVAILABLE {
+        // (503s here are refusals counted in lucet_serve_rejected_total.)
+        rm.failure(&failure.kind);
+    }
     let stderr = String::from_utf8_lossy(&outcome.stderr);
     warn!(
         id,

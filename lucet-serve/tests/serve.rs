@@ -532,3 +532,40 @@ async fn wasm_routes_compile_at_startup() {
     assert_eq!(s.get("/hello").await.text(), "Hello, world!\n");
     s.shutdown().await;
 }
+
+/// A route whose guest runs into its deadline moves to the low-priority
+/// slow lane for the penalty time; other routes stay where they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadline_offenders_move_to_the_slow_lane() {
+    let config = config()
+        .penalty("10s")
+        .toml(
+            &[
+                route_toml("/loop", &so("loop", false), "deadline = \"20ms\""),
+                route_toml("/hello", &so("hello", false), ""),
+            ]
+            .concat(),
+            ".",
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    let s = TestServer::start(config);
+    for _ in 0..3 {
+        let t = Instant::now();
+        assert_eq!(s.get("/loop").await.status, 504);
+        assert!(t.elapsed() < Duration::from_secs(2));
+        assert_eq!(s.get("/hello").await.status, 200);
+    }
+    let m = s.get("/metrics").await.text();
+    // the first ran in the normal lane, the next two in the slow lane
+    assert_eq!(
+        metric(&m, "lucet_serve_slow_lane_requests_total{route=\"/loop\"}"),
+        2.0
+    );
+    assert_eq!(
+        metric(&m, "lucet_serve_slow_lane_requests_total{route=\"/hello\"}"),
+        0.0
+    );
+    s.shutdown().await;
+}

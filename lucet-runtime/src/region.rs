@@ -45,6 +45,8 @@ struct SlotMeta {
     heap_accessible: usize,
     /// The heap image mapped at the heap base, if any: (id, length).
     image: Option<(u64, usize)>,
+    /// The current tenant has a memory, so the heap may be dirty.
+    heap_in_use: bool,
 }
 
 pub(crate) struct RegionInner {
@@ -355,6 +357,7 @@ impl Slot {
             )?;
         }
         meta.heap_accessible = initial;
+        meta.heap_in_use = true;
         Ok(())
     }
 
@@ -362,6 +365,12 @@ impl Slot {
     /// zero, image pages come back as the image.
     pub fn heap_clean(&self) -> Result<(), Error> {
         let meta = self.meta();
+        if !meta.heap_in_use {
+            // A tenant without a memory cannot have touched the heap, which
+            // the previous tenant left clean.
+            return Ok(());
+        }
+        meta.heap_in_use = false;
         let dirty = meta.heap_accessible.max(meta.image.map_or(0, |i| i.1));
         if dirty > 0 {
             // SAFETY: the range is inside this slot's heap reservation.

@@ -92,14 +92,24 @@ fn memory_panel(records: &[Record]) -> Option<Panel> {
     Some(p)
 }
 
-/// Kernel times relative to native code (kernels without a native build
-/// are left out).
-fn exec_panel(records: &[Record]) -> Option<Panel> {
+/// Kernel times relative to native code, for the subjects with (or
+/// without) `suffix` (kernels without a native build are left out).
+fn exec_panel(records: &[Record], suffix: &str, title: &str) -> Option<Panel> {
     let p = panel(records, "exec", "")?;
     let native = p.series.iter().find(|s| s.0 == "native")?.2.clone();
+    let wanted = |s: &str| {
+        if suffix.is_empty() {
+            !s.contains(", ")
+        } else {
+            s.ends_with(suffix)
+        }
+    };
     let keep: Vec<usize> = (0..p.subjects.len())
-        .filter(|&i| native[i].is_some())
+        .filter(|&i| native[i].is_some() && wanted(&p.subjects[i]))
         .collect();
+    if keep.is_empty() {
+        return None;
+    }
     let series = p
         .series
         .iter()
@@ -116,9 +126,12 @@ fn exec_panel(records: &[Record]) -> Option<Panel> {
         })
         .collect();
     Some(Panel {
-        title: "CPU-bound kernels: time relative to gcc -O2 (lower is better)".into(),
+        title: title.into(),
         unit: "× native time".into(),
-        subjects: keep.iter().map(|&i| p.subjects[i].clone()).collect(),
+        subjects: keep
+            .iter()
+            .map(|&i| p.subjects[i].trim_end_matches(suffix).to_string())
+            .collect(),
         series,
         stacked: None,
     })
@@ -265,7 +278,16 @@ pub fn write_chart(path: &Path, records: &[Record], subtitle: &str) -> Result<()
         panel(records, "hostcall_roundtrip", lower),
         memory_panel(records),
         panel(records, "max_live_instances", higher),
-        exec_panel(records),
+        exec_panel(
+            records,
+            "",
+            "kernels, interrupt checks on (lucet) / epochs (Wasmtime): time relative to gcc -O2",
+        ),
+        exec_panel(
+            records,
+            ", no checks",
+            "kernels, no interrupt checks on either side: time relative to gcc -O2",
+        ),
         panel(records, "compile_throughput", higher),
     ]
     .into_iter()

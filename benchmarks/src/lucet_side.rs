@@ -22,9 +22,17 @@ pub fn options(threads: Option<usize>, wasi: bool) -> lucetc::Options {
 }
 
 pub fn compile(dir: &Path, name: &str, wasm: &[u8], wasi: bool) -> Result<Arc<Module>> {
+    compile_with(dir, name, wasm, &options(None, wasi))
+}
+
+pub fn compile_with(
+    dir: &Path,
+    name: &str,
+    wasm: &[u8],
+    opts: &lucetc::Options,
+) -> Result<Arc<Module>> {
     let so = dir.join(format!("{name}.so"));
-    lucetc::compile_to_file(wasm, &so, &options(None, wasi))
-        .with_context(|| format!("lucetc {name}"))?;
+    lucetc::compile_to_file(wasm, &so, opts).with_context(|| format!("lucetc {name}"))?;
     Module::load(&so).with_context(|| format!("loading {}", so.display()))
 }
 
@@ -36,6 +44,8 @@ pub struct Lucet {
     pub hello: Arc<Module>,
     pub hostcall: Arc<Module>,
     pub kernels: Vec<(&'static str, Arc<Module>)>,
+    /// The kernels compiled without interrupt checks.
+    pub kernels_unchecked: Vec<(&'static str, Arc<Module>)>,
     pub plain: Linker,
     pub wasi: Linker,
     pub host: Linker,
@@ -46,9 +56,16 @@ impl Lucet {
         let dir = tempfile::tempdir()?;
         let d = dir.path();
         let mut kernels = Vec::new();
+        let mut kernels_unchecked = Vec::new();
+        let unchecked = lucetc::Options {
+            interruptible: false,
+            ..options(None, true)
+        };
         for k in inputs::KERNELS {
             let wasm = inputs::read(&inputs::kernel_path(k.name))?;
             kernels.push((k.name, compile(d, k.name, &wasm, true)?));
+            let name = format!("{}-unchecked", k.name);
+            kernels_unchecked.push((k.name, compile_with(d, &name, &wasm, &unchecked)?));
         }
         let mut wasi = Linker::new();
         lucet_wasi::add_to_linker(&mut wasi);
@@ -68,6 +85,7 @@ impl Lucet {
             hello: compile(d, "hello", &inputs::read(&inputs::hello_path())?, true)?,
             hostcall: compile(d, "hostcall", &inputs::hostcall_loop(), false)?,
             kernels,
+            kernels_unchecked,
             plain: Linker::new(),
             wasi,
             host,

@@ -264,7 +264,7 @@ fn compile_phase(args: &Args, plan: &Plan, records: &mut Vec<Record>) -> Result<
 }
 
 fn timing_phases(args: &Args, plan: &Plan, l: &Lucet, records: &mut Vec<Record>) -> Result<()> {
-    let w = Wasmtime::new(TIMING_POOL as u32)?;
+    let w = Wasmtime::new(TIMING_POOL as u32, true)?;
     let inst = |ops: &mut [&mut dyn FnMut()], per_round: usize| {
         interleaved(
             plan.warmup.min(per_round * 2),
@@ -410,61 +410,91 @@ fn timing_phases(args: &Args, plan: &Plan, l: &Lucet, records: &mut Vec<Record>)
     if args.wants("exec") {
         eprintln!("CPU-bound kernels");
         let region = fresh();
-        for (k, (name, lm)) in inputs::KERNELS.iter().zip(&l.kernels) {
-            assert_eq!(k.name, *name);
-            let (_, wpre) = w.kernels.iter().find(|(n, _)| n == name).unwrap();
-            let mut li = lucet_side::kernel_instance(&region, l, lm)?;
-            let mut wi = wasmtime_side::kernel_instance(&w, wpre, name)?;
-            let native = native::kernel(name);
-            let arg = k.arg;
-            let lr = lucet_side::kernel_call(&mut li, name, arg);
-            let wr = wasmtime_side::kernel_call(&mut wi, name, arg);
-            if lr != wr {
-                bail!("kernel {name}: lucet returned {lr:#x}, wasmtime {wr:#x}");
+        exec_rows(plan, l, &region, &w, &l.kernels, "", records)?;
+        eprintln!("CPU-bound kernels without interrupt checks");
+        let unchecked = Wasmtime::new(TIMING_POOL as u32, false)?;
+        exec_rows(
+            plan,
+            l,
+            &region,
+            &unchecked,
+            &l.kernels_unchecked,
+            UNCHECKED,
+            records,
+        )?;
+    }
+    Ok(())
+}
+
+/// Suffix of the kernel rows without interrupt checks on either side.
+const UNCHECKED: &str = ", no checks";
+
+/// Time every kernel on lucet (`modules`), Wasmtime (`w`) and natively,
+/// after checking all three compute the same result.
+fn exec_rows(
+    plan: &Plan,
+    l: &Lucet,
+    region: &lucet_runtime::Region,
+    w: &Wasmtime,
+    modules: &[(&'static str, std::sync::Arc<lucet_runtime::Module>)],
+    suffix: &str,
+    records: &mut Vec<Record>,
+) -> Result<()> {
+    for (k, (name, lm)) in inputs::KERNELS.iter().zip(modules) {
+        assert_eq!(k.name, *name);
+        let (_, wpre) = w.kernels.iter().find(|(n, _)| n == name).unwrap();
+        let mut li = lucet_side::kernel_instance(region, l, lm)?;
+        let mut wi = wasmtime_side::kernel_instance(w, wpre, name)?;
+        let native = native::kernel(name);
+        let arg = k.arg;
+        let lr = lucet_side::kernel_call(&mut li, name, arg);
+        let wr = wasmtime_side::kernel_call(&mut wi, name, arg);
+        if lr != wr {
+            bail!("kernel {name}: lucet returned {lr:#x}, wasmtime {wr:#x}");
+        }
+        if let Some(f) = native {
+            // SAFETY: a kernel is a plain C function of one u32.
+            let nr = unsafe { f(arg) };
+            if nr != lr {
+                bail!("kernel {name}: lucet returned {lr:#x}, native code {nr:#x}");
             }
-            if let Some(f) = native {
-                // SAFETY: a kernel is a plain C function of one u32.
-                let nr = unsafe { f(arg) };
-                if nr != lr {
-                    bail!("kernel {name}: lucet returned {lr:#x}, native code {nr:#x}");
-                }
+        }
+        let mut lop = || {
+            black_box(lucet_side::kernel_call(&mut li, name, black_box(arg)));
+        };
+        let mut wop = || {
+            black_box(wasmtime_side::kernel_call(&mut wi, name, black_box(arg)));
+        };
+        let ms = |s: Vec<f64>| {
+            let s = summarize(s);
+            Summary {
+                p50: s.p50 / 1e6,
+                p99: s.p99 / 1e6,
             }
-            let mut lop = || {
-                black_box(lucet_side::kernel_call(&mut li, name, black_box(arg)));
-            };
-            let mut wop = || {
-                black_box(wasmtime_side::kernel_call(&mut wi, name, black_box(arg)));
-            };
-            let ms = |s: Vec<f64>| {
-                let s = summarize(s);
-                Summary {
-                    p50: s.p50 / 1e6,
-                    p99: s.p99 / 1e6,
-                }
-            };
-            let s = match native {
-                Some(f) => {
+        };
+        let s = match native {
+            Some(f) => {
+                let mut nop = || {
                     // SAFETY: as above.
-                    let mut nop = || {
-                        black_box(unsafe { f(black_box(arg)) });
-                    };
-                    interleaved(0, plan.exec_rounds, 1, &mut [&mut lop, &mut wop, &mut nop])
-                }
-                None => interleaved(0, plan.exec_rounds, 1, &mut [&mut lop, &mut wop]),
-            };
-            let mut s = s.into_iter();
-            let (lt, wt) = (ms(s.next().unwrap()), ms(s.next().unwrap()));
-            pair(records, "exec", name, "ms", lt, wt);
-            if let Some(nt) = s.next() {
-                let nt = ms(nt);
-                eprintln!(
-                    "  {:<22} {name:<28} native p50 {:>9} p99 {:>9} ms",
-                    "",
-                    report::num(nt.p50),
-                    report::num(nt.p99)
-                );
-                records.push(Record::new("exec", name, "native", "ms", nt));
+                    black_box(unsafe { f(black_box(arg)) });
+                };
+                interleaved(0, plan.exec_rounds, 1, &mut [&mut lop, &mut wop, &mut nop])
             }
+            None => interleaved(0, plan.exec_rounds, 1, &mut [&mut lop, &mut wop]),
+        };
+        let subject = format!("{name}{suffix}");
+        let mut s = s.into_iter();
+        let (lt, wt) = (ms(s.next().unwrap()), ms(s.next().unwrap()));
+        pair(records, "exec", &subject, "ms", lt, wt);
+        if let Some(nt) = s.next() {
+            let nt = ms(nt);
+            eprintln!(
+                "  {:<22} {subject:<28} native p50 {:>9} p99 {:>9} ms",
+                "",
+                report::num(nt.p50),
+                report::num(nt.p99)
+            );
+            records.push(Record::new("exec", &subject, "native", "ms", nt));
         }
     }
     Ok(())
@@ -569,8 +599,8 @@ fn write_outputs(args: &Args, records: &[Record], machine: &Machine) -> Result<(
         &args.chart,
         records,
         &format!(
-            "{}, {} × {}, p50 bars, p99 lines",
-            machine.date, machine.nproc, machine.cpu
+            "{}, {} with {} CPUs; bars p50, lines up to p99",
+            machine.date, machine.cpu, machine.nproc
         ),
     )?;
     let region = report::readme_region(records, machine, &chart_rel);
@@ -600,7 +630,7 @@ fn loop_op(op: &str) -> Result<()> {
             Box::new(|| lucet_side::instantiate_drop(&region, &l.minimal, &l.plain))
         }
         "call-mixed" => {
-            let w = Wasmtime::new(TIMING_POOL as u32)?;
+            let w = Wasmtime::new(TIMING_POOL as u32, true)?;
             let mut k = 0u64;
             Box::new(move || {
                 k += 1;
@@ -612,7 +642,7 @@ fn loop_op(op: &str) -> Result<()> {
             })
         }
         "call-after-wasmtime" => {
-            let w = Wasmtime::new(TIMING_POOL as u32)?;
+            let w = Wasmtime::new(TIMING_POOL as u32, true)?;
             wasmtime_side::instantiate_call_drop(&w.engine, &w.minimal);
             Box::new(|| lucet_side::instantiate_call_drop(&region, &l.minimal, &l.plain))
         }
@@ -685,6 +715,7 @@ fn main() -> Result<()> {
     if args.wants("maxlive") {
         maxlive_phase(&args, &lucet, &mut records, &mut machine.notes)?;
     }
+    machine.load = format!("{} → {}", machine.load, report::loadavg());
     eprintln!("done in {:.0} s\n", started.elapsed().as_secs_f64());
 
     print!("{}", report::console_table(&records));

@@ -23,13 +23,13 @@ const NO_DEADLINE: u64 = 1 << 40;
 /// The engine configuration: Cranelift at `speed` for this host's CPU
 /// (Wasmtime's default, like lucetc's `TargetCpu::Native` here), default
 /// 4 GiB memory reservation and 32 MiB guard (as lucet's default slot),
-/// epoch interruption on (the counterpart of lucetc's interrupt checks),
-/// copy-on-write memory images, and, with `pool`, the pooling allocator
-/// sized for `pool` instances.
-pub fn config(pool: Option<u32>, parallel: bool) -> Config {
+/// epoch interruption on unless `checks` is false (the counterpart of
+/// lucetc's interrupt checks), copy-on-write memory images, and, with
+/// `pool`, the pooling allocator sized for `pool` instances.
+pub fn config_with(pool: Option<u32>, parallel: bool, checks: bool) -> Config {
     let mut c = Config::new();
     c.cranelift_opt_level(OptLevel::Speed)
-        .epoch_interruption(true)
+        .epoch_interruption(checks)
         .memory_init_cow(true)
         .parallel_compilation(parallel);
     if let Some(n) = pool {
@@ -42,6 +42,11 @@ pub fn config(pool: Option<u32>, parallel: bool) -> Config {
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
     }
     c
+}
+
+/// The configuration of every figure but the `no checks` kernels.
+pub fn config(pool: Option<u32>, parallel: bool) -> Config {
+    config_with(pool, parallel, true)
 }
 
 pub fn engine(pool: Option<u32>) -> Result<Engine> {
@@ -80,8 +85,11 @@ pub fn wasi_linker(engine: &Engine) -> Result<Linker<WasiState>> {
 }
 
 impl Wasmtime {
-    pub fn new(pool: u32) -> Result<Wasmtime> {
-        let engine = engine(Some(pool))?;
+    /// All modules for an engine with a pool of `pool` and, if `checks`,
+    /// epoch interruption.
+    pub fn new(pool: u32, checks: bool) -> Result<Wasmtime> {
+        let engine =
+            Engine::new(&config_with(Some(pool), true, checks)).map_err(|e| anyhow!("{e}"))?;
         let plain = Linker::new(&engine);
         let mut host = Linker::new(&engine);
         host.func_wrap("env", "echo", |x: i32| x)?;

@@ -491,15 +491,15 @@ pub fn readme_region(records: &[Record], m: &Machine, chart: &str) -> String {
     );
     let _ = writeln!(
         s,
-        "- Machine: {} × {} ({} logical CPUs as `nproc` counts), {} RAM, Linux {}",
-        m.nproc, m.cpu, m.nproc, m.memory, m.kernel
+        "- Machine: {} (`/proc/cpuinfo`), {} CPUs (`nproc`), {} RAM, Linux {} (`uname -r`)",
+        m.cpu, m.nproc, m.memory, m.kernel
     );
     if !m.load.is_empty() {
         let _ = writeln!(
             s,
             "- Load average (1, 5, 15 min) at the start of the run → at its end: {} \
-             (a load above 0 means other work shared the CPUs; it was interleaved \
-             with both runtimes alike)",
+             (other work shared the CPUs when it is high; it slowed lucet and \
+             Wasmtime alike, as their samples are interleaved)",
             m.load
         );
     }

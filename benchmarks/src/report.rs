@@ -547,3 +547,69 @@ pub fn update_readme(readme: &Path, region: &str) -> Result<()> {
     };
     std::fs::write(readme, new).with_context(|| format!("writing {}", readme.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(metric: &str, subject: &str, runtime: &str, p50: f64) -> Record {
+        Record::single(metric, subject, runtime, "us", p50)
+    }
+
+    #[test]
+    fn verdicts_follow_the_metric_direction() {
+        let records = vec![
+            rec("instantiate_drop", "m", "lucet", 1.0),
+            rec("instantiate_drop", "m", "wasmtime", 2.0),
+            rec("compile_throughput", "c", "lucet", 1.0),
+            rec("compile_throughput", "c", "wasmtime", 2.0),
+            rec("exec", "k", "lucet", 1.02),
+            rec("exec", "k", "wasmtime", 1.0),
+            rec("exec", "k", "native", 0.5),
+        ];
+        let rows = rows(&records);
+        let v: Vec<_> = rows.iter().map(|r| (r.subject, r.verdict())).collect();
+        assert_eq!(
+            v,
+            [
+                ("m", Some("ahead")),
+                ("k", Some("even")),
+                ("c", Some("behind"))
+            ]
+        );
+        assert_eq!(rows[1].vs_native(), Some(2.04));
+        let text = statements(&records);
+        assert!(
+            text.contains("**Behind** on compile throughput (c)"),
+            "{text}"
+        );
+        assert!(!text.contains("(m)"), "{text}");
+    }
+
+    #[test]
+    fn readme_region_is_replaced_not_duplicated() {
+        let dir = tempfile::tempdir().unwrap();
+        let readme = dir.path().join("README.md");
+        std::fs::write(
+            &readme,
+            format!("# Title\n\nprose\n\n{BEGIN}\nold\n{END}\ntail\n"),
+        )
+        .unwrap();
+        let records = vec![rec("instantiate_drop", "m", "lucet", 1.0)];
+        let region = readme_region(&records, &Machine::default(), "results/chart.svg");
+        update_readme(&readme, &region).unwrap();
+        update_readme(&readme, &region).unwrap();
+        let text = std::fs::read_to_string(&readme).unwrap();
+        assert!(text.starts_with("# Title\n\nprose\n\n"));
+        assert!(text.ends_with(&format!("{END}\ntail\n")));
+        assert_eq!(text.matches(BEGIN).count(), 1);
+        assert!(!text.contains("\nold\n"));
+        assert!(text.contains("| instantiate_drop | m | us | 1.00 |"));
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1));
+        assert_eq!(civil(19_782), (2024, 2, 29));
+    }
+}

@@ -1,8 +1,11 @@
 //! Where per-instance state sits relative to the `vmctx` pointer.
 //!
-//! The vmctx pointer of an instance that defines its memory *is* the base of
-//! that memory, so generated code gets the heap base in a register for free.
-//! Everything else the code needs lies just below it, at negative offsets:
+//! Everything compiled code needs of its instance lies just below the vmctx
+//! pointer, at negative offsets (the heap base is a field of the memory
+//! definition, loaded once and kept in a register by Cranelift). The runtime
+//! keeps this area in a small allocation of its own rather than next to the
+//! heap: an idle instance then costs a few hundred bytes, not a page and two
+//! page-table pages in its gigabytes-wide slot.
 //!
 //! ```text
 //!   lower addresses
@@ -16,8 +19,7 @@
 //!   │ memory pointers     8 B each │ -> a memory definition (own or imported)
 //!   │ imported functions 16 B each │ {code, callee vmctx}
 //!   │ header             64 B      │ see the FIXED offsets below
-//!   └──────────────────────────────┘ vmctx = heap base
-//!   │ linear memory ...
+//!   └──────────────────────────────┘ vmctx
 //! ```
 //!
 //! Both lucetc (to emit loads) and lucet-runtime (to fill the fields in) use

@@ -39,6 +39,40 @@ const _: () = {
     );
 };
 
+/// The memory below an instance's vmctx pointer: its per-instance state,
+/// laid out by [`lucet_module::VmctxLayout`], zeroed, 16-byte aligned.
+struct VmctxArea {
+    ptr: *mut u8,
+    layout: std::alloc::Layout,
+}
+
+impl VmctxArea {
+    fn new(size: usize) -> Result<VmctxArea, Error> {
+        let layout = std::alloc::Layout::from_size_align(size.max(16), 16)
+            .map_err(|_| Error::LimitExceeded(format!("instance state of {size} bytes")))?;
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        if ptr.is_null() {
+            return Err(Error::System(format!("allocating {size} bytes of instance state")));
+        }
+        Ok(VmctxArea { ptr, layout })
+    }
+
+    /// The vmctx pointer: one past the end of the area.
+    fn vmctx(&self) -> *mut u8 {
+        // SAFETY: one past the end of the allocation.
+        unsafe { self.ptr.add(self.layout.size()) }
+    }
+}
+
+impl Drop for VmctxArea {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout; the instance that
+        // used it is gone.
+        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+    }
+}
+
 /// Where a memory or table index of this instance really lives.
 #[derive(Clone, Copy)]
 struct Owned {
@@ -74,6 +108,7 @@ pub(crate) struct InstanceState {
     module: Arc<Module>,
     slot: Slot,
     vmctx: *mut u8,
+    _vmctx_area: VmctxArea,
     run_limits: RunLimits,
     /// Wall-clock time allowed per run, and the deadline armed for the
     /// run in progress.
@@ -626,7 +661,8 @@ impl Instance {
         }
 
         let slot: Slot = region.take_slot()?;
-        let vmctx = slot.heap_base();
+        let vmctx_area = VmctxArea::new(layout.size() as usize)?;
+        let vmctx = vmctx_area.vmctx();
         let mut keepalive: Vec<Arc<dyn Any + Send + Sync>> = Vec::new();
         let mut memories = Vec::new();
         let mut tables = Vec::new();
@@ -704,6 +740,7 @@ impl Instance {
                 module: module.clone(),
                 slot,
                 vmctx,
+                _vmctx_area: vmctx_area,
                 run_limits: RunLimits {
                     stack_limit: AtomicUsize::new(0),
                     interrupt: AtomicU64::new(0),
@@ -742,7 +779,7 @@ impl Instance {
             }
             if !data.memories.is_empty() {
                 let def = layout.memory_def(0);
-                put(def + memory_def::BASE, vmctx as usize);
+                put(def + memory_def::BASE, st.slot.heap_base() as usize);
                 put(def + memory_def::LENGTH, 0);
                 put(
                     layout.memory_ptr(data.num_imported_memories()),
@@ -931,8 +968,8 @@ impl Instance {
         let caller_vmctx = st.vmctx as usize;
         let values_ptr = values.as_mut_ptr() as usize;
         let heap = (
-            st.vmctx as usize,
-            st.vmctx as usize + st.slot.heap_reservation(),
+            st.slot.heap_base() as usize,
+            st.slot.heap_base() as usize + st.slot.heap_reservation(),
         );
         let exec = Execution::new(stack, guard, heap, move || {
             // SAFETY: the trampoline has the entry signature for this type,

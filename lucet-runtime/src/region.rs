@@ -3,19 +3,21 @@
 //!
 //! ```text
 //!  region base
-//!  ├─ slot 0 ─────────────────────────────────────────────────────────────┐
-//!  │ guard page │ stack │ vmctx state ▸│ heap ... │ rest of reservation + guard │
-//!  ├─ slot 1 ─────────────────────────┴───────────────────────────────────┤
-//!  │ guard page │ stack │ vmctx state ▸│ heap ... │ ...                        │
-//!  └──────────────────────────────────────────────────────────────────────┘
-//!                                     ▸ vmctx == heap base
+//!  ├─ slot 0 ───────────────────────────────────────────────────┐
+//!  │ guard page │ stack │ heap ... │ rest of reservation + guard │
+//!  ├─ slot 1 ───────────────────────────────────────────────────┤
+//!  │ guard page │ stack │ heap ... │ ...                         │
+//!  └─────────────────────────────────────────────────────────────┘
 //! ```
 //!
-//! Each slot's stack, vmctx state and accessible heap are one contiguous
-//! read-write range, and its heap reservation, guard and the next slot's
-//! stack guard page one inaccessible range: two mappings per slot (three
-//! with a copy-on-write heap image), which keeps 20,000 slots well within
-//! the kernel's default `vm.max_map_count` of 65,530.
+//! Each slot's stack and accessible heap are one contiguous read-write
+//! range, and its heap reservation, guard and the next slot's stack guard
+//! page one inaccessible range: two mappings per slot (three with a
+//! copy-on-write heap image), which keeps 20,000 slots well within the
+//! kernel's default `vm.max_map_count` of 65,530. An instance's vmctx state
+//! is not in its slot but in a small allocation of its own: slots are
+//! gigabytes apart, and a page touched in every slot would cost each idle
+//! instance a page of memory and two pages of page tables.
 //!
 //! A slot is prepared when first used and then reused: dropping an instance
 //! discards the pages its heap dirtied with `madvise`, leaving mappings and
@@ -39,7 +41,7 @@ fn round_up(n: usize) -> usize {
 /// What a slot's memory looks like between uses.
 #[derive(Default)]
 struct SlotMeta {
-    /// Stack and vmctx area are mapped read-write.
+    /// The stack is mapped read-write.
     prepared: bool,
     /// Heap bytes `[0, heap_accessible)` are read-write.
     heap_accessible: usize,
@@ -57,7 +59,6 @@ pub(crate) struct RegionInner {
     chunk_slots: usize,
     slot_size: usize,
     stack_size: usize,
-    vmctx_size: usize,
     heap_size: usize,
     capacity: usize,
     limits: Limits,
@@ -89,9 +90,8 @@ impl Region {
             ));
         }
         let stack_size = round_up(limits.stack_size + limits.hostcall_stack_reserve);
-        let vmctx_size = round_up(limits.vmctx_size.max(PAGE_SIZE));
         let heap_size = round_up(limits.heap_address_space_size as usize);
-        let slot_size = PAGE_SIZE + stack_size + vmctx_size + heap_size;
+        let slot_size = PAGE_SIZE + stack_size + heap_size;
         let chunk_slots = ((1usize << 40) / slot_size).clamp(1, capacity);
         let mut chunks: Vec<*mut u8> = Vec::new();
         let mut reserved = 0;
@@ -129,7 +129,6 @@ impl Region {
                 chunk_slots,
                 slot_size,
                 stack_size,
-                vmctx_size,
                 heap_size,
                 capacity,
                 limits,
@@ -241,7 +240,7 @@ impl Slot {
     fn prepare(&self) -> Result<(), Error> {
         if !self.meta().prepared {
             let start = self.stack_bottom() as *mut u8;
-            protect(start, self.region.stack_size + self.region.vmctx_size, RW)?;
+            protect(start, self.region.stack_size, RW)?;
             self.meta().prepared = true;
         }
         Ok(())
@@ -262,9 +261,9 @@ impl Slot {
         (self.base() as usize, self.stack_bottom())
     }
 
-    /// The heap base, which is also the vmctx.
+    /// The heap base.
     pub fn heap_base(&self) -> *mut u8 {
-        (self.stack_top() + self.region.vmctx_size) as *mut u8
+        self.stack_top() as *mut u8
     }
 
     /// Bytes of heap reservation including the guard.

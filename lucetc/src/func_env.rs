@@ -1,7 +1,7 @@
 //! Our `FuncEnvironment`: how compiled code reaches the runtime's state.
 //!
 //! This is where the compiler-runtime contract of `lucet_module` becomes
-//! machine code: vmctx is the heap base, everything else sits at the negative
+//! machine code: the heap base is read from the memory definition, everything sits at the negative
 //! offsets of [`VmctxLayout`], imported functions are called through
 //! `{code, vmctx}` pairs, and work the code cannot do inline goes through the
 //! runtime's builtins table.
@@ -396,9 +396,9 @@ impl FuncEnvironment for FuncEnv<'_> {
             .memory_type(index.as_u32())
             .ok_or_else(|| WasmError::User("memory missing".into()))?;
         let vmctx = self.vmctx_gv(func);
+        // The base is a read-only load Cranelift can hoist and share.
         let base = if data.num_imported_memories() == 0 {
-            // Our own memory: vmctx is its base.
-            vmctx
+            self.load_gv(func, vmctx, self.module.layout.memory_def(0) + memory_def::BASE)
         } else {
             let def = self.load_gv(func, vmctx, self.module.layout.memory_ptr(index.as_u32()));
             self.load_gv(func, def, memory_def::BASE)

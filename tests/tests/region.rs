@@ -169,6 +169,17 @@ fn eight_threads_share_one_region() {
     assert_eq!(region.used(), 0);
 }
 
+/// The kernel's page tables for this process, in bytes.
+fn page_tables() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmPTE:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
 /// Resident set size of this process, in bytes.
 fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
@@ -188,15 +199,16 @@ fn twenty_thousand_live_instances() {
     );
     let n = 20_000;
     let region = Region::new(n, Limits::default()).unwrap();
-    let before = rss();
+    let (before, tables_before) = (rss(), page_tables());
     let start = std::time::Instant::now();
     let mut live: Vec<Instance> = Vec::with_capacity(n);
     for _ in 0..n {
         live.push(region.instantiate(&m, &Linker::new()).unwrap());
     }
     let took = start.elapsed();
-    let per_instance = (rss() - before) / n;
-    println!("{n} live instances in {took:?}, {per_instance} bytes resident each");
+    let per_instance = rss().saturating_sub(before) / n;
+    let tables = page_tables().saturating_sub(tables_before) / n;
+    println!("{n} live instances in {took:?}, {per_instance} bytes resident and {tables} bytes of page tables each");
     assert_eq!(region.used(), n);
     assert_eq!(live[n - 1].run("f", &[]).unwrap(), vec![Val::I32(42)]);
     assert!(matches!(

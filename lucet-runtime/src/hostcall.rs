@@ -145,6 +145,8 @@ impl HostFuncRecord {
 }
 
 /// Values for one hostcall: inline up to eight, else on the heap.
+// The inline variant is meant to be large: it lives on the stack.
+#[allow(clippy::large_enum_variant)]
 enum ValBuf {
     Inline([Val; 8], usize),
     Heap(Vec<Val>),

@@ -53,7 +53,9 @@ impl VmctxArea {
         // SAFETY: the layout has a non-zero size.
         let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
         if ptr.is_null() {
-            return Err(Error::System(format!("allocating {size} bytes of instance state")));
+            return Err(Error::System(format!(
+                "allocating {size} bytes of instance state"
+            )));
         }
         Ok(VmctxArea { ptr, layout })
     }

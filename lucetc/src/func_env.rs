@@ -398,7 +398,11 @@ impl FuncEnvironment for FuncEnv<'_> {
         let vmctx = self.vmctx_gv(func);
         // The base is a read-only load Cranelift can hoist and share.
         let base = if data.num_imported_memories() == 0 {
-            self.load_gv(func, vmctx, self.module.layout.memory_def(0) + memory_def::BASE)
+            self.load_gv(
+                func,
+                vmctx,
+                self.module.layout.memory_def(0) + memory_def::BASE,
+            )
         } else {
             let def = self.load_gv(func, vmctx, self.module.layout.memory_ptr(index.as_u32()));
             self.load_gv(func, def, memory_def::BASE)

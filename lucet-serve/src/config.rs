@@ -10,7 +10,7 @@
 //! queue = 128            # requests waiting for a worker; beyond that, 503
 //! penalty = "10s"        # a route that ran out its deadline/budget runs in the
 //! slow_workers = 1       #   slow lane (low-priority threads) this long ("none": off)
-//! slow_queue = 16        # requests waiting for the slow lane; beyond that, 503
+//! slow_queue = 1         # requests waiting for the slow lane; beyond that, 503
 //!
 //! [defaults]             # limits for every route, each overridable per route
 //! deadline = "100ms"     # wall-clock time per run -> 504 ("none": no deadline)
@@ -95,7 +95,10 @@ pub struct Config {
     pub queue: usize,
     /// Low-priority threads running the routes in the penalty box.
     pub slow_workers: usize,
-    /// Requests that may wait for a slow-lane thread; more get 503.
+    /// Requests that may wait for a slow-lane thread; more get 503. By
+    /// default 1: a penalized route has at most `slow_workers + 1` requests
+    /// in the server (a longer queue would only hold clients' connections
+    /// while the slow lane gets no CPU).
     pub slow_queue: usize,
     /// How long a route whose guest ran into its deadline or instruction
     /// budget is served from the slow lane (`None`: no slow lane).
@@ -121,7 +124,7 @@ impl Default for Config {
             workers: cores(),
             queue: 128,
             slow_workers: 1,
-            slow_queue: 16,
+            slow_queue: 1,
             penalty: Some(Duration::from_secs(10)),
             io_threads: 1,
             shutdown_timeout: Duration::from_secs(30),

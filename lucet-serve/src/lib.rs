@@ -42,7 +42,7 @@
 //!   request, about a tenth of the server's CPU at 15,000 requests/s.)
 //! - Noisy neighbours: a route whose guest ran into its deadline or
 //!   instruction budget spends the next `penalty` (10 s) in the slow lane,
-//!   low-priority threads (nice 10) with their own small queue, so a tenant
+//!   `SCHED_IDLE` threads with their own tiny queue, so a tenant
 //!   that burns CPU until it is stopped gets little CPU while well-behaved
 //!   routes want it, and its excess requests get 503.
 

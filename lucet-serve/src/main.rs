@@ -123,11 +123,19 @@ fn run() -> Result<()> {
     let config = b.build()?;
     let io_threads = config.io_threads;
     let server = Server::new(config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(io_threads)
-        .thread_name("lucet-io")
-        .enable_all()
-        .build()?;
+    // One I/O thread (the default) runs a current-thread runtime: no work
+    // stealing machinery, and the thread is the main thread.
+    let runtime = if io_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(io_threads)
+            .thread_name("lucet-io")
+            .enable_all()
+            .build()?
+    };
     runtime.block_on(server.run(async {
         let mut term =
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -182,11 +182,22 @@ pub(crate) struct Pool {
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// Nice value of slow-lane threads. A nice-10 thread weighs 110 against
-/// 1024 for nice 0, so a slow-lane guest gets about a tenth of a core the
-/// normal lane wants; lower priorities (nice 19) starve it so long under
-/// load that its deadline reply comes back a second late.
-const SLOW_NICE: i32 = 10;
+/// Make the calling thread a slow-lane thread: `SCHED_IDLE`, so it runs
+/// only on CPU time no normal thread wants and yields at once when one
+/// wakes up. (A niced thread is not enough: at nice 10 a looping guest
+/// still took close to half of a saturated core, filling every gap and
+/// delaying wake-ups of the I/O thread.)
+fn lower_priority() {
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+    let policy = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if let Err(e) = set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, policy)
+    {
+        tracing::warn!(error = ?e, "cannot lower the slow lane's priority");
+    }
+}
 
 impl Pool {
     /// Start the threads.
@@ -213,14 +224,11 @@ impl Pool {
             penalty: config.penalty,
         });
         let mut threads = Vec::with_capacity(total + 1);
-        let spawn = |name: String, rx: Receiver<Job>, w: usize, nice: bool| {
+        let spawn = |name: String, rx: Receiver<Job>, w: usize, slow: bool| {
             let shared = shared.clone();
             std::thread::Builder::new().name(name).spawn(move || {
-                if nice {
-                    let tid = rustix::thread::gettid();
-                    if let Err(e) = rustix::process::setpriority_process(Some(tid), SLOW_NICE) {
-                        tracing::warn!(error = %e, "cannot lower the slow lane's priority");
-                    }
+                if slow {
+                    lower_priority();
                 }
                 worker(w, rx, shared)
             })

@@ -7,6 +7,13 @@ use lucet_serve::{ConfigBuilder, Server};
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
+// Every request allocates a few dozen small objects (CGI variables, the
+// WASI context, hyper's buffers) on one thread and frees some on another;
+// mimalloc's thread-local free lists handle that pattern with less work
+// than glibc's malloc (which showed as ~9% of the server's CPU).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "lucet-serve",

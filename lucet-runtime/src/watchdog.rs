@@ -62,8 +62,13 @@ pub(crate) fn arm(state: &Arc<InstanceState>, after: Duration) -> Instant {
     let w = watchdog();
     let when = Instant::now() + after;
     let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
+    let earliest = armed.keys().next().map(|k| k.0);
     armed.insert((when, key(state)), Arc::downgrade(state));
-    w.wake.notify_one();
+    // The thread sleeps until the earliest deadline: wake it only if this
+    // one comes sooner, not on every run.
+    if earliest.is_none_or(|e| when < e) {
+        w.wake.notify_one();
+    }
     when
 }
 

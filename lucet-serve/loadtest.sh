@@ -52,7 +52,7 @@ H=$ROOT/lucet-serve/handlers/wasm
 write_config() { # PENALTY
 cat > "$TMP/serve.toml" <<EOF
 listen = "127.0.0.1:$PORT"
-workers = 2
+# workers: the default, one per core the server may run on
 queue = 128
 penalty = "$1"
 
@@ -120,6 +120,9 @@ wait_quiet() {
 }
 
 start_server() { # PREFIX...
+    if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
+        echo "loadtest: something already listens on port $PORT" >&2; exit 1
+    fi
     RUST_LOG=warn "$@" "$BIN" --config "$TMP/serve.toml" 2> "$TMP/server.log" &
     SERVER_PID=$!
     for _ in $(seq 1 100); do
@@ -285,7 +288,8 @@ slot, run \`_start\` with the request as CGI variables and stdin, drop.
 The hello handler (\`lucet-serve/handlers/c/hello.c\`, wasi-libc's stdio)
 prints a CGI header block and "Hello, world!".
 
-Server: \`lucet-serve --config serve.toml\` with 2 workers, 1 I/O thread,
+Server: \`lucet-serve --config serve.toml\` with the default number of
+workers, one per core it may run on (1 pinned, 2 shared), 1 I/O thread,
 a 1 s deadline for /hello, 5 ms for /loop, logs at warn (failures only;
 the per-request access line is at info), and the default slow lane: a
 route whose guest ran into its deadline is served for the next 10 s by

@@ -30,9 +30,10 @@
 //! - Guest code never runs on the async runtime: a fixed pool of worker
 //!   threads runs one instance each, fed by a bounded queue; when the
 //!   queue is full the request gets 503 at once.
-//! - Each region has one slot per worker, so instantiation never waits.
-//!   Routes share a region unless their heap or stack limits differ (a
-//!   region's limits apply to all its slots): one region per limit class.
+//! - Each route has a region of its own with one slot per worker, so
+//!   instantiation never waits, and a slot is always reused for the same
+//!   module, which keeps its heap image mapped (see `Routes::load` for the
+//!   measurement behind this).
 //! - Deadlines: a supervisor thread interrupts guest code (through the
 //!   instance's interrupt handle) and cancels a guest blocked in a WASI
 //!   call (`poll_oneoff`) when its run's deadline passes. It sleeps until
@@ -50,6 +51,7 @@
 
 pub mod cgi;
 pub mod config;
+pub mod logging;
 pub mod metrics;
 mod pool;
 mod route;

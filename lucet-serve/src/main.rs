@@ -3,8 +3,10 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use lucet_serve::logging::BatchedStderr;
 use lucet_serve::{ConfigBuilder, Server};
 use std::path::PathBuf;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 // Every request allocates a few dozen small objects (CGI variables, the
@@ -73,11 +75,10 @@ fn main() {
 
 fn run() -> Result<()> {
     let args = Args::parse();
-    // Logs are written by a background thread so request threads never
-    // wait on stderr (lines are dropped rather than block if it falls
-    // far behind).
-    let (writer, _flush_on_exit) =
-        tracing_appender::non_blocking(std::io::BufWriter::new(std::io::stderr()));
+    // Log lines go to a buffer that a background thread writes to stderr
+    // every 20 ms: request threads never wait on (or wake anyone for) a
+    // log line; past 16 MiB of backlog lines are dropped and counted.
+    let (writer, _flush_on_exit) = BatchedStderr::new(Duration::from_millis(20), 16 << 20);
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()

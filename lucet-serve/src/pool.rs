@@ -348,9 +348,9 @@ fn worker(w: usize, rx: Receiver<Job>, shared: Arc<Shared>) {
 /// longer than the shortest configured deadline, so a run that starts
 /// while it sleeps cannot have an earlier deadline than its wake-up, and
 /// starting a run never has to wake it: no cross-thread wake-up per
-/// request. (The runtime's own `Instance::set_deadline` wakes its
-/// watchdog thread on every run, which costs a context switch per
-/// request.)
+/// request. (The runtime's `Instance::set_deadline` cannot reach a guest
+/// waiting in WASI, and until lucet-runtime 316cbbb it woke its watchdog
+/// thread on every run, a context switch per request.)
 fn supervisor(shared: Arc<Shared>) {
     while !shared.stop.load(Ordering::Relaxed) {
         let now = Instant::now();

@@ -280,20 +280,35 @@ impl InstanceState {
         }
     }
 
+    /// The value a constant operator pushes, or `None` for arithmetic.
+    fn eval_leaf(&self, op: ConstOp) -> Option<u128> {
+        Some(match op {
+            ConstOp::I32Const(v) => v as u32 as u128,
+            ConstOp::I64Const(v) => v as u64 as u128,
+            ConstOp::F32Const(v) => v as u128,
+            ConstOp::F64Const(v) => v as u128,
+            ConstOp::V128Const(v) => v,
+            ConstOp::RefNull => 0,
+            ConstOp::RefFunc(f) => self.funcref_addr(f) as u128,
+            // SAFETY: validated index; the storage is live.
+            ConstOp::GlobalGet(g) => unsafe { self.global_ptr(g).read_unaligned() },
+            _ => return None,
+        })
+    }
+
     fn eval(&self, expr: &ConstExpr) -> u128 {
-        let mut stack: Vec<u128> = Vec::with_capacity(2);
+        // Nearly every initializer is one operator: no stack to allocate on
+        // the instantiation path.
+        if let [op] = expr.0.as_slice() {
+            if let Some(v) = self.eval_leaf(*op) {
+                return v;
+            }
+        }
+        let mut stack: Vec<u128> = Vec::with_capacity(expr.0.len());
         for op in &expr.0 {
-            let v = match *op {
-                ConstOp::I32Const(v) => v as u32 as u128,
-                ConstOp::I64Const(v) => v as u64 as u128,
-                ConstOp::F32Const(v) => v as u128,
-                ConstOp::F64Const(v) => v as u128,
-                ConstOp::V128Const(v) => v,
-                ConstOp::RefNull => 0,
-                ConstOp::RefFunc(f) => self.funcref_addr(f) as u128,
-                // SAFETY: validated index; the storage is live.
-                ConstOp::GlobalGet(g) => unsafe { self.global_ptr(g).read_unaligned() },
-                _ => {
+            let v = match self.eval_leaf(*op) {
+                Some(v) => v,
+                None => {
                     let b = stack.pop().unwrap_or(0);
                     let a = stack.pop().unwrap_or(0);
                     let (a32, b32, a64, b64) = (a as u32, b as u32, a as u64, b as u64);

@@ -73,7 +73,7 @@ pub enum Error {
     Trap(Trap),
     /// The embedder stopped the guest (kill switch, deadline or budget).
     #[error("terminated: {0}")]
-    Terminated(String),
+    Terminated(crate::Termination),
     /// A hostcall ended the guest with the embedder's own error.
     #[error("hostcall error: {0}")]
     Host(Box<dyn std::error::Error + Send + Sync>),

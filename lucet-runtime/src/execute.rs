@@ -8,6 +8,7 @@
 //! resumed later; or by a hostcall ending the run with an error, after which
 //! the coroutine is discarded without unwinding.
 
+use crate::run_control::RunControl;
 use crate::{signals, Error, Val};
 use corosensei::stack::{Stack, StackPointer};
 use corosensei::trap::CoroutineTrapHandler;
@@ -69,6 +70,8 @@ pub(crate) struct ActiveRun {
     pub yielder: Cell<*const GuestYielder>,
     /// The error a hostcall ended the run with.
     pub ended: RefCell<Option<Error>>,
+    /// The run's limits and stops, which hostcalls consult.
+    pub control: std::sync::Arc<RunControl>,
 }
 
 thread_local! {
@@ -127,6 +130,7 @@ impl Execution {
         stack: SlotStack,
         stack_guard: (usize, usize),
         heap: (usize, usize),
+        control: std::sync::Arc<RunControl>,
         body: impl FnOnce() + 'static,
     ) -> Execution {
         let co: Coroutine<ResumeWith, Suspend, Outcome, SlotStack> =
@@ -145,6 +149,7 @@ impl Execution {
             heap,
             yielder: Cell::new(ptr::null()),
             ended: RefCell::new(None),
+            control,
         });
         Execution { co, run }
     }

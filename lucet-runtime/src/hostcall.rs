@@ -2,6 +2,7 @@
 
 use crate::execute;
 use crate::instance::InstanceState;
+use crate::run_control::RunControl;
 use crate::{Error, Val};
 use lucet_module::FuncType;
 use std::any::Any;
@@ -18,6 +19,8 @@ pub type HostFn = dyn Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), Erro
 /// What a host function sees of the instance that called it.
 pub struct Caller<'a> {
     pub(crate) state: &'a InstanceState,
+    /// The run in progress (entered through this instance or another).
+    pub(crate) control: &'a RunControl,
 }
 
 impl Caller<'_> {
@@ -69,11 +72,27 @@ impl Caller<'_> {
         unsafe { (self.state.memory_slice(), self.state.context_mut()) }
     }
 
-    /// Whether the embedder asked this run to stop (kill switch or
-    /// deadline): a hostcall that blocks should check it and return
-    /// [`Error::Terminated`].
+    /// Whether the embedder stopped this run (kill switch or deadline).
     pub fn is_interrupted(&self) -> bool {
-        self.state.interrupted()
+        self.control.stopped().is_some()
+    }
+
+    /// `Err(`[`Error::Terminated`]`)` with the reason if the embedder
+    /// stopped this run. A hostcall that waits should return this error
+    /// as soon as [`interrupt_fd`](Self::interrupt_fd) becomes readable.
+    pub fn check_interrupt(&self) -> Result<(), Error> {
+        self.control.check()
+    }
+
+    /// A descriptor that becomes readable (`POLLIN`) when the embedder stops
+    /// this run, and stays readable until the run ends. A hostcall that
+    /// blocks in the kernel (a read from a pipe, a sleep) should wait for it
+    /// too, with `poll(2)`, and then return
+    /// [`check_interrupt`](Self::check_interrupt)'s error. The descriptor
+    /// belongs to the runtime: valid while the hostcall runs, never to be
+    /// read, written or closed by it. Created on first use.
+    pub fn interrupt_fd(&self) -> Result<std::os::fd::RawFd, Error> {
+        self.control.event_fd()
     }
 
     /// Suspend the guest, handing `value` to the host (whose `run` returns
@@ -199,7 +218,10 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
         for (r, t) in results.iter_mut().zip(&ty.results) {
             *r = Val::default_for(*t);
         }
-        let mut caller = Caller { state };
+        // SAFETY: hostcalls run inside an execution, whose ActiveRun is
+        // CURRENT for the duration.
+        let control = unsafe { &*(*execute::current()).control };
+        let mut caller = Caller { state, control };
         match &record.func {
             HostKind::Sync(f) => f(&mut caller, &params, &mut results)?,
             HostKind::Async(f) => {

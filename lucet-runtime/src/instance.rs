@@ -4,40 +4,19 @@ use crate::code_registry;
 use crate::execute::{Execution, HostFuture, ResumeWith, SlotStack, Step};
 use crate::linker::{Extern, Func, FuncKind, Global, Linker, Memory, Table};
 use crate::region::{Region, Slot};
+use crate::run_control::{InterruptHandle, RunControl, Termination};
 use crate::trap::Trap;
 use crate::{builtins, Error, Limits, Module, Val};
 use lucet_module::{
-    funcref, imported_func, memory_def, run_limits, table_def, ConstExpr, ConstOp, ElemItems,
-    ExportKind, ImportKind, MemoryType, SegmentMode, TableType, TrapCode, ValType, VmctxOffsets,
+    funcref, imported_func, memory_def, table_def, ConstExpr, ConstOp, ElemItems, ExportKind,
+    ImportKind, MemoryType, SegmentMode, TableType, TrapCode, ValType, VmctxOffsets,
     WASM_PAGE_SIZE,
 };
 use std::any::Any;
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-/// Limits of the run in progress, reached by guest code through the vmctx
-/// (layout: [`lucet_module::run_limits`]).
-#[repr(C)]
-pub(crate) struct RunLimits {
-    stack_limit: AtomicUsize,
-    interrupt: AtomicU64,
-    instruction_count: AtomicU64,
-    instruction_budget: AtomicU64,
-}
-
-const _: () = {
-    assert!(std::mem::offset_of!(RunLimits, stack_limit) == run_limits::STACK_LIMIT as usize);
-    assert!(std::mem::offset_of!(RunLimits, interrupt) == run_limits::INTERRUPT as usize);
-    assert!(
-        std::mem::offset_of!(RunLimits, instruction_count)
-            == run_limits::INSTRUCTION_COUNT as usize
-    );
-    assert!(
-        std::mem::offset_of!(RunLimits, instruction_budget)
-            == run_limits::INSTRUCTION_BUDGET as usize
-    );
-};
+use std::time::{Duration, Instant};
 
 /// The memory below an instance's vmctx pointer: its per-instance state,
 /// laid out by [`lucet_module::VmctxLayout`], zeroed, 16-byte aligned.
@@ -93,6 +72,10 @@ struct Mutable {
     dependents: Vec<Arc<InstanceState>>,
     /// A call suspended in a hostcall, waiting to be resumed.
     suspended: Option<Suspended>,
+    /// Wall-clock time allowed per run.
+    deadline: Option<Duration>,
+    /// The deadline armed for the run in progress.
+    armed: Option<Instant>,
 }
 
 /// A suspended call: its coroutine and where its results will land.
@@ -111,10 +94,9 @@ pub(crate) struct InstanceState {
     slot: Slot,
     vmctx: *mut u8,
     _vmctx_area: VmctxArea,
-    run_limits: RunLimits,
-    /// Wall-clock time allowed per run, and the deadline armed for the
-    /// run in progress.
-    deadline: std::sync::Mutex<(Option<std::time::Duration>, Option<std::time::Instant>)>,
+    /// The run in progress and what may stop it; shared with interrupt
+    /// handles and the watchdog.
+    control: Arc<RunControl>,
     heap_max: u64,
     memories: Vec<Owned>,
     tables: Vec<Owned>,
@@ -135,27 +117,6 @@ pub struct Instance {
     state: Arc<InstanceState>,
 }
 
-/// Stops a running instance from another thread.
-#[derive(Clone)]
-pub struct InterruptHandle {
-    state: Arc<InstanceState>,
-}
-
-impl InterruptHandle {
-    /// Ask the guest to stop: it traps at its next function entry or loop
-    /// header, and the run returns [`Error::Terminated`].
-    ///
-    /// An interrupt sent while no run is in progress stops the next run at
-    /// its start; every run that ends clears it.
-    pub fn interrupt(&self) {
-        self.state.interrupt(INTERRUPT_KILLED);
-    }
-}
-
-/// Values of the interrupt flag: why the embedder stopped the guest.
-pub(crate) const INTERRUPT_KILLED: u64 = 1;
-pub(crate) const INTERRUPT_DEADLINE: u64 = 2;
-
 /// What a resumable run produced.
 #[derive(Debug, PartialEq)]
 pub enum RunResult {
@@ -170,13 +131,14 @@ fn page_bytes(pages: u64) -> u64 {
 }
 
 impl InstanceState {
-    pub(crate) fn interrupt(&self, why: u64) {
-        self.run_limits.interrupt.store(why, Ordering::SeqCst);
-    }
-
-    /// Whether the embedder asked the current run to stop.
-    pub(crate) fn interrupted(&self) -> bool {
-        self.run_limits.interrupt.load(Ordering::Relaxed) != 0
+    /// The run in progress is over (returned, trapped, ended or abandoned):
+    /// disarm its deadline and drop any stop aimed at it.
+    fn end_run(&self) {
+        // SAFETY: called with `&mut Instance`: the instance is not running.
+        if let Some(when) = unsafe { self.mutable().armed.take() } {
+            crate::watchdog::disarm(&self.control, when);
+        }
+        self.control.end();
     }
 
     /// The state behind a vmctx pointer.
@@ -758,13 +720,7 @@ impl Instance {
                 slot,
                 vmctx,
                 _vmctx_area: vmctx_area,
-                run_limits: RunLimits {
-                    stack_limit: AtomicUsize::new(0),
-                    interrupt: AtomicU64::new(0),
-                    instruction_count: AtomicU64::new(0),
-                    instruction_budget: AtomicU64::new(u64::MAX),
-                },
-                deadline: std::sync::Mutex::new((None, None)),
+                control: RunControl::new(),
                 heap_max,
                 memories,
                 tables,
@@ -775,6 +731,8 @@ impl Instance {
                     context: None,
                     dependents: Vec::new(),
                     suspended: None,
+                    deadline: None,
+                    armed: None,
                 }),
                 _keepalive: keepalive,
             }
@@ -789,7 +747,7 @@ impl Instance {
             put(VmctxOffsets::SIG_IDS, module.sig_ids().as_ptr() as usize);
             put(
                 VmctxOffsets::RUN_LIMITS,
-                &st.run_limits as *const RunLimits as usize,
+                &st.control.limits as *const _ as usize,
             );
             for (off, v) in fill {
                 put(off, v);
@@ -970,12 +928,7 @@ impl Instance {
             top: st.slot.stack_top(),
             bottom: guard.0,
         };
-        st.run_limits.stack_limit.store(
-            st.slot.stack_bottom() + st.slot.limits().hostcall_stack_reserve,
-            Ordering::Relaxed,
-        );
-        st.run_limits.instruction_count.store(0, Ordering::Relaxed);
-        let limits_ptr = &st.run_limits as *const RunLimits as usize;
+        let limits_ptr = &st.control.limits as *const _ as usize;
         // SAFETY: the callee vmctx (ours, another instance's, or a host
         // record) has a writable run-limits field at RUN_LIMITS.
         unsafe {
@@ -988,7 +941,7 @@ impl Instance {
             st.slot.heap_base() as usize,
             st.slot.heap_base() as usize + st.slot.heap_reservation(),
         );
-        let exec = Execution::new(stack, guard, heap, move || {
+        let exec = Execution::new(stack, guard, heap, st.control.clone(), move || {
             // SAFETY: the trampoline has the entry signature for this type,
             // `code` is a function of that type, the vmctx pointers are live
             // and `values` (kept in the Suspended record) has room for every
@@ -998,21 +951,21 @@ impl Instance {
                 f(code, callee_vmctx, caller_vmctx, values_ptr);
             }
         });
-        {
-            let mut d = st.deadline.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(after) = d.0 {
-                d.1 = Some(crate::watchdog::arm(&self.state, after));
-            }
-        }
+        // The run begins: a clean slate of limits, and its own deadline.
+        let run = st
+            .control
+            .begin(st.slot.stack_bottom() + st.slot.limits().hostcall_stack_reserve);
         // SAFETY: `&mut self`: the instance is not running.
-        unsafe {
-            st.mutable().suspended = Some(Suspended {
-                exec,
-                values,
-                results: ty.results.clone(),
-                awaiting: None,
-            })
-        };
+        let m = unsafe { st.mutable() };
+        m.armed = m
+            .deadline
+            .map(|limit| crate::watchdog::arm(&st.control, run, limit));
+        m.suspended = Some(Suspended {
+            exec,
+            values,
+            results: ty.results.clone(),
+            awaiting: None,
+        });
         Ok(())
     }
 
@@ -1030,7 +983,7 @@ impl Instance {
                         .as_mut()
                         .and_then(|s| s.awaiting.take())
                         .expect("an awaiting call has a future");
-                    input = ResumeWith::Ready(crate::block_on::block_on(fut));
+                    input = ResumeWith::Ready(crate::block_on::block_on(fut, &self.state.control));
                 }
             }
         }
@@ -1065,29 +1018,48 @@ impl Instance {
         };
         // The call is over.
         m.suspended = None;
-        if let Some(when) = st
-            .deadline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .1
-            .take()
-        {
-            crate::watchdog::disarm(&self.state, when);
-        }
-        st.run_limits.interrupt.store(0, Ordering::SeqCst);
+        st.end_run();
         result.map(Some)
+    }
+
+    /// Poll the future the suspended guest awaits; what to resume it with
+    /// once it is ready, or at once if the run was stopped (the future is
+    /// then abandoned and the hostcall ends the run).
+    fn poll_awaited(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<ResumeWith, Error>> {
+        use std::task::Poll;
+        // SAFETY: `&mut self`: the guest is suspended, not running.
+        let m = unsafe { self.state.mutable() };
+        let Some(s) = m.suspended.as_mut() else {
+            return Poll::Ready(Err(Error::InvalidState("polled after completion".into())));
+        };
+        let Some(fut) = s.awaiting.as_mut() else {
+            return Poll::Ready(Err(Error::InvalidState("no future awaited".into())));
+        };
+        let ready = match self.state.control.set_waker(cx.waker()) {
+            Err(why) => Err(Error::Terminated(why)),
+            Ok(()) => match fut.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r,
+            },
+        };
+        s.awaiting = None;
+        Poll::Ready(Ok(ResumeWith::Ready(ready)))
     }
 
     fn trap_error(&self, rec: crate::execute::TrapRecord) -> Error {
         let st = &self.state;
         if rec.code == TrapCode::Interrupt {
-            let count = st.run_limits.instruction_count.load(Ordering::Relaxed);
-            let budget = st.run_limits.instruction_budget.load(Ordering::Relaxed);
-            return Error::Terminated(match st.run_limits.interrupt.load(Ordering::SeqCst) {
-                INTERRUPT_DEADLINE => "deadline exceeded".into(),
-                INTERRUPT_KILLED => "interrupted".into(),
-                _ if count > budget => format!("instruction budget of {budget} exhausted"),
-                _ => "interrupted".into(),
+            let limits = &st.control.limits;
+            let budget = limits.instruction_budget.load(Ordering::Relaxed);
+            return Error::Terminated(match st.control.stopped() {
+                Some(why) => why,
+                None if limits.instruction_count.load(Ordering::Relaxed) > budget => {
+                    Termination::InstructionBudget { budget }
+                }
+                None => Termination::Interrupted,
             });
         }
         let mut trap = Trap::new(rec.code);
@@ -1104,19 +1076,17 @@ impl Instance {
     /// Stop every run that lasts longer than `deadline` (wall-clock time
     /// from its start, suspensions included) with [`Error::Terminated`].
     /// `None` removes the deadline.
-    pub fn set_deadline(&mut self, deadline: Option<std::time::Duration>) {
-        self.state
-            .deadline
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0 = deadline;
+    pub fn set_deadline(&mut self, deadline: Option<Duration>) {
+        // SAFETY: `&mut self`: the instance is not running.
+        unsafe { self.state.mutable().deadline = deadline };
     }
 
     /// Limit runs to `budget` executed wasm instructions (modules compiled
     /// with instruction counting only; others ignore it). `None` removes it.
     pub fn set_instruction_budget(&mut self, budget: Option<u64>) {
         self.state
-            .run_limits
+            .control
+            .limits
             .instruction_budget
             .store(budget.unwrap_or(u64::MAX), Ordering::Relaxed);
     }
@@ -1125,7 +1095,8 @@ impl Instance {
     /// compiled with instruction counting.
     pub fn instruction_count(&self) -> u64 {
         self.state
-            .run_limits
+            .control
+            .limits
             .instruction_count
             .load(Ordering::Relaxed)
     }
@@ -1135,8 +1106,10 @@ impl Instance {
     /// function run again. Imported state is not reset.
     pub fn reset(&mut self) -> Result<(), Error> {
         // SAFETY: `&mut self`: the instance is not running. A suspended
-        // call is abandoned.
-        unsafe { self.state.mutable().suspended = None };
+        // call is abandoned, and its run with it.
+        if unsafe { self.state.mutable().suspended.take() }.is_some() {
+            self.state.end_run();
+        }
         self.state.slot.heap_clean()?;
         self.state.initialize()?;
         if let Some(start) = self.state.module.data().start {
@@ -1148,7 +1121,7 @@ impl Instance {
     /// A handle another thread can use to stop this instance's runs.
     pub fn interrupt_handle(&self) -> InterruptHandle {
         InterruptHandle {
-            state: self.state.clone(),
+            control: self.state.control.clone(),
         }
     }
 
@@ -1290,46 +1263,22 @@ impl std::future::Future for AsyncRun<'_> {
         let mut input = match self.started.take() {
             Some(Err(e)) => return Poll::Ready(Err(e)),
             Some(Ok(())) => ResumeWith::Start,
-            None => {
-                // SAFETY: the future holds `&mut Instance`: not running.
-                let m = unsafe { self.instance.state.mutable() };
-                let Some(fut) = m.suspended.as_mut().and_then(|s| s.awaiting.as_mut()) else {
-                    return Poll::Ready(Err(Error::InvalidState("polled after completion".into())));
-                };
-                match fut.as_mut().poll(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(r) => {
-                        if let Some(s) = m.suspended.as_mut() {
-                            s.awaiting = None;
-                        }
-                        ResumeWith::Ready(r)
-                    }
-                }
-            }
+            None => match self.instance.poll_awaited(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(r)) => r,
+            },
         };
         loop {
             match self.instance.step(input) {
                 Err(e) => return Poll::Ready(Err(e)),
                 Ok(Some(RunResult::Returned(v))) => return Poll::Ready(Ok(v)),
                 Ok(Some(RunResult::Yielded(v))) => return Poll::Ready(Err(Error::Yielded(v))),
-                Ok(None) => {
-                    // SAFETY: the guest is suspended awaiting a future.
-                    let m = unsafe { self.instance.state.mutable() };
-                    let fut = m
-                        .suspended
-                        .as_mut()
-                        .and_then(|s| s.awaiting.as_mut())
-                        .expect("an awaiting call has a future");
-                    match fut.as_mut().poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(r) => {
-                            if let Some(s) = m.suspended.as_mut() {
-                                s.awaiting = None;
-                            }
-                            input = ResumeWith::Ready(r);
-                        }
-                    }
-                }
+                Ok(None) => match self.instance.poll_awaited(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(r)) => input = r,
+                },
             }
         }
     }

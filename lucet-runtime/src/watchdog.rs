@@ -1,13 +1,20 @@
-//! Deadlines: one thread for the process interrupts runs that outlast theirs.
+//! Deadlines: one thread for the process stops runs that outlast theirs.
 
-use crate::instance::{InstanceState, INTERRUPT_DEADLINE};
+use crate::run_control::{RunControl, Target, Termination};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+/// An armed deadline: which run of which instance, and the limit it had.
+struct Armed {
+    control: Weak<RunControl>,
+    run: u64,
+    limit: Duration,
+}
+
 struct Watchdog {
-    /// Armed deadlines: (when, instance address) -> the instance.
-    armed: Mutex<BTreeMap<(Instant, usize), Weak<InstanceState>>>,
+    /// Armed deadlines: (when, run control address) -> what to stop.
+    armed: Mutex<BTreeMap<(Instant, usize), Armed>>,
     wake: Condvar,
 }
 
@@ -35,8 +42,10 @@ fn run(w: &'static Watchdog) {
             if entry.key().0 > now {
                 break;
             }
-            if let Some(state) = entry.remove().upgrade() {
-                state.interrupt(INTERRUPT_DEADLINE);
+            let a = entry.remove();
+            if let Some(control) = a.control.upgrade() {
+                // Aimed at that run only: if it has ended, nothing happens.
+                control.stop(Termination::Deadline { limit: a.limit }, Target::Run(a.run));
             }
         }
         armed = match armed.keys().next() {
@@ -52,18 +61,25 @@ fn run(w: &'static Watchdog) {
     }
 }
 
-fn key(state: &Arc<InstanceState>) -> usize {
-    Arc::as_ptr(state) as usize
+fn key(control: &Arc<RunControl>) -> usize {
+    Arc::as_ptr(control) as usize
 }
 
-/// Interrupt `state`'s run once `after` has passed, unless disarmed.
-/// Returns the deadline, which [`disarm`] needs.
-pub(crate) fn arm(state: &Arc<InstanceState>, after: Duration) -> Instant {
+/// Stop run number `run` of `control` once `limit` has passed, unless
+/// disarmed. Returns the deadline, which [`disarm`] needs.
+pub(crate) fn arm(control: &Arc<RunControl>, run: u64, limit: Duration) -> Instant {
     let w = watchdog();
-    let when = Instant::now() + after;
+    let when = Instant::now() + limit;
     let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
     let earliest = armed.keys().next().map(|k| k.0);
-    armed.insert((when, key(state)), Arc::downgrade(state));
+    armed.insert(
+        (when, key(control)),
+        Armed {
+            control: Arc::downgrade(control),
+            run,
+            limit,
+        },
+    );
     // The thread sleeps until the earliest deadline: wake it only if this
     // one comes sooner, not on every run.
     if earliest.is_none_or(|e| when < e) {
@@ -72,10 +88,10 @@ pub(crate) fn arm(state: &Arc<InstanceState>, after: Duration) -> Instant {
     when
 }
 
-/// Forget the deadline `when` armed for `state` (its run ended).
-pub(crate) fn disarm(state: &Arc<InstanceState>, when: Instant) {
+/// Forget the deadline `when` armed for `control` (its run ended).
+pub(crate) fn disarm(control: &Arc<RunControl>, when: Instant) {
     if let Some(w) = WATCHDOG.get() {
         let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
-        armed.remove(&(when, key(state)));
+        armed.remove(&(when, key(control)));
     }
 }

@@ -11,7 +11,7 @@ use crate::route::Route;
 use bytes::{Buf, Bytes};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use hyper::StatusCode;
-use lucet_runtime::{Error, InterruptHandle, Linker};
+use lucet_runtime::{Error, InterruptHandle, Linker, Termination};
 use lucet_wasi::{CancelHandle, WasiCtxBuilder};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -360,8 +360,9 @@ fn supervisor(shared: Arc<Shared>) {
             let Some(r) = running.as_mut() else { continue };
             match r.deadline {
                 Some(d) if d <= now && !r.fired => {
-                    r.fired = true;
-                    r.interrupt.interrupt();
+                    // An interrupt reaches only a run in progress: if this
+                    // one has not begun yet, try again next tick.
+                    r.fired = r.interrupt.interrupt();
                     r.cancel.cancel();
                 }
                 Some(d) if d > now => next = next.min(d),
@@ -469,7 +470,6 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
     let (out, overflowed) = stdout.take();
     outcome.stderr = stderr.take().0;
     let past_deadline = limits.deadline.is_some_and(|d| outcome.run >= d);
-    let over_budget = limits.instruction_budget.is_some_and(|b| instructions > b);
     let err = |status, kind: &str, message: String| Err(Failure::new(status, kind, message));
     outcome.result = match result {
         Ok(_) | Err(Error::Exit(0)) if overflowed => err(
@@ -478,7 +478,7 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
             format!("output exceeds {} bytes", limits.max_output),
         ),
         Ok(_) | Err(Error::Exit(0)) => Ok(out),
-        Err(Error::Terminated(why)) if past_deadline || why.contains("deadline") => err(
+        Err(Error::Terminated(why @ Termination::Deadline { .. })) => err(
             StatusCode::GATEWAY_TIMEOUT,
             "deadline",
             format!(
@@ -487,15 +487,30 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
                 outcome.run
             ),
         ),
-        Err(Error::Terminated(why)) if over_budget || why.contains("instruction budget") => {
-            err(StatusCode::INTERNAL_SERVER_ERROR, "instruction_budget", why)
-        }
+        Err(Error::Terminated(why)) if past_deadline => err(
+            StatusCode::GATEWAY_TIMEOUT,
+            "deadline",
+            format!(
+                "deadline of {:?} exceeded after {:?} ({why})",
+                limits.deadline.unwrap_or_default(),
+                outcome.run
+            ),
+        ),
+        Err(Error::Terminated(why @ Termination::InstructionBudget { .. })) => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "instruction_budget",
+            why.to_string(),
+        ),
         Err(_) if overflowed => err(
             StatusCode::INTERNAL_SERVER_ERROR,
             "output_limit",
             format!("output exceeds {} bytes", limits.max_output),
         ),
-        Err(Error::Terminated(why)) => err(StatusCode::INTERNAL_SERVER_ERROR, "terminated", why),
+        Err(Error::Terminated(why)) => err(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "terminated",
+            why.to_string(),
+        ),
         Err(Error::Exit(code)) => err(
             StatusCode::INTERNAL_SERVER_ERROR,
             "exit",

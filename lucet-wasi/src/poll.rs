@@ -158,7 +158,7 @@ pub(crate) fn poll_oneoff(
         }
         if cx.cancelled() {
             return Err(HostError::Stop(lucet_runtime::Error::Terminated(
-                "cancelled while waiting in poll_oneoff".into(),
+                lucet_runtime::Termination::Interrupted,
             )));
         }
     }

@@ -1,7 +1,9 @@
 //! Stopping and suspending guests: kill switch, deadline, instruction
 //! budget, yield/resume, async hostcalls.
 
-use lucet_runtime::{Error, FuncType, Instance, Limits, Linker, RunResult, Val, ValType};
+use lucet_runtime::{
+    Error, FuncType, Instance, Limits, Linker, RunResult, Termination, Val, ValType,
+};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +25,12 @@ fn a_deadline_stops_an_infinite_loop() {
     inst.set_deadline(Some(Duration::from_millis(30)));
     let start = Instant::now();
     match inst.run("forever", &[]) {
-        Err(Error::Terminated(why)) => assert_eq!(why, "deadline exceeded"),
+        Err(Error::Terminated(why)) => assert_eq!(
+            why,
+            Termination::Deadline {
+                limit: Duration::from_millis(30)
+            }
+        ),
         other => panic!("{other:?}"),
     }
     let took = start.elapsed();
@@ -44,7 +51,7 @@ fn a_deadline_stops_an_infinite_loop() {
 }
 
 #[test]
-fn the_kill_switch_stops_a_run_within_a_millisecond_and_an_early_kill_stops_the_next() {
+fn the_kill_switch_stops_a_run_within_a_millisecond_and_a_kill_between_runs_does_nothing() {
     let (_c, mut inst) = lucet_tests::instantiate(SPIN);
     let handle = inst.interrupt_handle();
     let killed_at = Arc::new(std::sync::Mutex::new(None));
@@ -52,21 +59,23 @@ fn the_kill_switch_stops_a_run_within_a_millisecond_and_an_early_kill_stops_the_
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(20));
         *k.lock().unwrap() = Some(Instant::now());
-        handle.interrupt();
+        while !handle.interrupt() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     });
-    assert!(matches!(inst.run("forever", &[]), Err(Error::Terminated(w)) if w == "interrupted"));
+    assert!(matches!(
+        inst.run("forever", &[]),
+        Err(Error::Terminated(Termination::Interrupted))
+    ));
     let latency = killed_at.lock().unwrap().unwrap().elapsed();
     t.join().unwrap();
     assert!(
         latency < Duration::from_millis(50),
         "stopped {latency:?} after the kill"
     );
-    // A kill sent between runs stops the next run at once; later runs are fine.
-    inst.interrupt_handle().interrupt();
-    assert!(matches!(
-        inst.run("count", &[Val::I32(5)]),
-        Err(Error::Terminated(_))
-    ));
+    // A kill sent between runs reaches no run: a late kill never stops
+    // the next, unrelated run.
+    assert!(!inst.interrupt_handle().interrupt());
     assert_eq!(
         inst.run("count", &[Val::I32(5)]).unwrap(),
         vec![Val::I32(5)]
@@ -90,7 +99,9 @@ fn instructions_are_counted_and_budgeted() {
     assert_eq!((hundred, thousand), (8 * 100 + 4, 8 * 1000 + 4));
     inst.set_instruction_budget(Some(5000));
     match inst.run("count", &[Val::I32(1000)]) {
-        Err(Error::Terminated(why)) => assert!(why.contains("budget of 5000"), "{why}"),
+        Err(Error::Terminated(why)) => {
+            assert_eq!(why, Termination::InstructionBudget { budget: 5000 })
+        }
         other => panic!("{other:?}"),
     }
     assert!(matches!(
@@ -234,9 +245,100 @@ fn hostcalls_see_interrupts() {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        Err(Error::Terminated("host noticed".into()))
+        Err(Error::Host("host noticed".into()))
     });
     let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
     inst.set_deadline(Some(Duration::from_millis(20)));
-    assert!(matches!(inst.run("f", &[]), Err(Error::Terminated(w)) if w == "host noticed"));
+    assert!(matches!(inst.run("f", &[]), Err(Error::Host(w)) if w.to_string() == "host noticed"));
+}
+
+const WAIT: &[u8] = br#"(module (import "host" "wait" (func $w)) (func (export "f") (call $w)))"#;
+
+#[test]
+fn a_deadline_wakes_a_hostcall_blocked_in_the_kernel() {
+    let (_c, m) = lucet_tests::load(WAIT);
+    let mut linker = Linker::new();
+    linker.func("host", "wait", FuncType::new([], []), |caller, _, _| {
+        // Block in poll(2) on the run's interrupt descriptor, as a WASI
+        // read from an idle pipe would, with no timeout of our own.
+        let mut p = libc::pollfd {
+            fd: caller.interrupt_fd()?,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, 10_000) };
+        assert_eq!(n, 1, "poll timed out: the deadline never woke it");
+        caller.check_interrupt()
+    });
+    let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
+    let limit = Duration::from_millis(30);
+    inst.set_deadline(Some(limit));
+    for _ in 0..3 {
+        let start = Instant::now();
+        assert!(matches!(
+            inst.run("f", &[]),
+            Err(Error::Terminated(Termination::Deadline { limit: l })) if l == limit
+        ));
+        assert!(start.elapsed() < Duration::from_secs(2));
+    }
+}
+
+/// A future that is never ready.
+struct Never;
+impl Future for Never {
+    type Output = Result<Vec<Val>, Error>;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Pending
+    }
+}
+
+#[test]
+fn a_deadline_abandons_an_awaited_future_in_sync_and_async_runs() {
+    let (_c, m) = lucet_tests::load(WAIT);
+    let mut linker = Linker::new();
+    linker.func_async("host", "wait", FuncType::new([], []), |_, _| {
+        Box::pin(Never)
+    });
+    let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
+    let limit = Duration::from_millis(20);
+    inst.set_deadline(Some(limit));
+    let stopped = |r: Result<Vec<Val>, Error>| {
+        matches!(r, Err(Error::Terminated(Termination::Deadline { .. })))
+    };
+    assert!(stopped(inst.run("f", &[])));
+    assert!(!inst.is_suspended());
+    // Under run_async, the poller is woken by the stop and sees it.
+    let waker = Waker::from(Arc::new(ThreadUnpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = Box::pin(inst.run_async("f", &[]));
+    let result = loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => break r,
+            Poll::Pending => std::thread::park_timeout(Duration::from_secs(5)),
+        }
+    };
+    drop(fut);
+    assert!(stopped(result));
+    // A later run without a deadline is untouched by the old one.
+    inst.set_deadline(None);
+    let h = inst.interrupt_handle();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        while !h.interrupt() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    assert!(matches!(
+        inst.run("f", &[]),
+        Err(Error::Terminated(Termination::Interrupted))
+    ));
+    t.join().unwrap();
+}
+
+struct ThreadUnpark(std::thread::Thread);
+impl std::task::Wake for ThreadUnpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
 }

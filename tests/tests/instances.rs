@@ -309,7 +309,9 @@ fn interrupt_stops_an_infinite_loop() {
     let handle = inst.interrupt_handle();
     let t = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(50));
-        handle.interrupt();
+        while !handle.interrupt() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     });
     assert!(matches!(
         inst.run("forever", &[]),

@@ -1,0 +1,336 @@
+//! What stops a run, and how the stop reaches it.
+//!
+//! A run is one call into the guest, from its start to its return, trap or
+//! end, suspensions included. Three things can stop it before that: the
+//! embedder's kill switch ([`InterruptHandle`]), its deadline (armed with
+//! the [watchdog](crate::watchdog)) and its instruction budget. All three
+//! belong to *one* run: each run has a generation number, a stop aimed at a
+//! run that has ended is dropped, and a new run starts with a clean slate.
+//! So a late `interrupt()` or a deadline that fires as a run returns never
+//! touches the next, unrelated run.
+//!
+//! A stop reaches the guest three ways:
+//! - guest code polls the `interrupt` word of [`RunLimits`] at function
+//!   entries and loop headers, and traps;
+//! - a hostcall blocked in the kernel waits on [`RunControl::event_fd`] too,
+//!   an eventfd that becomes readable when the run is stopped;
+//! - a host future the guest awaits is abandoned: the waker of whoever polls
+//!   it is woken, and the poller sees the stop before polling again.
+
+use crate::Error;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::Duration;
+
+/// Why the embedder stopped a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Termination {
+    /// The run outlasted its deadline.
+    Deadline {
+        /// The deadline that was set: wall-clock time from the run's start.
+        limit: Duration,
+    },
+    /// [`InterruptHandle::interrupt`] was called during the run.
+    Interrupted,
+    /// The guest executed more instructions than its budget allows
+    /// (modules compiled with instruction counting).
+    InstructionBudget {
+        /// The budget that was set.
+        budget: u64,
+    },
+}
+
+impl std::fmt::Display for Termination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Termination::Deadline { limit } => write!(f, "deadline of {limit:?} exceeded"),
+            Termination::Interrupted => f.write_str("interrupted by the embedder"),
+            Termination::InstructionBudget { budget } => {
+                write!(f, "instruction budget of {budget} exhausted")
+            }
+        }
+    }
+}
+
+/// Limits of the run in progress, read and written by guest code through
+/// the vmctx (layout: [`lucet_module::run_limits`]).
+#[repr(C)]
+pub(crate) struct RunLimits {
+    pub stack_limit: AtomicUsize,
+    pub interrupt: AtomicU64,
+    pub instruction_count: AtomicU64,
+    pub instruction_budget: AtomicU64,
+}
+
+const _: () = {
+    use lucet_module::run_limits;
+    assert!(std::mem::offset_of!(RunLimits, stack_limit) == run_limits::STACK_LIMIT as usize);
+    assert!(std::mem::offset_of!(RunLimits, interrupt) == run_limits::INTERRUPT as usize);
+    assert!(
+        std::mem::offset_of!(RunLimits, instruction_count)
+            == run_limits::INSTRUCTION_COUNT as usize
+    );
+    assert!(
+        std::mem::offset_of!(RunLimits, instruction_budget)
+            == run_limits::INSTRUCTION_BUDGET as usize
+    );
+};
+
+/// The bookkeeping of runs, changed only under the lock.
+struct RunState {
+    /// Number of the current (or last) run.
+    generation: u64,
+    /// A run is in progress (possibly suspended).
+    active: bool,
+    /// Why the current run was stopped, once it was.
+    stopped: Option<Termination>,
+    /// Readable once the current run is stopped; created on first use.
+    event: Option<OwnedFd>,
+    /// Whoever waits for a future the guest awaits.
+    waker: Option<Waker>,
+}
+
+/// The run state of one instance, shared with its interrupt handles and the
+/// watchdog (which may stop it from other threads).
+pub(crate) struct RunControl {
+    /// Guest code holds a pointer to this: it must not move, hence the
+    /// `Arc` every `RunControl` lives in.
+    pub limits: RunLimits,
+    state: Mutex<RunState>,
+}
+
+/// The run a stop is aimed at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// Whatever run is in progress.
+    Current,
+    /// Run number `n` only.
+    Run(u64),
+}
+
+impl RunControl {
+    pub fn new() -> Arc<RunControl> {
+        Arc::new(RunControl {
+            limits: RunLimits {
+                stack_limit: AtomicUsize::new(0),
+                interrupt: AtomicU64::new(0),
+                instruction_count: AtomicU64::new(0),
+                instruction_budget: AtomicU64::new(u64::MAX),
+            },
+            state: Mutex::new(RunState {
+                generation: 0,
+                active: false,
+                stopped: None,
+                event: None,
+                waker: None,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RunState> {
+        // Nothing panics while holding the lock; if something did, the
+        // state is still consistent field by field.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Start a run with a clean slate; returns its number.
+    pub fn begin(&self, stack_limit: usize) -> u64 {
+        let mut s = self.lock();
+        s.generation += 1;
+        s.active = true;
+        s.stopped = None;
+        s.waker = None;
+        self.limits.interrupt.store(0, Ordering::SeqCst);
+        self.limits
+            .stack_limit
+            .store(stack_limit, Ordering::Relaxed);
+        self.limits.instruction_count.store(0, Ordering::Relaxed);
+        s.generation
+    }
+
+    /// The run is over: later stops aimed at it are dropped.
+    pub fn end(&self) {
+        let mut s = self.lock();
+        s.active = false;
+        s.waker = None;
+        if s.stopped.take().is_some() {
+            if let Some(fd) = &s.event {
+                drain_event(fd.as_raw_fd());
+            }
+        }
+        self.limits.interrupt.store(0, Ordering::SeqCst);
+    }
+
+    /// Stop `target` for `why`, if it is in progress and not stopped
+    /// already. Returns whether this call stopped it.
+    pub fn stop(&self, why: Termination, target: Target) -> bool {
+        let waker = {
+            let mut s = self.lock();
+            let aimed = match target {
+                Target::Current => true,
+                Target::Run(n) => n == s.generation,
+            };
+            if !s.active || !aimed || s.stopped.is_some() {
+                return false;
+            }
+            s.stopped = Some(why);
+            self.limits.interrupt.store(1, Ordering::SeqCst);
+            if let Some(fd) = &s.event {
+                signal_event(fd.as_raw_fd());
+            }
+            s.waker.take()
+        };
+        // Woken outside the lock: a waker may run arbitrary code.
+        if let Some(w) = waker {
+            w.wake();
+        }
+        true
+    }
+
+    /// Why the current run was stopped, if it was.
+    pub fn stopped(&self) -> Option<Termination> {
+        if self.limits.interrupt.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        self.lock().stopped
+    }
+
+    /// `Err(Error::Terminated)` if the current run was stopped.
+    pub fn check(&self) -> Result<(), Error> {
+        match self.stopped() {
+            Some(why) => Err(Error::Terminated(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// An eventfd that is readable from the moment the current run is
+    /// stopped until it ends.
+    pub fn event_fd(&self) -> Result<RawFd, Error> {
+        let mut s = self.lock();
+        if s.event.is_none() {
+            // SAFETY: eventfd with no pointers; the result is checked.
+            let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+            if raw < 0 {
+                return Err(Error::last_os("eventfd"));
+            }
+            // SAFETY: `raw` is a fresh descriptor nobody else owns.
+            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+            if s.stopped.is_some() {
+                signal_event(fd.as_raw_fd());
+            }
+            s.event = Some(fd);
+        }
+        Ok(s.event.as_ref().map_or(-1, |fd| fd.as_raw_fd()))
+    }
+
+    /// Register the waker of whoever waits for a future the guest awaits.
+    /// Returns the stop instead if the run was stopped already.
+    pub fn set_waker(&self, waker: &Waker) -> Result<(), Termination> {
+        let mut s = self.lock();
+        if let Some(why) = s.stopped {
+            return Err(why);
+        }
+        match &s.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => s.waker = Some(waker.clone()),
+        }
+        Ok(())
+    }
+}
+
+fn signal_event(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: writing 8 bytes from a live u64 to an eventfd we own. A full
+    // counter (EAGAIN) still leaves it readable, which is all that matters.
+    unsafe { libc::write(fd, &one as *const u64 as *const libc::c_void, 8) };
+}
+
+fn drain_event(fd: RawFd) {
+    let mut v: u64 = 0;
+    // SAFETY: reading 8 bytes into a live u64 from a non-blocking eventfd.
+    unsafe { libc::read(fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
+}
+
+/// Stops an instance's run from another thread.
+///
+/// Cheap to clone; `Send` and `Sync`. A handle stops only a run that is in
+/// progress when [`interrupt`](Self::interrupt) is called: calling it
+/// between runs does nothing, so a late call never stops the next run.
+#[derive(Clone)]
+pub struct InterruptHandle {
+    pub(crate) control: Arc<RunControl>,
+}
+
+impl InterruptHandle {
+    /// Stop the run in progress: guest code traps at its next function
+    /// entry or loop header, a hostcall blocked in a WASI call returns, an
+    /// awaited future is abandoned, and the run returns
+    /// [`Error::Terminated`] with [`Termination::Interrupted`]. Returns
+    /// whether a run was in progress and not already stopped.
+    pub fn interrupt(&self) -> bool {
+        self.control.stop(Termination::Interrupted, Target::Current)
+    }
+}
+
+impl std::fmt::Debug for InterruptHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InterruptHandle").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_between_runs_is_dropped() {
+        let c = RunControl::new();
+        assert!(!c.stop(Termination::Interrupted, Target::Current));
+        c.begin(0);
+        assert_eq!(c.stopped(), None);
+    }
+
+    #[test]
+    fn a_stop_aimed_at_an_ended_run_does_not_reach_the_next() {
+        let c = RunControl::new();
+        let first = c.begin(0);
+        c.end();
+        c.begin(0);
+        assert!(!c.stop(Termination::Interrupted, Target::Run(first)));
+        assert_eq!(c.stopped(), None);
+        assert!(c.stop(Termination::Interrupted, Target::Current));
+        assert!(matches!(
+            c.check(),
+            Err(Error::Terminated(Termination::Interrupted))
+        ));
+    }
+
+    #[test]
+    fn the_first_stop_wins_and_the_event_is_readable_until_the_run_ends() {
+        let c = RunControl::new();
+        c.begin(0);
+        let fd = c.event_fd().unwrap();
+        let readable = || {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: polling one live pollfd without waiting.
+            unsafe { libc::poll(&mut p, 1, 0) == 1 }
+        };
+        assert!(!readable());
+        let limit = Duration::from_secs(1);
+        assert!(c.stop(Termination::Deadline { limit }, Target::Current));
+        assert!(!c.stop(Termination::Interrupted, Target::Current));
+        assert_eq!(c.stopped(), Some(Termination::Deadline { limit }));
+        assert!(readable());
+        c.end();
+        assert!(!readable());
+        c.begin(0);
+        assert!(!readable());
+    }
+}

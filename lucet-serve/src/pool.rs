@@ -460,7 +460,6 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
     };
     let ran = Instant::now();
     outcome.run = ran - instantiated;
-    let instructions = instance.instruction_count();
     drop(instance);
     shared
         .metrics

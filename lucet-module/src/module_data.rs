@@ -8,7 +8,7 @@ use std::collections::HashSet;
 /// First bytes of serialized module data.
 pub const MAGIC: [u8; 8] = *b"LUCETMOD";
 /// Version of the serialized format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Header: magic, version, reserved word, payload length.
 const HEADER_LEN: usize = 8 + 4 + 4 + 8;
 

@@ -36,10 +36,10 @@ impl VmctxOffsets {
     pub const BUILTINS: i32 = -16;
     /// `*const u32`, process-wide signature ids indexed by module type index.
     pub const SIG_IDS: i32 = -24;
-    /// `*mut` the [`run_limits`] of the run in progress. Guest code copies
-    /// the caller's pointer into the callee's vmctx on every call that may
-    /// cross into another instance, so the limits of the run that entered
-    /// first govern all the code it reaches.
+    /// `*mut` the [`run_limits`] of the runs of this instance's domain.
+    /// Every instance a run can reach (through imports or tables) belongs to
+    /// the same domain and points at the same limits, so the limits of the
+    /// run govern all the code it reaches without being passed along.
     pub const RUN_LIMITS: i32 = -32;
     /// Size of the fixed header.
     pub const HEADER_SIZE: u32 = 64;

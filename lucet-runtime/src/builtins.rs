@@ -4,7 +4,7 @@
 //! They run on the guest stack and must not unwind: out-of-bounds accesses
 //! return a non-zero status and the generated code raises the trap.
 
-use crate::instance::InstanceState;
+use crate::instance_state::InstanceState;
 use lucet_module::abi::Builtin;
 
 /// The table whose address goes into every vmctx.
@@ -147,7 +147,9 @@ unsafe extern "C" fn table_init(
     len: u32,
 ) -> u32 {
     let st = state(vmctx);
-    let items = st.elem_segment(seg);
+    let Ok(items) = st.elem_segment(seg) else {
+        return 1;
+    };
     let (_, t, _) = st.table_mut(table);
     match (
         range(src as u64, len as u64, items.len()),

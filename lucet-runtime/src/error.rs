@@ -84,6 +84,11 @@ pub enum Error {
     /// it with `Instance::resume`.
     #[error("the guest yielded {0:?}")]
     Yielded(crate::Val),
+    /// A value or handle of one store (or standalone instance) was given to
+    /// another: a function reference, a global, a memory, a table or an
+    /// instance id.
+    #[error("{0} belongs to another store or instance")]
+    WrongDomain(&'static str),
     /// The operating system refused a memory operation.
     #[error("system call failed: {0}")]
     System(String),

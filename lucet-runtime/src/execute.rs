@@ -1,87 +1,23 @@
 //! Running guest code on its own stack, and getting back from it.
 //!
 //! Guest code runs inside a corosensei coroutine on the instance's stack.
-//! It comes back four ways: by returning; by a trap, when the signal handler
-//! (see [`crate::signals`]) rewrites the faulting context so the coroutine
-//! returns [`Outcome::Trapped`] without unwinding guest frames; by a
-//! hostcall suspending it to hand a value (or a future) to the host, to be
-//! resumed later; or by a hostcall ending the run with an error, after which
-//! the coroutine is discarded without unwinding.
+//! It comes back three ways: by returning; by a trap, when the signal
+//! handler (see [`crate::signals`]) rewrites the faulting context so the
+//! coroutine returns [`Outcome::Trapped`] without unwinding guest frames; by
+//! a hostcall suspending it to await a future, to be resumed later; or by a
+//! hostcall ending the run with an error, after which the coroutine is
+//! discarded without unwinding.
 
-use crate::run_control::RunControl;
-use crate::{signals, Error, Val};
+use crate::active_run::{
+    current, replace_current, ActiveRun, GuestYielder, HostFuture, Outcome, ResumeWith, Suspend,
+    TrapRecord,
+};
+use crate::{signals, Error};
 use corosensei::stack::{Stack, StackPointer};
-use corosensei::trap::CoroutineTrapHandler;
-use corosensei::{Coroutine, CoroutineResult, Yielder};
+use corosensei::{Coroutine, CoroutineResult};
 use lucet_module::TrapCode;
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::pin::Pin;
 use std::ptr;
-
-/// A future a hostcall awaits; its output is the hostcall's results.
-pub type HostFuture = Pin<Box<dyn Future<Output = Result<Vec<Val>, Error>> + Send>>;
-
-/// How the coroutine finished.
-pub(crate) enum Outcome {
-    /// The guest function returned.
-    Returned,
-    /// The signal handler redirected a trap here.
-    Trapped,
-}
-
-/// Why the guest suspended.
-pub(crate) enum Suspend {
-    /// A hostcall ended the run; the error is in the ActiveRun.
-    End,
-    /// A hostcall yielded a value to the host.
-    Yield(Val),
-    /// A hostcall awaits a future.
-    Await(HostFuture),
-}
-
-/// What a suspended guest is resumed with.
-pub(crate) enum ResumeWith {
-    /// The first resume.
-    Start,
-    /// The host's answer to a yield.
-    Value(Val),
-    /// The awaited future's output.
-    Ready(Result<Vec<Val>, Error>),
-}
-
-pub(crate) type GuestYielder = Yielder<ResumeWith, Suspend>;
-
-/// What the signal handler records about a trap.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TrapRecord {
-    pub code: TrapCode,
-    pub pc: usize,
-}
-
-/// A run in progress, as the signal handler and hostcalls see it.
-pub(crate) struct ActiveRun {
-    pub handler: CoroutineTrapHandler<Outcome>,
-    pub trap: Cell<Option<TrapRecord>>,
-    /// The guest stack's guard page.
-    pub stack_guard: (usize, usize),
-    /// The heap reservation of the instance entered.
-    pub heap: (usize, usize),
-    pub yielder: Cell<*const GuestYielder>,
-    /// The error a hostcall ended the run with.
-    pub ended: RefCell<Option<Error>>,
-    /// The run's limits and stops, which hostcalls consult.
-    pub control: std::sync::Arc<RunControl>,
-}
-
-thread_local! {
-    static CURRENT: Cell<*const ActiveRun> = const { Cell::new(ptr::null()) };
-}
-
-/// The run executing on this thread, if any.
-pub(crate) fn current() -> *const ActiveRun {
-    CURRENT.with(|c| c.get())
-}
 
 /// A stack inside an instance's slot.
 #[derive(Clone, Copy)]
@@ -107,7 +43,6 @@ pub(crate) enum Step {
     Returned,
     Trapped(TrapRecord),
     Ended(Error),
-    Yielded(Val),
     Await(HostFuture),
 }
 
@@ -117,10 +52,14 @@ pub(crate) struct Execution {
     run: Box<ActiveRun>,
 }
 
-// SAFETY: a suspended coroutine's stack holds guest frames (plain data) and
-// hostcall frames whose closures are Send + Sync and whose locals are
-// values; nothing on it refers to thread-local state. The signal stack and
-// CURRENT are set up afresh on whichever thread resumes it.
+// SAFETY: a suspended coroutine's stack holds guest frames (plain data) and,
+// at its top, the runtime's own hostcall dispatch frame, suspended awaiting
+// a future: its locals are `Val`s, a `Caller` (a pointer to the instance,
+// which moves with the domain that owns the execution) and the record of
+// the host function (`Send + Sync`). No host closure frame is ever
+// suspended (closures return a `Send` future to await instead), and nothing
+// on the stack refers to thread-local state: the signal stack and CURRENT
+// are set up afresh on whichever thread resumes it.
 unsafe impl Send for Execution {}
 
 impl Execution {
@@ -130,7 +69,6 @@ impl Execution {
         stack: SlotStack,
         stack_guard: (usize, usize),
         heap: (usize, usize),
-        control: std::sync::Arc<RunControl>,
         body: impl FnOnce() + 'static,
     ) -> Execution {
         let co: Coroutine<ResumeWith, Suspend, Outcome, SlotStack> =
@@ -149,7 +87,6 @@ impl Execution {
             heap,
             yielder: Cell::new(ptr::null()),
             ended: RefCell::new(None),
-            control,
         });
         Execution { co, run }
     }
@@ -157,9 +94,9 @@ impl Execution {
     /// Run until the guest returns, traps, ends or suspends.
     pub fn resume(&mut self, input: ResumeWith) -> Step {
         signals::ensure_installed();
-        let prev = CURRENT.with(|c| c.replace(&*self.run));
+        let prev = replace_current(&*self.run);
         let result = self.co.resume(input);
-        CURRENT.with(|c| c.set(prev));
+        replace_current(prev);
         match result {
             CoroutineResult::Return(Outcome::Returned) => Step::Returned,
             CoroutineResult::Return(Outcome::Trapped) => {
@@ -177,7 +114,6 @@ impl Execution {
                     e.unwrap_or_else(|| Error::InvalidState("run ended without an error".into())),
                 )
             }
-            CoroutineResult::Yield(Suspend::Yield(v)) => Step::Yielded(v),
             CoroutineResult::Yield(Suspend::Await(f)) => Step::Await(f),
         }
     }

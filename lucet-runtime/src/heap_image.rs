@@ -43,7 +43,7 @@ impl HeapImage {
         if end == 0 {
             return Ok(None);
         }
-        let len = (end as usize).next_multiple_of(crate::region::PAGE_SIZE);
+        let len = (end as usize).next_multiple_of(crate::page::PAGE_SIZE);
         let mut image = vec![0u8; len];
         for seg in &data.data {
             if let SegmentMode::Active { offset, .. } = &seg.mode {

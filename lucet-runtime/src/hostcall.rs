@@ -1,12 +1,11 @@
 //! Host functions: Rust closures the guest can import.
 
+use crate::active_run::{HostFuture, ResumeWith, Suspend};
 use crate::execute;
-use crate::instance::InstanceState;
-use crate::run_control::RunControl;
+use crate::instance_state::InstanceState;
 use crate::{Error, Val};
 use lucet_module::FuncType;
 use std::any::Any;
-use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -19,8 +18,6 @@ pub type HostFn = dyn Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), Erro
 /// What a host function sees of the instance that called it.
 pub struct Caller<'a> {
     pub(crate) state: &'a InstanceState,
-    /// The run in progress (entered through this instance or another).
-    pub(crate) control: &'a RunControl,
 }
 
 impl Caller<'_> {
@@ -74,14 +71,14 @@ impl Caller<'_> {
 
     /// Whether the embedder stopped this run (kill switch or deadline).
     pub fn is_interrupted(&self) -> bool {
-        self.control.stopped().is_some()
+        self.state.control.stopped().is_some()
     }
 
     /// `Err(`[`Error::Terminated`]`)` with the reason if the embedder
     /// stopped this run. A hostcall that waits should return this error
     /// as soon as [`interrupt_fd`](Self::interrupt_fd) becomes readable.
     pub fn check_interrupt(&self) -> Result<(), Error> {
-        self.control.check()
+        self.state.control.check()
     }
 
     /// A descriptor that becomes readable (`POLLIN`) when the embedder stops
@@ -92,19 +89,7 @@ impl Caller<'_> {
     /// belongs to the runtime: valid while the hostcall runs, never to be
     /// read, written or closed by it. Created on first use.
     pub fn interrupt_fd(&self) -> Result<std::os::fd::RawFd, Error> {
-        self.control.event_fd()
-    }
-
-    /// Suspend the guest, handing `value` to the host (whose `run` returns
-    /// [`RunResult::Yielded`](crate::RunResult::Yielded)); returns the value
-    /// the host resumes it with.
-    pub fn yield_value(&mut self, value: Val) -> Val {
-        // SAFETY: hostcalls run on the guest stack of a live execution.
-        match unsafe { execute::suspend(execute::Suspend::Yield(value)) } {
-            execute::ResumeWith::Value(v) => v,
-            // Only `resume` continues a yielded call.
-            _ => unreachable!("a yielded call is resumed with a value"),
-        }
+        self.state.control.event_fd()
     }
 
     /// The embedder's per-instance context of type `T`, if one was set with
@@ -116,50 +101,61 @@ impl Caller<'_> {
     }
 }
 
-/// A host function record. The guest sees `&dispatch` as the callee's vmctx:
-/// the host trampoline calls `dispatch(&dispatch, caller_vmctx, values)`, and
-/// guest code stores its run-limits pointer at `vmctx - 32`, which lands in
-/// `header`.
+/// A host function record. Compiled code uses its address as the callee's
+/// vmctx: the host trampoline loads `dispatch` from offset 0 and calls
+/// `dispatch(record, caller_vmctx, values)`.
 #[repr(C)]
 pub(crate) struct HostFuncRecord {
-    header: UnsafeCell<[u64; 8]>,
     dispatch: unsafe extern "C" fn(*mut u8, *mut u8, *mut u128),
     pub(crate) ty: FuncType,
-    func: HostKind,
+    pub(crate) func: HostKind,
 }
 
-/// A host function body: immediate, or producing a future to await.
+/// A host function body.
 pub(crate) enum HostKind {
+    /// Immediate, on `Val`s.
     Sync(Box<HostFn>),
+    /// Producing a future to await.
     Async(Box<AsyncHostFn>),
+    /// A typed closure, called by its own `dispatch` (see [`crate::typed`]).
+    Typed(Box<dyn Any + Send + Sync>),
 }
 
 /// An async host function: given the caller and the arguments, a future of
 /// the results. The future cannot borrow the caller: copy what it needs.
-pub type AsyncHostFn = dyn Fn(&mut Caller<'_>, &[Val]) -> execute::HostFuture + Send + Sync;
+pub type AsyncHostFn = dyn Fn(&mut Caller<'_>, &[Val]) -> HostFuture + Send + Sync;
 
-// SAFETY: `header` is scratch space written only by guest code and never
-// read; the rest is immutable and the closure is Send + Sync.
-unsafe impl Send for HostFuncRecord {}
-// SAFETY: as above.
-unsafe impl Sync for HostFuncRecord {}
+const _: () = assert!(std::mem::offset_of!(HostFuncRecord, dispatch) == 0);
 
-const HEADER_BYTES: usize = 64;
-const _: () = assert!(std::mem::offset_of!(HostFuncRecord, dispatch) == HEADER_BYTES);
+/// A host function's dispatcher, as the host trampoline calls it.
+pub(crate) type Dispatch = unsafe extern "C" fn(*mut u8, *mut u8, *mut u128);
 
 impl HostFuncRecord {
     pub(crate) fn new(ty: FuncType, func: HostKind) -> Arc<HostFuncRecord> {
-        Arc::new(HostFuncRecord {
-            header: UnsafeCell::new([0; 8]),
-            dispatch: host_dispatch,
-            ty,
-            func,
-        })
+        Self::with_dispatch(ty, func, host_dispatch)
+    }
+
+    pub(crate) fn with_dispatch(
+        ty: FuncType,
+        func: HostKind,
+        dispatch: Dispatch,
+    ) -> Arc<HostFuncRecord> {
+        Arc::new(HostFuncRecord { dispatch, ty, func })
     }
 
     /// The pointer compiled code uses as this function's vmctx.
     pub(crate) fn vmctx(&self) -> usize {
-        &self.dispatch as *const _ as usize
+        self as *const HostFuncRecord as usize
+    }
+
+    /// The record behind a host function's vmctx.
+    ///
+    /// # Safety
+    /// `vmctx` must come from [`vmctx`](Self::vmctx) of a record that is
+    /// still alive (the importing instance keeps it).
+    pub(crate) unsafe fn from_vmctx<'a>(vmctx: *mut u8) -> &'a HostFuncRecord {
+        // SAFETY: as the caller promises.
+        unsafe { &*(vmctx as *const HostFuncRecord) }
     }
 }
 
@@ -203,32 +199,36 @@ impl std::ops::DerefMut for ValBuf {
 /// Called by the host trampoline on the guest stack.
 unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, values: *mut u128) {
     // SAFETY: `callee` is the vmctx of a HostFuncRecord kept alive by the
-    // instance that imported it; `caller_vmctx` is a live instance's vmctx;
-    // `values` has room for max(params, results) slots.
-    let record = &*(callee.sub(HEADER_BYTES) as *const HostFuncRecord);
-    let state = InstanceState::from_vmctx(caller_vmctx);
+    // instance that imported it; `caller_vmctx` is that live instance's
+    // vmctx, and its domain is running on this thread.
+    let (record, state) = unsafe {
+        (
+            HostFuncRecord::from_vmctx(callee),
+            InstanceState::from_vmctx(caller_vmctx),
+        )
+    };
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<(), Error> {
         let ty = &record.ty;
+        let domain = state.domain;
         // Most hostcalls have few values: keep them on the stack.
         let mut params = ValBuf::new(ty.params.len());
         for (i, (p, t)) in params.iter_mut().zip(&ty.params).enumerate() {
-            *p = Val::from_raw(*t, values.add(i).read_unaligned());
+            // SAFETY: `values` has a slot per parameter.
+            *p = Val::from_raw(*t, unsafe { values.add(i).read_unaligned() }, domain);
         }
         let mut results = ValBuf::new(ty.results.len());
         for (r, t) in results.iter_mut().zip(&ty.results) {
             *r = Val::default_for(*t);
         }
-        // SAFETY: hostcalls run inside an execution, whose ActiveRun is
-        // CURRENT for the duration.
-        let control = unsafe { &*(*execute::current()).control };
-        let mut caller = Caller { state, control };
+        let mut caller = Caller { state };
         match &record.func {
             HostKind::Sync(f) => f(&mut caller, &params, &mut results)?,
             HostKind::Async(f) => {
                 let fut = f(&mut caller, &params);
-                // SAFETY: on the guest stack of a live execution.
-                match unsafe { execute::suspend(execute::Suspend::Await(fut)) } {
-                    execute::ResumeWith::Ready(r) => {
+                // SAFETY: on the guest stack of a live execution; nothing of
+                // the host closure is left on the stack, only this frame.
+                match unsafe { execute::suspend(Suspend::Await(fut)) } {
+                    ResumeWith::Ready(r) => {
                         let r = r?;
                         if r.len() != results.len() {
                             return Err(Error::InvalidState(format!(
@@ -239,8 +239,15 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
                         }
                         results.copy_from_slice(&r);
                     }
-                    _ => unreachable!("an awaiting call is resumed with the future's output"),
+                    ResumeWith::Start => {
+                        return Err(Error::InvalidState("an awaiting call resumed anew".into()))
+                    }
                 }
+            }
+            HostKind::Typed(_) => {
+                return Err(Error::InvalidState(
+                    "a typed host function called untyped".into(),
+                ))
             }
         }
         for (i, (r, t)) in results.iter().zip(&ty.results).enumerate() {
@@ -250,10 +257,23 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
                     r.ty()
                 )));
             }
-            values.add(i).write_unaligned(r.to_raw());
+            let raw = r.to_raw(domain)?;
+            // SAFETY: `values` has a slot per result.
+            unsafe { values.add(i).write_unaligned(raw) };
         }
         Ok(())
     }));
+    // SAFETY: on the guest stack; this frame's values are dropped or moved.
+    unsafe { finish_hostcall(outcome) };
+}
+
+/// Return to the guest if the hostcall succeeded; otherwise end the run with
+/// its error (a panic becomes [`Error::Host`]).
+///
+/// # Safety
+/// Must be called last in a hostcall, on the guest stack, with nothing left
+/// in the caller's frame that needs dropping.
+pub(crate) unsafe fn finish_hostcall(outcome: std::thread::Result<Result<(), Error>>) {
     let error = match outcome {
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
@@ -266,6 +286,8 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
             Error::Host(format!("host function panicked: {msg}").into())
         }
     };
-    // Everything this frame owned is dropped or moved into `error`.
-    execute::end_run(error);
+    // SAFETY: called on the guest stack at the end of a hostcall, whose
+    // frame owns nothing more that needs dropping: everything was dropped
+    // or moved into `error`.
+    unsafe { execute::end_run(error) };
 }

@@ -13,34 +13,49 @@
 //! This crate knows nothing of wasm bytecode: it trusts only what
 //! `lucet_module` describes, after checking it.
 
-mod block_on;
+mod active_run;
 mod builtins;
+mod call;
 mod code_registry;
+mod const_eval;
+mod domain;
 mod error;
 mod execute;
+mod externs;
 mod heap_image;
 mod hostcall;
 mod instance;
+mod instance_state;
+mod instantiate;
 mod limits;
 mod linker;
 mod module;
+mod page;
 mod region;
 mod run_control;
 mod signals;
 mod signature;
+mod store;
 mod trap;
+pub mod typed;
 mod val;
 mod watchdog;
+mod yielding;
 
+pub use active_run::HostFuture;
+pub use call::RunResult;
 pub use error::Error;
-pub use execute::HostFuture;
+pub use externs::{Extern, Func, Global, Memory, Table};
 pub use hostcall::{AsyncHostFn, Caller, HostFn};
-pub use instance::{Instance, RunResult};
+pub use instance::Instance;
 pub use limits::Limits;
-pub use linker::{Extern, Func, Global, Linker, Memory, Table};
+pub use linker::Linker;
 pub use lucet_module::{FuncType, GlobalType, MemoryType, TableType, TrapCode, ValType};
 pub use module::Module;
 pub use region::Region;
 pub use run_control::{InterruptHandle, Termination};
+pub use store::{InstanceId, InstanceMut, Store};
 pub use trap::Trap;
-pub use val::Val;
+pub use typed::{ExternRef, IntoFunc, WasmResults, WasmTy};
+pub use val::{FuncRef, Val};
+pub use yielding::{yield_value, YieldValue};

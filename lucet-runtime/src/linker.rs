@@ -1,162 +1,21 @@
-//! Binding a module's imports: host functions and other instances' exports.
+//! Binding a module's imports: host functions, host globals, and the
+//! exports of instances of a store.
 
-use crate::hostcall::{Caller, HostFuncRecord, HostKind};
-use crate::instance::InstanceState;
+use crate::externs::{Extern, Func};
+use crate::hostcall::Caller;
+use crate::store::{InstanceId, Store};
+use crate::typed::IntoFunc;
 use crate::{Error, Val};
-use lucet_module::{FuncType, GlobalType, MemoryType, TableType};
-use std::any::Any;
-use std::cell::UnsafeCell;
+use lucet_module::FuncType;
 use std::collections::HashMap;
-use std::sync::Arc;
 
-/// A function that can satisfy a function import.
-#[derive(Clone)]
-pub struct Func {
-    pub(crate) kind: FuncKind,
-}
-
-#[derive(Clone)]
-pub(crate) enum FuncKind {
-    Host(Arc<HostFuncRecord>),
-    Guest {
-        code: usize,
-        vmctx: usize,
-        ty: FuncType,
-        owner: Arc<InstanceState>,
-    },
-}
-
-impl Func {
-    /// A host function of type `ty`.
-    pub fn wrap(
-        ty: FuncType,
-        f: impl Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
-    ) -> Func {
-        Func {
-            kind: FuncKind::Host(HostFuncRecord::new(ty, HostKind::Sync(Box::new(f)))),
-        }
-    }
-
-    /// A host function of type `ty` that returns a future: the guest is
-    /// suspended until it is ready. Under [`Instance::run_async`](crate::Instance::run_async)
-    /// the thread is free meanwhile; under `run` it waits.
-    pub fn wrap_async(
-        ty: FuncType,
-        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFuture + Send + Sync + 'static,
-    ) -> Func {
-        Func {
-            kind: FuncKind::Host(HostFuncRecord::new(ty, HostKind::Async(Box::new(f)))),
-        }
-    }
-
-    /// Its type.
-    pub fn ty(&self) -> &FuncType {
-        match &self.kind {
-            FuncKind::Host(r) => &r.ty,
-            FuncKind::Guest { ty, .. } => ty,
-        }
-    }
-}
-
-/// Storage of a global: either in an instance's vmctx or host-owned.
-#[derive(Clone)]
-pub struct Global {
-    pub(crate) ptr: usize,
-    pub(crate) ty: GlobalType,
-    pub(crate) owner: Arc<dyn Any + Send + Sync>,
-}
-
-struct HostGlobalCell(UnsafeCell<u128>);
-// SAFETY: the cell is only written by guest code of instances importing it
-// and read through `Global::get`; wasm without threads has no data races.
-unsafe impl Sync for HostGlobalCell {}
-
-impl Global {
-    /// A host-owned global holding `value`.
-    pub fn new(ty: GlobalType, value: Val) -> Result<Global, Error> {
-        if value.ty() != ty.ty {
-            return Err(Error::InvalidState(format!(
-                "global of type {} given a {}",
-                ty.ty,
-                value.ty()
-            )));
-        }
-        let cell = Arc::new(HostGlobalCell(UnsafeCell::new(value.to_raw())));
-        Ok(Global {
-            ptr: cell.0.get() as usize,
-            ty,
-            owner: cell,
-        })
-    }
-
-    /// Its type.
-    pub fn ty(&self) -> GlobalType {
-        self.ty
-    }
-
-    /// Its current value.
-    pub fn get(&self) -> Val {
-        // SAFETY: `ptr` points to 16 bytes of global storage kept alive by
-        // `owner`.
-        Val::from_raw(self.ty.ty, unsafe {
-            (self.ptr as *const u128).read_unaligned()
-        })
-    }
-}
-
-/// An instance's linear memory, exported.
-#[derive(Clone)]
-pub struct Memory {
-    pub(crate) owner: Arc<InstanceState>,
-}
-
-impl Memory {
-    /// Its current limits: size in pages and declared maximum.
-    pub fn ty(&self) -> MemoryType {
-        self.owner.memory_type_now()
-    }
-}
-
-/// An instance's table, exported.
-#[derive(Clone)]
-pub struct Table {
-    pub(crate) owner: Arc<InstanceState>,
-    pub(crate) defined: u32,
-}
-
-impl Table {
-    /// Its current limits.
-    pub fn ty(&self) -> TableType {
-        self.owner.table_type_now(self.defined)
-    }
-}
-
-/// Anything an import can be bound to.
-#[derive(Clone)]
-pub enum Extern {
-    /// A function.
-    Func(Func),
-    /// A global.
-    Global(Global),
-    /// A memory.
-    Memory(Memory),
-    /// A table.
-    Table(Table),
-}
-
-impl Extern {
-    pub(crate) fn kind_name(&self) -> &'static str {
-        match self {
-            Extern::Func(_) => "function",
-            Extern::Global(_) => "global",
-            Extern::Memory(_) => "memory",
-            Extern::Table(_) => "table",
-        }
-    }
-}
-
-/// Bindings from `(module, field)` import names to host functions and
-/// other instances' exports.
+/// Bindings from `(module, field)` import names to host functions, host
+/// globals and other instances' exports.
+///
+/// A linker holding only host items can instantiate into any region or
+/// store, from any number of threads. Items taken from a store's instances
+/// (see [`Linker::instance`]) can only be imported by instances of that
+/// store.
 #[derive(Clone, Default)]
 pub struct Linker {
     /// module -> field -> item, so lookups by `&str` allocate nothing.
@@ -178,7 +37,8 @@ impl Linker {
         self
     }
 
-    /// Bind `module::field` to a host function.
+    /// Bind `module::field` to a host function taking and returning
+    /// [`Val`]s (see [`Func::wrap`]).
     pub fn func(
         &mut self,
         module: &str,
@@ -187,6 +47,17 @@ impl Linker {
         f: impl Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), Error> + Send + Sync + 'static,
     ) -> &mut Self {
         self.define(module, field, Extern::Func(Func::wrap(ty, f)))
+    }
+
+    /// Bind `module::field` to a typed host function (see
+    /// [`Func::wrap_typed`]): the fastest kind of hostcall.
+    pub fn func_wrap<Params, Results>(
+        &mut self,
+        module: &str,
+        field: &str,
+        f: impl IntoFunc<Params, Results>,
+    ) -> &mut Self {
+        self.define(module, field, Extern::Func(Func::wrap_typed(f)))
     }
 
     /// Bind `module::field` to an async host function (see [`Func::wrap_async`]).
@@ -200,14 +71,18 @@ impl Linker {
         self.define(module, field, Extern::Func(Func::wrap_async(ty, f)))
     }
 
-    /// Bind every export of `instance` under the module name `module`.
-    pub fn instance(&mut self, module: &str, instance: &crate::Instance) -> &mut Self {
-        for name in instance.export_names() {
-            if let Some(item) = instance.get_export(&name) {
-                self.define(module, &name, item);
-            }
+    /// Bind every export of instance `id` of `store` under the module name
+    /// `module`. The items can only be imported by instances of that store.
+    pub fn instance(
+        &mut self,
+        store: &Store,
+        module: &str,
+        id: InstanceId,
+    ) -> Result<&mut Self, Error> {
+        for (name, item) in store.exports(id)? {
+            self.define(module, &name, item);
         }
-        self
+        Ok(self)
     }
 
     /// The binding of `module::field`.

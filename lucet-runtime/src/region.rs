@@ -26,17 +26,11 @@
 //! call at instantiation.
 
 use crate::heap_image::HeapImage;
+use crate::page::{round_up, PAGE_SIZE};
 use crate::{Error, Limits};
 use std::cell::UnsafeCell;
 use std::ptr;
 use std::sync::{Arc, Mutex};
-
-/// Page size assumed for protections (x86-64 Linux).
-pub const PAGE_SIZE: usize = 4096;
-
-fn round_up(n: usize) -> usize {
-    n.next_multiple_of(PAGE_SIZE)
-}
 
 /// What a slot's memory looks like between uses.
 #[derive(Default)]
@@ -161,7 +155,9 @@ impl Region {
         &self.inner.limits
     }
 
-    /// Instantiate `module` with imports from `linker` in a free slot.
+    /// Instantiate `module` with imports from `linker` in a free slot, and
+    /// run its start function (with no deadline: to bound it, use
+    /// [`instantiate_unstarted`](Self::instantiate_unstarted)).
     ///
     /// Errors: [`Error::LimitExceeded`] when the module can never fit this
     /// region's limits, [`Error::RegionFull`] when it would but every slot
@@ -171,7 +167,21 @@ impl Region {
         module: &Arc<crate::Module>,
         linker: &crate::Linker,
     ) -> Result<crate::Instance, Error> {
-        crate::Instance::in_region(self, module, linker)
+        let mut instance = crate::Instance::unstarted(self, module, linker)?;
+        instance.start()?;
+        Ok(instance)
+    }
+
+    /// Instantiate like [`instantiate`](Self::instantiate), but leave the
+    /// start function to [`Instance::start`](crate::Instance::start), so it
+    /// runs under a deadline, budget or interrupt handle set first, like
+    /// any other run. Exports cannot run until it has.
+    pub fn instantiate_unstarted(
+        &self,
+        module: &Arc<crate::Module>,
+        linker: &crate::Linker,
+    ) -> Result<crate::Instance, Error> {
+        crate::Instance::unstarted(self, module, linker)
     }
 
     pub(crate) fn take_slot(&self) -> Result<Slot, Error> {

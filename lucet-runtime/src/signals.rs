@@ -6,8 +6,8 @@
 //! code and the faulting instruction is in a loaded module's code; anything
 //! else goes to the handler that was installed before ours.
 
+use crate::active_run::{self, ActiveRun, Outcome, TrapRecord};
 use crate::code_registry;
-use crate::execute::{self, TrapRecord};
 use lucet_module::TrapCode;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
@@ -63,7 +63,7 @@ impl AltStack {
                 self.installed.set(true);
                 return;
             }
-            let len = ALT_STACK_SIZE + crate::region::PAGE_SIZE;
+            let len = ALT_STACK_SIZE + crate::page::PAGE_SIZE;
             let map = libc::mmap(
                 std::ptr::null_mut(),
                 len,
@@ -76,9 +76,9 @@ impl AltStack {
                 panic!("cannot allocate an alternate signal stack");
             }
             // A guard page below the signal stack.
-            libc::mprotect(map, crate::region::PAGE_SIZE, libc::PROT_NONE);
+            libc::mprotect(map, crate::page::PAGE_SIZE, libc::PROT_NONE);
             let stack = libc::stack_t {
-                ss_sp: (map as *mut u8).add(crate::region::PAGE_SIZE) as *mut libc::c_void,
+                ss_sp: (map as *mut u8).add(crate::page::PAGE_SIZE) as *mut libc::c_void,
                 ss_flags: 0,
                 ss_size: ALT_STACK_SIZE,
             };
@@ -102,7 +102,7 @@ impl Drop for AltStack {
                     ss_size: 0,
                 };
                 libc::sigaltstack(&disable, std::ptr::null_mut());
-                libc::munmap(map, ALT_STACK_SIZE + crate::region::PAGE_SIZE);
+                libc::munmap(map, ALT_STACK_SIZE + crate::page::PAGE_SIZE);
             }
         }
     }
@@ -115,12 +115,7 @@ thread_local! {
 }
 
 /// Decide whether a fault at `pc` (touching `addr`) is a guest trap.
-fn classify(
-    signum: libc::c_int,
-    pc: usize,
-    addr: usize,
-    run: &execute::ActiveRun,
-) -> Option<TrapCode> {
+fn classify(signum: libc::c_int, pc: usize, addr: usize, run: &ActiveRun) -> Option<TrapCode> {
     let site = code_registry::with_code_at(pc, |map| map.lookup(pc).map(|info| info.trap))?;
     let site = site?;
     if let Some(code) = site {
@@ -140,7 +135,7 @@ fn classify(
 }
 
 extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    let run = execute::current();
+    let run = active_run::current();
     if !run.is_null() {
         // SAFETY: the kernel passes a valid ucontext and siginfo; `run` is
         // the ActiveRun of the resume in progress on this thread.
@@ -154,7 +149,7 @@ extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
             if run.handler.stack_ptr_in_bounds(sp) {
                 if let Some(code) = classify(signum, pc, addr, run) {
                     run.trap.set(Some(TrapRecord { code, pc }));
-                    let regs = run.handler.setup_trap_handler(|| execute::Outcome::Trapped);
+                    let regs = run.handler.setup_trap_handler(|| Outcome::Trapped);
                     gregs[libc::REG_RIP as usize] = regs.rip as i64;
                     gregs[libc::REG_RSP as usize] = regs.rsp as i64;
                     gregs[libc::REG_RBP as usize] = regs.rbp as i64;

@@ -1,7 +1,42 @@
 //! Values passed between host and guest.
 
+use crate::domain::DomainId;
+use crate::Error;
 use lucet_module::ValType;
 use std::fmt;
+use std::num::NonZeroUsize;
+
+/// A reference to a function of a domain (a [`Store`](crate::Store), or a
+/// standalone [`Instance`](crate::Instance)), as the host sees it.
+///
+/// It can only come from the guest (a result, a hostcall argument, a
+/// global), never be made up, and it is only accepted back by the domain it
+/// came from, which keeps the function alive as long as it lives: a
+/// reference from another domain is [`Error::WrongDomain`], never a jump.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FuncRef {
+    domain: DomainId,
+    /// Address of the function's funcref record in its instance's vmctx
+    /// area (or a store's), valid while the domain lives.
+    record: NonZeroUsize,
+}
+
+impl FuncRef {
+    /// The record address, if this reference belongs to `domain`.
+    pub(crate) fn record_in(&self, domain: DomainId) -> Result<usize, Error> {
+        if self.domain == domain {
+            Ok(self.record.get())
+        } else {
+            Err(Error::WrongDomain("a function reference"))
+        }
+    }
+}
+
+impl fmt::Debug for FuncRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FuncRef({:?}, {:#x})", self.domain, self.record)
+    }
+}
 
 /// A WebAssembly value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -16,9 +51,11 @@ pub enum Val {
     F64(u64),
     /// `v128`.
     V128(u128),
-    /// A function reference: an opaque address, or `None` for null.
-    FuncRef(Option<usize>),
-    /// A host reference: an opaque number, or `None` for null.
+    /// A function reference, or `None` for null.
+    FuncRef(Option<FuncRef>),
+    /// A host reference: a number of the host's choosing, or `None` for
+    /// null. The runtime never interprets it: guest code can only store and
+    /// pass it back, so a made-up number can do no harm here.
     ExternRef(Option<u64>),
 }
 
@@ -49,32 +86,34 @@ impl Val {
         }
     }
 
-    /// Encode into a 16-byte value slot.
-    pub fn to_raw(&self) -> u128 {
-        match *self {
+    /// Encode into a 16-byte value slot of domain `domain`: a function
+    /// reference must belong to it.
+    pub(crate) fn to_raw(self, domain: DomainId) -> Result<u128, Error> {
+        Ok(match self {
             Val::I32(v) => v as u32 as u128,
             Val::I64(v) => v as u64 as u128,
             Val::F32(v) => v as u128,
             Val::F64(v) => v as u128,
             Val::V128(v) => v,
-            Val::FuncRef(p) => p.unwrap_or(0) as u128,
+            Val::FuncRef(None) => 0,
+            Val::FuncRef(Some(r)) => r.record_in(domain)? as u128,
             // Null is 0, so host reference n is stored as n + 1.
             Val::ExternRef(r) => r.map_or(0, |n| n.wrapping_add(1)) as u128,
-        }
+        })
     }
 
-    /// Decode a 16-byte value slot holding a value of type `ty`.
-    pub fn from_raw(ty: ValType, raw: u128) -> Val {
+    /// Decode a 16-byte value slot of domain `domain` holding a value of
+    /// type `ty`.
+    pub(crate) fn from_raw(ty: ValType, raw: u128, domain: DomainId) -> Val {
         match ty {
             ValType::I32 => Val::I32(raw as u32 as i32),
             ValType::I64 => Val::I64(raw as u64 as i64),
             ValType::F32 => Val::F32(raw as u32),
             ValType::F64 => Val::F64(raw as u64),
             ValType::V128 => Val::V128(raw),
-            ValType::FuncRef => Val::FuncRef(match raw as u64 {
-                0 => None,
-                p => Some(p as usize),
-            }),
+            ValType::FuncRef => Val::FuncRef(
+                NonZeroUsize::new(raw as u64 as usize).map(|record| FuncRef { domain, record }),
+            ),
             ValType::ExternRef => Val::ExternRef(match raw as u64 {
                 0 => None,
                 n => Some(n - 1),
@@ -159,7 +198,7 @@ impl fmt::Display for Val {
             ),
             Val::V128(v) => write!(f, "0x{v:032x}"),
             Val::FuncRef(None) | Val::ExternRef(None) => write!(f, "null"),
-            Val::FuncRef(Some(p)) => write!(f, "funcref:{p:#x}"),
+            Val::FuncRef(Some(r)) => write!(f, "funcref:{:#x}", r.record),
             Val::ExternRef(Some(n)) => write!(f, "externref:{n}"),
         }
     }

@@ -202,7 +202,6 @@ impl<'m> FuncEnv<'m> {
             let cvmctx = builder
                 .ins()
                 .load(I64, flags, vmctx, off + imported_func::VMCTX);
-            Self::pass_run_limits(&mut builder.cursor(), vmctx, cvmctx);
             let sig = builder.func.dfg.ext_funcs[callee].signature;
             let mut args = vec![cvmctx, vmctx];
             args.extend_from_slice(call_args);
@@ -239,25 +238,9 @@ impl<'m> FuncEnv<'m> {
         pos.ins().trapnz(mismatch, ir::TrapCode::BadSignature);
         let code = pos.ins().load(I64, ro, fref, funcref::CODE);
         let cvmctx = pos.ins().load(I64, ro, fref, funcref::VMCTX);
-        Self::pass_run_limits(&mut pos, vmctx, cvmctx);
         let mut args = vec![cvmctx, vmctx];
         args.extend_from_slice(call_args);
         (code, args)
-    }
-
-    /// The callee may belong to another instance (or be a host function
-    /// record, which has room for this header too): it runs under the
-    /// caller's limits.
-    fn pass_run_limits(pos: &mut FuncCursor, vmctx: ir::Value, callee_vmctx: ir::Value) {
-        let limits = pos
-            .ins()
-            .load(I64, MemFlags::trusted(), vmctx, VmctxOffsets::RUN_LIMITS);
-        pos.ins().store(
-            MemFlags::trusted(),
-            limits,
-            callee_vmctx,
-            VmctxOffsets::RUN_LIMITS,
-        );
     }
 
     /// Add the instructions of the straight-line code just translated to

@@ -2,7 +2,9 @@
 //! is compiled by lucetc to a shared object, loaded by lucet-runtime and
 //! instantiated; every assertion is checked against it.
 
-use lucet_runtime::{Error, FuncType, Instance, Limits, Linker, Module, TrapCode, Val, ValType};
+use lucet_runtime::{
+    Error, FuncType, InstanceId, Limits, Linker, Module, Region, Store, TrapCode, Val, ValType,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -190,10 +192,16 @@ struct Runner {
     dir: tempfile::TempDir,
     counter: usize,
     linker: Linker,
-    instances: Vec<Instance>,
-    named: HashMap<String, usize>,
+    /// Every instance of the script: they may link to each other.
+    store: Store,
+    named: HashMap<String, InstanceId>,
     definitions: HashMap<String, Arc<Module>>,
-    last: Option<usize>,
+    last: Option<InstanceId>,
+}
+
+/// A slot of its own for each instance, as `Instance::new` would give.
+fn region() -> Result<Region, Error> {
+    Region::new(1, Limits::default())
 }
 
 enum Outcome {
@@ -205,15 +213,19 @@ enum Outcome {
 impl Runner {
     fn new() -> Runner {
         let (_, spectest) = spectest_module();
-        let spec =
-            Instance::new(spectest, &host_linker(), Limits::default()).expect("spectest instance");
+        let mut store = Store::new();
+        let spec = store
+            .instantiate(&region().expect("region"), spectest, &host_linker())
+            .expect("spectest instance");
         let mut linker = Linker::new();
-        linker.instance("spectest", &spec);
+        linker
+            .instance(&store, "spectest", spec)
+            .expect("spectest exports");
         Runner {
             dir: tempfile::tempdir().unwrap(),
             counter: 0,
             linker,
-            instances: vec![spec],
+            store,
             named: HashMap::new(),
             definitions: HashMap::new(),
             last: None,
@@ -230,30 +242,28 @@ impl Runner {
     }
 
     fn instantiate(&mut self, module: &Arc<Module>, name: Option<&str>) -> Result<(), Error> {
-        let inst = Instance::new(module, &self.linker, Limits::default())?;
-        self.instances.push(inst);
-        let index = self.instances.len() - 1;
-        self.last = Some(index);
+        let id = self.store.instantiate(&region()?, module, &self.linker)?;
+        self.last = Some(id);
         if let Some(n) = name {
-            self.named.insert(n.to_string(), index);
+            self.named.insert(n.to_string(), id);
         }
         Ok(())
     }
 
-    fn instance(&mut self, name: Option<&str>) -> Result<&mut Instance, String> {
-        let index = match name {
+    fn instance(&mut self, name: Option<&str>) -> Result<lucet_runtime::InstanceMut<'_>, String> {
+        let id = match name {
             Some(n) => *self
                 .named
                 .get(n)
                 .ok_or_else(|| format!("no module named {n}"))?,
             None => self.last.ok_or("no current module")?,
         };
-        Ok(&mut self.instances[index])
+        self.store.instance(id).map_err(|e| e.to_string())
     }
 
     fn invoke(&mut self, inv: &WastInvoke<'_>) -> Result<Result<Vec<Val>, Error>, String> {
         let args = inv.args.iter().map(arg).collect::<Result<Vec<_>, _>>()?;
-        let inst = self.instance(inv.module.map(|m| m.name()))?;
+        let mut inst = self.instance(inv.module.map(|m| m.name()))?;
         Ok(inst.run(inv.name, &args))
     }
 
@@ -267,7 +277,9 @@ impl Runner {
             WastExecute::Wat(wat) => {
                 let mut q = QuoteWat::Wat(wat);
                 let module = self.compile(&mut q)?;
-                Ok(Instance::new(&module, &self.linker, Limits::default()).map(|_| vec![]))
+                Ok(region()
+                    .and_then(|r| self.store.instantiate(&r, &module, &self.linker))
+                    .map(|_| vec![]))
             }
         }
     }
@@ -314,11 +326,10 @@ impl Runner {
                     None => self.last,
                 };
                 match index {
-                    Some(i) => {
-                        let inst = &self.instances[i];
-                        self.linker.instance(name, inst);
-                        Pass
-                    }
+                    Some(id) => match self.linker.instance(&self.store, name, id) {
+                        Ok(_) => Pass,
+                        Err(e) => Fail(format!("register: {e}")),
+                    },
                     None => Fail("register: no such module".into()),
                 }
             }
@@ -379,11 +390,13 @@ impl Runner {
             } => {
                 let mut q = QuoteWat::Wat(module);
                 match self.compile(&mut q) {
-                    Ok(m) => match Instance::new(&m, &self.linker, Limits::default()) {
-                        Err(Error::MissingImport { .. } | Error::ImportMismatch { .. }) => Pass,
-                        Err(e) => Fail(format!("expected unlinkable ({message}), got {e}")),
-                        Ok(_) => Fail(format!("linked, but should fail: {message}")),
-                    },
+                    Ok(m) => {
+                        match region().and_then(|r| self.store.instantiate(&r, &m, &self.linker)) {
+                            Err(Error::MissingImport { .. } | Error::ImportMismatch { .. }) => Pass,
+                            Err(e) => Fail(format!("expected unlinkable ({message}), got {e}")),
+                            Ok(_) => Fail(format!("linked, but should fail: {message}")),
+                        }
+                    }
                     Err(e) => Fail(format!("compilation failed: {e}")),
                 }
             }

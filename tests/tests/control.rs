@@ -123,14 +123,15 @@ const ASKER: &str = r#"(module
 fn hostcalls_yield_values_and_the_host_resumes_with_values() {
     let (_c, m) = lucet_tests::load(ASKER.as_bytes());
     let mut linker = Linker::new();
-    linker.func(
+    // A yield happens inside the hostcall's future: what the host keeps
+    // across it (here `question`) lives in that `Send` future.
+    linker.func_async(
         "host",
         "ask",
         FuncType::new([ValType::I32], [ValType::I32]),
-        |caller, args, results| {
-            let answer = caller.yield_value(args[0]);
-            results[0] = answer;
-            Ok(())
+        |_caller, args| {
+            let question = args[0];
+            Box::pin(async move { Ok(vec![lucet_runtime::yield_value(question).await]) })
         },
     );
     let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();

@@ -263,13 +263,26 @@ fn instances_link_to_each_others_exports() {
             (i32.store (i32.const 4) (call $twice (global.get $g)))
             (i32.load (i32.const 4))))"#,
     );
-    let mut p = Instance::new(&provider, &Linker::new(), Limits::default()).unwrap();
+    let region = lucet_runtime::Region::new(2, Limits::default()).unwrap();
+    let mut store = lucet_runtime::Store::new();
+    let p = store
+        .instantiate(&region, &provider, &Linker::new())
+        .unwrap();
     let mut l = Linker::new();
-    l.instance("p", &p);
-    let mut u = Instance::new(&user, &l, Limits::default()).unwrap();
-    assert_eq!(u.run("go", &[]).unwrap(), vec![Val::I32(12)]);
+    l.instance(&store, "p", p).unwrap();
+    let u = store.instantiate(&region, &user, &l).unwrap();
+    assert_eq!(
+        store.instance(u).unwrap().run("go", &[]).unwrap(),
+        vec![Val::I32(12)]
+    );
+    let mut p = store.instance(p).unwrap();
     assert_eq!(p.global("g").unwrap(), Val::I32(6));
     assert_eq!(&p.memory()[4..8], &12u32.to_le_bytes());
+    // A standalone instance cannot import a store's exports.
+    assert!(matches!(
+        Instance::new(&user, &l, Limits::default()),
+        Err(lucet_runtime::Error::ImportMismatch { .. })
+    ));
 }
 
 #[test]

@@ -1,0 +1,78 @@
+//! What a run in progress shares with the signal handler and hostcalls on
+//! its thread: the [`ActiveRun`] record, the ways a guest suspends, and
+//! what it is resumed with.
+
+use crate::{Error, Val};
+use corosensei::trap::CoroutineTrapHandler;
+use corosensei::Yielder;
+use lucet_module::TrapCode;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+use std::ptr;
+
+/// A future a hostcall awaits; its output is the hostcall's results. It must
+/// be `Send`: whatever it holds may be resumed on another thread.
+pub type HostFuture = Pin<Box<dyn Future<Output = Result<Vec<Val>, Error>> + Send>>;
+
+/// How the coroutine finished.
+pub(crate) enum Outcome {
+    /// The guest function returned.
+    Returned,
+    /// The signal handler redirected a trap here.
+    Trapped,
+}
+
+/// Why the guest suspended.
+pub(crate) enum Suspend {
+    /// A hostcall ended the run; the error is in the ActiveRun.
+    End,
+    /// A hostcall awaits a future. Nothing but the runtime's own dispatch
+    /// frame lies between the guest frames and the suspension point: what
+    /// the host keeps across the wait is inside the (`Send`) future.
+    Await(HostFuture),
+}
+
+/// What a suspended guest is resumed with.
+pub(crate) enum ResumeWith {
+    /// The first resume.
+    Start,
+    /// The awaited future's output.
+    Ready(Result<Vec<Val>, Error>),
+}
+
+pub(crate) type GuestYielder = Yielder<ResumeWith, Suspend>;
+
+/// What the signal handler records about a trap.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TrapRecord {
+    pub code: TrapCode,
+    pub pc: usize,
+}
+
+/// A run in progress, as the signal handler and hostcalls see it.
+pub(crate) struct ActiveRun {
+    pub handler: CoroutineTrapHandler<Outcome>,
+    pub trap: Cell<Option<TrapRecord>>,
+    /// The guest stack's guard page.
+    pub stack_guard: (usize, usize),
+    /// The heap reservation of the instance entered.
+    pub heap: (usize, usize),
+    pub yielder: Cell<*const GuestYielder>,
+    /// The error a hostcall ended the run with.
+    pub ended: RefCell<Option<Error>>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const ActiveRun> = const { Cell::new(ptr::null()) };
+}
+
+/// The run executing on this thread, if any.
+pub(crate) fn current() -> *const ActiveRun {
+    CURRENT.with(|c| c.get())
+}
+
+/// Make `run` the current one; returns the previous.
+pub(crate) fn replace_current(run: *const ActiveRun) -> *const ActiveRun {
+    CURRENT.with(|c| c.replace(run))
+}

@@ -1,0 +1,339 @@
+//! Calls into the guest: setting one up on the entered instance's stack,
+//! driving it through its suspensions (to completion on this thread, step
+//! by step with yields, or as a future), and turning how it ended into
+//! results or an error.
+//!
+//! Every call is one run of its domain (see [`crate::run_control`]): it
+//! begins with a clean slate of limits and its own deadline, and whatever
+//! way it ends (return, trap, error, or abandoned by `reset` or drop) the
+//! run ends with it.
+
+use crate::active_run::{HostFuture, ResumeWith, TrapRecord};
+use crate::code_registry;
+use crate::domain::Domain;
+use crate::execute::{Execution, SlotStack, Step};
+use crate::instance_state::InstanceState;
+use crate::run_control::{RunControl, Termination};
+use crate::trap::Trap;
+use crate::yielding::{self, YieldState};
+use crate::{Error, Module, Val};
+use lucet_module::TrapCode;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+/// What a resumable run produced.
+#[derive(Debug, PartialEq)]
+pub enum RunResult {
+    /// The function returned these results.
+    Returned(Vec<Val>),
+    /// A hostcall yielded this value (see [`yield_value`](crate::yield_value));
+    /// `resume` continues the call.
+    Yielded(Val),
+}
+
+/// A call in progress, suspended: its coroutine, how to read its results,
+/// and what it waits for.
+pub(crate) struct Suspended {
+    exec: Execution,
+    module: Arc<Module>,
+    type_index: u32,
+    /// The future a hostcall awaits, if any.
+    awaiting: Option<HostFuture>,
+    /// A yield from inside that future.
+    yielding: YieldState,
+}
+
+/// What waiting for an awaited future came to.
+enum Waited {
+    /// Its output (or the run's stop), to resume the guest with.
+    Ready(Result<Vec<Val>, Error>),
+    /// It yielded this value to the host.
+    Yielded(Val),
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+impl Domain {
+    /// Whether a call is suspended.
+    pub fn is_suspended(&self) -> bool {
+        self.call.is_some()
+    }
+
+    /// Set up a call of function `index` of `st` (an instance of this
+    /// domain) as a run that has not started.
+    pub fn begin_call(
+        &mut self,
+        st: &InstanceState,
+        index: u32,
+        args: &[Val],
+    ) -> Result<(), Error> {
+        if self.call.is_some() {
+            return Err(Error::InvalidState(
+                "a call is suspended: resume it, or reset the instance".into(),
+            ));
+        }
+        let data = st.module.data();
+        let type_index = data
+            .func_type_index(index)
+            .ok_or_else(|| Error::InvalidState(format!("no function {index}")))?;
+        let ty = &data.types[type_index as usize];
+        if args.len() != ty.params.len() || args.iter().zip(&ty.params).any(|(a, t)| a.ty() != *t) {
+            let given: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
+            return Err(Error::ArgumentMismatch {
+                name: format!("function {index}"),
+                reason: format!("expected {ty}, given ({})", given.join(" ")),
+            });
+        }
+        self.values.clear();
+        self.values
+            .resize(ty.params.len().max(ty.results.len()).max(1), 0);
+        for (slot, a) in self.values.iter_mut().zip(args) {
+            *slot = a.to_raw(self.id)?;
+        }
+        let (code, callee_vmctx) = st.func_code(index);
+        let trampoline = st.module.entry_trampoline(type_index);
+        let guard = st.slot.stack_guard();
+        let stack = SlotStack {
+            top: st.slot.stack_top(),
+            bottom: guard.0,
+        };
+        let caller_vmctx = st.vmctx as usize;
+        let values_ptr = self.values.as_mut_ptr() as usize;
+        let heap = (
+            st.slot.heap_base() as usize,
+            st.slot.heap_base() as usize + st.slot.heap_reservation(),
+        );
+        let exec = Execution::new(stack, guard, heap, move || {
+            // SAFETY: the trampoline has the entry signature for this type,
+            // `code` is a function of that type, the vmctx pointers are live
+            // (the domain holds their instances) and `values` (the domain's,
+            // not resized while the call lasts) has room for every argument
+            // and result.
+            unsafe {
+                let f: extern "C" fn(usize, usize, usize, usize) = std::mem::transmute(trampoline);
+                f(code, callee_vmctx, caller_vmctx, values_ptr);
+            }
+        });
+        // The run begins: a clean slate of limits, and its own deadline.
+        let run = self
+            .control
+            .begin(st.slot.stack_bottom() + st.slot.limits().hostcall_stack_reserve);
+        self.armed = self
+            .deadline
+            .map(|limit| crate::watchdog::arm(&self.control, run, limit));
+        self.call = Some(Suspended {
+            exec,
+            module: st.module.clone(),
+            type_index,
+            awaiting: None,
+            yielding: YieldState::Idle,
+        });
+        Ok(())
+    }
+
+    /// Run the call until it returns or yields; futures it awaits are
+    /// waited for on this thread.
+    pub fn drive(&mut self, mut input: ResumeWith) -> Result<RunResult, Error> {
+        loop {
+            match self.step(input)? {
+                Some(r) => return Ok(r),
+                None => match self.wait() {
+                    Waited::Yielded(v) => return Ok(RunResult::Yielded(v)),
+                    Waited::Ready(r) => input = ResumeWith::Ready(r),
+                },
+            }
+        }
+    }
+
+    /// Continue a call suspended by a yield; the yielding future receives
+    /// `val`.
+    pub fn resume(&mut self, val: Val) -> Result<RunResult, Error> {
+        match self.call.as_mut() {
+            Some(s) if matches!(s.yielding, YieldState::Waiting) => {
+                s.yielding = YieldState::Resumed(val);
+            }
+            _ => return Err(Error::InvalidState("no yielded call to resume".into())),
+        }
+        match self.wait() {
+            Waited::Yielded(v) => Ok(RunResult::Yielded(v)),
+            Waited::Ready(r) => self.drive(ResumeWith::Ready(r)),
+        }
+    }
+
+    /// Abandon a suspended call, if there is one, and end its run.
+    pub fn abandon(&mut self) {
+        if self.call.take().is_some() {
+            self.end_run();
+        }
+    }
+
+    /// The run is over: disarm its deadline, drop any stop aimed at it.
+    fn end_run(&mut self) {
+        if let Some(when) = self.armed.take() {
+            crate::watchdog::disarm(&self.control, when);
+        }
+        self.control.end();
+    }
+
+    /// One resume of the coroutine. `Ok(None)`: the guest awaits a future,
+    /// now in the suspended call.
+    fn step(&mut self, input: ResumeWith) -> Result<Option<RunResult>, Error> {
+        let s = self
+            .call
+            .as_mut()
+            .ok_or_else(|| Error::InvalidState("no call in progress".into()))?;
+        let result = match s.exec.resume(input) {
+            Step::Await(f) => {
+                s.awaiting = Some(f);
+                return Ok(None);
+            }
+            Step::Returned => {
+                let ty = &s.module.data().types[s.type_index as usize];
+                Ok(RunResult::Returned(
+                    ty.results
+                        .iter()
+                        .zip(&self.values)
+                        .map(|(t, raw)| Val::from_raw(*t, *raw, self.id))
+                        .collect(),
+                ))
+            }
+            Step::Trapped(rec) => Err(trap_error(&self.control, rec)),
+            Step::Ended(e) => Err(e),
+        };
+        // The call is over.
+        self.call = None;
+        self.end_run();
+        result.map(Some)
+    }
+
+    /// Poll the awaited future once with `cx`, unless the run was stopped
+    /// (then the future is abandoned and the hostcall ends the run).
+    fn poll_awaited(&mut self, cx: &mut Context<'_>) -> Poll<Waited> {
+        let stopped = self.control.set_waker(cx.waker());
+        let Some(s) = self.call.as_mut() else {
+            return Poll::Ready(Waited::Ready(Err(Error::InvalidState(
+                "no call in progress".into(),
+            ))));
+        };
+        if let Err(why) = stopped {
+            s.awaiting = None;
+            s.yielding = YieldState::Idle;
+            return Poll::Ready(Waited::Ready(Err(Error::Terminated(why))));
+        }
+        if matches!(s.yielding, YieldState::Waiting) {
+            // The host has not answered the yield: only `resume` goes on.
+            return Poll::Pending;
+        }
+        let Some(fut) = s.awaiting.as_mut() else {
+            return Poll::Ready(Waited::Ready(Err(Error::InvalidState(
+                "no future awaited".into(),
+            ))));
+        };
+        match yielding::with_slot(&mut s.yielding, || fut.as_mut().poll(cx)) {
+            Poll::Ready(r) => {
+                s.awaiting = None;
+                Poll::Ready(Waited::Ready(r))
+            }
+            Poll::Pending => match std::mem::take(&mut s.yielding) {
+                YieldState::Yielding(v) => {
+                    s.yielding = YieldState::Waiting;
+                    Poll::Ready(Waited::Yielded(v))
+                }
+                other => {
+                    s.yielding = other;
+                    Poll::Pending
+                }
+            },
+        }
+    }
+
+    /// Wait on this thread for the awaited future (or the run's stop).
+    fn wait(&mut self) -> Waited {
+        let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            match self.poll_awaited(&mut cx) {
+                Poll::Ready(w) => return w,
+                Poll::Pending => std::thread::park(),
+            }
+        }
+    }
+
+    /// The call as a future (see `Instance::run_async`); `started` is how
+    /// setting it up went.
+    pub fn run_async(&mut self, started: Result<(), Error>) -> AsyncRun<'_> {
+        AsyncRun {
+            domain: self,
+            started: Some(started),
+        }
+    }
+}
+
+/// The error for a trap record: a trap with its location, or the reason
+/// the embedder stopped the run.
+fn trap_error(control: &RunControl, rec: TrapRecord) -> Error {
+    if rec.code == TrapCode::Interrupt {
+        let limits = &control.limits;
+        let budget = limits.instruction_budget.load(Ordering::Relaxed);
+        return Error::Terminated(match control.stopped() {
+            Some(why) => why,
+            None if limits.instruction_count.load(Ordering::Relaxed) > budget => {
+                Termination::InstructionBudget { budget }
+            }
+            None => Termination::Interrupted,
+        });
+    }
+    let mut trap = Trap::new(rec.code);
+    code_registry::with_code_at(rec.pc, |map| {
+        if let Some(info) = map.lookup(rec.pc) {
+            trap.func_index = Some(info.function.index);
+            trap.func_name = info.function.name.clone();
+            trap.code_offset = Some((rec.pc - info.function.addr) as u32);
+        }
+    });
+    Error::Trap(trap)
+}
+
+/// The future behind `run_async`: it holds the domain, which is `Send`, so
+/// the future is too.
+pub(crate) struct AsyncRun<'a> {
+    domain: &'a mut Domain,
+    started: Option<Result<(), Error>>,
+}
+
+impl Future for AsyncRun<'_> {
+    type Output = Result<Vec<Val>, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut input = match self.started.take() {
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            Some(Ok(())) => ResumeWith::Start,
+            None => match self.domain.poll_awaited(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Waited::Yielded(v)) => return Poll::Ready(Err(Error::Yielded(v))),
+                Poll::Ready(Waited::Ready(r)) => ResumeWith::Ready(r),
+            },
+        };
+        loop {
+            match self.domain.step(input) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(Some(RunResult::Returned(v))) => return Poll::Ready(Ok(v)),
+                Ok(Some(RunResult::Yielded(v))) => return Poll::Ready(Err(Error::Yielded(v))),
+                Ok(None) => match self.domain.poll_awaited(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Waited::Yielded(v)) => return Poll::Ready(Err(Error::Yielded(v))),
+                    Poll::Ready(Waited::Ready(r)) => input = ResumeWith::Ready(r),
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Domains: the unit of ownership and of execution.
+//!
+//! A domain is a set of instances that may share state: a [`Store`] with
+//! any number of linked instances, or a standalone [`Instance`], which is a
+//! domain of one. The domain is what makes sharing sound:
+//!
+//! - It owns its instances and frees none of them while it lives, so every
+//!   pointer from one instance into another (imported functions, memories,
+//!   tables, globals, function references stored anywhere) stays valid.
+//! - It runs one guest at a time: every run needs `&mut` the domain, and a
+//!   domain is `Send` but not `Sync`, so the instances of one domain are
+//!   never touched from two threads at once.
+//! - It has one set of run limits, which guest code of all its instances
+//!   points at, and at most one call in progress (possibly suspended).
+//! - Values that cross from the host into a guest are checked against it:
+//!   a function reference from another domain is an error, never a jump.
+//!
+//! [`Store`]: crate::Store
+//! [`Instance`]: crate::Instance
+
+use crate::call::Suspended;
+use crate::run_control::RunControl;
+use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A process-unique number naming a domain; never reused, so a handle that
+/// outlives its domain matches no other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DomainId(NonZeroU64);
+
+impl DomainId {
+    /// No domain: host values, which hold no function references (a null
+    /// one at most). Never given to a domain.
+    pub const HOST: DomainId = DomainId(NonZeroU64::MAX);
+
+    fn next() -> DomainId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        // 2^64 domains would take centuries at a billion a second.
+        DomainId(NonZeroU64::new(NEXT.fetch_add(1, Ordering::Relaxed)).unwrap_or(NonZeroU64::MIN))
+    }
+}
+
+/// The state of a domain's runs.
+pub(crate) struct Domain {
+    pub id: DomainId,
+    /// The limits guest code of every instance of the domain reads, and the
+    /// stops aimed at its runs.
+    pub control: Arc<RunControl>,
+    /// Wall-clock time allowed per run.
+    pub deadline: Option<Duration>,
+    /// The deadline armed for the run in progress.
+    pub armed: Option<Instant>,
+    /// The call in progress, suspended (declared before anything it runs
+    /// on, so it is dropped first).
+    pub call: Option<Suspended>,
+    /// Argument and result slots of calls, kept between calls.
+    pub values: Vec<u128>,
+}
+
+impl Domain {
+    pub fn new() -> Domain {
+        Domain {
+            id: DomainId::next(),
+            control: RunControl::new(),
+            deadline: None,
+            armed: None,
+            call: None,
+            values: Vec::new(),
+        }
+    }
+}
+
+impl Drop for Domain {
+    fn drop(&mut self) {
+        // A suspended call is abandoned before the instances it ran on go.
+        self.abandon();
+    }
+}

@@ -1,0 +1,396 @@
+//! Making an instance: checking the module fits the limits, binding and
+//! type-checking every import, filling in the vmctx, and initializing
+//! memory, globals, tables and segments.
+
+use crate::builtins;
+use crate::const_eval;
+use crate::domain::{Domain, DomainId};
+use crate::externs::{Extern, FuncKind};
+use crate::instance_state::{InstanceState, Mutable, Owned, StartState, VmctxArea};
+use crate::linker::Linker;
+use crate::region::Region;
+use crate::trap::Trap;
+use crate::{Error, Limits, Module};
+use lucet_module::{
+    funcref, imported_func, memory_def, ImportKind, ModuleData, SegmentMode, TrapCode, VmctxOffsets,
+};
+use std::any::Any;
+use std::cell::{Cell, UnsafeCell};
+use std::sync::Arc;
+
+fn mismatch(module: &str, field: &str, reason: String) -> Error {
+    Error::ImportMismatch {
+        module: module.into(),
+        field: field.into(),
+        reason,
+    }
+}
+
+fn limits_match(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) -> bool {
+    min >= want_min
+        && match want_max {
+            None => true,
+            Some(wm) => max.is_some_and(|m| m <= wm),
+        }
+}
+
+/// Refuse a module that can never fit `limits`, naming what and by how much.
+fn check_limits(module: &Module, limits: &Limits) -> Result<(), Error> {
+    let data = module.data();
+    let layout = module.layout();
+    if layout.size() as usize > limits.vmctx_size {
+        return Err(Error::LimitExceeded(format!(
+            "module needs {} bytes of instance state, the limit is {}",
+            layout.size(),
+            limits.vmctx_size
+        )));
+    }
+    for t in &data.tables {
+        if t.min > limits.table_elements {
+            return Err(Error::LimitExceeded(format!(
+                "table of {} elements exceeds the limit of {}",
+                t.min, limits.table_elements
+            )));
+        }
+    }
+    if let Some(spec) = data.heap_spec() {
+        let needed = spec.reserved_size.saturating_add(spec.guard_size);
+        if needed > limits.heap_address_space_size {
+            return Err(Error::LimitExceeded(format!(
+                "module was compiled for {needed} bytes of heap address space, the limit is {}",
+                limits.heap_address_space_size
+            )));
+        }
+        if spec.initial_bytes() > limits.heap_memory_size {
+            return Err(Error::LimitExceeded(format!(
+                "initial memory of {} pages exceeds the heap limit of {} bytes",
+                spec.initial_pages, limits.heap_memory_size
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Find every import's binding and check its type; items of a domain must
+/// be of `domain`.
+fn resolve<'l>(
+    data: &ModuleData,
+    linker: &'l Linker,
+    domain: DomainId,
+) -> Result<Vec<&'l Extern>, Error> {
+    let mut resolved = Vec::with_capacity(data.imports.len());
+    for import in &data.imports {
+        let (m, f) = (import.module.as_str(), import.field.as_str());
+        let item = linker.get(m, f).ok_or_else(|| Error::MissingImport {
+            module: m.into(),
+            field: f.into(),
+        })?;
+        if item.domain().is_some_and(|d| d != domain) {
+            return Err(mismatch(
+                m,
+                f,
+                format!(
+                    "the {} belongs to another store: an instance can only import \
+                     from instances of its own store",
+                    item.kind_name()
+                ),
+            ));
+        }
+        match (&import.kind, item) {
+            (ImportKind::Func(t), Extern::Func(func)) => {
+                let want = &data.types[*t as usize];
+                if func.ty() != want {
+                    return Err(mismatch(
+                        m,
+                        f,
+                        format!("expected {want}, found {}", func.ty()),
+                    ));
+                }
+            }
+            (ImportKind::Global(want), Extern::Global(g)) => {
+                if g.ty != *want {
+                    return Err(mismatch(
+                        m,
+                        f,
+                        format!("expected {want:?}, found {:?}", g.ty),
+                    ));
+                }
+            }
+            (ImportKind::Memory(want), Extern::Memory(mem)) => {
+                // SAFETY: the memory's domain is `domain`, which the caller
+                // holds and which keeps the owner alive.
+                let have = unsafe { mem.owner() }.memory_type_now();
+                if !limits_match(
+                    have.min_pages,
+                    have.max_pages,
+                    want.min_pages,
+                    want.max_pages,
+                ) {
+                    return Err(mismatch(m, f, format!("expected {want:?}, found {have:?}")));
+                }
+            }
+            (ImportKind::Table(want), Extern::Table(t)) => {
+                // SAFETY: as for memories.
+                let have = unsafe { t.owner() }.table_type_now(t.defined);
+                if have.elem != want.elem
+                    || !limits_match(
+                        have.min as u64,
+                        have.max.map(u64::from),
+                        want.min as u64,
+                        want.max.map(u64::from),
+                    )
+                {
+                    return Err(mismatch(m, f, format!("expected {want:?}, found {have:?}")));
+                }
+            }
+            _ => {
+                return Err(mismatch(
+                    m,
+                    f,
+                    format!("expected {:?}, found a {}", import.kind, item.kind_name()),
+                ))
+            }
+        }
+        resolved.push(item);
+    }
+    Ok(resolved)
+}
+
+/// Create an instance of `module` in a slot of `region`, in `domain`, with
+/// imports bound from `linker`. Its vmctx is filled in; its memory, globals
+/// and tables are not initialized yet (see [`initialize`]).
+pub(crate) fn create(
+    region: &Region,
+    module: &Arc<Module>,
+    linker: &Linker,
+    domain: &Domain,
+) -> Result<Box<InstanceState>, Error> {
+    let limits = *region.limits();
+    check_limits(module, &limits)?;
+    let data = module.data();
+    let layout = *module.layout();
+    // Resolve imports before touching memory.
+    let resolved = resolve(data, linker, domain.id)?;
+
+    let slot = region.take_slot()?;
+    let vmctx_area = VmctxArea::new(layout.size() as usize)?;
+    let vmctx = vmctx_area.vmctx();
+    let mut keepalive: Vec<Arc<dyn Any + Send + Sync>> = Vec::new();
+    let mut memories = Vec::new();
+    let mut tables = Vec::new();
+    let mut fill: Vec<(i32, usize)> = Vec::with_capacity(2 * resolved.len());
+    let (mut nf, mut ng) = (0u32, 0u32);
+    for item in &resolved {
+        match item {
+            Extern::Func(func) => {
+                let off = layout.imported_func(nf);
+                let (code, cvmctx) = match &func.kind {
+                    FuncKind::Host(rec) => {
+                        keepalive.push(rec.clone());
+                        // Host functions are called through this module's
+                        // trampoline for their type.
+                        let t = data.func_type_index(nf).unwrap_or(0);
+                        (module.host_trampoline(t), rec.vmctx())
+                    }
+                    FuncKind::Guest { code, vmctx, .. } => (*code, *vmctx),
+                };
+                nf += 1;
+                fill.push((off + imported_func::CODE, code));
+                fill.push((off + imported_func::VMCTX, cvmctx));
+            }
+            Extern::Global(g) => {
+                if let Some(h) = g.host() {
+                    keepalive.push(h);
+                }
+                fill.push((layout.global_ptr(ng), g.storage(domain.id)?));
+                ng += 1;
+            }
+            Extern::Memory(mem) => {
+                // SAFETY: checked to be of `domain` by `resolve`.
+                let o = unsafe { mem.owner() };
+                fill.push((
+                    layout.memory_ptr(memories.len() as u32),
+                    o.field::<u8>(o.module.layout().memory_def(0)) as usize,
+                ));
+                memories.push(Owned {
+                    owner: o,
+                    defined: 0,
+                });
+            }
+            Extern::Table(t) => {
+                // SAFETY: checked to be of `domain` by `resolve`.
+                let o = unsafe { t.owner() };
+                fill.push((
+                    layout.table_ptr(tables.len() as u32),
+                    o.table_def_ptr(t.defined) as usize,
+                ));
+                tables.push(Owned {
+                    owner: o,
+                    defined: t.defined,
+                });
+            }
+        }
+    }
+
+    let heap_max = InstanceState::heap_max_for(module, limits.heap_memory_size);
+    let mut st = Box::new(InstanceState {
+        module: module.clone(),
+        domain: domain.id,
+        control: domain.control.clone(),
+        slot,
+        vmctx,
+        _vmctx_area: vmctx_area,
+        heap_max,
+        memories,
+        tables,
+        mutable: UnsafeCell::new(Mutable::default()),
+        start: Cell::new(if data.start.is_some() {
+            StartState::Pending
+        } else {
+            StartState::Done
+        }),
+        _keepalive: keepalive,
+    });
+    // The state lives in its box from here on: point at it.
+    let me: *const InstanceState = &*st;
+    for d in 0..data.memories.len() as u32 {
+        st.memories.push(Owned {
+            owner: me,
+            defined: d,
+        });
+    }
+    for d in 0..data.tables.len() as u32 {
+        st.tables.push(Owned {
+            owner: me,
+            defined: d,
+        });
+    }
+    // SAFETY: every offset is from the module's layout, inside the vmctx
+    // area, which is allocated read-write and aligned.
+    unsafe {
+        let put = |off: i32, v: usize| *(st.field::<usize>(off)) = v;
+        put(VmctxOffsets::INSTANCE, me as usize);
+        put(VmctxOffsets::BUILTINS, builtins::table() as usize);
+        put(VmctxOffsets::SIG_IDS, module.sig_ids().as_ptr() as usize);
+        put(
+            VmctxOffsets::RUN_LIMITS,
+            &domain.control.limits as *const _ as usize,
+        );
+        for (off, v) in fill {
+            put(off, v);
+        }
+        if !data.memories.is_empty() {
+            let def = layout.memory_def(0);
+            put(def + memory_def::BASE, st.slot.heap_base() as usize);
+            put(def + memory_def::LENGTH, 0);
+            put(
+                layout.memory_ptr(data.num_imported_memories()),
+                st.field::<u8>(def) as usize,
+            );
+        }
+        let imported_tables = data.num_imported_tables();
+        for d in 0..data.tables.len() as u32 {
+            put(
+                layout.table_ptr(imported_tables + d),
+                st.table_def_ptr(d) as usize,
+            );
+        }
+    }
+    Ok(st)
+}
+
+/// Set defined state to what instantiation produces: memory zeroed and
+/// sized, globals, tables, function references and segments initialized.
+/// A segment that does not fit is a trap, and leaves earlier ones applied
+/// (visible through shared imports).
+///
+/// The caller holds `st`'s domain exclusively, and the guest is not running.
+pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
+    let data = st.module.data();
+    let layout = st.module.layout();
+    let image = st.module.heap_image();
+    if let Some(spec) = data.heap_spec() {
+        st.slot.heap_setup(image, spec.initial_bytes() as usize)?;
+        let def = st.field::<u64>(layout.memory_def(0) + memory_def::LENGTH);
+        // SAFETY: the definition lies in this instance's vmctx area.
+        unsafe { *def = spec.initial_bytes() };
+    }
+    // Function references of escaping functions, before anything that may
+    // refer to them.
+    for (slot, &f) in data.escaping_functions.iter().enumerate() {
+        let rec = st.field::<u8>(layout.funcref(slot as u32));
+        let (code, vmctx) = st.func_code(f);
+        let type_index = data
+            .func_type_index(f)
+            .ok_or_else(|| Error::InvalidState(format!("escaping function {f} has no type")))?;
+        let sig = st.module.sig_ids()[type_index as usize];
+        // SAFETY: the record lies in the vmctx area.
+        unsafe {
+            *(rec.offset(funcref::CODE as isize) as *mut usize) = code;
+            *(rec.offset(funcref::VMCTX as isize) as *mut usize) = vmctx;
+            *(rec.offset(funcref::SIG_ID as isize) as *mut u32) = sig;
+        }
+    }
+    let imported_globals = data.num_imported_globals();
+    for (i, g) in data.globals.iter().enumerate() {
+        let v = const_eval::eval(st, &g.init)?;
+        // SAFETY: the global's 16-byte slot is in the vmctx area.
+        unsafe {
+            st.global_ptr(imported_globals + i as u32)
+                .write_unaligned(v)
+        };
+    }
+    {
+        // SAFETY: the caller holds the domain; no other borrow is live.
+        let m = unsafe { st.mutable() };
+        m.tables = data
+            .tables
+            .iter()
+            .map(|t| vec![0u64; t.min as usize])
+            .collect();
+        m.dropped_data = vec![false; data.data.len()];
+        m.dropped_elems = vec![false; data.elements.len()];
+    }
+    for d in 0..data.tables.len() as u32 {
+        // SAFETY: the table vector was just created; no borrow is live.
+        unsafe { st.sync_table_def(d) };
+    }
+    for (i, seg) in data.elements.iter().enumerate() {
+        let applied = match &seg.mode {
+            SegmentMode::Active { index, offset } => {
+                let at = const_eval::eval(st, offset)? as u32 as usize;
+                let items = st.elem_items(&seg.items)?;
+                // SAFETY: the domain is held, guest not running, no borrow.
+                let (_, table, _) = unsafe { st.table_mut(*index) };
+                let end = at.checked_add(items.len()).filter(|e| *e <= table.len());
+                let Some(end) = end else {
+                    return Err(Error::Trap(Trap::new(TrapCode::TableOutOfBounds)));
+                };
+                table[at..end].copy_from_slice(&items);
+                true
+            }
+            SegmentMode::Declared => true,
+            SegmentMode::Passive => false,
+        };
+        if applied {
+            st.drop_elem(i as u32);
+        }
+    }
+    for (i, seg) in data.data.iter().enumerate() {
+        if let SegmentMode::Active { index, offset } = &seg.mode {
+            if image.is_none() {
+                let at = const_eval::eval(st, offset)? as u32 as usize;
+                // SAFETY: the domain is held, guest not running, no borrow.
+                let mem = unsafe { st.memory_at(*index) };
+                let end = at.checked_add(seg.bytes.len()).filter(|e| *e <= mem.len());
+                let Some(end) = end else {
+                    return Err(Error::Trap(Trap::new(TrapCode::HeapOutOfBounds)));
+                };
+                mem[at..end].copy_from_slice(&seg.bytes);
+            }
+            // Applied now, or already in the heap image.
+            st.drop_data(i as u32);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! Handing values to the host in the middle of a hostcall, and getting an
+//! answer back: [`yield_value`].
+//!
+//! A yield happens inside an async hostcall's future, never in a host
+//! closure's own frame: whatever the host keeps across the suspension lives
+//! in that future, which is `Send`, so an instance with a yielded call may
+//! move to another thread and be resumed there. (A yield that suspended
+//! arbitrary host frames could carry an `Rc` or a `MutexGuard` across
+//! threads.)
+//!
+//! The runtime polls the awaited future with this thread's yield slot
+//! pointing into the suspended call: a [`YieldValue`] future parks its
+//! value there and stays pending; the runtime sees the value, returns
+//! [`RunResult::Yielded`](crate::RunResult::Yielded), and on
+//! [`resume`](crate::Instance::resume) puts the answer in the slot and
+//! polls again.
+
+use crate::Val;
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Where a suspended call's yield stands.
+#[derive(Debug, Default)]
+pub(crate) enum YieldState {
+    /// No yield in progress.
+    #[default]
+    Idle,
+    /// The future handed this value to the host.
+    Yielding(Val),
+    /// The host has the value; the call waits for `resume`.
+    Waiting,
+    /// The host's answer, for the future to pick up.
+    Resumed(Val),
+}
+
+thread_local! {
+    static SLOT: Cell<*mut YieldState> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Poll `f` with this thread's yield slot set to `state`.
+pub(crate) fn with_slot<R>(state: &mut YieldState, f: impl FnOnce() -> R) -> R {
+    let prev = SLOT.with(|s| s.replace(state));
+    let r = f();
+    SLOT.with(|s| s.set(prev));
+    r
+}
+
+/// Hand `value` to the host from inside an async hostcall's future
+/// ([`Func::wrap_async`](crate::Func::wrap_async)); resolves to the value
+/// the host resumes the call with.
+///
+/// The run returns [`RunResult::Yielded`](crate::RunResult::Yielded)`(value)`
+/// from [`Instance::run_resumable`](crate::Instance::run_resumable) (or
+/// [`Error::Yielded`](crate::Error::Yielded) from `run`), and
+/// [`Instance::resume`](crate::Instance::resume) continues it. Outside a
+/// hostcall's future the returned future never completes.
+pub fn yield_value(value: Val) -> YieldValue {
+    YieldValue { value: Some(value) }
+}
+
+/// The future returned by [`yield_value`].
+#[derive(Debug)]
+#[must_use = "a yield happens when the future is awaited"]
+pub struct YieldValue {
+    value: Option<Val>,
+}
+
+impl Future for YieldValue {
+    type Output = Val;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Val> {
+        let slot = SLOT.with(|s| s.get());
+        if slot.is_null() {
+            return Poll::Pending;
+        }
+        // SAFETY: the slot points into the suspended call being polled on
+        // this thread (set by `with_slot` for the duration of the poll).
+        let state = unsafe { &mut *slot };
+        if let Some(v) = self.value.take() {
+            *state = YieldState::Yielding(v);
+            return Poll::Pending;
+        }
+        match std::mem::take(state) {
+            YieldState::Resumed(v) => Poll::Ready(v),
+            other => {
+                *state = other;
+                Poll::Pending
+            }
+        }
+    }
+}

@@ -147,8 +147,12 @@ unsafe extern "C" fn table_init(
     len: u32,
 ) -> u32 {
     let st = state(vmctx);
-    let Ok(items) = st.elem_segment(seg) else {
-        return 1;
+    let items = match st.elem_segment(seg) {
+        Some(items) => match crate::const_eval::elem_items(st, items) {
+            Ok(items) => items,
+            Err(_) => return 1,
+        },
+        None => Vec::new(),
     };
     let (_, t, _) = st.table_mut(table);
     match (

@@ -8,15 +8,15 @@
 //! way it ends (return, trap, error, or abandoned by `reset` or drop) the
 //! run ends with it.
 
-use crate::active_run::{HostFuture, ResumeWith, TrapRecord};
+use crate::active_run::{ResumeWith, TrapRecord};
 use crate::code_registry;
-use crate::domain::Domain;
+use crate::domain::{Domain, Suspended};
 use crate::execute::{Execution, SlotStack, Step};
 use crate::instance_state::InstanceState;
 use crate::run_control::{RunControl, Termination};
 use crate::trap::Trap;
 use crate::yielding::{self, YieldState};
-use crate::{Error, Module, Val};
+use crate::{Error, Val};
 use lucet_module::TrapCode;
 use std::future::Future;
 use std::pin::Pin;
@@ -32,18 +32,6 @@ pub enum RunResult {
     /// A hostcall yielded this value (see [`yield_value`](crate::yield_value));
     /// `resume` continues the call.
     Yielded(Val),
-}
-
-/// A call in progress, suspended: its coroutine, how to read its results,
-/// and what it waits for.
-pub(crate) struct Suspended {
-    exec: Execution,
-    module: Arc<Module>,
-    type_index: u32,
-    /// The future a hostcall awaits, if any.
-    awaiting: Option<HostFuture>,
-    /// A yield from inside that future.
-    yielding: YieldState,
 }
 
 /// What waiting for an awaited future came to.

@@ -3,7 +3,7 @@
 
 use crate::instance_state::InstanceState;
 use crate::Error;
-use lucet_module::{ConstExpr, ConstOp};
+use lucet_module::{ConstExpr, ConstOp, ElemItems};
 
 /// The value a constant operator pushes, or `None` for arithmetic.
 fn leaf(st: &InstanceState, op: ConstOp) -> Result<Option<u128>, Error> {
@@ -52,4 +52,12 @@ pub(crate) fn eval(st: &InstanceState, expr: &ConstExpr) -> Result<u128, Error> 
         stack.push(v);
     }
     Ok(stack.pop().unwrap_or(0))
+}
+
+/// The table elements a segment's items stand for.
+pub(crate) fn elem_items(st: &InstanceState, items: &ElemItems) -> Result<Vec<u64>, Error> {
+    match items {
+        ElemItems::Funcs(fs) => fs.iter().map(|f| st.funcref_addr(*f)).collect(),
+        ElemItems::Exprs(es) => es.iter().map(|e| eval(st, e).map(|v| v as u64)).collect(),
+    }
 }

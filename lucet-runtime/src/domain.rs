@@ -18,29 +18,14 @@
 //! [`Store`]: crate::Store
 //! [`Instance`]: crate::Instance
 
-use crate::call::Suspended;
+use crate::active_run::HostFuture;
+use crate::domain_id::DomainId;
+use crate::execute::Execution;
 use crate::run_control::RunControl;
-use std::num::NonZeroU64;
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::yielding::YieldState;
+use crate::Module;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// A process-unique number naming a domain; never reused, so a handle that
-/// outlives its domain matches no other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DomainId(NonZeroU64);
-
-impl DomainId {
-    /// No domain: host values, which hold no function references (a null
-    /// one at most). Never given to a domain.
-    pub const HOST: DomainId = DomainId(NonZeroU64::MAX);
-
-    fn next() -> DomainId {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        // 2^64 domains would take centuries at a billion a second.
-        DomainId(NonZeroU64::new(NEXT.fetch_add(1, Ordering::Relaxed)).unwrap_or(NonZeroU64::MIN))
-    }
-}
 
 /// The state of a domain's runs.
 pub(crate) struct Domain {
@@ -57,6 +42,18 @@ pub(crate) struct Domain {
     pub call: Option<Suspended>,
     /// Argument and result slots of calls, kept between calls.
     pub values: Vec<u128>,
+}
+
+/// A call in progress, suspended: its coroutine, how to read its results,
+/// and what it waits for.
+pub(crate) struct Suspended {
+    pub exec: Execution,
+    pub module: Arc<Module>,
+    pub type_index: u32,
+    /// The future a hostcall awaits, if any.
+    pub awaiting: Option<HostFuture>,
+    /// A yield from inside that future.
+    pub yielding: YieldState,
 }
 
 impl Domain {

@@ -7,15 +7,14 @@
 //! that domain (a `&Store`, or instantiation into that store), which proves
 //! the domain is alive and not running elsewhere; presented with another
 //! domain, the handle is an error. So handles are `Send + Sync` and may be
-//! cloned and kept anywhere, like indices.
+//! cloned and kept anywhere, like indices. (The methods that take a store
+//! are defined with [`Store`](crate::Store), in `store.rs`.)
 
-use crate::domain::DomainId;
+use crate::domain_id::DomainId;
 use crate::hostcall::{Caller, HostFuncRecord, HostKind};
 use crate::instance_state::InstanceState;
-use crate::store::Store;
-use crate::typed::IntoFunc;
 use crate::{Error, Val};
-use lucet_module::{FuncType, GlobalType, MemoryType, TableType};
+use lucet_module::{FuncType, GlobalType};
 use std::sync::Arc;
 
 /// A function that can satisfy a function import.
@@ -64,15 +63,6 @@ impl Func {
         }
     }
 
-    /// A typed host function: a closure over wasm types (see
-    /// [`crate::typed`] for the types), with an optional `&mut Caller` first
-    /// argument and an optional `Result` around its results. Its type is
-    /// checked against imports at instantiation; calls convert nothing and
-    /// allocate nothing.
-    pub fn wrap_typed<Params, Results>(f: impl IntoFunc<Params, Results>) -> Func {
-        f.into_func()
-    }
-
     pub(crate) fn from_record(record: Arc<HostFuncRecord>) -> Func {
         Func {
             kind: FuncKind::Host(record),
@@ -98,7 +88,7 @@ impl Func {
 /// The storage of a host global: immutable, so it can be shared by
 /// instances on any number of threads.
 pub(crate) struct HostGlobal {
-    value: u128,
+    pub value: u128,
 }
 
 /// A global that can satisfy a global import.
@@ -150,45 +140,6 @@ impl Global {
         self.ty
     }
 
-    /// Its current value. A global of a store is read through that store.
-    pub fn get(&self, store: &Store) -> Result<Val, Error> {
-        match &self.kind {
-            GlobalKind::Host(h) => Ok(Val::from_raw(self.ty.ty, h.value, DomainId::HOST)),
-            GlobalKind::Domain { domain, ptr } => {
-                store.check(*domain, "a global")?;
-                // SAFETY: the store owns the storage and is borrowed, so no
-                // guest runs and the storage is live.
-                let raw = unsafe { (*ptr as *const u128).read_unaligned() };
-                Ok(Val::from_raw(self.ty.ty, raw, *domain))
-            }
-        }
-    }
-
-    /// Set a mutable global of `store` to `value`.
-    pub fn set(&self, store: &mut Store, value: Val) -> Result<(), Error> {
-        if !self.ty.mutable {
-            return Err(Error::InvalidState("the global is immutable".into()));
-        }
-        if value.ty() != self.ty.ty {
-            return Err(Error::InvalidState(format!(
-                "global of type {} given a {}",
-                self.ty.ty,
-                value.ty()
-            )));
-        }
-        match &self.kind {
-            GlobalKind::Host(_) => Err(Error::InvalidState("the global is immutable".into())),
-            GlobalKind::Domain { domain, ptr } => {
-                store.check(*domain, "a global")?;
-                let raw = value.to_raw(*domain)?;
-                // SAFETY: the store is borrowed mutably: no guest runs, and
-                // the storage it owns is live.
-                unsafe { (*ptr as *mut u128).write_unaligned(raw) };
-                Ok(())
-            }
-        }
-    }
-
     /// Address of its storage, for a domain allowed to use it.
     pub(crate) fn storage(&self, domain: DomainId) -> Result<usize, Error> {
         match &self.kind {
@@ -215,13 +166,6 @@ pub struct Memory {
 }
 
 impl Memory {
-    /// Its current limits: size in pages and declared maximum.
-    pub fn ty(&self, store: &Store) -> Result<MemoryType, Error> {
-        store.check(self.domain, "a memory")?;
-        // SAFETY: the owner belongs to the borrowed store, which keeps it.
-        Ok(unsafe { self.owner() }.memory_type_now())
-    }
-
     /// The owning instance.
     ///
     /// # Safety
@@ -241,13 +185,6 @@ pub struct Table {
 }
 
 impl Table {
-    /// Its current limits.
-    pub fn ty(&self, store: &Store) -> Result<TableType, Error> {
-        store.check(self.domain, "a table")?;
-        // SAFETY: the owner belongs to the borrowed store, which keeps it.
-        Ok(unsafe { self.owner() }.table_type_now(self.defined))
-    }
-
     /// The owning instance.
     ///
     /// # Safety

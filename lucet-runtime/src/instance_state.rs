@@ -7,8 +7,7 @@
 //! thread that holds the instance's domain exclusively, never concurrently,
 //! which is what the `UnsafeCell` and the raw owner pointers below rely on.
 
-use crate::const_eval;
-use crate::domain::DomainId;
+use crate::domain_id::DomainId;
 use crate::region::Slot;
 use crate::run_control::RunControl;
 use crate::{Error, Module};
@@ -270,17 +269,6 @@ impl InstanceState {
         }
     }
 
-    /// The table elements a segment's items stand for.
-    pub fn elem_items(&self, items: &ElemItems) -> Result<Vec<u64>, Error> {
-        match items {
-            ElemItems::Funcs(fs) => fs.iter().map(|f| self.funcref_addr(*f)).collect(),
-            ElemItems::Exprs(es) => es
-                .iter()
-                .map(|e| const_eval::eval(self, e).map(|v| v as u64))
-                .collect(),
-        }
-    }
-
     /// The instance owning table `index`, and its defined index there.
     pub fn table_owner(&self, index: u32) -> (&InstanceState, u32) {
         let o = self.tables[index as usize];
@@ -372,13 +360,13 @@ impl InstanceState {
         }
     }
 
-    /// Element segment `seg`'s items, or nothing once dropped.
-    pub fn elem_segment(&self, seg: u32) -> Result<Vec<u64>, Error> {
+    /// Element segment `seg`'s items, or `None` once dropped.
+    pub fn elem_segment(&self, seg: u32) -> Option<&ElemItems> {
         // SAFETY: the instance is running on this thread.
         let dropped = unsafe { self.mutable().dropped_elems.get(seg as usize).copied() };
         match dropped {
-            Some(false) => self.elem_items(&self.module.data().elements[seg as usize].items),
-            _ => Ok(Vec::new()),
+            Some(false) => Some(&self.module.data().elements[seg as usize].items),
+            _ => None,
         }
     }
 

@@ -4,7 +4,8 @@
 
 use crate::builtins;
 use crate::const_eval;
-use crate::domain::{Domain, DomainId};
+use crate::domain::Domain;
+use crate::domain_id::DomainId;
 use crate::externs::{Extern, FuncKind};
 use crate::instance_state::{InstanceState, Mutable, Owned, StartState, VmctxArea};
 use crate::linker::Linker;
@@ -359,7 +360,7 @@ pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
         let applied = match &seg.mode {
             SegmentMode::Active { index, offset } => {
                 let at = const_eval::eval(st, offset)? as u32 as usize;
-                let items = st.elem_items(&seg.items)?;
+                let items = const_eval::elem_items(st, &seg.items)?;
                 // SAFETY: the domain is held, guest not running, no borrow.
                 let (_, table, _) = unsafe { st.table_mut(*index) };
                 let end = at.checked_add(items.len()).filter(|e| *e <= table.len());

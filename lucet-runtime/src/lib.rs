@@ -19,6 +19,7 @@ mod call;
 mod code_registry;
 mod const_eval;
 mod domain;
+mod domain_id;
 mod error;
 mod execute;
 mod externs;

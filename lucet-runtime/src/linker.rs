@@ -3,7 +3,6 @@
 
 use crate::externs::{Extern, Func};
 use crate::hostcall::Caller;
-use crate::store::{InstanceId, Store};
 use crate::typed::IntoFunc;
 use crate::{Error, Val};
 use lucet_module::FuncType;
@@ -14,8 +13,8 @@ use std::collections::HashMap;
 ///
 /// A linker holding only host items can instantiate into any region or
 /// store, from any number of threads. Items taken from a store's instances
-/// (see [`Linker::instance`]) can only be imported by instances of that
-/// store.
+/// (see [`Linker::instance`], defined with [`Store`](crate::Store)) can
+/// only be imported by instances of that store.
 #[derive(Clone, Default)]
 pub struct Linker {
     /// module -> field -> item, so lookups by `&str` allocate nothing.
@@ -69,20 +68,6 @@ impl Linker {
         f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFuture + Send + Sync + 'static,
     ) -> &mut Self {
         self.define(module, field, Extern::Func(Func::wrap_async(ty, f)))
-    }
-
-    /// Bind every export of instance `id` of `store` under the module name
-    /// `module`. The items can only be imported by instances of that store.
-    pub fn instance(
-        &mut self,
-        store: &Store,
-        module: &str,
-        id: InstanceId,
-    ) -> Result<&mut Self, Error> {
-        for (name, item) in store.exports(id)? {
-            self.define(module, &name, item);
-        }
-        Ok(self)
     }
 
     /// The binding of `module::field`.

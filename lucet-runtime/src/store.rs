@@ -20,13 +20,14 @@
 //! until it is dropped, runs one guest at a time (`&mut`), and may move
 //! between threads but not be shared by them (`Send`, not `Sync`).
 
-use crate::domain::{Domain, DomainId};
+use crate::domain::Domain;
+use crate::domain_id::DomainId;
 use crate::externs::{Extern, Func, FuncKind, Global, GlobalKind, Memory, Table};
 use crate::instance::instance_methods;
 use crate::instance_state::{InstanceState, StartState};
 use crate::region::Region;
 use crate::{instance, instantiate, Error, Linker, Module, Val};
-use lucet_module::{ExportKind, GlobalType};
+use lucet_module::{ExportKind, GlobalType, MemoryType, TableType};
 use std::cell::UnsafeCell;
 use std::sync::Arc;
 
@@ -219,6 +220,84 @@ impl Store {
         } else {
             Err(Error::WrongDomain(what))
         }
+    }
+}
+
+// Methods of store-owned handles and of the linker that need the store:
+// defined here so that the handle and linker modules know nothing of stores.
+
+impl Global {
+    /// Its current value. A global of a store is read through that store.
+    pub fn get(&self, store: &Store) -> Result<Val, Error> {
+        match &self.kind {
+            GlobalKind::Host(h) => Ok(Val::from_raw(self.ty.ty, h.value, DomainId::HOST)),
+            GlobalKind::Domain { domain, ptr } => {
+                store.check(*domain, "a global")?;
+                // SAFETY: the store owns the storage and is borrowed, so no
+                // guest runs and the storage is live.
+                let raw = unsafe { (*ptr as *const u128).read_unaligned() };
+                Ok(Val::from_raw(self.ty.ty, raw, *domain))
+            }
+        }
+    }
+
+    /// Set a mutable global of `store` to `value`.
+    pub fn set(&self, store: &mut Store, value: Val) -> Result<(), Error> {
+        if !self.ty.mutable {
+            return Err(Error::InvalidState("the global is immutable".into()));
+        }
+        if value.ty() != self.ty.ty {
+            return Err(Error::InvalidState(format!(
+                "global of type {} given a {}",
+                self.ty.ty,
+                value.ty()
+            )));
+        }
+        match &self.kind {
+            GlobalKind::Host(_) => Err(Error::InvalidState("the global is immutable".into())),
+            GlobalKind::Domain { domain, ptr } => {
+                store.check(*domain, "a global")?;
+                let raw = value.to_raw(*domain)?;
+                // SAFETY: the store is borrowed mutably: no guest runs, and
+                // the storage it owns is live.
+                unsafe { (*ptr as *mut u128).write_unaligned(raw) };
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Memory {
+    /// Its current limits: size in pages and declared maximum.
+    pub fn ty(&self, store: &Store) -> Result<MemoryType, Error> {
+        store.check(self.domain, "a memory")?;
+        // SAFETY: the owner belongs to the borrowed store, which keeps it.
+        Ok(unsafe { self.owner() }.memory_type_now())
+    }
+}
+
+impl Table {
+    /// Its current limits.
+    pub fn ty(&self, store: &Store) -> Result<TableType, Error> {
+        store.check(self.domain, "a table")?;
+        // SAFETY: the owner belongs to the borrowed store, which keeps it.
+        Ok(unsafe { self.owner() }.table_type_now(self.defined))
+    }
+}
+
+impl Linker {
+    /// Bind every export of instance `id` of `store` under the module name
+    /// `module`. The items can only be imported by instances of that store.
+    pub fn instance(
+        &mut self,
+        store: &Store,
+        module: &str,
+        id: InstanceId,
+    ) -> Result<&mut Self, Error> {
+        for (name, item) in store.exports(id)? {
+            self.define(module, &name, item);
+        }
+        Ok(self)
     }
 }
 

@@ -15,7 +15,7 @@
 //! types: the host trampoline of the importing module calls it directly
 //! with the raw argument slots.
 
-use crate::domain::DomainId;
+use crate::domain_id::DomainId;
 use crate::externs::Func;
 use crate::hostcall::{finish_hostcall, Caller, HostFuncRecord, HostKind};
 use crate::instance_state::InstanceState;
@@ -177,6 +177,17 @@ tuple_results!();
 tuple_results!(A 0, B 1);
 tuple_results!(A 0, B 1, C 2);
 tuple_results!(A 0, B 1, C 2, D 3);
+
+impl Func {
+    /// A typed host function: a closure over wasm types (see
+    /// [this module](crate::typed) for the types), with an optional `&mut Caller` first
+    /// argument and an optional `Result` around its results. Its type is
+    /// checked against imports at instantiation; calls convert nothing and
+    /// allocate nothing.
+    pub fn wrap_typed<Params, Results>(f: impl IntoFunc<Params, Results>) -> Func {
+        f.into_func()
+    }
+}
 
 /// Marks the closure form whose first argument is `&mut Caller`.
 #[doc(hidden)]

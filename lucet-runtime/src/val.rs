@@ -1,6 +1,6 @@
 //! Values passed between host and guest.
 
-use crate::domain::DomainId;
+use crate::domain_id::DomainId;
 use crate::Error;
 use lucet_module::ValType;
 use std::fmt;

@@ -119,6 +119,29 @@ impl Store {
         })
     }
 
+    /// Stop every run of the store's instances (start functions included)
+    /// that lasts longer than `deadline`; `None` (the default) removes it.
+    pub fn set_deadline(&mut self, deadline: Option<std::time::Duration>) {
+        self.domain.deadline = deadline;
+    }
+
+    /// Limit each run of the store's instances to `budget` wasm
+    /// instructions (modules compiled with instruction counting); `None`
+    /// (the default) removes it.
+    pub fn set_instruction_budget(&mut self, budget: Option<u64>) {
+        self.domain.control.limits.instruction_budget.store(
+            budget.unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// A handle another thread can use to stop the store's runs.
+    pub fn interrupt_handle(&self) -> crate::InterruptHandle {
+        crate::InterruptHandle {
+            control: self.domain.control.clone(),
+        }
+    }
+
     /// Number of instances, failed ones included.
     pub fn len(&self) -> usize {
         self.instances.len()

@@ -3,6 +3,12 @@
 //!
 //! They run on the guest stack and must not unwind: out-of-bounds accesses
 //! return a non-zero status and the generated code raises the trap.
+//!
+//! # Safety
+//! Every builtin is an `unsafe extern "C" fn` with one contract: it is
+//! called only by compiled code, with the calling instance's vmctx, during
+//! a run of that instance's domain on this thread (so the domain's state is
+//! held exclusively and no Rust reference into it is live).
 
 use crate::instance_state::InstanceState;
 use lucet_module::abi::Builtin;
@@ -30,9 +36,10 @@ pub(crate) fn table() -> *const *const () {
 /// The instance whose code called.
 ///
 /// # Safety
-/// `vmctx` must be the caller's vmctx.
+/// `vmctx` must be the caller's vmctx, as the module's contract says.
 unsafe fn state<'a>(vmctx: *mut u8) -> &'a InstanceState {
-    InstanceState::from_vmctx(vmctx)
+    // SAFETY: as the caller promises.
+    unsafe { InstanceState::from_vmctx(vmctx) }
 }
 
 fn range(start: u64, len: u64, bound: usize) -> Option<std::ops::Range<usize>> {
@@ -41,30 +48,39 @@ fn range(start: u64, len: u64, bound: usize) -> Option<std::ops::Range<usize>> {
 }
 
 unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> i64 {
-    state(vmctx)
-        .memory_grow(mem, delta)
-        .map_or(-1, |old| old as i64)
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        state(vmctx)
+            .memory_grow(mem, delta)
+            .map_or(-1, |old| old as i64)
+    }
 }
 
 unsafe extern "C" fn memory_copy(vmctx: *mut u8, mem: u32, dst: u64, src: u64, len: u64) -> u32 {
-    let m = state(vmctx).memory_at(mem);
-    match (range(src, len, m.len()), range(dst, len, m.len())) {
-        (Some(s), Some(d)) => {
-            m.copy_within(s, d.start);
-            0
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        let m = state(vmctx).memory_at(mem);
+        match (range(src, len, m.len()), range(dst, len, m.len())) {
+            (Some(s), Some(d)) => {
+                m.copy_within(s, d.start);
+                0
+            }
+            _ => 1,
         }
-        _ => 1,
     }
 }
 
 unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, len: u64) -> u32 {
-    let m = state(vmctx).memory_at(mem);
-    match range(dst, len, m.len()) {
-        Some(d) => {
-            m[d].fill(val as u8);
-            0
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        let m = state(vmctx).memory_at(mem);
+        match range(dst, len, m.len()) {
+            Some(d) => {
+                m[d].fill(val as u8);
+                0
+            }
+            None => 1,
         }
-        None => 1,
     }
 }
 
@@ -76,29 +92,38 @@ unsafe extern "C" fn memory_init(
     src: u32,
     len: u32,
 ) -> u32 {
-    let st = state(vmctx);
-    let data = st.data_segment(seg);
-    let m = st.memory_at(mem);
-    match (
-        range(src as u64, len as u64, data.len()),
-        range(dst, len as u64, m.len()),
-    ) {
-        (Some(s), Some(d)) => {
-            m[d].copy_from_slice(&data[s]);
-            0
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        let st = state(vmctx);
+        let data = st.data_segment(seg);
+        let m = st.memory_at(mem);
+        match (
+            range(src as u64, len as u64, data.len()),
+            range(dst, len as u64, m.len()),
+        ) {
+            (Some(s), Some(d)) => {
+                m[d].copy_from_slice(&data[s]);
+                0
+            }
+            _ => 1,
         }
-        _ => 1,
     }
 }
 
 unsafe extern "C" fn data_drop(vmctx: *mut u8, seg: u32) {
-    state(vmctx).drop_data(seg);
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        state(vmctx).drop_data(seg);
+    }
 }
 
 unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: u64) -> i32 {
-    state(vmctx)
-        .table_grow(table, delta, init)
-        .map_or(-1, |old| old as i32)
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        state(vmctx)
+            .table_grow(table, delta, init)
+            .map_or(-1, |old| old as i32)
+    }
 }
 
 unsafe extern "C" fn table_copy(
@@ -109,32 +134,38 @@ unsafe extern "C" fn table_copy(
     src: u32,
     len: u32,
 ) -> u32 {
-    let st = state(vmctx);
-    let src_items: Vec<u64> = {
-        let (_, s, _) = st.table_mut(src_t);
-        match range(src as u64, len as u64, s.len()) {
-            Some(r) => s[r].to_vec(),
-            None => return 1,
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        let st = state(vmctx);
+        let src_items: Vec<u64> = {
+            let (_, s, _) = st.table_mut(src_t);
+            match range(src as u64, len as u64, s.len()) {
+                Some(r) => s[r].to_vec(),
+                None => return 1,
+            }
+        };
+        let (_, d, _) = st.table_mut(dst_t);
+        match range(dst as u64, len as u64, d.len()) {
+            Some(r) => {
+                d[r].copy_from_slice(&src_items);
+                0
+            }
+            None => 1,
         }
-    };
-    let (_, d, _) = st.table_mut(dst_t);
-    match range(dst as u64, len as u64, d.len()) {
-        Some(r) => {
-            d[r].copy_from_slice(&src_items);
-            0
-        }
-        None => 1,
     }
 }
 
 unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, val: u64, len: u32) -> u32 {
-    let (_, t, _) = state(vmctx).table_mut(table);
-    match range(dst as u64, len as u64, t.len()) {
-        Some(r) => {
-            t[r].fill(val);
-            0
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        let (_, t, _) = state(vmctx).table_mut(table);
+        match range(dst as u64, len as u64, t.len()) {
+            Some(r) => {
+                t[r].fill(val);
+                0
+            }
+            None => 1,
         }
-        None => 1,
     }
 }
 
@@ -146,27 +177,33 @@ unsafe extern "C" fn table_init(
     src: u32,
     len: u32,
 ) -> u32 {
-    let st = state(vmctx);
-    let items = match st.elem_segment(seg) {
-        Some(items) => match crate::const_eval::elem_items(st, items) {
-            Ok(items) => items,
-            Err(_) => return 1,
-        },
-        None => Vec::new(),
-    };
-    let (_, t, _) = st.table_mut(table);
-    match (
-        range(src as u64, len as u64, items.len()),
-        range(dst as u64, len as u64, t.len()),
-    ) {
-        (Some(s), Some(d)) => {
-            t[d].copy_from_slice(&items[s]);
-            0
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        let st = state(vmctx);
+        let items = match st.elem_segment(seg) {
+            Some(items) => match crate::const_eval::elem_items(st, items) {
+                Ok(items) => items,
+                Err(_) => return 1,
+            },
+            None => Vec::new(),
+        };
+        let (_, t, _) = st.table_mut(table);
+        match (
+            range(src as u64, len as u64, items.len()),
+            range(dst as u64, len as u64, t.len()),
+        ) {
+            (Some(s), Some(d)) => {
+                t[d].copy_from_slice(&items[s]);
+                0
+            }
+            _ => 1,
         }
-        _ => 1,
     }
 }
 
 unsafe extern "C" fn elem_drop(vmctx: *mut u8, seg: u32) {
-    state(vmctx).drop_elem(seg);
+    // SAFETY: the builtin contract (see the module docs).
+    unsafe {
+        state(vmctx).drop_elem(seg);
+    }
 }

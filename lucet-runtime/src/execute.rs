@@ -138,8 +138,12 @@ impl Drop for Execution {
 /// Must be called on the guest stack of a running [`Execution`].
 pub(crate) unsafe fn suspend(s: Suspend) -> ResumeWith {
     let run = current();
-    let yielder = (*run).yielder.get();
-    (*yielder).suspend(s)
+    // SAFETY: as the caller promises, a run is current on this thread, and
+    // its yielder was set when its coroutine started.
+    unsafe {
+        let yielder = (*run).yielder.get();
+        (*yielder).suspend(s)
+    }
 }
 
 /// End the current run from inside a hostcall with `error`: control goes
@@ -150,7 +154,11 @@ pub(crate) unsafe fn suspend(s: Suspend) -> ResumeWith {
 /// nothing else on the stack that needs dropping.
 pub(crate) unsafe fn end_run(error: Error) -> ! {
     let run = current();
-    *(*run).ended.borrow_mut() = Some(error);
-    suspend(Suspend::End);
+    // SAFETY: as the caller promises, a run is current on this thread; the
+    // coroutine is reset, never resumed, once it suspends with End.
+    unsafe {
+        *(*run).ended.borrow_mut() = Some(error);
+        suspend(Suspend::End);
+    }
     unreachable!("an ended run is never resumed");
 }

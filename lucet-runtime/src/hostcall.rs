@@ -197,6 +197,11 @@ impl std::ops::DerefMut for ValBuf {
 }
 
 /// Called by the host trampoline on the guest stack.
+///
+/// # Safety
+/// `callee` is a live [`HostFuncRecord`]'s vmctx, `caller_vmctx` the vmctx
+/// of the instance importing it (its domain running on this thread), and
+/// `values` has a slot per parameter and per result of the record's type.
 unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, values: *mut u128) {
     // SAFETY: `callee` is the vmctx of a HostFuncRecord kept alive by the
     // instance that imported it; `caller_vmctx` is that live instance's

@@ -13,6 +13,8 @@
 //! This crate knows nothing of wasm bytecode: it trusts only what
 //! `lucet_module` describes, after checking it.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 mod active_run;
 mod builtins;
 mod call;

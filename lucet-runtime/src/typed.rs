@@ -222,6 +222,11 @@ macro_rules! into_func {
         {
             fn into_func(self) -> Func {
                 /// Called by the host trampoline on the guest stack.
+                ///
+                /// # Safety
+                /// `callee` is this function's record, `caller_vmctx` the
+                /// vmctx of the instance importing it (running on this
+                /// thread), `values` its argument and result slots.
                 unsafe extern "C" fn dispatch<F, R, $($a,)*>(
                     callee: *mut u8,
                     caller_vmctx: *mut u8,
@@ -265,6 +270,11 @@ macro_rules! into_func {
         {
             fn into_func(self) -> Func {
                 /// Called by the host trampoline on the guest stack.
+                ///
+                /// # Safety
+                /// `callee` is this function's record, `caller_vmctx` the
+                /// vmctx of the instance importing it (running on this
+                /// thread), `values` its argument and result slots.
                 unsafe extern "C" fn dispatch<F, R, $($a,)*>(
                     callee: *mut u8,
                     caller_vmctx: *mut u8,

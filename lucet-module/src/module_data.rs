@@ -58,6 +58,11 @@ pub struct CompileOptions {
     pub interruptible: bool,
     /// Whether executed instructions are counted in the vmctx.
     pub count_instructions: bool,
+    /// Whether explicit bounds checks (table indices, and heap accesses the
+    /// guard does not cover) also clamp the address with a conditional move,
+    /// so a mispredicted check cannot read out of bounds speculatively
+    /// (Spectre variant 1).
+    pub spectre_guards: bool,
     /// CPU features the code uses beyond baseline x86-64 (Cranelift's
     /// names, such as `has_avx`); the runtime refuses to load the module on
     /// a CPU without them.
@@ -75,6 +80,7 @@ impl Default for CompileOptions {
             heap_guard_size: 32 << 20,
             interruptible: true,
             count_instructions: false,
+            spectre_guards: true,
             cpu_features: Vec::new(),
         }
     }

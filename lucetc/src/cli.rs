@@ -36,6 +36,10 @@ struct Args {
     /// as a budget that stops it).
     #[arg(long)]
     count_instructions: bool,
+    /// Leave out the conditional moves that stop speculative out-of-bounds
+    /// reads after table and heap bounds checks (on by default).
+    #[arg(long)]
+    no_spectre_guards: bool,
     /// Compilation threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -56,6 +60,7 @@ pub fn main(name: &str, allowed_imports: Option<Vec<AllowedImport>>) -> ! {
         },
         threads: args.threads,
         count_instructions: args.count_instructions,
+        spectre_guards: !args.no_spectre_guards,
         heap_reserved_size: args
             .heap_reserved_size
             .unwrap_or(defaults.heap_reserved_size),

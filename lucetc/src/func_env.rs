@@ -171,7 +171,14 @@ impl<'m> FuncEnv<'m> {
             .load(I64, MemFlags::trusted(), def, table_def::BASE);
         let elem = pos.ins().uextend(I64, elem);
         let off = pos.ins().ishl_imm(elem, 3);
-        pos.ins().iadd(base, off)
+        let addr = pos.ins().iadd(base, off);
+        if !self.module.data.options.spectre_guards {
+            return addr;
+        }
+        // The trap stops the access architecturally; past a mispredicted
+        // check, the address is the table base, never an index the guest
+        // chose beyond the bound.
+        pos.ins().select_spectre_guard(oob, base, addr)
     }
 
     fn memory_def(&self, pos: &mut FuncCursor, index: MemoryIndex) -> ir::Value {
@@ -305,7 +312,7 @@ impl TargetEnvironment for FuncEnv<'_> {
     }
 
     fn heap_access_spectre_mitigation(&self) -> bool {
-        false
+        self.module.data.options.spectre_guards
     }
 
     fn proof_carrying_code(&self) -> bool {

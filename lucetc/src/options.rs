@@ -93,6 +93,10 @@ pub struct Options {
     /// Count executed wasm instructions in the run's limits, and stop the
     /// run when the embedder's budget is exceeded.
     pub count_instructions: bool,
+    /// Clamp addresses after explicit bounds checks with conditional moves
+    /// (table indices; heap accesses beyond the guard), so speculation
+    /// cannot read past a bound. On by default, as in Wasmtime.
+    pub spectre_guards: bool,
     /// What to write.
     pub emit: Emit,
     /// Worker threads for compilation (`None`: all cores).
@@ -112,6 +116,7 @@ impl Default for Options {
             heap_guard_size: c.heap_guard_size,
             interruptible: c.interruptible,
             count_instructions: c.count_instructions,
+            spectre_guards: c.spectre_guards,
             emit: Emit::default(),
             threads: None,
             allowed_imports: None,
@@ -134,6 +139,7 @@ impl Options {
             heap_guard_size: self.heap_guard_size,
             interruptible: self.interruptible,
             count_instructions: self.count_instructions,
+            spectre_guards: self.spectre_guards,
             ..CompileOptions::default()
         }
     }

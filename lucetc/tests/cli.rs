@@ -174,3 +174,38 @@ fn large_offsets_beyond_a_small_guard_get_an_explicit_check() {
         "explicit bounds check expected:\n{asm}"
     );
 }
+
+#[test]
+fn explicit_bounds_checks_clamp_addresses_against_speculation_unless_told_not_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let inp = write(
+        dir.path(),
+        "m.wat",
+        br#"(module (memory 1) (table 4 funcref)
+          (func (export "load") (param i32) (result i32) (i32.load offset=1048576 (local.get 0)))
+          (func (export "get") (param i32) (result funcref) (table.get (local.get 0)))
+          (func (export "call") (param i32) (result i32) (call_indirect (result i32) (local.get 0))))"#,
+    );
+    let cmovs = |extra: &[&str]| -> Vec<usize> {
+        let out = dir.path().join("m.so");
+        let mut args = vec![
+            inp.as_str(),
+            "-o",
+            out.to_str().unwrap(),
+            "--heap-guard-size",
+            "64KiB",
+        ];
+        args.extend_from_slice(extra);
+        assert!(lucetc(&args).status.success());
+        (0..3)
+            .map(|f| {
+                let asm =
+                    disassemble(&out, &format!("guest_func_{f}")).expect("objdump (binutils)");
+                asm.lines().filter(|l| l.contains("\tcmov")).count()
+            })
+            .collect()
+    };
+    // Heap access beyond the guard, table.get, call_indirect: each clamps.
+    assert!(cmovs(&[]).iter().all(|n| *n >= 1), "{:?}", cmovs(&[]));
+    assert_eq!(cmovs(&["--no-spectre-guards"]), vec![0, 0, 0]);
+}

@@ -52,8 +52,68 @@ impl TrapCode {
     }
 }
 
+impl TrapCode {
+    /// A stable snake_case identifier, for metric labels and logs that
+    /// machines read (`heap_out_of_bounds`).
+    pub fn id(self) -> &'static str {
+        match self {
+            TrapCode::HeapOutOfBounds => "heap_out_of_bounds",
+            TrapCode::Unreachable => "unreachable",
+            TrapCode::IntegerDivisionByZero => "integer_division_by_zero",
+            TrapCode::IntegerOverflow => "integer_overflow",
+            TrapCode::BadConversionToInteger => "bad_conversion_to_integer",
+            TrapCode::IndirectCallToNull => "indirect_call_to_null",
+            TrapCode::BadSignature => "bad_signature",
+            TrapCode::TableOutOfBounds => "table_out_of_bounds",
+            TrapCode::StackOverflow => "stack_overflow",
+            TrapCode::Interrupt => "interrupt",
+            TrapCode::HeapMisaligned => "heap_misaligned",
+            TrapCode::NullReference => "null_reference",
+        }
+    }
+}
+
 impl fmt::Display for TrapCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TrapCode;
+
+    #[test]
+    fn ids_are_snake_case_and_distinct() {
+        use TrapCode::*;
+        let all = [
+            HeapOutOfBounds,
+            Unreachable,
+            IntegerDivisionByZero,
+            IntegerOverflow,
+            BadConversionToInteger,
+            IndirectCallToNull,
+            BadSignature,
+            TableOutOfBounds,
+            StackOverflow,
+            Interrupt,
+            HeapMisaligned,
+            NullReference,
+        ];
+        let ids: std::collections::HashSet<_> = all.iter().map(|c| c.id()).collect();
+        assert_eq!(ids.len(), all.len());
+        for c in all {
+            // The Debug name, snake_cased: the label stays stable if
+            // someone renames the human-readable text.
+            let debug = format!("{c:?}");
+            let mut snake = String::new();
+            for (i, ch) in debug.chars().enumerate() {
+                if ch.is_ascii_uppercase() && i > 0 {
+                    snake.push('_');
+                }
+                snake.push(ch.to_ascii_lowercase());
+            }
+            assert_eq!(c.id(), snake);
+        }
     }
 }

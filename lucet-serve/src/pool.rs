@@ -373,23 +373,6 @@ fn supervisor(shared: Arc<Shared>) {
     }
 }
 
-/// Snake-case name of a trap code (`HeapOutOfBounds` → `heap_out_of_bounds`).
-fn trap_kind(code: lucet_runtime::TrapCode) -> String {
-    let name = format!("{code:?}");
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Run one job in a fresh instance.
 fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
     let route = job.route.clone();
@@ -517,7 +500,7 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
         ),
         Err(Error::Trap(trap)) => err(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &trap_kind(trap.code),
+            trap.code.id(),
             format!("trap: {trap}"),
         ),
         Err(e @ Error::Host(_)) => err(
@@ -551,14 +534,6 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn trap_kinds_are_snake_case() {
-        use lucet_runtime::TrapCode;
-        assert_eq!(trap_kind(TrapCode::HeapOutOfBounds), "heap_out_of_bounds");
-        assert_eq!(trap_kind(TrapCode::StackOverflow), "stack_overflow");
-        assert_eq!(trap_kind(TrapCode::Unreachable), "unreachable");
-    }
 
     #[test]
     fn capped_pipe() {

@@ -46,9 +46,14 @@ pub struct Lucet {
     pub kernels: Vec<(&'static str, Arc<Module>)>,
     /// The kernels compiled without interrupt checks.
     pub kernels_unchecked: Vec<(&'static str, Arc<Module>)>,
+    /// The kernels compiled without spectre guards.
+    pub kernels_unguarded: Vec<(&'static str, Arc<Module>)>,
     pub plain: Linker,
     pub wasi: Linker,
+    /// The echo host function, untyped (a closure over `Val` slices).
     pub host: Linker,
+    /// The echo host function, typed (`Linker::func_wrap`).
+    pub host_typed: Linker,
 }
 
 impl Lucet {
@@ -57,8 +62,13 @@ impl Lucet {
         let d = dir.path();
         let mut kernels = Vec::new();
         let mut kernels_unchecked = Vec::new();
+        let mut kernels_unguarded = Vec::new();
         let unchecked = lucetc::Options {
             interruptible: false,
+            ..options(None, true)
+        };
+        let unguarded = lucetc::Options {
+            spectre_guards: false,
             ..options(None, true)
         };
         for k in inputs::KERNELS {
@@ -66,6 +76,8 @@ impl Lucet {
             kernels.push((k.name, compile(d, k.name, &wasm, true)?));
             let name = format!("{}-unchecked", k.name);
             kernels_unchecked.push((k.name, compile_with(d, &name, &wasm, &unchecked)?));
+            let name = format!("{}-unguarded", k.name);
+            kernels_unguarded.push((k.name, compile_with(d, &name, &wasm, &unguarded)?));
         }
         let mut wasi = Linker::new();
         lucet_wasi::add_to_linker(&mut wasi);
@@ -79,6 +91,8 @@ impl Lucet {
                 Ok(())
             },
         );
+        let mut host_typed = Linker::new();
+        host_typed.func_wrap("env", "echo", |x: i32| x);
         Ok(Lucet {
             minimal: compile(d, "minimal", &inputs::minimal(), false)?,
             data: compile(d, "data", &inputs::data_1mib(), false)?,
@@ -86,9 +100,11 @@ impl Lucet {
             hostcall: compile(d, "hostcall", &inputs::hostcall_loop(), false)?,
             kernels,
             kernels_unchecked,
+            kernels_unguarded,
             plain: Linker::new(),
             wasi,
             host,
+            host_typed,
             _dir: dir,
         })
     }
@@ -146,9 +162,9 @@ pub fn hello_start(region: &Region, l: &Lucet) -> Vec<u8> {
     out.take()
 }
 
-/// A hostcall loop instance.
-pub fn hostcall_instance(region: &Region, l: &Lucet) -> Result<Instance> {
-    Ok(region.instantiate(&l.hostcall, &l.host)?)
+/// A hostcall loop instance, its host function bound by `linker`.
+pub fn hostcall_instance(region: &Region, l: &Lucet, linker: &Linker) -> Result<Instance> {
+    Ok(region.instantiate(&l.hostcall, linker)?)
 }
 
 /// Nanoseconds per host call over a loop of `n` calls.

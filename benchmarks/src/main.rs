@@ -367,42 +367,44 @@ fn timing_phases(args: &Args, plan: &Plan, l: &Lucet, records: &mut Vec<Record>)
     if args.wants("hostcall") {
         eprintln!("hostcalls");
         let region = fresh();
-        let mut li = lucet_side::hostcall_instance(&region, l)?;
+        let mut lt = lucet_side::hostcall_instance(&region, l, &l.host_typed)?;
+        let mut lu = lucet_side::hostcall_instance(&region, l, &l.host)?;
         let mut wi = wasmtime_side::hostcall_instance(&w, &w.hostcall)?;
         let mut wd = wasmtime_side::hostcall_instance(&w, &w.hostcall_untyped)?;
         let n = plan.hostcall_calls;
         for _ in 0..20 {
-            lucet_side::hostcall_sample(&mut li, n);
+            lucet_side::hostcall_sample(&mut lt, n);
+            lucet_side::hostcall_sample(&mut lu, n);
             wasmtime_side::hostcall_sample(&mut wi, n);
             wasmtime_side::hostcall_sample(&mut wd, n);
         }
-        let (mut ls, mut ws, mut ds) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ts, mut us, mut ws, mut ds) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for k in 0..plan.hostcall_samples {
-            for j in 0..3 {
-                match (k + j) % 3 {
-                    0 => ls.push(lucet_side::hostcall_sample(&mut li, n)),
-                    1 => ws.push(wasmtime_side::hostcall_sample(&mut wi, n)),
+            for j in 0..4 {
+                match (k + j) % 4 {
+                    0 => ts.push(lucet_side::hostcall_sample(&mut lt, n)),
+                    1 => us.push(lucet_side::hostcall_sample(&mut lu, n)),
+                    2 => ws.push(wasmtime_side::hostcall_sample(&mut wi, n)),
                     _ => ds.push(wasmtime_side::hostcall_sample(&mut wd, n)),
                 }
             }
         }
-        let ls = summarize(ls);
+        // Typed against typed (Linker::func_wrap on both sides), untyped
+        // against untyped (slices of values; Wasmtime's Linker::func_new).
         pair(
             records,
             "hostcall_roundtrip",
             "echo i32",
             "ns/call",
-            ls,
+            summarize(ts),
             summarize(ws),
         );
-        // lucet has only untyped host functions (slices of values); the
-        // same in Wasmtime is Linker::func_new.
         pair(
             records,
             "hostcall_roundtrip",
             "echo i32, untyped",
             "ns/call",
-            ls,
+            summarize(us),
             summarize(ds),
         );
     }
@@ -422,9 +424,25 @@ fn timing_phases(args: &Args, plan: &Plan, l: &Lucet, records: &mut Vec<Record>)
             UNCHECKED,
             records,
         )?;
+        // What lucet's spectre guards cost: the same kernels without them
+        // (Wasmtime keeps its default mitigations, so its column is the
+        // first pass's again).
+        eprintln!("CPU-bound kernels, lucet without spectre guards");
+        exec_rows(
+            plan,
+            l,
+            &region,
+            &w,
+            &l.kernels_unguarded,
+            UNGUARDED,
+            records,
+        )?;
     }
     Ok(())
 }
+
+/// Suffix of the kernel rows where lucet's code has no spectre guards.
+const UNGUARDED: &str = ", no spectre guards";
 
 /// Suffix of the kernel rows without interrupt checks on either side.
 const UNCHECKED: &str = ", no checks";
@@ -617,7 +635,7 @@ fn write_outputs(args: &Args, records: &[Record], machine: &Machine) -> Result<(
 fn loop_op(op: &str) -> Result<()> {
     let l = Lucet::new()?;
     let region = lucet_side::region(TIMING_POOL)?;
-    let mut hostcall = lucet_side::hostcall_instance(&region, &l)?;
+    let mut hostcall = lucet_side::hostcall_instance(&region, &l, &l.host_typed)?;
     let mut f: Box<dyn FnMut()> = match op {
         "instantiate" => Box::new(|| lucet_side::instantiate_drop(&region, &l.minimal, &l.plain)),
         "call" => Box::new(|| lucet_side::instantiate_call_drop(&region, &l.minimal, &l.plain)),

@@ -472,6 +472,32 @@ pub fn statements(records: &[Record]) -> String {
             ratios.join(", ")
         );
     }
+    // What lucet's spectre guards cost: each kernel against itself compiled
+    // without them, in the same run.
+    let guarded: Vec<(&str, f64)> = native
+        .iter()
+        .filter(|r| !r.subject.contains(", "))
+        .filter_map(|r| {
+            let off = native
+                .iter()
+                .find(|o| o.subject == format!("{}, no spectre guards", r.subject))?;
+            Some((r.subject, r.lucet?.p50 / off.lucet?.p50))
+        })
+        .collect();
+    if !guarded.is_empty() {
+        let geo = (guarded.iter().map(|g| g.1.ln()).sum::<f64>() / guarded.len() as f64).exp();
+        let each: Vec<String> = guarded
+            .iter()
+            .map(|(n, r)| format!("{n} {:+.1}%", (r - 1.0) * 100.0))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- Spectre guards (on by default) cost lucet's kernels {:+.1}% (geometric mean of \
+             the time with guards over the time without; {}).",
+            (geo - 1.0) * 100.0,
+            each.join(", ")
+        );
+    }
     out
 }
 

@@ -19,6 +19,19 @@ use std::sync::Arc;
 ///
 /// `Send`, so it can move between threads (with a suspended call, too), but
 /// not `Sync`: runs need `&mut`.
+///
+/// ```no_run
+/// # fn main() -> Result<(), lucet_runtime::Error> {
+/// use lucet_runtime::{Limits, Linker, Module, Region, Val};
+/// use std::time::Duration;
+/// let module = Module::load("handler.so")?;
+/// let region = Region::new(1000, Limits::default())?;
+/// let mut instance = region.instantiate_unstarted(&module, &Linker::new())?;
+/// instance.set_deadline(Some(Duration::from_millis(100)));
+/// instance.start()?; // the start function, under the deadline
+/// let out = instance.run("handle", &[Val::I32(1)])?;
+/// # Ok(()) }
+/// ```
 pub struct Instance {
     /// Declared first: a suspended call is dropped before the slot it runs on.
     pub(crate) domain: Domain,

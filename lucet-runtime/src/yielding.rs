@@ -56,6 +56,15 @@ pub(crate) fn with_slot<R>(state: &mut YieldState, f: impl FnOnce() -> R) -> R {
 /// [`Error::Yielded`](crate::Error::Yielded) from `run`), and
 /// [`Instance::resume`](crate::Instance::resume) continues it. Outside a
 /// hostcall's future the returned future never completes.
+///
+/// ```
+/// use lucet_runtime::{yield_value, FuncType, Linker, ValType};
+/// let mut linker = Linker::new();
+/// linker.func_async("host", "ask", FuncType::new([ValType::I32], [ValType::I32]), |_, args| {
+///     let question = args[0];
+///     Box::pin(async move { Ok(vec![yield_value(question).await]) })
+/// });
+/// ```
 pub fn yield_value(value: Val) -> YieldValue {
     YieldValue { value: Some(value) }
 }

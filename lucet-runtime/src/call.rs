@@ -13,6 +13,7 @@ use crate::code_registry;
 use crate::domain::{Domain, Suspended};
 use crate::execute::{Execution, SlotStack, Step};
 use crate::instance_state::InstanceState;
+use crate::region::StackRelease;
 use crate::run_control::{RunControl, Termination};
 use crate::trap::Trap;
 use crate::yielding::{self, YieldState};
@@ -124,6 +125,7 @@ impl Domain {
             type_index,
             awaiting: None,
             yielding: YieldState::Idle,
+            stack: st.slot.stack_release(),
         });
         Ok(())
     }
@@ -159,17 +161,24 @@ impl Domain {
 
     /// Abandon a suspended call, if there is one, and end its run.
     pub fn abandon(&mut self) {
-        if self.call.take().is_some() {
-            self.end_run();
+        if let Some(s) = self.call.take() {
+            let stack = s.stack;
+            drop(s);
+            self.end_run(stack);
         }
     }
 
-    /// The run is over: disarm its deadline, drop any stop aimed at it.
-    fn end_run(&mut self) {
+    /// The run is over (its coroutine dropped): disarm its deadline, drop
+    /// any stop aimed at it, give back the stack it used deep down.
+    fn end_run(&mut self, stack: StackRelease) {
         if let Some(when) = self.armed.take() {
             crate::watchdog::disarm(&self.control, when);
         }
         self.control.end();
+        // SAFETY: the stack's slot belongs to an instance of this domain,
+        // alive while the domain is (calls are dropped first), and the
+        // coroutine that ran on it is gone.
+        unsafe { stack.after_run() };
     }
 
     /// One resume of the coroutine. `Ok(None)`: the guest awaits a future,
@@ -198,8 +207,9 @@ impl Domain {
             Step::Ended(e) => Err(e),
         };
         // The call is over.
+        let stack = s.stack;
         self.call = None;
-        self.end_run();
+        self.end_run(stack);
         result.map(Some)
     }
 

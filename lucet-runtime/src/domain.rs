@@ -21,6 +21,7 @@
 use crate::active_run::HostFuture;
 use crate::domain_id::DomainId;
 use crate::execute::Execution;
+use crate::region::StackRelease;
 use crate::run_control::RunControl;
 use crate::yielding::YieldState;
 use crate::Module;
@@ -54,6 +55,8 @@ pub(crate) struct Suspended {
     pub awaiting: Option<HostFuture>,
     /// A yield from inside that future.
     pub yielding: YieldState,
+    /// The stack it runs on, to give back after it.
+    pub stack: StackRelease,
 }
 
 impl Domain {

@@ -173,7 +173,7 @@ pub(crate) fn create(
     // Resolve imports before touching memory.
     let resolved = resolve(data, linker, domain.id)?;
 
-    let slot = region.take_slot()?;
+    let slot = region.take_slot(module)?;
     let vmctx_area = VmctxArea::new(layout.size() as usize)?;
     let vmctx = vmctx_area.vmctx();
     let mut keepalive: Vec<Arc<dyn Any + Send + Sync>> = Vec::new();

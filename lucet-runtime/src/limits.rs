@@ -22,6 +22,14 @@ pub struct Limits {
     pub vmctx_size: usize,
     /// Most elements a table may have. By default 1,000,000.
     pub table_elements: u32,
+    /// Largest accessible heap that is wiped in place when its instance is
+    /// dropped or reset: the pages the guest touched are zeroed and stay
+    /// resident for the slot's next tenant, which then faults nothing in,
+    /// and no other core's TLB is flushed. Larger heaps are given back to
+    /// the kernel instead. By default 1 MiB; 0 gives every heap back. A
+    /// free slot keeps at most this much (plus its stack's hot top)
+    /// resident.
+    pub heap_keep_resident: usize,
 }
 
 impl Default for Limits {
@@ -33,6 +41,7 @@ impl Default for Limits {
             hostcall_stack_reserve: 128 << 10,
             vmctx_size: 1 << 20,
             table_elements: 1_000_000,
+            heap_keep_resident: 1 << 20,
         }
     }
 }

@@ -237,7 +237,7 @@ impl Module {
             .map(|a| *a as usize)
             .collect();
         let sig_ids = data.types.iter().map(signature::intern).collect();
-        let heap_image = HeapImage::build(&data)?;
+        let heap_image = HeapImage::build(&data, Some(&path))?;
 
         let imported = data.num_imported_funcs();
         let mut code: Vec<FunctionCode> = data

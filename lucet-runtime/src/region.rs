@@ -3,34 +3,58 @@
 //!
 //! ```text
 //!  region base
-//!  ├─ slot 0 ───────────────────────────────────────────────────┐
-//!  │ guard page │ stack │ heap ... │ rest of reservation + guard │
-//!  ├─ slot 1 ───────────────────────────────────────────────────┤
-//!  │ guard page │ stack │ heap ... │ ...                         │
-//!  └─────────────────────────────────────────────────────────────┘
+//!  ├─ slot 0 ─────────────────────────────────────────────────────────────┐
+//!  │ guard page │ stack (hot top ▲) │ heap: image, zeros │ rest + guard    │
+//!  │  PROT_NONE │        read-write, one mapping         │  PROT_NONE      │
+//!  ├─ slot 1 ─────────────────────────────────────────────────────────────┤
+//!  │ guard page │ stack             │ heap ...           │ ...             │
+//!  └───────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
-//! Each slot's stack and accessible heap are one contiguous read-write
-//! range, and its heap reservation, guard and the next slot's stack guard
-//! page one inaccessible range: two mappings per slot (three with a
-//! copy-on-write heap image), which keeps 20,000 slots well within the
-//! kernel's default `vm.max_map_count` of 65,530. An instance's vmctx state
-//! is not in its slot but in a small allocation of its own: slots are
-//! gigabytes apart, and a page touched in every slot would cost each idle
-//! instance a page of memory and two pages of page tables.
+//! **Two mappings per instance.** A slot's stack and accessible heap are one
+//! contiguous anonymous read-write range, and its heap reservation, guard and
+//! the next slot's stack guard page one inaccessible range. A small heap
+//! image (up to [`IMAGE_COPY_MAX`](crate::heap_image::IMAGE_COPY_MAX)) is
+//! copied into the heap rather than mapped, so it costs no mapping of its
+//! own; a large one is mapped copy-on-write and costs two more. Against the
+//! kernel's default `vm.max_map_count` of 65,530 that fits 30,000 instances
+//! of a typical program, which is also about what the 47-bit address space
+//! holds at 4 GiB a slot. An instance's vmctx state is not in its slot but in
+//! a small allocation of its own: slots are gigabytes apart, and a page
+//! touched in every slot would cost each idle instance a page of memory and
+//! two pages of page tables.
 //!
-//! A slot is prepared when first used and then reused: dropping an instance
-//! discards the pages its heap dirtied with `madvise`, leaving mappings and
-//! protections for the next instance, which changes only what differs (its
-//! heap size, its image). Reusing a slot for the same module costs no system
-//! call at instantiation.
+//! **Pages given back, pages kept.** A slot is prepared when first used and
+//! then reused, its mappings and protections left in place.
+//! - The stack keeps its hot top ([`STACK_HOT_BYTES`]) resident. After each
+//!   run, if the run went deeper (it wrote to the lowest page of the hot
+//!   top, which is otherwise zero), everything but the top page is
+//!   discarded with `madvise`: a deep recursion does not leave an idle
+//!   instance, or a free slot, holding hundreds of KiB.
+//! - The heap of a departing tenant is wiped in place when its accessible
+//!   size is at most [`Limits::heap_keep_resident`]: the pages it touched
+//!   (found with one `mincore`) are zeroed with `memset` and stay resident,
+//!   so the next tenant faults nothing back in and no other core has its TLB
+//!   flushed. Larger heaps are discarded with `madvise`. A mapped image's
+//!   pages are always discarded, which restores the image.
+//! - Free slots remember the module they last held: a module gets back one
+//!   of its own slots first (its image already mapped, its pages warm), then
+//!   a never-used one, then any other.
 
-use crate::heap_image::HeapImage;
+use crate::heap_image::{HeapImage, ImageForm};
 use crate::page::{round_up, PAGE_SIZE};
 use crate::{Error, Limits};
 use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
 use std::ptr;
 use std::sync::{Arc, Mutex};
+
+/// Bytes at the top of each slot's stack that runs may leave resident:
+/// 16 KiB (four pages), enough for the usual call depth of guest code and
+/// its hostcalls, which then costs no system call and no page fault per
+/// run. A run that goes deeper leaves only the top page resident.
+pub const STACK_HOT_BYTES: usize = 16 << 10;
 
 /// What a slot's memory looks like between uses.
 #[derive(Default)]
@@ -39,10 +63,45 @@ struct SlotMeta {
     prepared: bool,
     /// Heap bytes `[0, heap_accessible)` are read-write.
     heap_accessible: usize,
-    /// The heap image mapped at the heap base, if any: (id, length).
-    image: Option<(u64, usize)>,
+    /// A mapped heap image at the heap base, if any: (id, length).
+    mapped_image: Option<(u64, usize)>,
     /// The current tenant has a memory, so the heap may be dirty.
     heap_in_use: bool,
+}
+
+/// Free slots, grouped by the module that last used them.
+#[derive(Default)]
+struct FreeSlots {
+    /// Never used: LIFO.
+    fresh: Vec<usize>,
+    /// By last tenant's module (its `Module` address, a hint only: what a
+    /// slot really holds is in its `SlotMeta`): LIFO each.
+    by_module: HashMap<usize, Vec<usize>>,
+    len: usize,
+}
+
+impl FreeSlots {
+    fn take(&mut self, module: usize) -> Option<usize> {
+        let own = self.by_module.get_mut(&module).and_then(Vec::pop);
+        let index = own.or_else(|| self.fresh.pop()).or_else(|| {
+            let (&m, list) = self.by_module.iter_mut().find(|(_, l)| !l.is_empty())?;
+            let i = list.pop();
+            if list.is_empty() {
+                self.by_module.remove(&m);
+            }
+            i
+        })?;
+        if self.by_module.get(&module).is_some_and(Vec::is_empty) {
+            self.by_module.remove(&module);
+        }
+        self.len -= 1;
+        Some(index)
+    }
+
+    fn put(&mut self, index: usize, module: usize) {
+        self.by_module.entry(module).or_default().push(index);
+        self.len += 1;
+    }
 }
 
 pub(crate) struct RegionInner {
@@ -56,7 +115,7 @@ pub(crate) struct RegionInner {
     heap_size: usize,
     capacity: usize,
     limits: Limits,
-    free: Mutex<Vec<usize>>,
+    free: Mutex<FreeSlots>,
     meta: Box<[UnsafeCell<SlotMeta>]>,
 }
 
@@ -126,7 +185,11 @@ impl Region {
                 heap_size,
                 capacity,
                 limits,
-                free: Mutex::new((0..capacity).rev().collect()),
+                free: Mutex::new(FreeSlots {
+                    fresh: (0..capacity).rev().collect(),
+                    by_module: HashMap::new(),
+                    len: capacity,
+                }),
                 meta: (0..capacity)
                     .map(|_| UnsafeCell::new(SlotMeta::default()))
                     .collect(),
@@ -147,7 +210,7 @@ impl Region {
                 .free
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .len()
+                .len
     }
 
     /// The limits every instance in the region is held to.
@@ -184,17 +247,20 @@ impl Region {
         crate::Instance::unstarted(self, module, linker)
     }
 
-    pub(crate) fn take_slot(&self) -> Result<Slot, Error> {
+    /// A free slot for an instance of `module`, preferring one it held.
+    pub(crate) fn take_slot(&self, module: &crate::Module) -> Result<Slot, Error> {
+        let key = module as *const crate::Module as usize;
         let index = self
             .inner
             .free
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .pop()
+            .take(key)
             .ok_or(Error::RegionFull(self.inner.capacity))?;
         let slot = Slot {
             region: self.inner.clone(),
             index,
+            module: key,
         };
         if let Err(e) = slot.prepare() {
             drop(slot);
@@ -218,6 +284,8 @@ impl Drop for RegionInner {
 pub(crate) struct Slot {
     region: Arc<RegionInner>,
     index: usize,
+    /// The tenant's module, to file the slot under when it is freed.
+    module: usize,
 }
 
 fn protect(start: *mut u8, len: usize, prot: i32) -> Result<(), Error> {
@@ -301,13 +369,20 @@ impl Slot {
 
     /// Set the heap up for a new instance: `image` at the base (or zeros),
     /// exactly `initial` bytes accessible. The slot's heap must be clean
-    /// (as `release` leaves it).
+    /// (as `heap_clean` leaves it).
     pub fn heap_setup(&self, image: Option<&HeapImage>, initial: usize) -> Result<(), Error> {
         let meta = self.meta();
         let base = self.heap_base();
-        let wanted = image.map(|i| (i.id, i.len));
-        if meta.image != wanted {
-            if let Some((_, old_len)) = meta.image.take() {
+        let wanted = match image {
+            Some(HeapImage {
+                form: ImageForm::Mapped(_),
+                id,
+                len,
+            }) => Some((*id, *len)),
+            _ => None,
+        };
+        if meta.mapped_image != wanted {
+            if let Some((_, old_len)) = meta.mapped_image.take() {
                 // Replace the old image with fresh zero pages.
                 let prot = if meta.heap_accessible >= old_len {
                     RW
@@ -332,26 +407,31 @@ impl Slot {
                     return Err(Error::last_os("unmapping a heap image"));
                 }
             }
-            if let Some(img) = image {
+            if let Some(HeapImage {
+                form: ImageForm::Mapped(fd),
+                id,
+                len,
+            }) = image
+            {
                 // SAFETY: a fixed private mapping of the image over the first
                 // pages of our own heap; the image fits the initial size.
                 let r = unsafe {
                     libc::mmap(
                         base as *mut libc::c_void,
-                        img.len,
+                        *len,
                         RW,
                         libc::MAP_PRIVATE | libc::MAP_FIXED,
-                        img.raw_fd(),
+                        fd.as_raw_fd(),
                         0,
                     )
                 };
                 if r == libc::MAP_FAILED {
                     return Err(Error::last_os("mapping the heap image"));
                 }
-                meta.image = Some((img.id, img.len));
+                meta.mapped_image = Some((*id, *len));
             }
         }
-        let image_len = meta.image.map_or(0, |i| i.1);
+        let image_len = meta.mapped_image.map_or(0, |i| i.1);
         let accessible = meta.heap_accessible.max(image_len);
         if accessible < initial {
             // SAFETY: inside the heap reservation.
@@ -367,11 +447,21 @@ impl Slot {
         }
         meta.heap_accessible = initial;
         meta.heap_in_use = true;
+        if let Some(HeapImage {
+            form: ImageForm::Copied(bytes),
+            ..
+        }) = image
+        {
+            // SAFETY: the image fits the initial size (HeapImage::build),
+            // which was just made accessible; nothing else uses the heap.
+            unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), base, bytes.len()) };
+        }
         Ok(())
     }
 
     /// Discard everything the heap's user wrote: zero pages come back
-    /// zero, image pages come back as the image.
+    /// zero, mapped image pages come back as the image. Small heaps are
+    /// zeroed in place and stay resident (see the module docs).
     pub fn heap_clean(&self) -> Result<(), Error> {
         let meta = self.meta();
         if !meta.heap_in_use {
@@ -380,21 +470,117 @@ impl Slot {
             return Ok(());
         }
         meta.heap_in_use = false;
-        let dirty = meta.heap_accessible.max(meta.image.map_or(0, |i| i.1));
-        if dirty > 0 {
+        let base = self.heap_base();
+        let image_len = meta.mapped_image.map_or(0, |i| i.1);
+        let dirty = meta.heap_accessible.max(image_len);
+        let keep = self.region.limits.heap_keep_resident;
+        // A mapped image's dirty pages are private copies: discarding them
+        // brings the image back.
+        let (discard, wipe) = if dirty - image_len <= keep {
+            (image_len, dirty - image_len)
+        } else {
+            (dirty, 0)
+        };
+        if discard > 0 {
             // SAFETY: the range is inside this slot's heap reservation.
-            let r = unsafe {
-                libc::madvise(
-                    self.heap_base() as *mut libc::c_void,
-                    dirty,
-                    libc::MADV_DONTNEED,
-                )
-            };
+            let r =
+                unsafe { libc::madvise(base as *mut libc::c_void, discard, libc::MADV_DONTNEED) };
             if r != 0 {
                 return Err(Error::last_os("madvise"));
             }
         }
+        if wipe > 0 {
+            // SAFETY: `[image_len, dirty)` is accessible heap of this slot,
+            // page-aligned, and no one uses it (the tenant is gone).
+            unsafe { zero_resident_pages(base.add(image_len), wipe) }?;
+        }
         Ok(())
+    }
+
+    /// The stack a call runs on, and what to give back after it.
+    pub fn stack_release(&self) -> StackRelease {
+        StackRelease {
+            bottom: self.stack_bottom(),
+            hot: self.stack_top() - STACK_HOT_BYTES.min(self.region.stack_size),
+            top_page: self.stack_top() - PAGE_SIZE,
+        }
+    }
+}
+
+/// Zero the resident pages of `[start, start + len)`, leaving the others
+/// untouched (and unallocated).
+///
+/// # Safety
+/// The range is page-aligned, mapped read-write, and not in use.
+unsafe fn zero_resident_pages(start: *mut u8, len: usize) -> Result<(), Error> {
+    const CHUNK: usize = 256;
+    let mut resident = [0u8; CHUNK];
+    let pages = len / PAGE_SIZE;
+    let mut page = 0;
+    while page < pages {
+        let n = (pages - page).min(CHUNK);
+        // SAFETY: as the caller promises; `addr` is page-aligned.
+        let addr = unsafe { start.add(page * PAGE_SIZE) };
+        // SAFETY: `resident` has room for `n` entries.
+        if unsafe {
+            libc::mincore(
+                addr as *mut libc::c_void,
+                n * PAGE_SIZE,
+                resident.as_mut_ptr(),
+            )
+        } != 0
+        {
+            return Err(Error::last_os("mincore"));
+        }
+        for (i, r) in resident[..n].iter().enumerate() {
+            if r & 1 != 0 {
+                // SAFETY: a resident page of the range.
+                unsafe { ptr::write_bytes(addr.add(i * PAGE_SIZE), 0, PAGE_SIZE) };
+            }
+        }
+        page += n;
+    }
+    Ok(())
+}
+
+/// The part of a slot's stack a run may leave resident, and the rest.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StackRelease {
+    /// Lowest usable stack address.
+    bottom: usize,
+    /// Lowest address of the hot top, whose first page is zero unless a
+    /// run went (about) that deep.
+    hot: usize,
+    /// The top page, kept even after a deep run.
+    top_page: usize,
+}
+
+impl StackRelease {
+    /// After a run: if it used the stack below the hot top, give back all
+    /// but the top page. A run that went that deep wrote to the lowest page of
+    /// the hot top (return addresses, saved registers), which is otherwise
+    /// zero. (A run whose one frame spans that whole page without writing
+    /// to it is missed: its pages are kept until a later deep run, never
+    /// shown to anyone, as stacks are not observable by guest code.)
+    ///
+    /// # Safety
+    /// The slot the range belongs to is alive and no run uses its stack.
+    pub unsafe fn after_run(&self) {
+        // SAFETY: the hot top is mapped read-write and idle, as promised.
+        let page = unsafe { std::slice::from_raw_parts(self.hot as *const u64, PAGE_SIZE / 8) };
+        if page.iter().all(|w| *w == 0) {
+            return;
+        }
+        // SAFETY: as above; `[bottom, top_page)` is the stack below its
+        // top page. Discarded anonymous pages read back as zeros, the hot
+        // top's lowest page included.
+        unsafe {
+            libc::madvise(
+                self.bottom as *mut libc::c_void,
+                self.top_page - self.bottom,
+                libc::MADV_DONTNEED,
+            );
+        }
     }
 }
 
@@ -408,6 +594,6 @@ impl Drop for Slot {
             .free
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(self.index);
+            .put(self.index, self.module);
     }
 }

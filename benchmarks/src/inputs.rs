@@ -22,6 +22,8 @@ pub const MINIMAL: &str = "minimal";
 pub const DATA: &str = "data-1MiB";
 pub const HELLO: &str = "wasi-hello";
 pub const MINIMAL_AFTER_DATA: &str = "minimal after data-1MiB";
+pub const DATA_TOUCHED: &str = "data-1MiB, every page read";
+pub const DEEP: &str = "deep-recursion";
 
 /// The smallest useful module: one export returning a constant.
 pub fn minimal() -> Vec<u8> {
@@ -37,9 +39,39 @@ pub fn data_1mib() -> Vec<u8> {
         let b = (i * 7 + 3) as u8 | 1;
         write!(text, "\\{b:02x}").unwrap();
     }
-    text.push_str("\") (func (export \"f\") (result i32) (i32.const 42)))");
+    text.push_str(
+        r#"") (func (export "f") (result i32) (i32.const 42))
+  (func (export "touch") (result i32) (local $p i32) (local $sum i32)
+    (loop $l
+      (local.set $sum (i32.add (local.get $sum) (i32.load8_u (local.get $p))))
+      (local.set $p (i32.add (local.get $p) (i32.const 4096)))
+      (br_if $l (i32.lt_u (local.get $p) (i32.const 1048576))))
+    (local.get $sum)))"#,
+    );
     wat::parse_str(&text).expect("data module")
 }
+
+/// What `touch` of the data module returns: the sum of the first byte of
+/// each of its 256 pages.
+pub fn data_touch_expected() -> i32 {
+    (0..256usize).map(|p| ((p * 4096 * 7 + 3) as u8 | 1) as i32).sum()
+}
+
+/// A module whose `recurse(n)` calls itself `n` deep.
+pub fn deep_recursion() -> Vec<u8> {
+    wat::parse_str(
+        r#"(module
+  (func $down (param i32) (result i32)
+    (if (result i32) (local.get 0)
+      (then (i32.add (i32.const 1) (call $down (i32.sub (local.get 0) (i32.const 1)))))
+      (else (i32.const 0))))
+  (func (export "recurse") (param i32) (result i32) (call $down (local.get 0))))"#,
+    )
+    .expect("deep recursion module")
+}
+
+/// How deep `deep_recursion` goes.
+pub const DEPTH: i32 = 5000;
 
 /// A guest loop calling the host function `env.echo` `n` times, summing
 /// what it returns.

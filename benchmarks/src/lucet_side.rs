@@ -41,6 +41,7 @@ pub struct Lucet {
     _dir: tempfile::TempDir,
     pub minimal: Arc<Module>,
     pub data: Arc<Module>,
+    pub deep: Arc<Module>,
     pub hello: Arc<Module>,
     pub hostcall: Arc<Module>,
     pub kernels: Vec<(&'static str, Arc<Module>)>,
@@ -96,6 +97,7 @@ impl Lucet {
         Ok(Lucet {
             minimal: compile(d, "minimal", &inputs::minimal(), false)?,
             data: compile(d, "data", &inputs::data_1mib(), false)?,
+            deep: compile(d, "deep", &inputs::deep_recursion(), false)?,
             hello: compile(d, "hello", &inputs::read(&inputs::hello_path())?, true)?,
             hostcall: compile(d, "hostcall", &inputs::hostcall_loop(), false)?,
             kernels,
@@ -113,6 +115,8 @@ impl Lucet {
         match subject {
             inputs::MINIMAL => &self.minimal,
             inputs::DATA => &self.data,
+            inputs::DEEP => &self.deep,
+            inputs::HELLO => &self.hello,
             _ => panic!("no module {subject}"),
         }
     }
@@ -136,6 +140,15 @@ pub fn instantiate_call_drop(region: &Region, module: &Arc<Module>, linker: &Lin
         .expect("lucet instantiate");
     let r = i.run("f", &[]).expect("lucet call");
     assert_eq!(r, [Val::I32(42)]);
+}
+
+/// Instantiate the data module, read every page of its image, drop.
+pub fn instantiate_touch_drop(region: &Region, module: &Arc<Module>) {
+    let mut i = region
+        .instantiate(module, &Linker::new())
+        .expect("lucet instantiate");
+    let r = i.run("touch", &[]).expect("lucet touch");
+    assert_eq!(r, [Val::I32(inputs::data_touch_expected())]);
 }
 
 pub fn hello_ctx(out: &WritePipe) -> WasiCtx {
@@ -198,11 +211,13 @@ pub fn kernel_call(i: &mut Instance, name: &str, arg: u32) -> u64 {
 }
 
 /// Resident bytes per live instance at each of `counts` (cumulative), in
-/// a fresh region.
+/// a fresh region; each instance first runs `run` (export, argument) if
+/// given. The last figure is per free slot once all are dropped.
 pub fn rss_per_instance(
     module: &Arc<Module>,
     linker: &Linker,
     counts: &[usize],
+    run: Option<(&str, i32)>,
 ) -> Result<Vec<(f64, f64)>> {
     let max = *counts.iter().max().unwrap();
     let region = region(max)?;
@@ -212,10 +227,16 @@ pub fn rss_per_instance(
     let mut out = Vec::new();
     for &n in counts {
         while live.len() < n {
-            live.push(region.instantiate(module, linker)?);
+            let mut i = region.instantiate(module, linker)?;
+            if let Some((name, arg)) = run {
+                i.run(name, &[Val::I32(arg)])?;
+            }
+            live.push(i);
         }
         out.push(Footprint::now().per(&base, n));
     }
+    drop(live);
+    out.push(Footprint::now().per(&base, max));
     Ok(out)
 }
 

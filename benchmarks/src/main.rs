@@ -337,6 +337,23 @@ fn timing_phases(args: &Args, plan: &Plan, l: &Lucet, records: &mut Vec<Record>)
             );
             pair(records, "instantiate_call_drop", subject, "us", s[0], s[1]);
         }
+        // The image's pages faulted in: what its backing costs.
+        let region = fresh();
+        let s = inst(
+            &mut [
+                &mut || lucet_side::instantiate_touch_drop(&region, &l.data),
+                &mut || wasmtime_side::instantiate_touch_drop(&w.engine, &w.data_touch),
+            ],
+            plan.inst_per_round,
+        );
+        pair(
+            records,
+            "instantiate_call_drop",
+            inputs::DATA_TOUCHED,
+            "us",
+            s[0],
+            s[1],
+        );
     }
 
     if args.wants("hello") {
@@ -520,17 +537,19 @@ fn exec_rows(
 
 fn rss_phase(l: &Lucet, records: &mut Vec<Record>) -> Result<()> {
     eprintln!("resident memory per live instance");
-    for (subject, wasm) in [
-        (inputs::MINIMAL, inputs::minimal()),
-        (inputs::DATA, inputs::data_1mib()),
+    let deep = inputs::deep_recursion();
+    for (subject, wasm, run) in [
+        (inputs::MINIMAL, inputs::minimal(), None),
+        (inputs::DATA, inputs::data_1mib(), None),
+        (inputs::DEEP, deep, Some(("recurse", inputs::DEPTH))),
     ] {
-        let lk = lucet_side::rss_per_instance(l.by_subject(subject), &l.plain, &RSS_COUNTS)?;
-        let wk = wasmtime_side::rss_per_instance(&wasm, &RSS_COUNTS)?;
-        for ((n, lb), wb) in RSS_COUNTS.iter().zip(lk).zip(wk) {
-            let kib = |b: f64| Summary {
-                p50: b / 1024.0,
-                p99: b / 1024.0,
-            };
+        let lk = lucet_side::rss_per_instance(l.by_subject(subject), &l.plain, &RSS_COUNTS, run)?;
+        let wk = wasmtime_side::rss_per_instance(&wasm, &RSS_COUNTS, run)?;
+        let kib = |b: f64| Summary {
+            p50: b / 1024.0,
+            p99: b / 1024.0,
+        };
+        for ((n, lb), wb) in RSS_COUNTS.iter().zip(&lk).zip(&wk) {
             let at = format!("{subject} @{}k", n / 1000);
             pair(
                 records,
@@ -549,6 +568,18 @@ fn rss_phase(l: &Lucet, records: &mut Vec<Record>) -> Result<()> {
                 kib(wb.1),
             );
         }
+        // Once every instance is dropped: what a free slot keeps.
+        if let (Some(lf), Some(wf)) = (lk.last(), wk.last()) {
+            let at = format!("{subject}, per free slot after all dropped");
+            pair(
+                records,
+                "rss_per_instance",
+                &at,
+                "KiB",
+                kib(lf.0),
+                kib(wf.0),
+            );
+        }
     }
     Ok(())
 }
@@ -560,12 +591,14 @@ fn maxlive_phase(
     notes: &mut Vec<String>,
 ) -> Result<()> {
     eprintln!("most live instances (trying up to {})", args.max_live);
-    for (subject, wasm) in [
-        (inputs::MINIMAL, inputs::minimal()),
-        (inputs::DATA, inputs::data_1mib()),
+    for (subject, wasm, wasi) in [
+        (inputs::MINIMAL, inputs::minimal(), false),
+        (inputs::DATA, inputs::data_1mib(), false),
+        (inputs::HELLO, inputs::read(&inputs::hello_path())?, true),
     ] {
-        let lm = lucet_side::max_live(l.by_subject(subject), &l.plain, args.max_live)?;
-        let wm = wasmtime_side::max_live(&wasm, args.max_live)?;
+        let linker = if wasi { &l.wasi } else { &l.plain };
+        let lm = lucet_side::max_live(l.by_subject(subject), linker, args.max_live)?;
+        let wm = wasmtime_side::max_live(&wasm, args.max_live, wasi)?;
         let one = |v: f64| Summary { p50: v, p99: v };
         pair(
             records,

@@ -68,6 +68,8 @@ fn pre<T: 'static>(linker: &Linker<T>, engine: &Engine, wasm: &[u8]) -> Result<I
 pub struct Wasmtime {
     pub engine: Engine,
     pub minimal: InstancePre<()>,
+    /// The data module (its `touch` reads every page of its image).
+    pub data_touch: InstancePre<()>,
     pub data: InstancePre<()>,
     pub hostcall: InstancePre<()>,
     /// The same with the host function defined untyped (`func_new`).
@@ -113,6 +115,7 @@ impl Wasmtime {
             minimal: pre(&plain, &engine, &inputs::minimal())?,
             data: pre(&plain, &engine, &inputs::data_1mib())?,
             hostcall: pre(&host, &engine, &inputs::hostcall_loop())?,
+            data_touch: pre(&plain, &engine, &inputs::data_1mib())?,
             hostcall_untyped: pre(&untyped, &engine, &inputs::hostcall_loop())?,
             hello: pre(&wasi, &engine, &inputs::read(&inputs::hello_path())?)?,
             kernels,
@@ -140,6 +143,19 @@ pub fn instantiate_call_drop(engine: &Engine, pre: &InstancePre<()>) {
     let i = pre.instantiate(&mut s).expect("wasmtime instantiate");
     let f = i.get_typed_func::<(), i32>(&mut s, "f").expect("export f");
     assert_eq!(f.call(&mut s, ()).expect("wasmtime call"), 42);
+}
+
+/// Instantiate the data module, read every page of its image, drop.
+pub fn instantiate_touch_drop(engine: &Engine, pre: &InstancePre<()>) {
+    let mut s = store(engine, ());
+    let i = pre.instantiate(&mut s).expect("wasmtime instantiate");
+    let f = i
+        .get_typed_func::<(), i32>(&mut s, "touch")
+        .expect("export touch");
+    assert_eq!(
+        f.call(&mut s, ()).expect("wasmtime touch"),
+        inputs::data_touch_expected()
+    );
 }
 
 /// Instantiate hello, run `_start` with stdout to a buffer, drop; returns
@@ -215,8 +231,14 @@ pub fn kernel_call(k: &mut KernelInstance, name: &str, arg: u32) -> u64 {
 }
 
 /// Resident bytes per live instance at each of `counts` (cumulative), with
-/// a fresh engine whose pool holds them all.
-pub fn rss_per_instance(wasm: &[u8], counts: &[usize]) -> Result<Vec<(f64, f64)>> {
+/// a fresh engine whose pool holds them all; each instance first runs
+/// `run` (export, argument) if given. The last figure is per free pool
+/// slot once all are dropped.
+pub fn rss_per_instance(
+    wasm: &[u8],
+    counts: &[usize],
+    run: Option<(&str, i32)>,
+) -> Result<Vec<(f64, f64)>> {
     let max = *counts.iter().max().unwrap();
     let engine = engine(Some(max as u32 + 1))?;
     let pre = pre(&Linker::new(&engine), &engine, wasm)?;
@@ -228,16 +250,22 @@ pub fn rss_per_instance(wasm: &[u8], counts: &[usize]) -> Result<Vec<(f64, f64)>
         while live.len() < n {
             let mut s = store(&engine, ());
             let i = pre.instantiate(&mut s)?;
+            if let Some((name, arg)) = run {
+                let f = i.get_typed_func::<i32, i32>(&mut s, name)?;
+                f.call(&mut s, arg)?;
+            }
             live.push((s, i));
         }
         out.push(Footprint::now().per(&base, n));
     }
+    drop(live);
+    out.push(Footprint::now().per(&base, max));
     Ok(out)
 }
 
 /// Find the largest pool (in steps of 1,000, then 100) whose engine can be
 /// created, up to `want`, and fill it with live instances of `wasm`.
-pub fn max_live(wasm: &[u8], want: usize) -> Result<MaxLive> {
+pub fn max_live(wasm: &[u8], want: usize, wasi: bool) -> Result<MaxLive> {
     let mut cap = want;
     let mut refused = None;
     let mut engine = loop {
@@ -265,17 +293,28 @@ pub fn max_live(wasm: &[u8], want: usize) -> Result<MaxLive> {
         let err = err.lines().next().unwrap_or("").to_string();
         note = format!("a pool of {limit} instances could not be created ({err}); ");
     }
-    fill(engine, wasm, cap, note)
+    if wasi {
+        let linker = wasi_linker(&engine)?;
+        fill(&engine, &linker, wasm, cap, note)
+    } else {
+        fill(&engine, &Linker::<()>::new(&engine), wasm, cap, note)
+    }
 }
 
-fn fill(engine: Engine, wasm: &[u8], cap: usize, note: String) -> Result<MaxLive> {
-    let pre = pre(&Linker::new(&engine), &engine, wasm).context("compiling for the pool")?;
+fn fill<T: Default + 'static>(
+    engine: &Engine,
+    linker: &Linker<T>,
+    wasm: &[u8],
+    cap: usize,
+    note: String,
+) -> Result<MaxLive> {
+    let pre = pre(linker, engine, wasm).context("compiling for the pool")?;
     let mut live = Vec::with_capacity(cap);
     let base = Footprint::now();
     let t = Instant::now();
     let mut stop = format!("{note}all {cap} pool slots filled");
     while live.len() < cap {
-        let mut s = store(&engine, ());
+        let mut s = store(engine, T::default());
         match pre.instantiate(&mut s) {
             Ok(i) => live.push((s, i)),
             Err(e) => {

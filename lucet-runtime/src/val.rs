@@ -53,8 +53,8 @@ pub enum Val {
     V128(u128),
     /// A function reference, or `None` for null.
     FuncRef(Option<FuncRef>),
-    /// A host reference: a number of the host's choosing, or `None` for
-    /// null. The runtime never interprets it: guest code can only store and
+    /// A host reference: a number of the host's choosing (any but
+    /// `u64::MAX`), or `None` for null. The runtime never interprets it: guest code can only store and
     /// pass it back, so a made-up number can do no harm here.
     ExternRef(Option<u64>),
 }
@@ -97,8 +97,12 @@ impl Val {
             Val::V128(v) => v,
             Val::FuncRef(None) => 0,
             Val::FuncRef(Some(r)) => r.record_in(domain)? as u128,
-            // Null is 0, so host reference n is stored as n + 1.
-            Val::ExternRef(r) => r.map_or(0, |n| n.wrapping_add(1)) as u128,
+            // Null is 0, so host reference n is stored as n + 1 (and the
+            // largest u64 has no encoding).
+            Val::ExternRef(None) => 0,
+            Val::ExternRef(Some(n)) => n.checked_add(1).ok_or_else(|| {
+                Error::InvalidState("externref u64::MAX is reserved for null".into())
+            })? as u128,
         })
     }
 

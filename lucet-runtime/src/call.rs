@@ -88,6 +88,7 @@ impl Domain {
         for (slot, a) in self.values.iter_mut().zip(args) {
             *slot = a.to_raw(self.id)?;
         }
+        st.slot.mark_touched();
         let (code, callee_vmctx) = st.func_code(index);
         let trampoline = st.module.entry_trampoline(type_index);
         let guard = st.slot.stack_guard();
@@ -121,8 +122,7 @@ impl Domain {
             .map(|limit| crate::watchdog::arm(&self.control, run, limit));
         self.call = Some(Suspended {
             exec,
-            module: st.module.clone(),
-            type_index,
+            results: &ty.results[..] as *const [lucet_module::ValType],
             awaiting: None,
             yielding: YieldState::Idle,
             stack: st.slot.stack_release(),
@@ -194,9 +194,10 @@ impl Domain {
                 return Ok(None);
             }
             Step::Returned => {
-                let ty = &s.module.data().types[s.type_index as usize];
+                // SAFETY: see `Suspended::results`: the module is alive.
+                let results = unsafe { &*s.results };
                 Ok(RunResult::Returned(
-                    ty.results
+                    results
                         .iter()
                         .zip(&self.values)
                         .map(|(t, raw)| Val::from_raw(*t, *raw, self.id))

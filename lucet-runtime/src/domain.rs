@@ -24,7 +24,6 @@ use crate::execute::Execution;
 use crate::region::StackRelease;
 use crate::run_control::RunControl;
 use crate::yielding::YieldState;
-use crate::Module;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,8 +48,10 @@ pub(crate) struct Domain {
 /// and what it waits for.
 pub(crate) struct Suspended {
     pub exec: Execution,
-    pub module: Arc<Module>,
-    pub type_index: u32,
+    /// The called function's result types, in its module's data: the
+    /// instance holds the module, and outlives the call (a domain drops its
+    /// call before its instances).
+    pub results: *const [lucet_module::ValType],
     /// The future a hostcall awaits, if any.
     pub awaiting: Option<HostFuture>,
     /// A yield from inside that future.
@@ -58,6 +59,10 @@ pub(crate) struct Suspended {
     /// The stack it runs on, to give back after it.
     pub stack: StackRelease,
 }
+
+// SAFETY: `results` points into an immutable module kept alive by the
+// domain's instances (`Arc<Module>` is `Send + Sync`); the rest is `Send`.
+unsafe impl Send for Suspended {}
 
 impl Domain {
     pub fn new() -> Domain {

@@ -49,7 +49,9 @@ pub(crate) enum Step {
 /// A guest call that may be suspended and resumed.
 pub(crate) struct Execution {
     co: Coroutine<ResumeWith, Suspend, Outcome, SlotStack>,
-    run: Box<ActiveRun>,
+    /// Inline: only its address during `resume` matters (CURRENT points at
+    /// it then), and `resume` holds `&mut self`, so it cannot move then.
+    run: ActiveRun,
 }
 
 // SAFETY: a suspended coroutine's stack holds guest frames (plain data) and,
@@ -74,27 +76,27 @@ impl Execution {
         let co: Coroutine<ResumeWith, Suspend, Outcome, SlotStack> =
             Coroutine::with_stack(stack, move |yielder: &GuestYielder, _start| {
                 let run = current();
-                // SAFETY: `run` is the boxed ActiveRun of this execution,
-                // installed as CURRENT for the duration of every resume.
+                // SAFETY: `run` is the ActiveRun of this execution, installed
+                // as CURRENT for the duration of every resume.
                 unsafe { (*run).yielder.set(yielder as *const _) };
                 body();
                 Outcome::Returned
             });
-        let run = Box::new(ActiveRun {
+        let run = ActiveRun {
             handler: co.trap_handler(),
             trap: Cell::new(None),
             stack_guard,
             heap,
             yielder: Cell::new(ptr::null()),
             ended: RefCell::new(None),
-        });
+        };
         Execution { co, run }
     }
 
     /// Run until the guest returns, traps, ends or suspends.
     pub fn resume(&mut self, input: ResumeWith) -> Step {
         signals::ensure_installed();
-        let prev = replace_current(&*self.run);
+        let prev = replace_current(&self.run);
         let result = self.co.resume(input);
         replace_current(prev);
         match result {

@@ -82,7 +82,7 @@ impl Caller<'_> {
     }
 
     /// A descriptor that becomes readable (`POLLIN`) when the embedder stops
-    /// this run, and stays readable until the run ends. A hostcall that
+    /// this run, and stays readable for the rest of it. A hostcall that
     /// blocks in the kernel (a read from a pipe, a sleep) should wait for it
     /// too, with `poll(2)`, and then return
     /// [`check_interrupt`](Self::check_interrupt)'s error. The descriptor

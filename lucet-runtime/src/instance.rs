@@ -279,6 +279,7 @@ macro_rules! instance_methods {
         /// The instance's linear memory (empty if it has none).
         pub fn memory(&mut self) -> &mut [u8] {
             let (_, st) = self.parts();
+            st.slot.mark_touched();
             // SAFETY: `&mut self` holds the domain: the guest is not
             // running and the borrow is tied to `&mut self`.
             unsafe { st.memory_slice() }
@@ -335,7 +336,7 @@ impl Instance {
         linker: &Linker,
     ) -> Result<Instance, Error> {
         let domain = Domain::new();
-        let state = instantiate::create(region, module, linker, &domain)?;
+        let state = instantiate::create(region, module, linker, &domain, false)?;
         instantiate::initialize(&state)?;
         Ok(Instance { domain, state })
     }

@@ -80,6 +80,9 @@ pub(crate) struct InstanceState {
     pub module: Arc<Module>,
     /// The domain it belongs to.
     pub domain: DomainId,
+    /// The domain is a store (other instances may run its code or write
+    /// its memory).
+    pub in_store: bool,
     /// The domain's run control: what guest code's run limits point at.
     pub control: Arc<RunControl>,
     pub slot: Slot,

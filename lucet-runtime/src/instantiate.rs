@@ -165,6 +165,7 @@ pub(crate) fn create(
     module: &Arc<Module>,
     linker: &Linker,
     domain: &Domain,
+    in_store: bool,
 ) -> Result<Box<InstanceState>, Error> {
     let limits = *region.limits();
     check_limits(module, &limits)?;
@@ -237,6 +238,7 @@ pub(crate) fn create(
     let mut st = Box::new(InstanceState {
         module: module.clone(),
         domain: domain.id,
+        in_store,
         control: domain.control.clone(),
         slot,
         vmctx,
@@ -312,6 +314,11 @@ pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
     let image = st.module.heap_image();
     if let Some(spec) = data.heap_spec() {
         st.slot.heap_setup(image, spec.initial_bytes() as usize)?;
+        if st.in_store {
+            // Code of a store's other instances may write this heap in
+            // their own calls: always assume it written.
+            st.slot.mark_touched();
+        }
         let def = st.field::<u64>(layout.memory_def(0) + memory_def::LENGTH);
         // SAFETY: the definition lies in this instance's vmctx area.
         unsafe { *def = spec.initial_bytes() };

@@ -38,14 +38,13 @@
 //!   flushed. Larger heaps are discarded with `madvise`. A mapped image's
 //!   pages are always discarded, which restores the image.
 //! - Free slots remember the module they last held: a module gets back one
-//!   of its own slots first (its image already mapped, its pages warm), then
-//!   a never-used one, then any other.
+//!   of its own recently freed slots if there is one (its image already
+//!   mapped, its pages warm), else the most recently freed slot.
 
 use crate::heap_image::{HeapImage, ImageForm};
 use crate::page::{round_up, PAGE_SIZE};
 use crate::{Error, Limits};
 use std::cell::UnsafeCell;
-use std::collections::HashMap;
 use std::os::fd::AsRawFd;
 use std::ptr;
 use std::sync::{Arc, Mutex};
@@ -67,40 +66,47 @@ struct SlotMeta {
     mapped_image: Option<(u64, usize)>,
     /// The current tenant has a memory, so the heap may be dirty.
     heap_in_use: bool,
+    /// Bytes of a copied image written at the heap base by `heap_setup`.
+    copied_image: usize,
+    /// Guest code ran, or the host was given the heap: it may be dirty
+    /// anywhere, not just where `heap_setup` copied an image.
+    touched: bool,
 }
 
-/// Free slots, grouped by the module that last used them.
+/// Free slots, most recently freed last, each with the module that last
+/// held it (its `Module` address: a hint only, what a slot really holds is
+/// in its `SlotMeta`; 0 for never used).
 #[derive(Default)]
 struct FreeSlots {
-    /// Never used: LIFO.
-    fresh: Vec<usize>,
-    /// By last tenant's module (its `Module` address, a hint only: what a
-    /// slot really holds is in its `SlotMeta`): LIFO each.
-    by_module: HashMap<usize, Vec<usize>>,
-    len: usize,
+    slots: Vec<(usize, usize)>,
 }
 
+/// How far back `FreeSlots::take` looks for a slot of the same module.
+const AFFINITY_SCAN: usize = 16;
+
 impl FreeSlots {
+    /// A slot for `module`: the most recently freed one it held among the
+    /// last few freed, else the most recently freed of all. (A region
+    /// serving one module always finds its own at once; one shared by a
+    /// few alternating modules mostly does. No hashing on this path.)
     fn take(&mut self, module: usize) -> Option<usize> {
-        let own = self.by_module.get_mut(&module).and_then(Vec::pop);
-        let index = own.or_else(|| self.fresh.pop()).or_else(|| {
-            let (&m, list) = self.by_module.iter_mut().find(|(_, l)| !l.is_empty())?;
-            let i = list.pop();
-            if list.is_empty() {
-                self.by_module.remove(&m);
-            }
-            i
-        })?;
-        if self.by_module.get(&module).is_some_and(Vec::is_empty) {
-            self.by_module.remove(&module);
+        let n = self.slots.len();
+        let found = self.slots[n.saturating_sub(AFFINITY_SCAN)..]
+            .iter()
+            .rposition(|s| s.1 == module)
+            .map(|i| i + n.saturating_sub(AFFINITY_SCAN));
+        match found {
+            Some(i) => Some(self.slots.remove(i).0),
+            None => self.slots.pop().map(|s| s.0),
         }
-        self.len -= 1;
-        Some(index)
     }
 
     fn put(&mut self, index: usize, module: usize) {
-        self.by_module.entry(module).or_default().push(index);
-        self.len += 1;
+        self.slots.push((index, module));
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
     }
 }
 
@@ -186,9 +192,7 @@ impl Region {
                 capacity,
                 limits,
                 free: Mutex::new(FreeSlots {
-                    fresh: (0..capacity).rev().collect(),
-                    by_module: HashMap::new(),
-                    len: capacity,
+                    slots: (0..capacity).rev().map(|i| (i, 0)).collect(),
                 }),
                 meta: (0..capacity)
                     .map(|_| UnsafeCell::new(SlotMeta::default()))
@@ -210,7 +214,7 @@ impl Region {
                 .free
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .len
+                .len()
     }
 
     /// The limits every instance in the region is held to.
@@ -447,6 +451,8 @@ impl Slot {
         }
         meta.heap_accessible = initial;
         meta.heap_in_use = true;
+        meta.touched = false;
+        meta.copied_image = 0;
         if let Some(HeapImage {
             form: ImageForm::Copied(bytes),
             ..
@@ -455,8 +461,15 @@ impl Slot {
             // SAFETY: the image fits the initial size (HeapImage::build),
             // which was just made accessible; nothing else uses the heap.
             unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), base, bytes.len()) };
+            meta.copied_image = bytes.len();
         }
         Ok(())
+    }
+
+    /// The heap may now be written anywhere: guest code is about to run, or
+    /// the host is handed the memory.
+    pub fn mark_touched(&self) {
+        self.meta().touched = true;
     }
 
     /// Discard everything the heap's user wrote: zero pages come back
@@ -489,11 +502,16 @@ impl Slot {
                 return Err(Error::last_os("madvise"));
             }
         }
-        if wipe > 0 {
+        if wipe > 0 && !meta.touched {
+            // Nothing but the copied image was written.
+            // SAFETY: the image's bytes lie in the accessible heap.
+            unsafe { ptr::write_bytes(base, 0, meta.copied_image) };
+        } else if wipe > 0 {
             // SAFETY: `[image_len, dirty)` is accessible heap of this slot,
             // page-aligned, and no one uses it (the tenant is gone).
             unsafe { zero_resident_pages(base.add(image_len), wipe) }?;
         }
+        meta.copied_image = 0;
         Ok(())
     }
 
@@ -557,18 +575,24 @@ pub(crate) struct StackRelease {
 
 impl StackRelease {
     /// After a run: if it used the stack below the hot top, give back all
-    /// but the top page. A run that went that deep wrote to the lowest page of
-    /// the hot top (return addresses, saved registers), which is otherwise
-    /// zero. (A run whose one frame spans that whole page without writing
-    /// to it is missed: its pages are kept until a later deep run, never
+    /// but the top page. A run that went that deep wrote to the lowest page
+    /// of the hot top on its way down: every frame stores its return
+    /// address and saved frame pointer at its top, and wasm frames are
+    /// small (a guest's own data lives in linear memory), so the top
+    /// [`DEPTH_PROBE_BYTES`] of that page, otherwise zero, cannot be
+    /// crossed without a write. (A run whose frames there are all larger
+    /// is missed: its pages are kept until a later deep run is seen, never
     /// shown to anyone, as stacks are not observable by guest code.)
     ///
     /// # Safety
     /// The slot the range belongs to is alive and no run uses its stack.
     pub unsafe fn after_run(&self) {
+        let probe = self.hot + PAGE_SIZE - DEPTH_PROBE_BYTES;
         // SAFETY: the hot top is mapped read-write and idle, as promised.
-        let page = unsafe { std::slice::from_raw_parts(self.hot as *const u64, PAGE_SIZE / 8) };
-        if page.iter().all(|w| *w == 0) {
+        let words =
+            unsafe { std::slice::from_raw_parts(probe as *const u64, DEPTH_PROBE_BYTES / 8) };
+        // One pass without early exit, which the compiler vectorizes.
+        if words.iter().fold(0u64, |acc, w| acc | w) == 0 {
             return;
         }
         // SAFETY: as above; `[bottom, top_page)` is the stack below its
@@ -583,6 +607,10 @@ impl StackRelease {
         }
     }
 }
+
+/// Bytes at the top of the hot stack's lowest page read after each run to
+/// tell whether it went deeper: 1 KiB, sixteen cache lines.
+const DEPTH_PROBE_BYTES: usize = 1024;
 
 impl Drop for Slot {
     fn drop(&mut self) {

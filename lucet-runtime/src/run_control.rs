@@ -19,7 +19,7 @@
 
 use crate::Error;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
@@ -83,8 +83,6 @@ const _: () = {
 struct RunState {
     /// Number of the current (or last) run.
     generation: u64,
-    /// A run is in progress (possibly suspended).
-    active: bool,
     /// Why the current run was stopped, once it was.
     stopped: Option<Termination>,
     /// Readable once the current run is stopped; created on first use.
@@ -99,6 +97,10 @@ pub(crate) struct RunControl {
     /// Guest code holds a pointer to this: it must not move, hence the
     /// `Arc` every `RunControl` lives in.
     pub limits: RunLimits,
+    /// A run is in progress (possibly suspended). Set under the lock when a
+    /// run begins; cleared without it when the run ends (a stop that still
+    /// sees it set is harmless: the next `begin` clears what it did).
+    active: AtomicBool,
     state: Mutex<RunState>,
 }
 
@@ -120,9 +122,9 @@ impl RunControl {
                 instruction_count: AtomicU64::new(0),
                 instruction_budget: AtomicU64::new(u64::MAX),
             },
+            active: AtomicBool::new(false),
             state: Mutex::new(RunState {
                 generation: 0,
-                active: false,
                 stopped: None,
                 event: None,
                 waker: None,
@@ -140,10 +142,14 @@ impl RunControl {
     pub fn begin(&self, stack_limit: usize) -> u64 {
         let mut s = self.lock();
         s.generation += 1;
-        s.active = true;
-        s.stopped = None;
+        if s.stopped.take().is_some() {
+            if let Some(fd) = &s.event {
+                drain_event(fd.as_raw_fd());
+            }
+        }
         s.waker = None;
         self.limits.interrupt.store(0, Ordering::SeqCst);
+        self.active.store(true, Ordering::SeqCst);
         self.limits
             .stack_limit
             .store(stack_limit, Ordering::Relaxed);
@@ -151,16 +157,11 @@ impl RunControl {
         s.generation
     }
 
-    /// The run is over: later stops aimed at it are dropped.
+    /// The run is over: later stops aimed at it are dropped. No lock: a
+    /// stop racing with this may still mark the ended run as stopped (flag,
+    /// event, reason), which `begin` clears before the next run starts.
     pub fn end(&self) {
-        let mut s = self.lock();
-        s.active = false;
-        s.waker = None;
-        if s.stopped.take().is_some() {
-            if let Some(fd) = &s.event {
-                drain_event(fd.as_raw_fd());
-            }
-        }
+        self.active.store(false, Ordering::SeqCst);
         self.limits.interrupt.store(0, Ordering::SeqCst);
     }
 
@@ -173,7 +174,7 @@ impl RunControl {
                 Target::Current => true,
                 Target::Run(n) => n == s.generation,
             };
-            if !s.active || !aimed || s.stopped.is_some() {
+            if !self.active.load(Ordering::SeqCst) || !aimed || s.stopped.is_some() {
                 return false;
             }
             s.stopped = Some(why);
@@ -207,7 +208,7 @@ impl RunControl {
     }
 
     /// An eventfd that is readable from the moment the current run is
-    /// stopped until it ends.
+    /// stopped until the next run begins.
     pub fn event_fd(&self) -> Result<RawFd, Error> {
         let mut s = self.lock();
         if s.event.is_none() {
@@ -309,7 +310,7 @@ mod tests {
     }
 
     #[test]
-    fn the_first_stop_wins_and_the_event_is_readable_until_the_run_ends() {
+    fn the_first_stop_wins_and_the_event_is_readable_until_the_next_run() {
         let c = RunControl::new();
         c.begin(0);
         let fd = c.event_fd().unwrap();
@@ -329,7 +330,7 @@ mod tests {
         assert_eq!(c.stopped(), Some(Termination::Deadline { limit }));
         assert!(readable());
         c.end();
-        assert!(!readable());
+        assert_eq!(c.stopped(), None);
         c.begin(0);
         assert!(!readable());
     }

@@ -95,7 +95,7 @@ impl Store {
         module: &Arc<Module>,
         linker: &Linker,
     ) -> Result<InstanceId, Error> {
-        let state = instantiate::create(region, module, linker, &self.domain)?;
+        let state = instantiate::create(region, module, linker, &self.domain, true)?;
         self.instances.push(state);
         let index = self.instances.len() - 1;
         let st = &self.instances[index];

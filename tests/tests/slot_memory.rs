@@ -124,6 +124,11 @@ fn tenants_of_a_slot_are_isolated(keep_resident: usize, wat: &str, first: u8) {
         let mut b = region.instantiate(&other, &Linker::new()).unwrap();
         assert_eq!(b.run("sum", &[]).unwrap(), vec![Val::I64(0)]);
         drop(b);
+        // An instance that never ran leaves only its image behind, which
+        // is wiped too.
+        drop(region.instantiate(&m, &Linker::new()).unwrap());
+        let mut b = region.instantiate(&other, &Linker::new()).unwrap();
+        assert_eq!(b.run("sum", &[]).unwrap(), vec![Val::I64(0)]);
     }
 }
 

@@ -46,10 +46,16 @@ impl HeapImage {
         let len = (end as usize).next_multiple_of(crate::region::PAGE_SIZE);
         let mut image = vec![0u8; len];
         for seg in &data.data {
-            if let SegmentMode::Active { offset, .. } = &seg.mode {
-                let at = offset.as_i32().unwrap_or(0) as u32 as usize;
-                image[at..at + seg.bytes.len()].copy_from_slice(&seg.bytes);
+            let SegmentMode::Active { offset, .. } = &seg.mode else {
+                continue;
+            };
+            // An empty segment may lie past the image's end (it only had
+            // to fit the initial size); it contributes nothing.
+            if seg.bytes.is_empty() {
+                continue;
             }
+            let at = offset.as_i32().unwrap_or(0) as u32 as usize;
+            image[at..at + seg.bytes.len()].copy_from_slice(&seg.bytes);
         }
         // SAFETY: memfd_create with a static name; the fd is owned below.
         let raw = unsafe { libc::memfd_create(c"lucet-heap-image".as_ptr(), libc::MFD_CLOEXEC) };

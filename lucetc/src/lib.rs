@@ -12,6 +12,7 @@
 //! assumes about the runtime is in `lucet_module`.
 
 pub mod cli;
+mod code_hash;
 mod codegen;
 mod decode;
 mod error;
@@ -21,6 +22,7 @@ mod module_env;
 mod object_file;
 mod options;
 
+pub use code_hash::record_code_hash;
 pub use error::Error;
 pub use lucet_module::{FuncType, ModuleData, ValType};
 pub use options::{AllowedImport, Emit, OptLevel, Options, TargetCpu};

@@ -38,7 +38,10 @@ pub use instance::{Instance, InterruptHandle, RunResult};
 pub use limits::Limits;
 pub use linker::{Extern, Func, Global, Linker, Memory, Table};
 pub use lucet_module::{FuncType, GlobalType, MemoryType, TableType, TrapCode, ValType};
-pub use module::Module;
+pub use module::{
+    inspect, signature_path, Inspection, KeyId, LoadOptions, Module, PublicKey, SignatureInfo,
+    SignatureStatus, TrustedKeys, DEFAULT_MAX_FILE_SIZE,
+};
 pub use region::Region;
 pub use trap::Trap;
 pub use val::Val;

@@ -65,7 +65,7 @@ impl Library {
         }
         // SAFETY: the caller guarantees the object passed the checks.
         let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-        let handle = NonNull::new(handle).ok_or_else(|| format!("dlopen failed: {}", dlerror()))?;
+        let handle = NonNull::new(handle).ok_or_else(dlerror)?;
         let mut map: *const LinkMap = std::ptr::null();
         // SAFETY: RTLD_DI_LINKMAP stores a pointer to the object's link map.
         let got = unsafe {

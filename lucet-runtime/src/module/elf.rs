@@ -226,6 +226,7 @@ pub(crate) fn check(bytes: &[u8]) -> Check<ElfLayout> {
         || bytes[5] != elf::ELFDATA2LSB
         || bytes[6] != elf::EV_CURRENT
         || !matches!(bytes[7], elf::ELFOSABI_NONE | elf::ELFOSABI_GNU)
+        || bytes[8..16].iter().any(|&b| b != 0)
     {
         return fail("not a 64-bit little-endian System V ELF file");
     }

@@ -21,6 +21,7 @@ mod link;
 mod module_env;
 mod object_file;
 mod options;
+pub mod signing;
 
 pub use code_hash::record_code_hash;
 pub use error::Error;

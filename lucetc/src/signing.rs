@@ -9,7 +9,9 @@
 //! format's author.
 
 use crate::Error;
-use minisign::{KeyPair, SecretKey, SecretKeyBox};
+/// A minisign secret key (from `load_secret_key`).
+pub use minisign::SecretKey;
+use minisign::{KeyPair, SecretKeyBox};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -9,6 +9,7 @@
 //! format's author.
 
 use crate::Error;
+use ct_codecs::{Base64, Decoder};
 /// A minisign secret key (from `load_secret_key`).
 pub use minisign::SecretKey;
 use minisign::{KeyPair, SecretKeyBox};
@@ -47,6 +48,9 @@ pub fn load_secret_key(path: &Path, password: Password) -> Result<SecretKey, Err
     if let Ok(key) = SecretKey::from_unencrypted_box(key_box.clone()) {
         return Ok(key);
     }
+    if let Some(key) = tool_unencrypted_key(&text) {
+        return Ok(key);
+    }
     let password = match password {
         Password::Given(p) => Some(p),
         Password::Prompt => None,
@@ -58,6 +62,22 @@ pub fn load_secret_key(path: &Path, password: Password) -> Result<SecretKey, Err
         }
     };
     key_box.into_secret_key(password).map_err(named)
+}
+
+/// An unencrypted key as `minisign -G -W` (0.11) writes it: with an
+/// all-zero checksum, which the minisign crate takes for corruption.
+/// Exactly that form is accepted (the tool does not check it either).
+fn tool_unencrypted_key(text: &str) -> Option<SecretKey> {
+    // Layout: algorithms (6), KDF salt and limits (48), key ID (8),
+    // secret key (64), checksum (32).
+    const CHECKSUM: std::ops::Range<usize> = 126..158;
+    let line = text.lines().nth(1)?;
+    let bytes = Base64::decode_to_vec(line.trim(), None).ok()?;
+    let unencrypted = bytes.len() == CHECKSUM.end && bytes[2..4] == [0, 0];
+    if !unencrypted || bytes[CHECKSUM].iter().any(|&b| b != 0) {
+        return None;
+    }
+    SecretKey::from_bytes(&bytes).ok()
 }
 
 /// Make a new key pair: the secret key at `secret` (readable only by its

@@ -1,4 +1,4 @@
-//! How long loading a module takes: `Module::load` and drop, repeated.
+//! How long loading a module takes: `Module::load_unverified` and drop, repeated.
 //!
 //! ```sh
 //! cargo run --release -p lucet-runtime --example load_time -- MODULE.so [LOADS [KEY.pub]]

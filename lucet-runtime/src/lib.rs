@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use lucet_runtime::{Instance, Limits, Linker, Module, Val};
-//! let module = Module::load("add.so")?;
+//! let module = Module::load_unverified("add.so")?;
 //! let mut instance = Instance::new(&module, &Linker::new(), Limits::default())?;
 //! let results = instance.run("add", &[Val::I32(2), Val::I32(3)])?;
 //! assert_eq!(results, vec![Val::I32(5)]);

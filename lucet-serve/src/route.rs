@@ -187,11 +187,11 @@ fn load_module(
         };
         lucetc::compile_to_file(&bytes, &so, &options)
             .with_context(|| format!("compiling {name}"))?;
-        Module::load(&so).with_context(|| format!("loading {name} compiled"))?
+        Module::load_unverified(&so).with_context(|| format!("loading {name} compiled"))?
     } else {
         match keys {
             Some(keys) => Module::load_verified(&rc.module, keys)?,
-            None => Module::load(&rc.module)?,
+            None => Module::load_unverified(&rc.module)?,
         }
     };
     let data = module.data();

@@ -261,7 +261,7 @@ fn an_object_calling_libm_loads() {
         dynamic.contains("libm.so.6") && dynamic.contains("VERNEED"),
         "{dynamic}"
     );
-    let m = Module::load(&so).unwrap();
+    let m = Module::load_unverified(&so).unwrap();
     assert_eq!(
         run(&m, "add", &[Val::I32(40), Val::I32(2)]),
         vec![Val::I32(42)]
@@ -294,7 +294,11 @@ fn special_files_are_refused_without_being_read() {
         let (tx, rx) = std::sync::mpsc::channel();
         let p = path.clone();
         std::thread::spawn(move || {
-            let _ = tx.send(Module::load(&p).map(|_| ()).map_err(|e| e.to_string()));
+            let _ = tx.send(
+                Module::load_unverified(&p)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            );
         });
         let msg = rx
             .recv_timeout(Duration::from_secs(20))
@@ -315,16 +319,16 @@ fn an_updated_module_at_the_same_path_loads_the_new_code() {
     let so = dir.path().join("m.so");
     let version = |n: i32| format!(r#"(module (func (export "v") (result i32) (i32.const {n})))"#);
     lucetc::compile_to_file(version(1).as_bytes(), &so, &Default::default()).unwrap();
-    let v1 = Module::load(&so).unwrap();
+    let v1 = Module::load_unverified(&so).unwrap();
     // lucetc replaces the file (a new inode at the same path).
     lucetc::compile_to_file(version(2).as_bytes(), &so, &Default::default()).unwrap();
-    let v2 = Module::load(&so).unwrap();
+    let v2 = Module::load_unverified(&so).unwrap();
     // Rewritten in place (the same inode): the loaded modules run from
     // their own verified copies, not from the file.
     let other = dir.path().join("other.so");
     lucetc::compile_to_file(version(3).as_bytes(), &other, &Default::default()).unwrap();
     std::fs::write(&so, std::fs::read(&other).unwrap()).unwrap();
-    let v3 = Module::load(&so).unwrap();
+    let v3 = Module::load_unverified(&so).unwrap();
     for (m, n) in [(&v1, 1), (&v2, 2), (&v3, 3)] {
         assert_eq!(run(m, "v", &[]), vec![Val::I32(n)]);
     }

@@ -201,7 +201,7 @@ impl Module {
     /// signature**: the structural checks and the code hash still apply
     /// (see [`Module::load_with`]), but anyone who can write the file can
     /// change what runs.
-    pub fn load(path: impl AsRef<Path>) -> Result<Arc<Module>, Error> {
+    pub fn load_unverified(path: impl AsRef<Path>) -> Result<Arc<Module>, Error> {
         Module::load_with(path, &LoadOptions::unverified())
     }
 

@@ -333,3 +333,139 @@ fn an_updated_module_at_the_same_path_loads_the_new_code() {
         assert_eq!(run(m, "v", &[]), vec![Val::I32(n)]);
     }
 }
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes(b[at..at + 2].try_into().unwrap())
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// Program headers: (file offset of the entry, type, flags).
+fn phdrs(b: &[u8]) -> Vec<(usize, u32, u32)> {
+    let (off, n) = (u64_at(b, 32) as usize, u16_at(b, 56) as usize);
+    (0..n)
+        .map(|i| {
+            let at = off + i * 56;
+            (at, u32_at(b, at), u32_at(b, at + 4))
+        })
+        .collect()
+}
+
+/// Each thing lucetc's link never produces, made in a real module (and the
+/// code hash recomputed, as an attacker would): refused by name.
+#[test]
+fn what_lucetc_never_produces_is_refused_by_name() {
+    let c = lucet_tests::compile(WAT.as_bytes());
+    let original = std::fs::read(&c.path).unwrap();
+    let file = object::File::parse(&*original).unwrap();
+    let rela = file
+        .section_by_name(".rela.dyn")
+        .unwrap()
+        .file_range()
+        .unwrap()
+        .0 as usize;
+    let dynamic = file
+        .section_by_name(".dynamic")
+        .unwrap()
+        .file_range()
+        .unwrap()
+        .0 as usize;
+    let text_section = file.section_by_name(".text").unwrap().index().0;
+    let shoff = u64_at(&original, 40) as usize;
+    drop(file);
+    type Mutation = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Mutation, &str)> = vec![
+        (
+            "an executable stack",
+            Box::new(move |b| {
+                let (at, ..) = phdrs(b).into_iter().find(|p| p.1 == 0x6474e551).unwrap();
+                b[at + 4..at + 8].copy_from_slice(&7u32.to_le_bytes());
+            }),
+            "executable stack",
+        ),
+        (
+            "no PT_GNU_STACK",
+            Box::new(move |b| {
+                let (at, ..) = phdrs(b).into_iter().find(|p| p.1 == 0x6474e551).unwrap();
+                b[at..at + 4].copy_from_slice(&0u32.to_le_bytes()); // PT_NULL
+            }),
+            "PT_GNU_STACK",
+        ),
+        (
+            "writable code",
+            Box::new(move |b| {
+                let (at, ..) = phdrs(b)
+                    .into_iter()
+                    .find(|p| p.1 == 1 && p.2 & 1 != 0)
+                    .unwrap();
+                b[at + 4..at + 8].copy_from_slice(&7u32.to_le_bytes());
+            }),
+            "both writable and executable",
+        ),
+        (
+            "thread-local storage",
+            Box::new(move |b| {
+                let (at, ..) = phdrs(b).into_iter().find(|p| p.1 == 4).unwrap(); // PT_NOTE
+                b[at..at + 4].copy_from_slice(&7u32.to_le_bytes()); // PT_TLS
+            }),
+            "thread-local storage",
+        ),
+        (
+            "an IRELATIVE relocation (runs a resolver inside dlopen)",
+            Box::new(move |b| b[rela + 8..rela + 12].copy_from_slice(&37u32.to_le_bytes())),
+            "relocation of type 37",
+        ),
+        (
+            "a relocation writing into the code",
+            Box::new(move |b| b[rela..rela + 8].copy_from_slice(&0x1000u64.to_le_bytes())),
+            "outside the writable data",
+        ),
+        (
+            "an unknown dynamic tag (DT_FLAGS turned into DT_DEBUG)",
+            Box::new(move |b| {
+                let at = (0..32)
+                    .map(|i| dynamic + i * 16)
+                    .find(|&at| u64_at(b, at) == 30)
+                    .unwrap();
+                b[at..at + 8].copy_from_slice(&21u64.to_le_bytes());
+            }),
+            "dynamic tag 0x15",
+        ),
+        (
+            "a DT_INIT constructor (DT_FLAGS turned into DT_INIT)",
+            Box::new(move |b| {
+                let at = (0..32)
+                    .map(|i| dynamic + i * 16)
+                    .find(|&at| u64_at(b, at) == 30)
+                    .unwrap();
+                b[at..at + 8].copy_from_slice(&12u64.to_le_bytes());
+                b[at + 8..at + 16].copy_from_slice(&0x1000u64.to_le_bytes());
+            }),
+            "a constructor (DT_INIT)",
+        ),
+        (
+            "a section outside the file",
+            Box::new(move |b| {
+                let at = shoff + text_section * 64 + 24;
+                b[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+            }),
+            "section",
+        ),
+    ];
+    for (what, mutate, expect) in cases {
+        let mut b = original.clone();
+        mutate(&mut b);
+        lucetc::record_code_hash(&mut b).unwrap();
+        let p = c.dir.path().join("mutant.so");
+        std::fs::write(&p, &b).unwrap();
+        let (e, msg) = refused(&p, &LoadOptions::unverified());
+        assert!(matches!(e, Error::InvalidModule { .. }), "{what}: {msg}");
+        assert!(msg.contains(expect), "{what}: {msg}");
+    }
+}

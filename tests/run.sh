@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages some tests drive as independent tools (none of them is
 # needed to build). Installed only when missing.
-need_pkgs=()
-# (package lists are added by the tests that need them)
+need_pkgs=(
+    minisign # signatures made and checked by the minisign tool (lucetc, lucet-wasi tests)
+)
 if ((${#need_pkgs[@]})); then
     missing=()
     for p in "${need_pkgs[@]}"; do

@@ -11,6 +11,7 @@
 //! and arithmetic on that data, so it can be checked in isolation.
 
 pub mod abi;
+pub mod code_hash;
 mod const_expr;
 mod error;
 mod heap;

@@ -1,5 +1,6 @@
 //! The serialized description of a compiled module.
 
+use crate::code_hash::CODE_HASH_LEN;
 use crate::{ConstExpr, ConstOp, Error, FuncType, GlobalType, HeapSpec, TrapCode, ValType};
 use bincode::Options;
 use serde::{Deserialize, Serialize};
@@ -8,6 +9,8 @@ use std::collections::HashSet;
 /// First bytes of serialized module data.
 pub const MAGIC: [u8; 8] = *b"LUCETMOD";
 /// Version of the serialized format; bumped on any incompatible change.
+/// (2: `code_hash`; `spectre_guards`; run limits shared by a domain
+/// instead of passed along on calls.)
 pub const FORMAT_VERSION: u32 = 2;
 /// Header: magic, version, reserved word, payload length.
 const HEADER_LEN: usize = 8 + 4 + 4 + 8;
@@ -45,6 +48,12 @@ pub struct ModuleData {
     pub escaping_functions: Vec<u32>,
     /// Options the module was compiled with that the runtime must honour.
     pub options: CompileOptions,
+    /// SHA-256 of the linked shared object, taken with these 32 bytes as
+    /// zeros (see [`crate::code_hash`]): lucetc fills it in after linking.
+    /// All zeros until then. It must stay the last field: it is then the
+    /// last 32 bytes of the serialized form, where the linked file can be
+    /// patched without reserializing.
+    pub code_hash: [u8; CODE_HASH_LEN],
 }
 
 /// Compile options the runtime must honour.
@@ -300,6 +309,18 @@ impl ModuleData {
             .map_err(|e| Error::Decode(e.to_string()))?;
         data.validate()?;
         Ok(data)
+    }
+
+    /// Offset of the code hash in serialized module data `bytes` (whose
+    /// header must be intact): the last [`CODE_HASH_LEN`] bytes of the
+    /// payload the header declares.
+    pub fn code_hash_offset(bytes: &[u8]) -> Option<usize> {
+        let len = u64::from_le_bytes(bytes.get(16..HEADER_LEN)?.try_into().ok()?);
+        let end = (HEADER_LEN as u64).checked_add(len)?;
+        if bytes.len() as u64 != end || len < CODE_HASH_LEN as u64 {
+            return None;
+        }
+        Some(end as usize - CODE_HASH_LEN)
     }
 
     /// Number of imported functions.

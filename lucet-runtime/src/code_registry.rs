@@ -60,8 +60,9 @@ impl CodeMap {
     }
 }
 
-/// Code maps by start address, with how many loaded modules share each (the
-/// dynamic loader maps a file once however often it is opened).
+/// Code maps by start address, with how many loaded modules share each
+/// (each load maps its own copy today, so the count is one; it keeps
+/// registration correct should loads ever share a mapping).
 type Registry = RwLock<BTreeMap<usize, (usize, Arc<CodeMap>)>>;
 
 fn registry() -> &'static Registry {

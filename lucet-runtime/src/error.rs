@@ -12,6 +12,39 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The path names something other than a regular file (a FIFO, a
+    /// device, a directory...): it is refused without being read.
+    #[error("{path}: not a regular file ({kind}); modules are only read from regular files")]
+    NotRegularFile {
+        /// The path.
+        path: String,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// The file is larger than the configured bound.
+    #[error("{path}: larger than the limit of {limit} bytes for module files")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// The bound (`LoadOptions::max_file_size`).
+        limit: u64,
+    },
+    /// A signature was required and the file's does not verify.
+    #[error("{path}: signature not accepted: {reason}")]
+    Signature {
+        /// The signed file.
+        path: String,
+        /// Why: unsigned, an untrusted key, a mismatch, a malformed file.
+        reason: String,
+    },
+    /// A public key could not be read.
+    #[error("{key}: not a usable minisign public key: {reason}")]
+    BadKey {
+        /// The key file, or the key text.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The file is not a module compiled by lucetc for this runtime.
     #[error("{path}: not a loadable lucet module: {reason}")]
     InvalidModule {

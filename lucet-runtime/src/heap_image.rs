@@ -84,12 +84,16 @@ impl HeapImage {
         let padded = end.next_multiple_of(PAGE_SIZE);
         let mut image = vec![0u8; if end <= IMAGE_COPY_MAX { end } else { padded }];
         for seg in &data.data {
-            // Empty segments may lie anywhere up to the initial size, past
-            // the image's end: they contribute nothing.
-            if let (SegmentMode::Active { offset, .. }, false) = (&seg.mode, seg.bytes.is_empty()) {
-                let at = offset.as_i32().unwrap_or(0) as u32 as usize;
-                image[at..at + seg.bytes.len()].copy_from_slice(&seg.bytes);
+            let SegmentMode::Active { offset, .. } = &seg.mode else {
+                continue;
+            };
+            // An empty segment may lie past the image's end (it only had
+            // to fit the initial size); it contributes nothing.
+            if seg.bytes.is_empty() {
+                continue;
             }
+            let at = offset.as_i32().unwrap_or(0) as u32 as usize;
+            image[at..at + seg.bytes.len()].copy_from_slice(&seg.bytes);
         }
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);

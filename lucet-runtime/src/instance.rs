@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// # fn main() -> Result<(), lucet_runtime::Error> {
 /// use lucet_runtime::{Limits, Linker, Module, Region, Val};
 /// use std::time::Duration;
-/// let module = Module::load("handler.so")?;
+/// let module = Module::load_unverified("handler.so")?;
 /// let region = Region::new(1000, Limits::default())?;
 /// let mut instance = region.instantiate_unstarted(&module, &Linker::new())?;
 /// instance.set_deadline(Some(Duration::from_millis(100)));

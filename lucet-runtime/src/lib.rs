@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use lucet_runtime::{Instance, Limits, Linker, Module, Val};
-//! let module = Module::load("add.so")?;
+//! let module = Module::load_unverified("add.so")?;
 //! let mut instance = Instance::new(&module, &Linker::new(), Limits::default())?;
 //! let results = instance.run("add", &[Val::I32(2), Val::I32(3)])?;
 //! assert_eq!(results, vec![Val::I32(5)]);
@@ -54,7 +54,10 @@ pub use instance::Instance;
 pub use limits::Limits;
 pub use linker::Linker;
 pub use lucet_module::{FuncType, GlobalType, MemoryType, TableType, TrapCode, ValType};
-pub use module::Module;
+pub use module::{
+    inspect, signature_path, Inspection, KeyId, LoadOptions, Module, PublicKey, SignatureInfo,
+    SignatureStatus, TrustedKeys, DEFAULT_MAX_FILE_SIZE,
+};
 pub use region::Region;
 pub use run_control::{InterruptHandle, Termination};
 pub use store::{InstanceId, InstanceMut, Store};

@@ -26,7 +26,15 @@
 //! max_concurrency = 1    # at most this many of this route's requests at once
 //! ```
 //!
-//! Relative module paths are resolved against the config file's directory.
+//! With `trusted_keys = ["keys/lucet.pub"]` (minisign public keys; or
+//! `--trusted-key` on the command line), every route's module must carry a
+//! valid minisign signature `MODULE.minisig` by one of them: a `.so` is
+//! loaded only if it verifies, a `.wasm`/`.wat` only compiled if it does.
+//! A route whose module does not verify stops the server from starting,
+//! naming the route.
+//!
+//! Relative module and key paths are resolved against the config file's
+//! directory.
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
@@ -115,6 +123,9 @@ pub struct Config {
     pub metrics_path: Option<String>,
     /// Routes, matched by exact path first, then longest prefix.
     pub routes: Vec<RouteConfig>,
+    /// Minisign public key files. If any are given, every route's module
+    /// must be signed by one of them (`MODULE.minisig`).
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 fn cores() -> usize {
@@ -134,6 +145,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(30),
             metrics_path: Some("/metrics".into()),
             routes: Vec::new(),
+            trusted_keys: Vec::new(),
         }
     }
 }
@@ -222,6 +234,8 @@ struct FileSpec {
     shutdown_timeout: Option<String>,
     metrics_path: Option<String>,
     #[serde(default)]
+    trusted_keys: Vec<PathBuf>,
+    #[serde(default)]
     defaults: LimitsSpec,
     #[serde(default, rename = "route")]
     routes: Vec<RouteSpec>,
@@ -236,6 +250,7 @@ pub struct ConfigBuilder {
     base: PathBuf,
     defaults: Vec<LimitsSpec>,
     extra_routes: Vec<(String, PathBuf)>,
+    extra_keys: Vec<PathBuf>,
 }
 
 impl ConfigBuilder {
@@ -338,6 +353,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// Trust the minisign public key in `path` (in addition to the file's
+    /// `trusted_keys`): every route's module must then be signed.
+    pub fn trusted_key(mut self, path: impl Into<PathBuf>) -> Self {
+        self.extra_keys.push(path.into());
+        self
+    }
+
     /// Check everything and produce the configuration.
     pub fn build(self) -> Result<Config> {
         let d = Config::default();
@@ -396,7 +418,14 @@ impl ConfigBuilder {
                 limits: defaults.clone(),
             });
         }
+        let trusted_keys = f
+            .trusted_keys
+            .iter()
+            .map(|k| self.base.join(k))
+            .chain(self.extra_keys.iter().cloned())
+            .collect();
         let config = Config {
+            trusted_keys,
             listen,
             workers: f.workers.unwrap_or(d.workers),
             queue: f.queue.unwrap_or(d.queue),

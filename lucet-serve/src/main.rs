@@ -64,6 +64,10 @@ struct Args {
     /// How long shutdown waits for in-flight requests, e.g. 30s.
     #[arg(long)]
     shutdown_timeout: Option<String>,
+    /// A minisign public key file; when given (repeatable), every route's
+    /// module must carry a valid signature MODULE.minisig by one of them.
+    #[arg(long, value_name = "PUBKEY")]
+    trusted_key: Vec<PathBuf>,
 }
 
 fn main() {
@@ -121,6 +125,9 @@ fn run() -> Result<()> {
     }
     if let Some(t) = args.shutdown_timeout {
         b = b.shutdown_timeout(t);
+    }
+    for k in args.trusted_key {
+        b = b.trusted_key(k);
     }
     for r in &args.routes {
         let (path, module) = r

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, RouteConfig};
 use anyhow::{bail, Context, Result};
-use lucet_runtime::{Limits, Linker, Module, Region};
+use lucet_runtime::{Limits, Linker, Module, Region, TrustedKeys};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -88,9 +88,15 @@ impl Routes {
         let mut routes = Vec::new();
         let mut exact = HashMap::new();
         let mut prefixes = Vec::new();
+        let keys = if config.trusted_keys.is_empty() {
+            None
+        } else {
+            Some(TrustedKeys::from_files(&config.trusted_keys).context("trusted keys")?)
+        };
         for (index, rc) in config.routes.iter().enumerate() {
-            let module = load_module(rc, index, scratch)
-                .with_context(|| format!("route {}: {}", rc.path, rc.module.display()))?;
+            // The errors name the module file.
+            let module = load_module(rc, index, scratch, keys.as_ref())
+                .with_context(|| format!("route {}", rc.path))?;
             let limits = Limits {
                 heap_memory_size: rc.limits.heap,
                 stack_size: rc.limits.stack,
@@ -154,36 +160,53 @@ fn under(prefix: &str, path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'))
 }
 
-fn load_module(rc: &RouteConfig, index: usize, scratch: &Path) -> Result<Arc<Module>> {
+/// Load (or compile and load) a route's module; with `keys`, only if it
+/// carries a valid signature by one of them. A `.wasm` is verified as read
+/// and exactly the verified bytes are compiled; the shared object the
+/// server compiles from it is its own, and is loaded with the structural
+/// checks and code hash only.
+fn load_module(
+    rc: &RouteConfig,
+    index: usize,
+    scratch: &Path,
+    keys: Option<&TrustedKeys>,
+) -> Result<Arc<Module>> {
+    let name = rc.module.display();
     let ext = rc.module.extension().and_then(|e| e.to_str()).unwrap_or("");
     let budget = rc.limits.instruction_budget.is_some();
-    let so = if ext == "wasm" || ext == "wat" {
-        let bytes = std::fs::read(&rc.module).context("reading the module")?;
+    let module = if ext == "wasm" || ext == "wat" {
+        let bytes = match keys {
+            Some(keys) => keys.read_verified(&rc.module, lucet_runtime::DEFAULT_MAX_FILE_SIZE)?,
+            None => std::fs::read(&rc.module).with_context(|| format!("reading {name}"))?,
+        };
         let so = scratch.join(format!("route{index}.so"));
         let options = lucetc::Options {
             allowed_imports: Some(lucet_wasi::allowed_imports()),
             count_instructions: budget,
             ..lucetc::Options::default()
         };
-        lucetc::compile_to_file(&bytes, &so, &options).context("compiling")?;
-        so
+        lucetc::compile_to_file(&bytes, &so, &options)
+            .with_context(|| format!("compiling {name}"))?;
+        Module::load_unverified(&so).with_context(|| format!("loading {name} compiled"))?
     } else {
-        rc.module.clone()
+        match keys {
+            Some(keys) => Module::load_verified(&rc.module, keys)?,
+            None => Module::load_unverified(&rc.module)?,
+        }
     };
-    let module = Module::load(&so)?;
     let data = module.data();
     if data.start.is_some() {
         // It would run inside instantiation, before any deadline applies.
-        bail!("the module has a start function; handlers must be WASI commands (_start)");
+        bail!("{name}: the module has a start function; handlers must be WASI commands (_start)");
     }
     match module.export_func_type("_start") {
         Some(t) if t.params.is_empty() && t.results.is_empty() => {}
-        Some(t) => bail!("_start has type {t}, expected () -> ()"),
-        None => bail!("the module exports no _start function: it is not a WASI command"),
+        Some(t) => bail!("{name}: _start has type {t}, expected () -> ()"),
+        None => bail!("{name}: the module exports no _start function: it is not a WASI command"),
     }
     if budget && !data.options.count_instructions {
         bail!(
-            "the route has an instruction budget but the module was compiled without \
+            "{name}: the route has an instruction budget but the module was compiled without \
              instruction counting (give the .wasm, or compile with counting)"
         );
     }

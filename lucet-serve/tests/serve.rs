@@ -570,3 +570,89 @@ async fn deadline_offenders_move_to_the_slow_lane() {
     );
     s.shutdown().await;
 }
+
+/// With trusted keys, every route's module must be signed by one of them:
+/// signed .so and .wasm routes serve, an unsigned or foreign-signed route
+/// stops the server from starting, naming the route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_keys_require_every_route_to_verify() {
+    use lucetc::signing::{generate_keypair, load_secret_key, sign_file, Password};
+    let dir = tempfile::tempdir().unwrap();
+    let key = |name: &str| {
+        let secret = dir.path().join(format!("{name}.key"));
+        let public = dir.path().join(format!("{name}.pub"));
+        generate_keypair(&secret, &public, Password::None).unwrap();
+        (load_secret_key(&secret, Password::None).unwrap(), public)
+    };
+    let (ours, ours_pub) = key("ours");
+    let (theirs, _) = key("theirs");
+    let copy = |from: &std::path::Path, name: &str| {
+        let to = dir.path().join(name);
+        std::fs::copy(from, &to).unwrap();
+        to
+    };
+    let signed_so = copy(&so("hello", false), "signed.so");
+    sign_file(&signed_so, &ours).unwrap();
+    let signed_wasm = copy(&wasm("hello"), "signed.wasm");
+    sign_file(&signed_wasm, &ours).unwrap();
+    let unsigned = copy(&so("hello", false), "unsigned.so");
+    let foreign = copy(&so("hello", false), "foreign.so");
+    sign_file(&foreign, &theirs).unwrap();
+    let tampered = copy(&wasm("hello"), "tampered.wasm");
+    sign_file(&tampered, &ours).unwrap();
+    let mut bytes = std::fs::read(&tampered).unwrap();
+    *bytes.last_mut().unwrap() ^= 1;
+    std::fs::write(&tampered, bytes).unwrap();
+
+    let routes = |extra: &[(&str, &std::path::PathBuf)]| {
+        let mut t = route_toml("/so", &signed_so, "");
+        t += &route_toml("/wasm", &signed_wasm, "");
+        for (path, module) in extra {
+            t += &route_toml(path, module, "");
+        }
+        t
+    };
+    let refused = |extra: &[(&str, &std::path::PathBuf)]| {
+        let config = config()
+            .toml(&routes(extra), ".")
+            .unwrap()
+            .trusted_key(&ours_pub)
+            .build()
+            .unwrap();
+        format!(
+            "{:#}",
+            lucet_serve::Server::new(config).err().expect("refused")
+        )
+    };
+    let e = refused(&[("/unsigned", &unsigned)]);
+    assert!(
+        e.contains("route /unsigned") && e.contains("unsigned"),
+        "{e}"
+    );
+    let e = refused(&[("/foreign", &foreign)]);
+    assert!(
+        e.contains("route /foreign") && e.contains("not trusted"),
+        "{e}"
+    );
+    let e = refused(&[("/tampered", &tampered)]);
+    assert!(
+        e.contains("route /tampered") && e.contains("does not match"),
+        "{e}"
+    );
+
+    // Without keys the same routes are served unchecked.
+    let unchecked = config()
+        .toml(&routes(&[("/unsigned", &unsigned)]), ".")
+        .unwrap();
+    let s = TestServer::start(unchecked.build().unwrap());
+    assert_eq!(s.get("/unsigned").await.status, 200);
+    s.shutdown().await;
+
+    // Keys from the TOML file (relative to its directory), all routes signed.
+    let toml = format!("trusted_keys = [\"ours.pub\"]\n{}", routes(&[]));
+    let from_file = config().toml(&toml, dir.path()).unwrap().build().unwrap();
+    let s = TestServer::start(from_file);
+    assert_eq!(s.get("/so").await.text(), "Hello, world!\n");
+    assert_eq!(s.get("/wasm").await.text(), "Hello, world!\n");
+    s.shutdown().await;
+}

@@ -66,7 +66,7 @@ impl CancelHandle {
 /// ```no_run
 /// use lucet_runtime::{Instance, Limits, Linker, Module};
 /// use lucet_wasi::{WasiCtxBuilder, WritePipe};
-/// let module = Module::load("hello.so")?;
+/// let module = Module::load_unverified("hello.so")?;
 /// let mut linker = Linker::new();
 /// lucet_wasi::add_to_linker(&mut linker);
 /// let stdout = WritePipe::new();

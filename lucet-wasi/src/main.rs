@@ -4,12 +4,18 @@
 //! with WASI; everything after the module is the guest's arguments
 //! (`argv[0]` is the module path as given).
 //!
+//! `--verify-key PUBKEY` loads the module only if its detached minisign
+//! signature (`MODULE.minisig`) verifies with that key.
+//!
 //! Exit codes: the guest's exit code when it exits (0 when `_start`
-//! returns, or when `--invoke` returns); 1 for a trap, a timeout or a bad
-//! module; 2 for bad usage.
+//! returns, or when `--invoke` returns); 1 for a trap, a timeout, a bad
+//! module or one whose signature was required and does not verify; 2 for
+//! bad usage.
 
 use clap::Parser;
-use lucet_runtime::{Error, Instance, Limits, Linker, Module, Val};
+use lucet_runtime::{
+    Error, Instance, Limits, Linker, LoadOptions, Module, PublicKey, TrustedKeys, Val,
+};
 use lucet_wasi::{cli, invoke, WasiCtxBuilder};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +52,14 @@ struct Args {
     /// print its results, one per line.
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
+    /// Refuse the module unless MODULE.minisig is a valid minisign
+    /// signature by this public key (a .pub file, or the key itself as
+    /// `minisign -G` prints it). Repeatable: any one of the keys will do.
+    #[arg(long, value_name = "PUBKEY")]
+    verify_key: Vec<String>,
+    /// Refuse module files larger than this (default 256MiB).
+    #[arg(long, value_name = "SIZE", value_parser = lucetc::parse_size)]
+    max_module_size: Option<u64>,
     /// The compiled module (.so).
     module: PathBuf,
     /// Arguments for the guest (or for --invoke).
@@ -55,7 +69,25 @@ struct Args {
 
 /// Long options that take a separate value (for splitting off the
 /// guest's arguments).
-const TAKES_VALUE: &[&str] = &["--dir", "--env", "--max-heap", "--timeout", "--invoke"];
+const TAKES_VALUE: &[&str] = &[
+    "--dir",
+    "--env",
+    "--max-heap",
+    "--timeout",
+    "--invoke",
+    "--verify-key",
+    "--max-module-size",
+];
+
+/// A public key given on the command line: a file, or the base64 key.
+fn public_key(arg: &str) -> Result<PublicKey, Error> {
+    let looks_like_key = arg.len() == 56 && arg.starts_with("RW");
+    if looks_like_key && !std::path::Path::new(arg).exists() {
+        PublicKey::from_base64(arg)
+    } else {
+        PublicKey::from_file(arg)
+    }
+}
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {msg}");
@@ -115,7 +147,21 @@ fn main() -> ExitCode {
     let mut args = Args::parse_from(head);
     args.args = guest_args;
 
-    let module = match Module::load(&args.module) {
+    let mut options = LoadOptions::unverified();
+    if !args.verify_key.is_empty() {
+        let mut keys = TrustedKeys::new();
+        for k in &args.verify_key {
+            match public_key(k) {
+                Ok(key) => keys.add(key),
+                Err(e) => return fail(e),
+            }
+        }
+        options = LoadOptions::verified(keys);
+    }
+    if let Some(max) = args.max_module_size {
+        options = options.max_file_size(max);
+    }
+    let module = match Module::load_with(&args.module, &options) {
         Ok(m) => m,
         Err(e) => return fail(e),
     };

@@ -93,3 +93,20 @@ fn traps_and_bad_arguments_exit_non_zero() {
     assert_eq!(code, Some(1));
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+#[test]
+fn an_empty_data_segment_past_the_image_runs() {
+    // Once panicked the loader (slice index out of range building the image).
+    let dir = tempfile::tempdir().unwrap();
+    let so = dir.path().join("empty.so");
+    let wat = r#"(module
+      (memory 1)
+      (data (i32.const 0) "a")
+      (data (i32.const 8192) "")
+      (func (export "f") (result i32) (i32.load8_u (i32.const 0))))"#;
+    lucetc::compile_to_file(wat.as_bytes(), &so, &lucetc::Options::default()).unwrap();
+    assert_eq!(
+        invoke(so.to_str().unwrap(), "f", &[]),
+        (Some(0), "97\n".into(), String::new())
+    );
+}

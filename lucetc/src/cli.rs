@@ -1,21 +1,49 @@
 //! The command line shared by `lucetc` and `lucetc-wasi`: they differ only
 //! in their name and in the imports they allow.
 //!
+//! Signing: `--sign KEY` writes `OUT.minisig` beside the output with a
+//! minisign secret key; `--keygen KEY` makes a key pair (`KEY` and, by
+//! default, `KEY` with a `.pub` extension). An encrypted key's password is
+//! read from `LUCETC_KEY_PASSWORD`, or asked for on a terminal.
+//!
 //! Exit codes: 0 on success, 1 when the input is rejected or compilation
 //! fails, 2 on bad command-line usage.
 
+use crate::signing::{self, Password};
 use crate::{AllowedImport, Emit, OptLevel, Options, TargetCpu};
 use clap::Parser;
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Where an encrypted key's password comes from when not typed.
+pub const PASSWORD_ENV: &str = "LUCETC_KEY_PASSWORD";
 
 #[derive(Parser)]
 #[command(version, about = "Compile WebAssembly to a native shared object")]
 struct Args {
     /// Input module, binary (.wasm) or text (.wat).
-    input: PathBuf,
+    #[arg(required_unless_present = "keygen")]
+    input: Option<PathBuf>,
     /// Output file.
-    #[arg(short, long)]
-    output: PathBuf,
+    #[arg(short, long, required_unless_present = "keygen")]
+    output: Option<PathBuf>,
+    /// Sign the output with this minisign secret key, writing OUTPUT.minisig
+    /// (`minisign -Vm OUTPUT -p KEY.pub` verifies it).
+    #[arg(long, value_name = "SECRET_KEY")]
+    sign: Option<PathBuf>,
+    /// Make a new minisign key pair instead of compiling: the secret key at
+    /// SECRET_KEY, the public key at --public-key. The secret key is
+    /// encrypted with LUCETC_KEY_PASSWORD or a password typed at the prompt.
+    #[arg(long, value_name = "SECRET_KEY", conflicts_with_all = ["input", "output", "sign"])]
+    keygen: Option<PathBuf>,
+    /// With --keygen: where to write the public key (default: the secret
+    /// key's path with the extension .pub).
+    #[arg(long, value_name = "PATH", requires = "keygen")]
+    public_key: Option<PathBuf>,
+    /// With --keygen: store the secret key without a password (as
+    /// `minisign -G -W`).
+    #[arg(long, requires = "keygen")]
+    unencrypted_key: bool,
     /// What to write: `so` (shared object) or `obj` (relocatable object).
     #[arg(long, default_value = "so", value_parser = ["so", "obj"])]
     emit: String,
@@ -49,6 +77,54 @@ struct Args {
 /// binary called `name` that allows `allowed_imports` (all, if `None`).
 pub fn main(name: &str, allowed_imports: Option<Vec<AllowedImport>>) -> ! {
     let args = Args::parse_from(std::iter::once(name.into()).chain(std::env::args_os().skip(1)));
+    let fail = |e: crate::Error| -> ! {
+        eprintln!("{name}: error: {e}");
+        std::process::exit(1);
+    };
+    if let Some(secret) = &args.keygen {
+        let public = args
+            .public_key
+            .clone()
+            .unwrap_or_else(|| secret.with_extension("pub"));
+        let password = if args.unencrypted_key {
+            Password::None
+        } else if let Ok(p) = std::env::var(PASSWORD_ENV) {
+            Password::Given(p)
+        } else if std::io::stdin().is_terminal() {
+            Password::Prompt
+        } else {
+            eprintln!(
+                "{name}: error: no password for the new key: set {PASSWORD_ENV}, \
+                 or give --unencrypted-key"
+            );
+            std::process::exit(1);
+        };
+        match signing::generate_keypair(secret, &public, password) {
+            Ok(id) => {
+                println!(
+                    "secret key: {}\npublic key: {} (key ID {id})",
+                    secret.display(),
+                    public.display()
+                );
+                std::process::exit(0);
+            }
+            Err(e) => fail(e),
+        }
+    }
+    let (Some(input), Some(output)) = (&args.input, &args.output) else {
+        // clap requires both without --keygen.
+        eprintln!("{name}: error: give an input and -o OUTPUT");
+        std::process::exit(2);
+    };
+    // Read the key first: a wrong password should not cost a compilation.
+    let key = args.sign.as_ref().map(|k| {
+        let password = match std::env::var(PASSWORD_ENV) {
+            Ok(p) => Password::Given(p),
+            Err(_) if std::io::stdin().is_terminal() => Password::Prompt,
+            Err(_) => Password::None,
+        };
+        signing::load_secret_key(k, password).unwrap_or_else(|e| fail(e))
+    });
     let defaults = Options::default();
     let options = Options {
         opt_level: args.opt_level,
@@ -68,15 +144,34 @@ pub fn main(name: &str, allowed_imports: Option<Vec<AllowedImport>>) -> ! {
         allowed_imports,
         ..defaults
     };
-    match crate::compile_file(&args.input, &args.output, &options) {
-        Ok(_) => std::process::exit(0),
-        Err(e @ crate::Error::Io { .. }) => {
-            eprintln!("{name}: error: {e}");
-            std::process::exit(1);
-        }
+    match crate::compile_file(input, output, &options) {
+        Ok(_) => {}
+        Err(e @ crate::Error::Io { .. }) => fail(e),
         Err(e) => {
-            eprintln!("{name}: error: {}: {e}", args.input.display());
+            eprintln!("{name}: error: {}: {e}", input.display());
             std::process::exit(1);
         }
+    }
+    match key {
+        Some(key) => {
+            if let Err(e) = signing::sign_file(output, &key) {
+                fail(e)
+            }
+        }
+        None => remove_stale_signature(output).unwrap_or_else(|e| fail(e)),
+    }
+    std::process::exit(0)
+}
+
+/// A signature beside an output just replaced signs the old contents:
+/// remove it rather than leave a signature that no longer matches.
+fn remove_stale_signature(output: &Path) -> Result<(), crate::Error> {
+    let sig = signing::signature_path(output);
+    match std::fs::remove_file(&sig) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(crate::Error::Io {
+            path: sig.display().to_string(),
+            source: e,
+        }),
+        _ => Ok(()),
     }
 }

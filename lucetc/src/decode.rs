@@ -137,6 +137,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
         data: Vec::new(),
         escaping_functions: Vec::new(),
         options,
+        code_hash: [0; lucet_module::code_hash::CODE_HASH_LEN],
     };
     let mut bodies = Vec::new();
     let mut escaping = BTreeSet::new();

@@ -65,6 +65,9 @@ pub enum Error {
     /// A compile option is out of range.
     #[error("bad option: {0}")]
     Option(String),
+    /// A key could not be made or read, or signing failed.
+    #[error("signing: {0}")]
+    Signing(String),
 }
 
 impl Error {

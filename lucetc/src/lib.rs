@@ -12,6 +12,7 @@
 //! assumes about the runtime is in `lucet_module`.
 
 pub mod cli;
+mod code_hash;
 mod codegen;
 mod decode;
 mod error;
@@ -20,7 +21,9 @@ mod link;
 mod module_env;
 mod object_file;
 mod options;
+pub mod signing;
 
+pub use code_hash::record_code_hash;
 pub use error::Error;
 pub use lucet_module::{FuncType, ModuleData, ValType};
 pub use options::{AllowedImport, Emit, OptLevel, Options, TargetCpu};

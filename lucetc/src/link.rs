@@ -36,7 +36,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// Link `object` into the shared object `output` with the system C
-/// compiler driver (`$CC`, or `cc`).
+/// compiler driver (`$CC`, or `cc`), and record its code hash.
 pub fn link_shared_object(object: &[u8], output: &Path) -> Result<(), Error> {
     let dir = parent(output);
     let mut obj = tempfile::Builder::new()
@@ -65,6 +65,9 @@ pub fn link_shared_object(object: &[u8], output: &Path) -> Result<(), Error> {
             stderr.lines().next().unwrap_or("no message")
         )));
     }
+    let mut bytes = std::fs::read(&so).map_err(io(&so))?;
+    crate::code_hash::record_code_hash(&mut bytes)?;
+    std::fs::write(&so, &bytes).map_err(io(&so))?;
     so.persist(output).map_err(|e| io(output)(e.error))?;
     Ok(())
 }

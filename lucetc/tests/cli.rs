@@ -209,3 +209,131 @@ fn explicit_bounds_checks_clamp_addresses_against_speculation_unless_told_not_to
     assert!(cmovs(&[]).iter().all(|n| *n >= 1), "{:?}", cmovs(&[]));
     assert_eq!(cmovs(&["--no-spectre-guards"]), vec![0, 0, 0]);
 }
+
+/// The `minisign` command-line tool (Debian package `minisign`, which
+/// tests/run.sh installs).
+fn minisign(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new("minisign")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the minisign tool is installed (tests/run.sh installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn lucetc_env(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lucetc"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run lucetc")
+}
+
+#[test]
+fn signatures_interoperate_with_the_minisign_tool() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let inp = write(dir.path(), "m.wat", b"(module (func (export \"f\")))");
+
+    // A key made by minisign (unencrypted), used by lucetc; minisign checks.
+    let o = minisign(&["-G", "-W", "-p", &d("mk.pub"), "-s", &d("mk.key")], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = lucetc(&[&inp, "-o", &d("a.so"), "--sign", &d("mk.key")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = minisign(&["-Vm", &d("a.so"), "-p", &d("mk.pub")], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("file:a.so"));
+    // Changed after signing: minisign says no.
+    let mut bytes = std::fs::read(d("a.so")).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(d("a.so"), bytes).unwrap();
+    assert!(!minisign(&["-Vm", &d("a.so"), "-p", &d("mk.pub")], "")
+        .status
+        .success());
+
+    // An encrypted key made by minisign (password on its stdin), used by
+    // lucetc with the password from the environment.
+    let o = minisign(&["-G", "-p", &d("me.pub"), "-s", &d("me.key")], "pw\npw\n");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sign =
+        |env: &[(&str, &str)]| lucetc_env(&[&inp, "-o", &d("b.so"), "--sign", &d("me.key")], env);
+    let o = sign(&[("LUCETC_KEY_PASSWORD", "wrong")]);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("Wrong password") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("b.so").exists(),
+        "nothing compiled with a bad key"
+    );
+    let o = sign(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("LUCETC_KEY_PASSWORD"));
+    let o = sign(&[("LUCETC_KEY_PASSWORD", "pw")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(minisign(&["-Vm", &d("b.so"), "-p", &d("me.pub")], "")
+        .status
+        .success());
+
+    // Keys made by lucetc --keygen work with minisign, both kinds.
+    let o = lucetc(&["--keygen", &d("lk.key"), "--unencrypted-key"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("lk.pub"));
+    let o = minisign(&["-Sm", &d("a.so"), "-s", &d("lk.key")], "");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(minisign(&["-Vm", &d("a.so"), "-p", &d("lk.pub")], "")
+        .status
+        .success());
+    let o = lucetc_env(
+        &["--keygen", &d("le.key"), "--public-key", &d("le-public")],
+        &[("LUCETC_KEY_PASSWORD", "secret")],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = minisign(&["-Sm", &d("a.so"), "-s", &d("le.key")], "secret\n");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(minisign(&["-Vm", &d("a.so"), "-p", &d("le-public")], "")
+        .status
+        .success());
+    // --keygen never overwrites a key, and needs a password source.
+    assert_eq!(
+        lucetc(&["--keygen", &d("lk.key"), "--unencrypted-key"])
+            .status
+            .code(),
+        Some(1)
+    );
+    let o = lucetc_env(&["--keygen", &d("new.key")], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    // --keygen is a mode of its own.
+    assert_eq!(
+        lucetc(&["--keygen", &d("x.key"), &inp]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn recompiling_without_sign_removes_a_stale_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let inp = write(dir.path(), "m.wat", b"(module (func (export \"f\")))");
+    assert!(lucetc(&["--keygen", &d("k.key"), "--unencrypted-key"])
+        .status
+        .success());
+    assert!(lucetc(&[&inp, "-o", &d("m.so"), "--sign", &d("k.key")])
+        .status
+        .success());
+    assert!(dir.path().join("m.so.minisig").exists());
+    assert!(lucetc(&[&inp, "-o", &d("m.so")]).status.success());
+    assert!(!dir.path().join("m.so.minisig").exists());
+}

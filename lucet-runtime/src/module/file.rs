@@ -1,0 +1,192 @@
+//! Reading a module file once, into memory nobody can change.
+//!
+//! The path is resolved exactly once, to an `O_PATH` descriptor that opens
+//! nothing: anything but a regular file (a FIFO, a device such as
+//! `/dev/zero`, a directory, a socket) is refused from `fstat` before it is
+//! opened for reading, so no driver's `open` runs and nothing blocks. The
+//! regular file is then opened through that descriptor (the same inode,
+//! whatever happens to the name meanwhile) and copied, at most
+//! `max_size` bytes, into a memfd that is then sealed against writes,
+//! growth and shrinking. Every check runs on those sealed bytes, and the
+//! dynamic loader maps the same memfd: what runs is what was checked.
+
+use crate::Error;
+use memmap2::Mmap;
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// The default bound on a module file's size (`LoadOptions::max_file_size`):
+/// 256 MiB, far above any real module (the WASI hello program is 72 KB, a
+/// large C program a few MB) while keeping a wrong path such as a huge log
+/// file from filling memory.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
+
+/// A file's contents in a sealed memfd, with a read-only view of them.
+pub(crate) struct SealedFile {
+    map: Mmap,
+    fd: OwnedFd,
+}
+
+fn kind_of(mode: libc::mode_t) -> &'static str {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFSOCK => "a socket",
+        _ => "not a regular file",
+    }
+}
+
+fn fstat(fd: &impl AsRawFd) -> std::io::Result<libc::stat> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes a `stat` into the buffer when it returns 0.
+    if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: initialised by the successful call above.
+    Ok(unsafe { st.assume_init() })
+}
+
+/// Open `path` for reading if it is a regular file of at most `max_size`
+/// bytes, without opening it at all otherwise.
+fn open_regular(path: &Path, max_size: u64) -> Result<File, Error> {
+    let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "path contains a NUL byte"),
+    })?;
+    // SAFETY: a valid C string; O_PATH opens no file, only names the inode.
+    let raw = unsafe { libc::open(cpath.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    if raw < 0 {
+        return Err(Error::io(path, std::io::Error::last_os_error()));
+    }
+    // SAFETY: a fresh descriptor we own.
+    let named = unsafe { OwnedFd::from_raw_fd(raw) };
+    let st = fstat(&named).map_err(|e| Error::io(path, e))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Error::NotRegularFile {
+            path: path.display().to_string(),
+            kind: kind_of(st.st_mode),
+        });
+    }
+    if st.st_size as u64 > max_size {
+        return Err(Error::TooLarge {
+            path: path.display().to_string(),
+            limit: max_size,
+        });
+    }
+    // Reopening through /proc opens the inode the O_PATH descriptor holds,
+    // not whatever the name points to by now.
+    let reopen = format!("/proc/self/fd/{}", named.as_raw_fd());
+    // O_NOCTTY: opening can never make a terminal ours (std sets O_CLOEXEC).
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&reopen)
+        .map_err(|e| Error::io(path, e))?;
+    let again = fstat(&file).map_err(|e| Error::io(path, e))?;
+    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino)
+        || again.st_mode & libc::S_IFMT != libc::S_IFREG
+    {
+        return Err(Error::InvalidModule {
+            path: path.display().to_string(),
+            reason: "the file changed while it was being opened".into(),
+        });
+    }
+    Ok(file)
+}
+
+/// Read all of the regular file `path`, at most `max_size` bytes (for
+/// small companions such as signatures and keys).
+pub(crate) fn read_regular(path: &Path, max_size: u64) -> Result<Vec<u8>, Error> {
+    let file = open_regular(path, max_size)?;
+    let mut bytes = Vec::new();
+    file.take(max_size.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max_size {
+        return Err(Error::TooLarge {
+            path: path.display().to_string(),
+            limit: max_size,
+        });
+    }
+    Ok(bytes)
+}
+
+impl SealedFile {
+    /// Copy the regular file `path` (at most `max_size` bytes) into a
+    /// sealed memfd.
+    pub fn read(path: &Path, max_size: u64) -> Result<SealedFile, Error> {
+        let source = open_regular(path, max_size)?;
+        let fd = memfd()?;
+        let mut sink = File::from(fd);
+        // std copies file to file inside the kernel (copy_file_range or
+        // sendfile) when it can.
+        let copied = std::io::copy(&mut source.take(max_size.saturating_add(1)), &mut sink)
+            .map_err(|e| Error::io(path, e))?;
+        if copied > max_size {
+            return Err(Error::TooLarge {
+                path: path.display().to_string(),
+                limit: max_size,
+            });
+        }
+        if copied == 0 {
+            return Err(Error::InvalidModule {
+                path: path.display().to_string(),
+                reason: "the file is empty".into(),
+            });
+        }
+        sink.flush().map_err(|e| Error::io(path, e))?;
+        let seals =
+            libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+        // SAFETY: fcntl on a memfd we own, created with MFD_ALLOW_SEALING.
+        if unsafe { libc::fcntl(sink.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+            return Err(Error::last_os("sealing the module's memfd"));
+        }
+        // SAFETY: the memfd is sealed: its contents and size cannot change
+        // while the map lives, which is what makes the slice sound.
+        let map = unsafe { Mmap::map(&sink) }.map_err(|e| Error::io(path, e))?;
+        Ok(SealedFile {
+            map,
+            fd: OwnedFd::from(sink),
+        })
+    }
+
+    /// The bytes, exactly as they will be loaded.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// A path naming the memfd, for `dlopen`: unique while the memfd is
+    /// open, since no other open file has its descriptor number.
+    pub fn proc_path(&self) -> CString {
+        CString::new(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
+            .expect("no NUL in a formatted number")
+    }
+
+    /// Keep only the descriptor (the loaded object maps it; the view used
+    /// for checking is no longer needed).
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+}
+
+fn memfd() -> Result<OwnedFd, Error> {
+    // SAFETY: memfd_create with a static name; the result is owned below.
+    let raw = unsafe {
+        libc::memfd_create(
+            c"lucet-module".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if raw < 0 {
+        return Err(Error::last_os("memfd_create"));
+    }
+    // SAFETY: a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}

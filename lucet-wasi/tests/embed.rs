@@ -256,7 +256,7 @@ const EINVAL: i32 = 28;
 const EISDIR: i32 = 31;
 const ENAMETOOLONG: i32 = 37;
 const ENOENT: i32 = 44;
-const ENOSYS: i32 = 52;
+const ENOTSUP: i32 = 58;
 const ENOTDIR: i32 = 54;
 const ENOTSOCK: i32 = 57;
 const EPERM: i32 = 63;
@@ -290,7 +290,9 @@ fn errno_values_for_bad_descriptors_and_unsupported_calls() {
     assert_eq!(p.call32("sock_shutdown", &[1, 0]), ENOTSOCK);
     assert_eq!(p.call32("sock_shutdown", &[99, 0]), EBADF);
     assert_eq!(p.call32("sock_accept", &[3, 0, 0]), ENOTSOCK);
-    assert_eq!(p.call32("proc_raise", &[6]), ENOSYS);
+    // Signals are not delivered; Wasmtime's answer.
+    assert_eq!(p.call32("proc_raise", &[6]), ENOTSUP);
+    assert_eq!(p.call32("proc_raise", &[31]), EINVAL);
     assert_eq!(p.call32("poll_oneoff", &[0, 0, 0, 0]), EINVAL);
     assert_eq!(
         p.call("clock_time_get", &[Val::I32(9), Val::I64(0), Val::I32(0)]),
@@ -465,12 +467,13 @@ fn rights_are_enforced() {
     let (e, fd) = p.open(3, "r.txt", 1, FD_READ | FD_WRITE | FD_SEEK, 0);
     assert_eq!(e, 0);
     let fd = fd as i64;
-    // drop FD_WRITE: writes are refused, and it cannot be regained
+    // drop FD_WRITE: writes are refused (EBADF, as for a host descriptor
+    // not open for writing), and the right cannot be regained
     let set = |base: u64| [Val::I32(fd as i32), Val::I64(base as i64), Val::I64(0)];
     assert_eq!(p.call("fd_fdstat_set_rights", &set(FD_READ | FD_SEEK)), 0);
     p.put(0, &0x400u32.to_le_bytes());
     p.put(4, &1u32.to_le_bytes());
-    assert_eq!(p.call32("fd_write", &[fd, 0, 1, 8]), ENOTCAPABLE);
+    assert_eq!(p.call32("fd_write", &[fd, 0, 1, 8]), EBADF);
     assert_eq!(
         p.call("fd_fdstat_set_rights", &set(FD_READ | FD_WRITE)),
         ENOTCAPABLE
@@ -478,7 +481,17 @@ fn rights_are_enforced() {
     // read-only open: no write right
     let (e, ro) = p.open(3, "r.txt", 0, FD_READ, 0);
     assert_eq!(e, 0);
-    assert_eq!(p.call32("fd_write", &[ro as i64, 0, 1, 8]), ENOTCAPABLE);
+    assert_eq!(p.call32("fd_write", &[ro as i64, 0, 1, 8]), EBADF);
+    // a missing right other than reading or writing is ENOTCAPABLE
+    let seek = [
+        Val::I32(fd as i32),
+        Val::I64(0),
+        Val::I32(0),
+        Val::I32(0x10),
+    ];
+    assert_eq!(p.call("fd_seek", &seek), 0);
+    assert_eq!(p.call("fd_fdstat_set_rights", &set(FD_READ)), 0);
+    assert_eq!(p.call("fd_seek", &seek), ENOTCAPABLE);
     // directories cannot be opened for writing
     assert_eq!(
         p.open(3, ".", 2 /* directory */, FD_READ | FD_WRITE, 0).0,

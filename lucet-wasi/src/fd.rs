@@ -7,6 +7,7 @@ use crate::errno::{Errno, HostError, HostResult};
 use crate::fd_table::{DirEntryInfo, DirFd, Entry, Kind, Socket};
 use crate::filestat::{cap_filetype, mode_filetype, time_changes, Filestat};
 use crate::memory::{GuestMemory, IoVec};
+use crate::sock;
 use crate::stdio::{Input, Output};
 use rustix::event::PollFlags;
 use rustix::fs::{Advice, FallocateFlags, OFlags, SeekFrom, Timestamps};
@@ -17,6 +18,7 @@ use std::num::NonZeroU64;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
+use std::time::Duration;
 
 /// Reads spanning several buffers go through a bounce buffer of at most
 /// this size (beyond it, only the first buffer is filled: a short read).
@@ -107,7 +109,11 @@ pub(crate) fn fd_read(
         Kind::File(f) => {
             require_access(base, rights::FD_READ)?;
             let file: &File = &f.file;
-            if f.stream {
+            if f.fifo {
+                scatter_read(mem, &iovs, total, |buf| {
+                    read_fifo(&stop, file, nonblock, buf)
+                })?
+            } else if f.stream {
                 scatter_read(mem, &iovs, total, |buf| {
                     block::nonblocking(&stop, file.as_fd(), PollFlags::IN, nonblock, || {
                         io_read(file, &mut *buf)
@@ -138,6 +144,29 @@ pub(crate) fn fd_read(
     };
     mem.write_u32(nread, n)?;
     Ok(())
+}
+
+/// Read a FIFO the way a blocking read does. In non-blocking mode, a FIFO
+/// no writer has opened yet reads as end-of-file at once; `poll` tells it
+/// apart from a writer that came and went (which is a hangup), and the read
+/// then waits for a writer to write or leave.
+fn read_fifo(stop: &Stop, file: &File, nonblock: bool, buf: &mut [u8]) -> HostResult<usize> {
+    loop {
+        let n = block::nonblocking(stop, file.as_fd(), PollFlags::IN, nonblock, || {
+            io_read(file, &mut *buf)
+        })?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        let idle = !stop.wait_for(file.as_fd(), PollFlags::IN, Some(Duration::ZERO))?;
+        if !idle {
+            return Ok(0);
+        }
+        if nonblock {
+            return Err(Errno::Again.into());
+        }
+        stop.wait_for(file.as_fd(), PollFlags::IN, None)?;
+    }
 }
 
 pub(crate) fn fd_pread(
@@ -236,9 +265,7 @@ pub(crate) fn fd_write(
             Kind::Socket(Socket::Stream(s)) => {
                 require_access(base, rights::FD_WRITE)?;
                 let s: &TcpStream = s;
-                write_nonblocking(&stop, s.as_fd(), nonblock, &bufs, |sl| {
-                    (&*s).write_vectored(sl)
-                })?
+                write_nonblocking(&stop, s.as_fd(), nonblock, &bufs, |sl| sock::send(s, sl))?
             }
             Kind::Dir(_) | Kind::Stdin(_) | Kind::Socket(Socket::Listener(_)) => {
                 return Err(Errno::Badf.into())

@@ -33,6 +33,9 @@ pub(crate) struct FileFd {
     /// through [`crate::block`]; regular files (and block devices) never
     /// wait for long, so they are read and written directly.
     pub stream: bool,
+    /// A FIFO: a non-blocking read says end-of-file while no writer has
+    /// come yet, where a blocking one waits for the writer.
+    pub fifo: bool,
 }
 
 /// A socket the guest was given or accepted.

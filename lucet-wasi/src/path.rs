@@ -174,8 +174,9 @@ pub(crate) fn path_open(
         file_type,
         rustix::fs::FileType::RegularFile | rustix::fs::FileType::BlockDevice
     );
+    let fifo = file_type == rustix::fs::FileType::Fifo;
     let mut entry = Entry::new(
-        Kind::File(FileFd { file, stream }),
+        Kind::File(FileFd { file, stream, fifo }),
         ceiling & allowed,
         inheriting,
     );

@@ -17,7 +17,7 @@ use crate::errno::{Errno, HostResult};
 use crate::fd_table::{Entry, Kind, Socket};
 use crate::memory::GuestMemory;
 use rustix::event::PollFlags;
-use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsFd;
 
@@ -33,6 +33,18 @@ fn stream(entry: &Entry, needed: u64) -> Result<&TcpStream, Errno> {
         Kind::Socket(Socket::Listener(_)) => Err(Errno::NotConn),
         _ => Err(Errno::NotSock),
     }
+}
+
+/// Send `bufs` on `s` without raising SIGPIPE when the peer is gone (the
+/// guest gets EPIPE instead).
+pub(crate) fn send(s: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendFlags};
+    Ok(sendmsg(
+        s,
+        bufs,
+        &mut SendAncillaryBuffer::default(),
+        SendFlags::NOSIGNAL,
+    )?)
 }
 
 pub(crate) fn sock_accept(
@@ -157,7 +169,7 @@ pub(crate) fn sock_send(
     let bufs = mem.gather(&iovs);
     let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
     let n = block::nonblocking(&stop, s.as_fd(), PollFlags::OUT, entry.nonblock(), || {
-        (&*s).write_vectored(&slices)
+        send(s, &slices)
     })?;
     mem.write_u32(nwritten, n as u32)?;
     Ok(())

@@ -127,6 +127,29 @@ fn many_instances_in_parallel_keep_their_own_stdio() {
 }
 
 #[test]
+fn arguments_and_environment_are_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let ctx = WasiCtxBuilder::new()
+        .arg(OsStr::from_bytes(b"\xff"))
+        .env("K", OsStr::from_bytes(b"v\xfe"))
+        .build()
+        .unwrap();
+    let mut p = Probe::new(ctx);
+    assert_eq!(p.call32("args_get", &[0x10, 0x20]), 0);
+    assert_eq!(&p.mem()[0x20..0x22], b"\xff\0");
+    assert_eq!(p.call32("environ_get", &[0x10, 0x20]), 0);
+    assert_eq!(&p.mem()[0x20..0x25], b"K=v\xfe\0");
+    // NUL cannot be passed in a C string.
+    let e = WasiCtxBuilder::new()
+        .env("K", OsStr::from_bytes(b"a\0\xff"))
+        .build()
+        .err()
+        .expect("NUL in a value");
+    assert!(e.to_string().contains("NUL"), "{e}");
+}
+
+#[test]
 fn builder_rejects_bad_input() {
     assert!(WasiCtxBuilder::new().arg("a\0b").build().is_err());
     assert!(WasiCtxBuilder::new().env("A=B", "c").build().is_err());

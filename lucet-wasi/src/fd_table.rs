@@ -275,6 +275,54 @@ mod tests {
     }
 
     #[test]
+    fn random_operations_keep_the_table_and_a_model_in_step() {
+        use std::collections::BTreeMap;
+        for seed in 0..200 {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let limit = rng.usize(1..12);
+            let mut t = FdTable::with_limit(limit);
+            // The model: descriptor number -> a tag held in `inheriting`.
+            let mut model: BTreeMap<u32, u64> = BTreeMap::new();
+            for step in 0..200u64 {
+                let fd = rng.u32(0..14);
+                match rng.u8(0..4) {
+                    0 => {
+                        let r = t.insert(Entry::new(stream().kind, 0, step));
+                        if model.len() >= limit {
+                            assert_eq!(r, Err(Errno::Mfile), "seed {seed}");
+                        } else {
+                            let lowest = (0..).find(|n| !model.contains_key(n)).unwrap();
+                            assert_eq!(r, Ok(lowest), "seed {seed}");
+                            model.insert(lowest, step);
+                        }
+                    }
+                    1 => {
+                        let r = t.remove(fd).map(|e| e.inheriting);
+                        assert_eq!(r.ok(), model.remove(&fd), "seed {seed}");
+                    }
+                    2 => {
+                        let to = rng.u32(0..14);
+                        let r = t.renumber(fd, to);
+                        if model.contains_key(&fd) && model.contains_key(&to) {
+                            assert_eq!(r, Ok(()), "seed {seed}");
+                            let tag = model.remove(&fd).unwrap();
+                            model.insert(to, tag);
+                        } else {
+                            assert_eq!(r, Err(Errno::Badf), "seed {seed}");
+                        }
+                    }
+                    _ => {
+                        let r = t.get(fd).map(|e| e.inheriting);
+                        assert_eq!(r.ok(), model.get(&fd).copied(), "seed {seed}");
+                    }
+                }
+                assert_eq!(t.len(), model.len(), "seed {seed}");
+                assert!(t.len() <= limit);
+            }
+        }
+    }
+
+    #[test]
     fn the_limit_counts_open_descriptors() {
         let mut t = FdTable::with_limit(3);
         for _ in 0..3 {

@@ -562,3 +562,72 @@ fn proc_exit_ends_the_run() {
         other => panic!("expected exit 7, got {other:?}"),
     }
 }
+
+#[test]
+fn readdir_in_random_pieces_lists_every_entry_once() {
+    // Directories of random byte names (not UTF-8, mostly), read back with
+    // random buffer sizes the way libc does: complete entries count, the
+    // next call starts at the last complete entry's cookie, and a buffer
+    // not filled means the end.
+    use std::collections::BTreeSet;
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    for seed in 0..30 {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let (mut p, dir, _) = sandbox_probe();
+        let count = rng.usize(0..50);
+        let mut names: BTreeSet<Vec<u8>> = BTreeSet::new();
+        while names.len() < count {
+            let len = rng.usize(1..40);
+            let name: Vec<u8> = (0..len)
+                .map(|_| loop {
+                    let b = rng.u8(1..=255);
+                    if b != b'/' {
+                        break b;
+                    }
+                })
+                .collect();
+            if name != b"." && name != b".." {
+                names.insert(name);
+            }
+        }
+        for n in &names {
+            std::fs::write(dir.path().join(OsStr::from_bytes(n)), "").unwrap();
+        }
+        let mut seen: Vec<Vec<u8>> = Vec::new();
+        let mut cookie = 0u64;
+        for _ in 0..10_000 {
+            let buf_len = rng.u32(1..400);
+            let args = [
+                Val::I32(3),
+                Val::I32(0x1000),
+                Val::I32(buf_len as i32),
+                Val::I64(cookie as i64),
+                Val::I32(0xff0),
+            ];
+            assert_eq!(p.call("fd_readdir", &args), 0);
+            let used = p.u32_at(0xff0) as usize;
+            assert!(used <= buf_len as usize);
+            let buf = p.mem()[0x1000..0x1000 + used].to_vec();
+            let mut at = 0;
+            while used - at >= 24 {
+                let namlen = u32::from_le_bytes(buf[at + 16..at + 20].try_into().unwrap()) as usize;
+                if used - at - 24 < namlen {
+                    break;
+                }
+                cookie = u64::from_le_bytes(buf[at..at + 8].try_into().unwrap());
+                seen.push(buf[at + 24..at + 24 + namlen].to_vec());
+                at += 24 + namlen;
+            }
+            if used < buf_len as usize {
+                break;
+            }
+        }
+        let mut expected: Vec<Vec<u8>> = names.into_iter().collect();
+        expected.push(b".".to_vec());
+        expected.push(b"..".to_vec());
+        expected.sort();
+        seen.sort();
+        assert_eq!(seen, expected, "seed {seed}");
+    }
+}

@@ -91,6 +91,18 @@ impl Entry {
         }
     }
 
+    /// Whether reading or writing this descriptor can wait for someone
+    /// else (a writer, a reader, a peer).
+    pub fn may_wait(&self) -> bool {
+        match &self.kind {
+            Kind::File(f) => f.stream,
+            Kind::Stdin(Input::Inherit(h)) | Kind::Stdout(Output::Inherit(h)) => h.waits,
+            Kind::Stdin(Input::Reader(_)) | Kind::Stdout(Output::Writer(_)) => false,
+            Kind::Socket(_) => true,
+            Kind::Dir(_) => false,
+        }
+    }
+
     /// Whether the guest asked for non-blocking I/O on this descriptor.
     pub fn nonblock(&self) -> bool {
         self.flags & fdflags::NONBLOCK != 0

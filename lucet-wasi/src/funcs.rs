@@ -152,6 +152,19 @@ const MAY_WAIT: &[&str] = &[
     "sock_send",
 ];
 
+/// Whether this call of `f` can wait, and so needs the run's stop event
+/// (which the runtime creates on first use: an instance that never waits
+/// never has one). Reads and writes wait only on descriptors that can.
+fn needs_stop(cx: &WasiCtx, f: &WasiFunc, args: &[Val]) -> bool {
+    match f.name {
+        "fd_read" | "fd_write" => {
+            let fd = args.first().and_then(|v| v.as_i32()).unwrap_or(-1) as u32;
+            cx.table.get(fd).is_ok_and(|e| e.may_wait())
+        }
+        name => MAY_WAIT.contains(&name),
+    }
+}
+
 /// Run `call` with the instance's [`WasiCtx`] and memory.
 fn dispatch(
     caller: &mut Caller<'_>,
@@ -160,7 +173,11 @@ fn dispatch(
     args: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error> {
-    let stop = if may_wait {
+    let wait = may_wait
+        && caller
+            .context::<WasiCtx>()
+            .is_some_and(|cx| needs_stop(cx, f, args));
+    let stop = if wait {
         Stop::new(caller.interrupt_fd()?)
     } else {
         Stop::default()

@@ -187,6 +187,31 @@ fn reading_a_terminal() {
 }
 
 #[test]
+fn writing_a_full_terminal() {
+    // Nobody reads the terminal's other side: its buffer fills up.
+    let (_master, slave) = pty();
+    let mut cmd = block_command(&[], "stdout", None);
+    cmd.stdin(Stdio::null()).stdout(Stdio::from(slave));
+    expect_stopped(cmd, "stdout", |_| {});
+}
+
+#[test]
+fn writing_a_full_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    mkfifo(&fifo);
+    let root = format!("{}::/", dir.path().display());
+    let mut cmd = block_command(&["--dir", &root], "fifo-fill", Some("/fifo"));
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    // A reader that never reads: opened once the guest is running (the
+    // guest's open waits for it).
+    let mut reader = None;
+    expect_stopped(cmd, "fifo-fill", |_| {
+        reader = Some(File::open(&fifo).unwrap());
+    });
+}
+
+#[test]
 fn reading_a_fifo_nobody_writes() {
     let dir = tempfile::tempdir().unwrap();
     mkfifo(&dir.path().join("fifo"));
@@ -261,6 +286,26 @@ fn receiving_on_a_silent_connection() {
     cmd.stdin(Stdio::null()).stdout(Stdio::null());
     let mut held = None;
     expect_stopped(cmd, "recv", |_| held = Some(connect(port)));
+}
+
+#[test]
+fn reading_a_silent_connection() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = block_command(&["--tcplisten", &addr], "sock-read", None);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    let mut held = None;
+    expect_stopped(cmd, "sock-read", |_| held = Some(connect(port)));
+}
+
+#[test]
+fn writing_a_connection_nobody_reads() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = block_command(&["--tcplisten", &addr], "sock-write", None);
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    let mut held = None;
+    expect_stopped(cmd, "sock-write", |_| held = Some(connect(port)));
 }
 
 // ---- in process: the embedder's deadline and interrupt handle ----

@@ -9,8 +9,13 @@
  *   block fifo-read P    open the FIFO P for reading (open returns; the
  *                        read waits for a writer)
  *   block fifo-write P   open the FIFO P for writing (waits for a reader)
+ *   block fifo-fill P    open the FIFO P for writing (the reader never
+ *                        reads) and write until it is full
  *   block accept         accept on the first preopened socket
- *   block recv           accept a connection, then read from it */
+ *   block recv           accept a connection, then recv from it
+ *   block sock-read      accept a connection, then read(2) from it
+ *   block sock-write     accept a connection, then write to it until the
+ *                        peer's window and the buffers are full */
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -64,6 +69,31 @@ int main(int argc, char **argv) {
     } else if (strcmp(mode, "fifo-write") == 0 && argc > 2) {
         blocking(mode);
         open(argv[2], O_WRONLY);
+    } else if (strcmp(mode, "fifo-fill") == 0 && argc > 2) {
+        int fd = open(argv[2], O_WRONLY);
+        if (fd < 0) {
+            perror("open");
+            return 1;
+        }
+        memset(buf, 'x', sizeof buf);
+        blocking(mode);
+        for (;;)
+            if (write(fd, buf, sizeof buf) < 0)
+                break;
+    } else if (strcmp(mode, "sock-read") == 0 || strcmp(mode, "sock-write") == 0) {
+        int c = accept(listening_socket(), NULL, NULL);
+        if (c < 0) {
+            perror("accept");
+            return 1;
+        }
+        memset(buf, 'x', sizeof buf);
+        blocking(mode);
+        if (mode[5] == 'r')
+            read(c, buf, sizeof buf);
+        else
+            for (;;)
+                if (write(c, buf, sizeof buf) < 0)
+                    break;
     } else if (strcmp(mode, "accept") == 0) {
         int l = listening_socket();
         blocking(mode);

@@ -2,7 +2,7 @@
 //! any reader or writer the embedder supplies.
 
 use crate::block::{self, Stop};
-use crate::errno::HostResult;
+use crate::errno::{HostError, HostResult};
 use rustix::event::PollFlags;
 use std::io::{self, Cursor, Read, Write};
 use std::os::fd::BorrowedFd;
@@ -165,7 +165,10 @@ impl HostIo {
                         break;
                     }
                 }
-                Err(_) if done > 0 && nonblock => break,
+                Err(HostError::Stopped) => return Err(HostError::Stopped),
+                // What went out before an error (or before a non-blocking
+                // write would wait) counts; an error shows on the next call.
+                Err(_) if done > 0 => break,
                 Err(e) => return Err(e),
             }
         }

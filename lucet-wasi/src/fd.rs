@@ -483,12 +483,15 @@ fn entry_filestat(entry: &Entry) -> Result<Filestat, Errno> {
     Ok(match &entry.kind {
         Kind::File(f) => Filestat::from_stat(&rustix::fs::fstat(&f.file)?),
         Kind::Dir(d) => Filestat::from_stat(&rustix::fs::fstat(&d.dir)?),
-        Kind::Stdin(Input::Inherit(h)) | Kind::Stdout(Output::Inherit(h)) => {
-            Filestat::from_stat(&rustix::fs::fstat(h.fd())?)
-        }
         Kind::Socket(Socket::Listener(l)) => Filestat::from_stat(&rustix::fs::fstat(l)?),
         Kind::Socket(Socket::Stream(s)) => Filestat::from_stat(&rustix::fs::fstat(s)?),
-        Kind::Stdin(Input::Reader(_)) | Kind::Stdout(Output::Writer(_)) => Filestat::default(),
+        // A standard stream is a stream, whatever the host's is: its type
+        // and nothing else (no host inode, size or times), as Wasmtime
+        // answers.
+        k @ (Kind::Stdin(_) | Kind::Stdout(_)) => Filestat {
+            filetype: stream_filetype(k),
+            ..Filestat::default()
+        },
     })
 }
 
@@ -500,11 +503,7 @@ pub(crate) fn fd_filestat_get(
 ) -> HostResult {
     let entry = cx.table.get(fd)?;
     entry.require(rights::FD_FILESTAT_GET)?;
-    let mut st = entry_filestat(entry)?;
-    if matches!(entry.kind, Kind::Stdin(_) | Kind::Stdout(_)) {
-        st.filetype = stream_filetype(&entry.kind);
-    }
-    st.write(mem, out)?;
+    entry_filestat(entry)?.write(mem, out)?;
     Ok(())
 }
 

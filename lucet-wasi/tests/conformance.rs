@@ -64,7 +64,7 @@ const RUST_TESTS: &[&str] = &[
 
 /// Programs of the suite's older layout (tests/rust/src/bin) no longer in
 /// the wasm32-wasip1 set, ported too.
-const OLDER_RUST_TESTS: &[&str] = &["path_open_read_without_rights"];
+const OLDER_RUST_TESTS: &[&str] = &["path_open_read_without_rights", "fd_filestat_get"];
 
 /// What an official program leaves in the scratch directory for the runner
 /// to delete (it removes every `*.cleanup`).

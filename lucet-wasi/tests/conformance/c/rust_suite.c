@@ -1338,6 +1338,16 @@ static void path_open_read_without_rights(void) {
     OK(__wasi_path_remove_directory(base, name));
 }
 
+/* Also of the older layout: the standard streams' filestat has no size
+ * and no times. */
+static void fd_filestat_get(void) {
+    for (__wasi_fd_t fd = 0; fd <= 2; fd++) {
+        __wasi_filestat_t st;
+        OK(__wasi_fd_filestat_get(fd, &st));
+        CHECK(st.size == 0 && st.atim == 0 && st.mtim == 0 && st.ctim == 0);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 
 static const struct {
@@ -1355,7 +1365,7 @@ static const struct {
     T(path_symlink_trailing_slashes), T(poll_oneoff_stdio), T(readlink), T(remove_directory_trailing_slashes),
     T(remove_nonempty_directory), T(renumber), T(sched_yield), T(stdio), T(symlink_create),
     T(symlink_filestat), T(symlink_loop), T(truncation_rights), T(unlink_file_trailing_slashes),
-    T(path_open_read_without_rights),
+    T(path_open_read_without_rights), T(fd_filestat_get),
 #undef T
 };
 

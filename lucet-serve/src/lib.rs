@@ -34,14 +34,13 @@
 //!   instantiation never waits, and a slot is always reused for the same
 //!   module, which keeps its heap image mapped (see `Routes::load` for the
 //!   measurement behind this).
-//! - Deadlines: a supervisor thread interrupts guest code (through the
-//!   instance's interrupt handle) and cancels a guest blocked in a WASI
-//!   call (`poll_oneoff`) when its run's deadline passes. It sleeps until
-//!   the earliest deadline but never longer than the shortest configured
-//!   one, so starting a run never wakes it. (`Instance::set_deadline`
-//!   stops guest code only, not a guest waiting in WASI; and when this was
-//!   written it woke the runtime's watchdog thread on every run, about a
-//!   tenth of the server's CPU at 15,000 requests/s.)
+//! - Deadlines: a supervisor thread stops a run (through the instance's
+//!   interrupt handle, which reaches a guest waiting in a WASI call too)
+//!   when its deadline passes. It sleeps until the earliest deadline but
+//!   never longer than the shortest configured one, so starting a run
+//!   never wakes it. (When this was written, `Instance::set_deadline` woke
+//!   the runtime's watchdog thread on every run, about a tenth of the
+//!   server's CPU at 15,000 requests/s.)
 //! - Noisy neighbours: a route whose guest ran into its deadline or
 //!   instruction budget spends the next `penalty` (10 s) in the slow lane,
 //!   `SCHED_IDLE` threads with their own tiny queue, so a tenant

@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use hyper::StatusCode;
 use lucet_runtime::{Error, InterruptHandle, Linker, Termination};
-use lucet_wasi::{CancelHandle, WasiCtxBuilder};
+use lucet_wasi::WasiCtxBuilder;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -123,7 +123,6 @@ impl Write for CappedPipe {
 struct Running {
     deadline: Option<Instant>,
     fired: bool,
-    cancel: CancelHandle,
     interrupt: InterruptHandle,
 }
 
@@ -296,11 +295,10 @@ impl Pool {
         }
     }
 
-    /// Stop every guest now: interrupt guest code, cancel blocking calls.
+    /// Stop every guest now, in its own code or waiting in a WASI call.
     pub fn kill_all(&self) {
         for w in 0..self.shared.running.len() {
             if let Some(r) = &*self.shared.running(w) {
-                r.cancel.cancel();
                 r.interrupt.interrupt();
             }
         }
@@ -341,16 +339,15 @@ fn worker(w: usize, rx: Receiver<Job>, shared: Arc<Shared>) {
     }
 }
 
-/// Enforces deadlines: interrupts guest code (and cancels a guest blocked
-/// in WASI) once its run's deadline passes.
+/// Enforces deadlines: interrupts a run (in guest code or waiting in a WASI
+/// call) once its deadline passes.
 ///
 /// It sleeps until the earliest deadline of the runs in progress, but never
 /// longer than the shortest configured deadline, so a run that starts
 /// while it sleeps cannot have an earlier deadline than its wake-up, and
 /// starting a run never has to wake it: no cross-thread wake-up per
-/// request. (The runtime's `Instance::set_deadline` cannot reach a guest
-/// waiting in WASI, and until lucet-runtime 316cbbb it woke its watchdog
-/// thread on every run, a context switch per request.)
+/// request. (Until lucet-runtime 316cbbb the runtime's `Instance::set_deadline`
+/// woke its watchdog thread on every run, a context switch per request.)
 fn supervisor(shared: Arc<Shared>) {
     while !shared.stop.load(Ordering::Relaxed) {
         let now = Instant::now();
@@ -363,7 +360,6 @@ fn supervisor(shared: Arc<Shared>) {
                     // An interrupt reaches only a run in progress: if this
                     // one has not begun yet, try again next tick.
                     r.fired = r.interrupt.interrupt();
-                    r.cancel.cancel();
                 }
                 Some(d) if d > now => next = next.min(d),
                 _ => {}
@@ -423,8 +419,7 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
         .build();
     let result = match ctx {
         Err(e) => Err(Error::InvalidState(format!("WASI context: {e}"))),
-        Ok(mut ctx) => {
-            let cancel = ctx.cancel_handle();
+        Ok(ctx) => {
             instance.set_context(ctx);
             if limits.instruction_budget.is_some() {
                 instance.set_instruction_budget(limits.instruction_budget);
@@ -433,7 +428,6 @@ fn execute(w: usize, job: &mut Job, shared: &Shared) -> Outcome {
             *shared.running(w) = Some(Running {
                 deadline,
                 fired: false,
-                cancel,
                 interrupt: instance.interrupt_handle(),
             });
             let r = instance.run("_start", &[]);

@@ -173,6 +173,18 @@ pub mod rights {
     /// Rights of the standard streams (no seeking: `isatty` relies on it).
     pub const STDIO: u64 =
         FD_READ | FD_WRITE | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE;
+
+    /// Rights of a connected socket.
+    pub const SOCKET_STREAM: u64 = FD_READ
+        | FD_WRITE
+        | FD_FDSTAT_SET_FLAGS
+        | FD_FILESTAT_GET
+        | POLL_FD_READWRITE
+        | SOCK_SHUTDOWN;
+
+    /// Rights of a listening socket.
+    pub const SOCKET_LISTENER: u64 =
+        SOCK_ACCEPT | FD_FDSTAT_SET_FLAGS | FD_FILESTAT_GET | POLL_FD_READWRITE;
 }
 
 /// Sizes of the structs the guest passes by pointer.
@@ -188,3 +200,15 @@ pub mod size {
 
 /// Largest signal number `proc_raise` accepts (`SIGSYS`).
 pub const SIGNAL_MAX: u32 = 30;
+
+/// `riflags` bits of `sock_recv`.
+pub mod riflags {
+    pub const RECV_PEEK: u16 = 1 << 0;
+    pub const RECV_WAITALL: u16 = 1 << 1;
+}
+
+/// `sdflags` bits of `sock_shutdown`.
+pub mod sdflags {
+    pub const RD: u8 = 1 << 0;
+    pub const WR: u8 = 1 << 1;
+}

@@ -1,7 +1,10 @@
 //! Command-line helpers shared by the `lucet-wasi` binary: parsing of
 //! `--dir`, `--env` and `--timeout` values, and splitting the command line
-//! into runner options and the guest's own arguments.
+//! into runner options and the guest's own arguments (bytes, not
+//! necessarily UTF-8).
 
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 /// Parse a duration: a number with a unit `ns`, `us`, `ms`, `s`, `m` or
@@ -32,21 +35,30 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Parse `HOST[::GUEST]`: the host directory and the name the guest sees
-/// (the host path itself when no `::GUEST` is given).
-pub fn parse_dir(s: &str) -> (String, String) {
-    match s.split_once("::") {
-        Some((host, guest)) => (host.to_string(), guest.to_string()),
-        None => (s.to_string(), s.to_string()),
+/// (the host path itself when no `::GUEST` is given). Both are bytes: they
+/// need not be UTF-8.
+pub fn parse_dir(s: &OsStr) -> (OsString, OsString) {
+    let b = s.as_bytes();
+    match b.windows(2).position(|w| w == b"::") {
+        Some(i) => (
+            OsStr::from_bytes(&b[..i]).to_os_string(),
+            OsStr::from_bytes(&b[i + 2..]).to_os_string(),
+        ),
+        None => (s.to_os_string(), s.to_os_string()),
     }
 }
 
 /// Parse `KEY=VALUE`; a bare `KEY` takes the host's value of `KEY` (and is
-/// `None` if the host has none).
-pub fn parse_env(s: &str) -> Result<Option<(String, String)>, String> {
-    match s.split_once('=') {
-        Some(("", _)) => Err(format!("bad --env {s:?}: empty name")),
-        Some((k, v)) => Ok(Some((k.to_string(), v.to_string()))),
-        None => Ok(std::env::var(s).ok().map(|v| (s.to_string(), v))),
+/// `None` if the host has none). The value may be any bytes.
+pub fn parse_env(s: &OsStr) -> Result<Option<(OsString, OsString)>, String> {
+    let b = s.as_bytes();
+    match b.iter().position(|&c| c == b'=') {
+        Some(0) => Err(format!("bad --env {:?}: empty name", s.to_string_lossy())),
+        Some(i) => Ok(Some((
+            OsStr::from_bytes(&b[..i]).to_os_string(),
+            OsStr::from_bytes(&b[i + 1..]).to_os_string(),
+        ))),
+        None => Ok(std::env::var_os(s).map(|v| (s.to_os_string(), v))),
     }
 }
 
@@ -54,28 +66,28 @@ pub fn parse_env(s: &str) -> Result<Option<(String, String)>, String> {
 /// runner parses (up to and including the module) and the guest's
 /// arguments. `takes_value` tells which long options take a separate
 /// value. A `--` before the module ends the options; one right after the
-/// module is dropped.
-pub fn split_guest_args(argv: &[String], takes_value: &[&str]) -> (Vec<String>, Vec<String>) {
+/// module is dropped. Arguments are bytes: the guest's need not be UTF-8.
+pub fn split_guest_args(argv: &[OsString], takes_value: &[&str]) -> (Vec<OsString>, Vec<OsString>) {
     let mut i = 1;
     let mut options_done = false;
     while i < argv.len() {
-        let a = &argv[i];
-        if options_done || !a.starts_with('-') || a == "-" {
+        let a = argv[i].as_bytes();
+        if options_done || !a.starts_with(b"-") || a == b"-" {
             // The module.
             let mut rest = i + 1;
-            if argv.get(rest).map(String::as_str) == Some("--") {
+            if argv.get(rest).map(|s| s.as_bytes()) == Some(b"--") {
                 rest += 1;
             }
             let mut head = argv[..=i].to_vec();
             if options_done {
                 // Drop the `--` that ended the options from what clap sees.
-                head.retain(|x| x != "--");
+                head.retain(|x| x.as_bytes() != b"--");
             }
             return (head, argv[rest..].to_vec());
         }
-        if a == "--" {
+        if a == b"--" {
             options_done = true;
-        } else if takes_value.contains(&a.as_str()) {
+        } else if takes_value.iter().any(|t| t.as_bytes() == a) {
             i += 1;
         }
         i += 1;
@@ -87,8 +99,12 @@ pub fn split_guest_args(argv: &[String], takes_value: &[&str]) -> (Vec<String>, 
 mod tests {
     use super::*;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
+    fn v(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
+    }
+
+    fn os(s: &str) -> OsString {
+        OsString::from(s)
     }
 
     #[test]
@@ -103,13 +119,24 @@ mod tests {
 
     #[test]
     fn dirs_and_env() {
-        assert_eq!(parse_dir("/tmp/x::/"), ("/tmp/x".into(), "/".into()));
-        assert_eq!(parse_dir("data"), ("data".into(), "data".into()));
+        assert_eq!(parse_dir(&os("/tmp/x::/")), (os("/tmp/x"), os("/")));
+        assert_eq!(parse_dir(&os("data")), (os("data"), os("data")));
+        assert_eq!(parse_env(&os("A=b=c")).unwrap(), Some((os("A"), os("b=c"))));
+        assert!(parse_env(&os("=x")).is_err());
+        // Not UTF-8: passed through as bytes.
+        let raw = OsStr::from_bytes(b"K=\xff\xfe::");
         assert_eq!(
-            parse_env("A=b=c").unwrap(),
-            Some(("A".into(), "b=c".into()))
+            parse_env(raw).unwrap(),
+            Some((os("K"), OsStr::from_bytes(b"\xff\xfe::").to_os_string()))
         );
-        assert!(parse_env("=x").is_err());
+        let dir = OsStr::from_bytes(b"/tmp/\xff::/g\xfe");
+        assert_eq!(
+            parse_dir(dir),
+            (
+                OsStr::from_bytes(b"/tmp/\xff").to_os_string(),
+                OsStr::from_bytes(b"/g\xfe").to_os_string()
+            )
+        );
     }
 
     #[test]
@@ -129,5 +156,9 @@ mod tests {
         let (head, rest) = split_guest_args(&v(&["lw", "--help"]), &takes);
         assert_eq!(head, v(&["lw", "--help"]));
         assert!(rest.is_empty());
+        let mut argv = v(&["lw", "m.so"]);
+        argv.push(OsStr::from_bytes(b"\x80").to_os_string());
+        let (_, rest) = split_guest_args(&argv, &takes);
+        assert_eq!(rest[0].as_bytes(), b"\x80");
     }
 }

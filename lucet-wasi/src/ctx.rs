@@ -1,15 +1,16 @@
 //! The per-instance WASI state and its builder.
 
 use crate::abi::rights;
-use crate::fd_table::{DirFd, Entry, FdTable, Kind};
-use crate::stdio::{HostStream, Input, Output};
+use crate::block::Stop;
+use crate::fd_table::{DirFd, Entry, FdTable, Kind, Socket, DEFAULT_MAX_FDS};
+use crate::stdio::{HostIo, HostStream, Input, Output};
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
+use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};
-use std::os::unix::ffi::OsStrExt;
+use std::net::TcpListener;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 /// Why a [`WasiCtx`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +20,7 @@ pub enum CtxError {
     Nul {
         /// "argument" or "environment variable".
         what: &'static str,
-        /// The offending value.
+        /// The offending value (lossily converted for display).
         value: String,
     },
     /// An environment variable's name is empty or contains `=`.
@@ -33,35 +34,33 @@ pub enum CtxError {
         /// Why.
         source: std::io::Error,
     },
-}
-
-/// Lets another thread cancel a guest that is blocked in a WASI call
-/// (sleeping in `poll_oneoff`): the call ends the run with
-/// [`lucet_runtime::Error::Terminated`]. Pair it with
-/// [`InterruptHandle::interrupt`](lucet_runtime::InterruptHandle::interrupt),
-/// which stops guest code but cannot reach into a hostcall.
-#[derive(Clone, Debug, Default)]
-pub struct CancelHandle {
-    flag: Arc<AtomicBool>,
-}
-
-impl CancelHandle {
-    /// Ask blocking WASI calls to give up.
-    pub fn cancel(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether [`cancel`](Self::cancel) was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
+    /// A socket to hand to the guest could not be set up.
+    #[error("cannot set up socket: {0}")]
+    Socket(std::io::Error),
+    /// The standard streams, preopened directories and sockets alone need
+    /// more descriptors than the limit allows.
+    #[error("{needed} descriptors are preopened, more than the limit of {limit}")]
+    TooManyFds {
+        /// Descriptors the context starts with.
+        needed: usize,
+        /// The limit set with [`WasiCtxBuilder::max_fds`].
+        limit: usize,
+    },
 }
 
 /// The state WASI functions work on for one instance: arguments,
-/// environment, and the descriptor table (standard streams and preopened
-/// directories first). Put it in the instance with
+/// environment, and the descriptor table (standard streams, preopened
+/// directories, then preopened sockets). Put it in the instance with
 /// [`Instance::set_context`](lucet_runtime::Instance::set_context) and link
 /// the functions with [`add_to_linker`](crate::add_to_linker).
+///
+/// A guest blocked in a WASI call (reading a pipe, sleeping, accepting a
+/// connection...) leaves it as soon as its run is stopped, by the
+/// instance's deadline ([`Instance::set_deadline`]) or its
+/// [`InterruptHandle`](lucet_runtime::InterruptHandle); the run then ends
+/// with [`lucet_runtime::Error::Terminated`].
+///
+/// [`Instance::set_deadline`]: lucet_runtime::Instance::set_deadline
 ///
 /// ```no_run
 /// use lucet_runtime::{Instance, Limits, Linker, Module};
@@ -86,20 +85,9 @@ pub struct WasiCtx {
     pub(crate) args: Vec<Vec<u8>>,
     pub(crate) env: Vec<Vec<u8>>,
     pub(crate) table: FdTable,
-    pub(crate) cancel: Option<CancelHandle>,
-}
-
-impl WasiCtx {
-    /// A handle that cancels this context's blocking calls.
-    pub fn cancel_handle(&mut self) -> CancelHandle {
-        self.cancel
-            .get_or_insert_with(CancelHandle::default)
-            .clone()
-    }
-
-    pub(crate) fn cancelled(&self) -> bool {
-        self.cancel.as_ref().is_some_and(CancelHandle::is_cancelled)
-    }
+    /// The stop event of the run in progress, set by the dispatcher for
+    /// the duration of each call that may wait.
+    pub(crate) stop: Stop,
 }
 
 enum InputSpec {
@@ -118,14 +106,21 @@ enum PreopenSpec {
 }
 
 /// Builds a [`WasiCtx`]. By default the guest has no arguments, no
-/// environment, no directories, and the host's standard streams.
+/// environment, no directories, the host's standard streams, and at most
+/// [`DEFAULT_MAX_FDS`] open descriptors.
+///
+/// Arguments, environment and directory names are bytes for the guest:
+/// they need not be UTF-8 (only NUL is refused, as C strings cannot hold
+/// it).
 pub struct WasiCtxBuilder {
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    preopens: Vec<(PreopenSpec, String)>,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    preopens: Vec<(PreopenSpec, OsString)>,
+    sockets: Vec<TcpListener>,
     stdin: InputSpec,
     stdout: OutputSpec,
     stderr: OutputSpec,
+    max_fds: usize,
 }
 
 impl Default for WasiCtxBuilder {
@@ -141,60 +136,82 @@ impl WasiCtxBuilder {
             args: Vec::new(),
             env: Vec::new(),
             preopens: Vec::new(),
+            sockets: Vec::new(),
             stdin: InputSpec::Inherit,
             stdout: OutputSpec::Inherit,
             stderr: OutputSpec::Inherit,
+            max_fds: DEFAULT_MAX_FDS,
         }
     }
 
     /// Append one argument (the first is the program name, `argv[0]`).
-    pub fn arg(mut self, arg: impl Into<String>) -> Self {
-        self.args.push(arg.into());
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
         self
     }
 
     /// Append arguments.
-    pub fn args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
-        self.args.extend(args.into_iter().map(Into::into));
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
         self
     }
 
     /// Set an environment variable for the guest.
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.push((key.into(), value.into()));
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.env
+            .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
         self
     }
 
     /// Set environment variables for the guest.
-    pub fn envs<K: Into<String>, V: Into<String>>(
+    pub fn envs<K: AsRef<OsStr>, V: AsRef<OsStr>>(
         mut self,
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        self.env
-            .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self.env.extend(
+            vars.into_iter()
+                .map(|(k, v)| (k.as_ref().to_os_string(), v.as_ref().to_os_string())),
+        );
         self
     }
 
-    /// Give the guest the host's whole environment (UTF-8 variables only).
+    /// Give the guest the host's whole environment.
     pub fn inherit_env(self) -> Self {
-        let vars: Vec<(String, String)> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
-        self.envs(vars)
+        self.envs(std::env::vars_os())
     }
 
     /// Give the guest the host directory `host` under the name `guest`
     /// (what the guest's libc matches paths against: `"."`, `"/"`,
     /// `"/data"`...). The directory is opened by [`build`](Self::build).
-    pub fn preopened_dir(mut self, host: impl Into<PathBuf>, guest: impl Into<String>) -> Self {
-        self.preopens
-            .push((PreopenSpec::Path(host.into()), guest.into()));
+    pub fn preopened_dir(mut self, host: impl Into<PathBuf>, guest: impl AsRef<OsStr>) -> Self {
+        self.preopens.push((
+            PreopenSpec::Path(host.into()),
+            guest.as_ref().to_os_string(),
+        ));
         self
     }
 
     /// Give the guest an already-open directory under the name `guest`.
-    pub fn preopened_cap_dir(mut self, dir: Dir, guest: impl Into<String>) -> Self {
-        self.preopens.push((PreopenSpec::Dir(dir), guest.into()));
+    pub fn preopened_cap_dir(mut self, dir: Dir, guest: impl AsRef<OsStr>) -> Self {
+        self.preopens
+            .push((PreopenSpec::Dir(dir), guest.as_ref().to_os_string()));
+        self
+    }
+
+    /// Give the guest a listening TCP socket, on which it may
+    /// `sock_accept` connections. Sockets follow the preopened directories
+    /// in the descriptor table (a guest finds them by their file type).
+    pub fn preopened_socket(mut self, listener: TcpListener) -> Self {
+        self.sockets.push(listener);
+        self
+    }
+
+    /// Let the guest hold at most `max` descriptors open at once (the
+    /// standard streams, preopens and sockets included); past it, calls
+    /// that would open one fail with `EMFILE`. Default [`DEFAULT_MAX_FDS`].
+    pub fn max_fds(mut self, max: usize) -> Self {
+        self.max_fds = max;
         self
     }
 
@@ -226,39 +243,49 @@ impl WasiCtxBuilder {
 
     /// Check the arguments and environment, open the directories.
     pub fn build(self) -> Result<WasiCtx, CtxError> {
-        let cstring = |what: &'static str, s: String| {
-            if s.contains('\0') {
-                Err(CtxError::Nul { what, value: s })
+        let cstring = |what: &'static str, s: Vec<u8>| {
+            if s.contains(&0) {
+                Err(CtxError::Nul {
+                    what,
+                    value: String::from_utf8_lossy(&s).into_owned(),
+                })
             } else {
-                Ok(s.into_bytes())
+                Ok(s)
             }
         };
         let args = self
             .args
             .into_iter()
-            .map(|a| cstring("argument", a))
+            .map(|a| cstring("argument", a.into_vec()))
             .collect::<Result<_, _>>()?;
         let mut env = Vec::new();
         for (k, v) in self.env {
-            if k.is_empty() || k.contains('=') {
-                return Err(CtxError::EnvName(k));
+            let k = k.into_vec();
+            if k.is_empty() || k.contains(&b'=') {
+                return Err(CtxError::EnvName(String::from_utf8_lossy(&k).into_owned()));
             }
-            env.push(cstring("environment variable", format!("{k}={v}"))?);
+            let mut entry = k;
+            entry.push(b'=');
+            entry.extend_from_slice(v.as_bytes());
+            env.push(cstring("environment variable", entry)?);
         }
-        let mut table = FdTable::default();
+        let needed = 3 + self.preopens.len() + self.sockets.len();
+        if needed > self.max_fds {
+            return Err(CtxError::TooManyFds {
+                needed,
+                limit: self.max_fds,
+            });
+        }
+        let mut table = FdTable::with_limit(self.max_fds);
         let stdin = match self.stdin {
-            InputSpec::Inherit => Input::Inherit,
+            InputSpec::Inherit => Input::Inherit(HostIo::new(HostStream::Stdin)),
             InputSpec::Reader(r) => Input::Reader(r),
         };
         let output = |spec, host| match spec {
-            OutputSpec::Inherit => Output::Inherit(host),
+            OutputSpec::Inherit => Output::Inherit(HostIo::new(host)),
             OutputSpec::Writer(w) => Output::Writer(w),
         };
-        let stdio = |kind| Entry {
-            kind,
-            base: rights::STDIO,
-            inheriting: 0,
-        };
+        let stdio = |kind| Entry::new(kind, rights::STDIO, 0);
         table.insert_at(0, stdio(Kind::Stdin(stdin)));
         table.insert_at(
             1,
@@ -268,31 +295,39 @@ impl WasiCtxBuilder {
             2,
             stdio(Kind::Stdout(output(self.stderr, HostStream::Stderr))),
         );
+        let mut next = 3;
         for (spec, guest) in self.preopens {
             let dir = match spec {
                 PreopenSpec::Dir(d) => d,
                 PreopenSpec::Path(p) => open_host_dir(&p)?,
             };
-            let entry = Entry {
-                kind: Kind::Dir(DirFd {
+            let entry = Entry::new(
+                Kind::Dir(DirFd {
                     dir,
-                    preopen: Some(std::ffi::OsStr::new(&guest).as_bytes().to_vec()),
+                    preopen: Some(guest.into_vec()),
                     listing: None,
                 }),
-                base: rights::DIRECTORY,
-                inheriting: rights::DIRECTORY_INHERITING,
-            };
-            // Cannot fail: the table is tiny.
-            table.insert(entry).map_err(|e| CtxError::Preopen {
-                path: PathBuf::from(&guest),
-                source: std::io::Error::other(e),
-            })?;
+                rights::DIRECTORY,
+                rights::DIRECTORY_INHERITING,
+            );
+            table.insert_at(next, entry);
+            next += 1;
+        }
+        for listener in self.sockets {
+            listener.set_nonblocking(true).map_err(CtxError::Socket)?;
+            let entry = Entry::new(
+                Kind::Socket(Socket::Listener(listener)),
+                rights::SOCKET_LISTENER,
+                rights::SOCKET_STREAM,
+            );
+            table.insert_at(next, entry);
+            next += 1;
         }
         Ok(WasiCtx {
             args,
             env,
             table,
-            cancel: Some(CancelHandle::default()),
+            stop: Stop::default(),
         })
     }
 }

@@ -214,14 +214,16 @@ impl From<rustix::io::Errno> for Errno {
     }
 }
 
-/// How a hostcall ends: with an errno for the guest, or by stopping the
-/// run (exit, cancellation).
+/// How a hostcall ends: with an errno for the guest, or by ending the run.
 #[derive(Debug)]
 pub(crate) enum HostError {
     /// Return this errno to the guest.
     Errno(Errno),
-    /// End the guest's run with this runtime error.
+    /// End the guest's run with this runtime error (`proc_exit`).
     Stop(lucet_runtime::Error),
+    /// The run was stopped (deadline or interrupt) while the call waited:
+    /// end it with the runtime's reason.
+    Stopped,
 }
 
 impl From<Errno> for HostError {

@@ -1,19 +1,24 @@
 //! `fd_*`: operations on open descriptors.
 
 use crate::abi::{advice, fdflags, filetype, preopentype, rights, size, whence};
+use crate::block::{self, Stop};
 use crate::ctx::WasiCtx;
-use crate::errno::{Errno, HostResult};
-use crate::fd_table::{DirEntryInfo, Entry, Kind};
+use crate::errno::{Errno, HostError, HostResult};
+use crate::fd_table::{DirEntryInfo, DirFd, Entry, Kind, Socket};
 use crate::filestat::{cap_filetype, mode_filetype, time_changes, Filestat};
 use crate::memory::{GuestMemory, IoVec};
-use crate::stdio::{HostStream, Input, Output};
+use crate::sock;
+use crate::stdio::{Input, Output};
+use rustix::event::PollFlags;
 use rustix::fs::{Advice, FallocateFlags, OFlags, SeekFrom, Timestamps};
 use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
+use std::net::TcpStream;
 use std::num::NonZeroU64;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
+use std::time::Duration;
 
 /// Reads spanning several buffers go through a bounce buffer of at most
 /// this size (beyond it, only the first buffer is filled: a short read).
@@ -25,7 +30,7 @@ fn scatter_read(
     mem: &mut GuestMemory<'_>,
     iovs: &[IoVec],
     total: u32,
-    mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
+    mut read: impl FnMut(&mut [u8]) -> HostResult<usize>,
 ) -> HostResult<u32> {
     let nonempty: Vec<IoVec> = iovs.iter().copied().filter(|v| v.len > 0).collect();
     let n = match nonempty.as_slice() {
@@ -73,6 +78,21 @@ fn require(base: u64, needed: u64) -> Result<(), Errno> {
     }
 }
 
+/// Reading or writing without the right is `EBADF`, as for a host
+/// descriptor opened without that access (and as Wasmtime answers).
+fn require_access(base: u64, right: u64) -> Result<(), Errno> {
+    if base & right == right {
+        Ok(())
+    } else {
+        Err(Errno::Badf)
+    }
+}
+
+/// `std` I/O on a descriptor, as the closure [`block::nonblocking`] wants.
+fn io_read(mut r: impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    r.read(buf)
+}
+
 pub(crate) fn fd_read(
     cx: &mut WasiCtx,
     mem: &mut GuestMemory<'_>,
@@ -82,22 +102,71 @@ pub(crate) fn fd_read(
     nread: u32,
 ) -> HostResult {
     let (iovs, total) = mem.iovecs(iovs, len)?;
+    let stop = cx.stop;
     let entry = cx.table.get_mut(fd)?;
-    let base = entry.base;
+    let (base, nonblock) = (entry.base, entry.nonblock());
     let n = match &mut entry.kind {
         Kind::File(f) => {
-            require(base, rights::FD_READ)?;
-            let f: &File = f;
-            scatter_read(mem, &iovs, total, |buf| retry(|| (&*f).read(buf)))?
+            require_access(base, rights::FD_READ)?;
+            let file: &File = &f.file;
+            if f.fifo {
+                scatter_read(mem, &iovs, total, |buf| {
+                    read_fifo(&stop, file, nonblock, buf)
+                })?
+            } else if f.stream {
+                scatter_read(mem, &iovs, total, |buf| {
+                    block::nonblocking(&stop, file.as_fd(), PollFlags::IN, nonblock, || {
+                        io_read(file, &mut *buf)
+                    })
+                })?
+            } else {
+                scatter_read(mem, &iovs, total, |buf| {
+                    Ok(retry(|| io_read(file, &mut *buf))?)
+                })?
+            }
         }
         Kind::Stdin(input) => {
-            require(base, rights::FD_READ)?;
-            scatter_read(mem, &iovs, total, |buf| retry(|| input.read(buf)))?
+            require_access(base, rights::FD_READ)?;
+            scatter_read(mem, &iovs, total, |buf| input.read(&stop, nonblock, buf))?
         }
-        Kind::Dir(_) | Kind::Stdout(_) => return Err(Errno::Badf.into()),
+        Kind::Socket(Socket::Stream(s)) => {
+            require_access(base, rights::FD_READ)?;
+            let s: &TcpStream = s;
+            scatter_read(mem, &iovs, total, |buf| {
+                block::nonblocking(&stop, s.as_fd(), PollFlags::IN, nonblock, || {
+                    io_read(s, &mut *buf)
+                })
+            })?
+        }
+        Kind::Dir(_) | Kind::Stdout(_) | Kind::Socket(Socket::Listener(_)) => {
+            return Err(Errno::Badf.into())
+        }
     };
     mem.write_u32(nread, n)?;
     Ok(())
+}
+
+/// Read a FIFO the way a blocking read does. In non-blocking mode, a FIFO
+/// no writer has opened yet reads as end-of-file at once; `poll` tells it
+/// apart from a writer that came and went (which is a hangup), and the read
+/// then waits for a writer to write or leave.
+fn read_fifo(stop: &Stop, file: &File, nonblock: bool, buf: &mut [u8]) -> HostResult<usize> {
+    loop {
+        let n = block::nonblocking(stop, file.as_fd(), PollFlags::IN, nonblock, || {
+            io_read(file, &mut *buf)
+        })?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        let idle = !stop.wait_for(file.as_fd(), PollFlags::IN, Some(Duration::ZERO))?;
+        if !idle {
+            return Ok(0);
+        }
+        if nonblock {
+            return Err(Errno::Again.into());
+        }
+        stop.wait_for(file.as_fd(), PollFlags::IN, None)?;
+    }
 }
 
 pub(crate) fn fd_pread(
@@ -110,10 +179,56 @@ pub(crate) fn fd_pread(
     nread: u32,
 ) -> HostResult {
     let (iovs, total) = mem.iovecs(iovs, len)?;
-    let f = cx.table.get(fd)?.file(rights::FD_READ | rights::FD_SEEK)?;
-    let n = scatter_read(mem, &iovs, total, |buf| retry(|| f.read_at(buf, offset)))?;
+    let entry = cx.table.get(fd)?;
+    if let Kind::File(_) = entry.kind {
+        require_access(entry.base, rights::FD_READ)?;
+    }
+    let f = entry.file(rights::FD_READ | rights::FD_SEEK)?;
+    let n = scatter_read(mem, &iovs, total, |buf| {
+        Ok(retry(|| f.read_at(buf, offset))?)
+    })?;
     mem.write_u32(nread, n)?;
     Ok(())
+}
+
+/// Write all of `bufs` to a non-blocking descriptor of the guest's own,
+/// waiting for room (or, with `nonblock`, as much as fits now).
+fn write_nonblocking(
+    stop: &Stop,
+    fd: BorrowedFd<'_>,
+    nonblock: bool,
+    bufs: &[&[u8]],
+    mut write: impl FnMut(&[IoSlice<'_>]) -> io::Result<usize>,
+) -> HostResult<usize> {
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    let mut done = 0;
+    loop {
+        // The buffers still to go, from `done` on.
+        let mut skip = done;
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(bufs.len());
+        for b in bufs {
+            if skip >= b.len() {
+                skip -= b.len();
+                continue;
+            }
+            slices.push(IoSlice::new(&b[skip..]));
+            skip = 0;
+        }
+        if slices.is_empty() {
+            return Ok(done);
+        }
+        let r = block::nonblocking(stop, fd, PollFlags::OUT, nonblock, || write(&slices));
+        match r {
+            Ok(0) => return Ok(done),
+            Ok(n) => done += n,
+            Err(HostError::Errno(Errno::Again)) if done > 0 => return Ok(done),
+            Err(e) if done > 0 && !matches!(e, HostError::Stopped) => return Ok(done),
+            Err(e) => return Err(e),
+        }
+        if done >= total || nonblock {
+            return Ok(done);
+        }
+    }
 }
 
 pub(crate) fn fd_write(
@@ -125,22 +240,36 @@ pub(crate) fn fd_write(
     nwritten: u32,
 ) -> HostResult {
     let (iovs, _) = mem.iovecs(iovs, len)?;
+    let stop = cx.stop;
     let entry = cx.table.get_mut(fd)?;
-    let base = entry.base;
+    let (base, nonblock) = (entry.base, entry.nonblock());
     let n = {
         let bufs = mem.gather(&iovs);
         match &mut entry.kind {
             Kind::File(f) => {
-                require(base, rights::FD_WRITE)?;
-                let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
-                let f: &File = f;
-                retry(|| (&*f).write_vectored(&slices))?
+                require_access(base, rights::FD_WRITE)?;
+                let file: &File = &f.file;
+                if f.stream {
+                    write_nonblocking(&stop, file.as_fd(), nonblock, &bufs, |s| {
+                        (&*file).write_vectored(s)
+                    })?
+                } else {
+                    let slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+                    retry(|| (&*file).write_vectored(&slices))?
+                }
             }
             Kind::Stdout(out) => {
-                require(base, rights::FD_WRITE)?;
-                retry(|| out.write(&bufs))?
+                require_access(base, rights::FD_WRITE)?;
+                out.write(&stop, nonblock, &bufs)?
             }
-            Kind::Dir(_) | Kind::Stdin(_) => return Err(Errno::Badf.into()),
+            Kind::Socket(Socket::Stream(s)) => {
+                require_access(base, rights::FD_WRITE)?;
+                let s: &TcpStream = s;
+                write_nonblocking(&stop, s.as_fd(), nonblock, &bufs, |sl| sock::send(s, sl))?
+            }
+            Kind::Dir(_) | Kind::Stdin(_) | Kind::Socket(Socket::Listener(_)) => {
+                return Err(Errno::Badf.into())
+            }
         }
     };
     mem.write_u32(nwritten, n as u32)?;
@@ -157,7 +286,11 @@ pub(crate) fn fd_pwrite(
     nwritten: u32,
 ) -> HostResult {
     let (iovs, _) = mem.iovecs(iovs, len)?;
-    let f = cx.table.get(fd)?.file(rights::FD_WRITE | rights::FD_SEEK)?;
+    let entry = cx.table.get(fd)?;
+    if let Kind::File(_) = entry.kind {
+        require_access(entry.base, rights::FD_WRITE)?;
+    }
+    let f = entry.file(rights::FD_WRITE | rights::FD_SEEK)?;
     let bufs = mem.gather(&iovs);
     let n = match bufs.iter().filter(|b| !b.is_empty()).count() {
         0 => 0,
@@ -237,9 +370,9 @@ fn fd_filetype(fd: impl AsFd) -> Result<u8, Errno> {
 /// it is a terminal, else unknown.
 fn stream_filetype(kind: &Kind) -> u8 {
     let tty = match kind {
-        Kind::Stdin(Input::Inherit) => rustix::termios::isatty(io::stdin()),
-        Kind::Stdout(Output::Inherit(HostStream::Stdout)) => rustix::termios::isatty(io::stdout()),
-        Kind::Stdout(Output::Inherit(HostStream::Stderr)) => rustix::termios::isatty(io::stderr()),
+        Kind::Stdin(Input::Inherit(h)) | Kind::Stdout(Output::Inherit(h)) => {
+            rustix::termios::isatty(h.fd())
+        }
         _ => false,
     };
     if tty {
@@ -249,18 +382,19 @@ fn stream_filetype(kind: &Kind) -> u8 {
     }
 }
 
+/// The flags of a host file the guest sees (its own `NONBLOCK` aside).
 fn oflags_to_fdflags(fl: OFlags) -> u16 {
     let mut out = 0;
     if fl.contains(OFlags::APPEND) {
         out |= fdflags::APPEND;
     }
-    if fl.contains(OFlags::NONBLOCK) {
-        out |= fdflags::NONBLOCK;
-    }
     if fl.contains(OFlags::SYNC) {
         out |= fdflags::SYNC;
     } else if fl.contains(OFlags::DSYNC) {
         out |= fdflags::DSYNC;
+    }
+    if fl.contains(OFlags::RSYNC) && fl.contains(OFlags::SYNC) {
+        out |= fdflags::RSYNC;
     }
     out
 }
@@ -274,11 +408,12 @@ pub(crate) fn fd_fdstat_get(
     let entry = cx.table.get(fd)?;
     let (ft, flags) = match &entry.kind {
         Kind::File(f) => (
-            fd_filetype(f)?,
-            oflags_to_fdflags(rustix::fs::fcntl_getfl(f)?),
+            fd_filetype(&f.file)?,
+            oflags_to_fdflags(rustix::fs::fcntl_getfl(&f.file)?) | entry.flags,
         ),
         Kind::Dir(_) => (filetype::DIRECTORY, 0),
-        k @ (Kind::Stdin(_) | Kind::Stdout(_)) => (stream_filetype(k), 0),
+        k @ (Kind::Stdin(_) | Kind::Stdout(_)) => (stream_filetype(k), entry.flags),
+        Kind::Socket(_) => (filetype::SOCKET_STREAM, entry.flags),
     };
     let mut b = [0u8; size::FDSTAT as usize];
     b[0] = ft;
@@ -295,28 +430,35 @@ pub(crate) fn fd_fdstat_set_flags(
     fd: u32,
     flags: u32,
 ) -> HostResult {
-    let entry = cx.table.get(fd)?;
-    entry.require(rights::FD_FDSTAT_SET_FLAGS)?;
+    let entry = cx.table.get_mut(fd)?;
     let known =
         fdflags::APPEND | fdflags::DSYNC | fdflags::NONBLOCK | fdflags::RSYNC | fdflags::SYNC;
     if flags & !(known as u32) != 0 {
         return Err(Errno::Inval.into());
     }
     let flags = flags as u16;
+    if let Kind::Dir(_) = entry.kind {
+        // Nothing to set on a directory (Wasmtime's answer too).
+        return Err(Errno::Badf.into());
+    }
+    entry.require(rights::FD_FDSTAT_SET_FLAGS)?;
     if flags & (fdflags::DSYNC | fdflags::RSYNC | fdflags::SYNC) != 0 {
-        // Linux cannot change these on an open file.
-        return Err(Errno::NotSup.into());
+        // Linux cannot change these on an open file; Wasmtime says EINVAL.
+        return Err(Errno::Inval.into());
     }
     match &entry.kind {
         Kind::File(f) => {
-            let mut fl = rustix::fs::fcntl_getfl(f)?;
+            // Append mode is the host's; non-blocking mode is the guest's
+            // own (a host descriptor that may wait is non-blocking anyway).
+            let mut fl = rustix::fs::fcntl_getfl(&f.file)?;
             fl.set(OFlags::APPEND, flags & fdflags::APPEND != 0);
-            fl.set(OFlags::NONBLOCK, flags & fdflags::NONBLOCK != 0);
-            rustix::fs::fcntl_setfl(f, fl)?;
+            rustix::fs::fcntl_setfl(&f.file, fl)?;
+            entry.flags = flags & fdflags::NONBLOCK;
         }
-        // Directories and the standard streams keep their host flags (the
-        // host's own stdio must not turn non-blocking under it).
-        Kind::Dir(_) | Kind::Stdin(_) | Kind::Stdout(_) => {}
+        // The host's standard streams keep their host flags (they are
+        // shared with other processes): the guest's are emulated.
+        Kind::Stdin(_) | Kind::Stdout(_) | Kind::Socket(_) => entry.flags = flags,
+        Kind::Dir(_) => {}
     }
     Ok(())
 }
@@ -339,16 +481,17 @@ pub(crate) fn fd_fdstat_set_rights(
 
 fn entry_filestat(entry: &Entry) -> Result<Filestat, Errno> {
     Ok(match &entry.kind {
-        Kind::File(f) => Filestat::from_stat(&rustix::fs::fstat(f)?),
+        Kind::File(f) => Filestat::from_stat(&rustix::fs::fstat(&f.file)?),
         Kind::Dir(d) => Filestat::from_stat(&rustix::fs::fstat(&d.dir)?),
-        Kind::Stdin(Input::Inherit) => Filestat::from_stat(&rustix::fs::fstat(io::stdin())?),
-        Kind::Stdout(Output::Inherit(HostStream::Stdout)) => {
-            Filestat::from_stat(&rustix::fs::fstat(io::stdout())?)
-        }
-        Kind::Stdout(Output::Inherit(HostStream::Stderr)) => {
-            Filestat::from_stat(&rustix::fs::fstat(io::stderr())?)
-        }
-        Kind::Stdin(Input::Reader(_)) | Kind::Stdout(Output::Writer(_)) => Filestat::default(),
+        Kind::Socket(Socket::Listener(l)) => Filestat::from_stat(&rustix::fs::fstat(l)?),
+        Kind::Socket(Socket::Stream(s)) => Filestat::from_stat(&rustix::fs::fstat(s)?),
+        // A standard stream is a stream, whatever the host's is: its type
+        // and nothing else (no host inode, size or times), as Wasmtime
+        // answers.
+        k @ (Kind::Stdin(_) | Kind::Stdout(_)) => Filestat {
+            filetype: stream_filetype(k),
+            ..Filestat::default()
+        },
     })
 }
 
@@ -360,11 +503,7 @@ pub(crate) fn fd_filestat_get(
 ) -> HostResult {
     let entry = cx.table.get(fd)?;
     entry.require(rights::FD_FILESTAT_GET)?;
-    let mut st = entry_filestat(entry)?;
-    if matches!(entry.kind, Kind::Stdin(_) | Kind::Stdout(_)) {
-        st.filetype = stream_filetype(&entry.kind);
-    }
-    st.write(mem, out)?;
+    entry_filestat(entry)?.write(mem, out)?;
     Ok(())
 }
 
@@ -396,7 +535,7 @@ pub(crate) fn fd_filestat_set_times(
     match &entry.kind {
         Kind::File(f) => {
             entry.require(rights::FD_FILESTAT_SET_TIMES)?;
-            rustix::fs::futimens(f, &times)?;
+            rustix::fs::futimens(&f.file, &times)?;
         }
         Kind::Dir(d) => {
             entry.require(rights::FD_FILESTAT_SET_TIMES)?;
@@ -457,9 +596,9 @@ pub(crate) fn fd_allocate(
 fn sync(cx: &mut WasiCtx, fd: u32, right: u64, data_only: bool) -> HostResult {
     let entry = cx.table.get(fd)?;
     let fd = match &entry.kind {
-        Kind::File(f) => f.as_fd(),
+        Kind::File(f) => f.file.as_fd(),
         Kind::Dir(d) => d.dir.as_fd(),
-        Kind::Stdin(_) | Kind::Stdout(_) => return Err(Errno::Inval.into()),
+        Kind::Stdin(_) | Kind::Stdout(_) | Kind::Socket(_) => return Err(Errno::Inval.into()),
     };
     entry.require(right)?;
     if data_only {
@@ -493,11 +632,15 @@ pub(crate) fn fd_renumber(
     Ok(())
 }
 
-/// The guest name of a preopened directory: `EBADF` for anything that is
-/// not a directory, `ENOTSUP` for a directory that was not preopened.
+/// The guest name of a preopened directory; `EBADF` for anything else
+/// (as Wasmtime answers; a guest's libc scans descriptors from 3 up until
+/// `fd_prestat_get` says `EBADF`).
 fn preopen_name(cx: &WasiCtx, fd: u32) -> Result<&[u8], Errno> {
     match &cx.table.get(fd)?.kind {
-        Kind::Dir(d) => d.preopen.as_deref().ok_or(Errno::NotSup),
+        Kind::Dir(DirFd {
+            preopen: Some(name),
+            ..
+        }) => Ok(name),
         _ => Err(Errno::Badf),
     }
 }
@@ -523,7 +666,9 @@ pub(crate) fn fd_prestat_dir_name(
     buf: u32,
     len: u32,
 ) -> HostResult {
-    let name = preopen_name(cx, fd)?;
+    cx.table.get(fd)?;
+    // Not a preopen: ENOTDIR, as Wasmtime answers.
+    let name = preopen_name(cx, fd).map_err(|_| Errno::NotDir)?;
     if name.len() > len as usize {
         return Err(Errno::NameTooLong.into());
     }

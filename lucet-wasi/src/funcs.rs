@@ -4,11 +4,12 @@
 //! runtime provides.
 
 use crate::abi::MODULE;
+use crate::block::Stop;
 use crate::ctx::WasiCtx;
 use crate::errno::{Errno, HostError, HostResult};
 use crate::memory::GuestMemory;
 use crate::{args, clock, fd, path, poll, proc, random, sock};
-use lucet_runtime::{Caller, Error, FuncType, Linker, Val, ValType};
+use lucet_runtime::{Caller, Error, FuncType, Linker, Termination, Val, ValType};
 
 /// A wasm parameter type of a WASI function, as the Rust type its
 /// implementation takes.
@@ -139,13 +140,48 @@ pub fn allowed_imports() -> Vec<lucetc::AllowedImport> {
         .collect()
 }
 
+/// The functions that may wait (for a pipe, a socket, a clock...): only
+/// they need the run's stop event.
+const MAY_WAIT: &[&str] = &[
+    "fd_read",
+    "fd_write",
+    "path_open",
+    "poll_oneoff",
+    "sock_accept",
+    "sock_recv",
+    "sock_send",
+];
+
+/// Whether this call of `f` can wait, and so needs the run's stop event
+/// (which the runtime creates on first use: an instance that never waits
+/// never has one). Reads and writes wait only on descriptors that can.
+fn needs_stop(cx: &WasiCtx, f: &WasiFunc, args: &[Val]) -> bool {
+    match f.name {
+        "fd_read" | "fd_write" => {
+            let fd = args.first().and_then(|v| v.as_i32()).unwrap_or(-1) as u32;
+            cx.table.get(fd).is_ok_and(|e| e.may_wait())
+        }
+        name => MAY_WAIT.contains(&name),
+    }
+}
+
 /// Run `call` with the instance's [`WasiCtx`] and memory.
 fn dispatch(
     caller: &mut Caller<'_>,
     f: &WasiFunc,
+    may_wait: bool,
     args: &[Val],
     results: &mut [Val],
 ) -> Result<(), Error> {
+    let wait = may_wait
+        && caller
+            .context::<WasiCtx>()
+            .is_some_and(|cx| needs_stop(cx, f, args));
+    let stop = if wait {
+        Stop::new(caller.interrupt_fd()?)
+    } else {
+        Stop::default()
+    };
     // The context is moved out for the call so that it and the guest's
     // memory can be borrowed together; it goes back before returning.
     let Some(slot) = caller.context::<WasiCtx>() else {
@@ -158,7 +194,9 @@ fn dispatch(
         ));
     };
     let mut cx = std::mem::take(slot);
+    cx.stop = stop;
     let outcome = (f.call)(&mut cx, &mut GuestMemory::new(caller.memory()), args);
+    cx.stop = Stop::default();
     if let Some(slot) = caller.context::<WasiCtx>() {
         *slot = cx;
     }
@@ -166,6 +204,12 @@ fn dispatch(
         Ok(()) => Errno::Success,
         Err(HostError::Errno(e)) => e,
         Err(HostError::Stop(e)) => return Err(e),
+        Err(HostError::Stopped) => {
+            // The stop event fired, so the run was stopped: end it with
+            // the runtime's reason.
+            caller.check_interrupt()?;
+            return Err(Error::Terminated(Termination::Interrupted));
+        }
     };
     if let Some(r) = results.first_mut() {
         *r = Val::I32(errno as i32);
@@ -177,8 +221,9 @@ fn dispatch(
 /// instance using them needs a [`WasiCtx`] set as its context.
 pub fn add_to_linker(linker: &mut Linker) {
     for f in FUNCS {
+        let may_wait = MAY_WAIT.contains(&f.name);
         linker.func(MODULE, f.name, f.ty(), move |caller, args, results| {
-            dispatch(caller, f, args, results)
+            dispatch(caller, f, may_wait, args, results)
         });
     }
 }
@@ -199,5 +244,8 @@ mod tests {
         );
         let exit = FUNCS.iter().find(|f| f.name == "proc_exit").unwrap();
         assert!(exit.ty().results.is_empty());
+        for name in MAY_WAIT {
+            assert!(names.contains(name), "{name}");
+        }
     }
 }

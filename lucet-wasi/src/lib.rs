@@ -5,13 +5,17 @@
 //! (arguments, environment, preopened directories, standard streams),
 //! registers the functions once with [`add_to_linker`], and sets the
 //! context on each instance. File access goes through cap-std: the guest
-//! reaches only the directories it was given.
+//! reaches only the directories it was given. Calls that wait (reads from
+//! pipes and sockets, sleeps, `poll_oneoff`...) end as soon as the
+//! instance's run is stopped by its deadline or interrupt handle, and a
+//! guest holds at most a bounded number of descriptors.
 
 #![warn(missing_docs)]
 
 #[allow(missing_docs)]
 pub mod abi;
 mod args;
+mod block;
 pub mod cli;
 mod clock;
 mod ctx;
@@ -29,7 +33,8 @@ mod random;
 mod sock;
 mod stdio;
 
-pub use ctx::{CancelHandle, CtxError, WasiCtx, WasiCtxBuilder};
+pub use ctx::{CtxError, WasiCtx, WasiCtxBuilder};
 pub use errno::Errno;
+pub use fd_table::DEFAULT_MAX_FDS;
 pub use funcs::{add_to_linker, allowed_imports, signatures};
 pub use stdio::{ReadPipe, WritePipe};

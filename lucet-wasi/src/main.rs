@@ -14,14 +14,13 @@
 
 use clap::Parser;
 use lucet_runtime::{
-    Error, Instance, Limits, Linker, LoadOptions, Module, PublicKey, TrustedKeys, Val,
+    Error, Limits, Linker, LoadOptions, Module, PublicKey, Region, Termination, TrustedKeys, Val,
 };
-use lucet_wasi::{cli, invoke, WasiCtxBuilder};
+use lucet_wasi::{cli, invoke, WasiCtxBuilder, DEFAULT_MAX_FDS};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(
@@ -34,18 +33,28 @@ struct Args {
     /// Give the guest the host directory HOST, named GUEST inside (default:
     /// HOST). Repeatable. Example: --dir ./data::/data
     #[arg(long, value_name = "HOST[::GUEST]")]
-    dir: Vec<String>,
+    dir: Vec<OsString>,
     /// Set an environment variable for the guest (a bare KEY passes the
     /// host's value). Repeatable. The guest sees no other variables.
     #[arg(long, value_name = "KEY=VALUE")]
-    env: Vec<String>,
+    env: Vec<OsString>,
     /// Pass the host's whole environment to the guest.
     #[arg(long)]
     inherit_env: bool,
+    /// Give the guest a TCP socket listening on ADDR (e.g. 127.0.0.1:8080),
+    /// on which it can accept connections. Repeatable.
+    #[arg(long, value_name = "ADDR")]
+    tcplisten: Vec<String>,
+    /// Most descriptors the guest may hold open at once, its standard
+    /// streams, directories and sockets included; past it, opening more
+    /// fails with EMFILE.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_FDS)]
+    max_fds: usize,
     /// Most linear memory the guest may use (e.g. 64MiB).
     #[arg(long, value_name = "SIZE", value_parser = lucetc::parse_size)]
     max_heap: Option<u64>,
-    /// Stop the guest after this long (e.g. 500ms, 2s).
+    /// Stop the guest after this long (e.g. 500ms, 2s), even while it waits
+    /// in a WASI call.
     #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
     timeout: Option<Duration>,
     /// Call this exported function with ARGS parsed as its parameters and
@@ -64,7 +73,7 @@ struct Args {
     module: PathBuf,
     /// Arguments for the guest (or for --invoke).
     #[arg(value_name = "ARGS")]
-    args: Vec<String>,
+    args: Vec<OsString>,
 }
 
 /// Long options that take a separate value (for splitting off the
@@ -72,6 +81,8 @@ struct Args {
 const TAKES_VALUE: &[&str] = &[
     "--dir",
     "--env",
+    "--tcplisten",
+    "--max-fds",
     "--max-heap",
     "--timeout",
     "--invoke",
@@ -94,55 +105,8 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// Stops the instance when the deadline passes, until dropped.
-struct Watchdog {
-    done: Option<mpsc::Sender<()>>,
-    fired: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Watchdog {
-    fn start(after: Duration, instance: &Instance, cancel: lucet_wasi::CancelHandle) -> Watchdog {
-        let (tx, rx) = mpsc::channel::<()>();
-        let fired = Arc::new(AtomicBool::new(false));
-        let interrupt = instance.interrupt_handle();
-        let flag = fired.clone();
-        let thread = std::thread::spawn(move || {
-            if rx.recv_timeout(after) != Err(mpsc::RecvTimeoutError::Timeout) {
-                return;
-            }
-            flag.store(true, Ordering::SeqCst);
-            // Repeat until the run ends, in case the first request landed
-            // just before the run began.
-            loop {
-                cancel.cancel();
-                interrupt.interrupt();
-                if rx.recv_timeout(Duration::from_millis(10))
-                    != Err(mpsc::RecvTimeoutError::Timeout)
-                {
-                    return;
-                }
-            }
-        });
-        Watchdog {
-            done: Some(tx),
-            fired,
-            thread: Some(thread),
-        }
-    }
-
-    /// Stop watching; whether the deadline had passed.
-    fn finish(mut self) -> bool {
-        drop(self.done.take());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        self.fired.load(Ordering::SeqCst)
-    }
-}
-
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
+    let argv: Vec<OsString> = std::env::args_os().collect();
     let (head, guest_args) = cli::split_guest_args(&argv, TAKES_VALUE);
     let mut args = Args::parse_from(head);
     args.args = guest_args;
@@ -166,7 +130,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(e),
     };
 
-    let mut builder = WasiCtxBuilder::new();
+    let mut builder = WasiCtxBuilder::new().max_fds(args.max_fds);
     if args.inherit_env {
         builder = builder.inherit_env();
     }
@@ -184,11 +148,17 @@ fn main() -> ExitCode {
         let (host, guest) = cli::parse_dir(d);
         builder = builder.preopened_dir(host, guest);
     }
-    builder = builder.arg(args.module.to_string_lossy());
-    if args.invoke.is_none() {
-        builder = builder.args(args.args.iter().cloned());
+    for addr in &args.tcplisten {
+        match std::net::TcpListener::bind(addr) {
+            Ok(l) => builder = builder.preopened_socket(l),
+            Err(e) => return fail(format!("cannot listen on {addr}: {e}")),
+        }
     }
-    let mut ctx = match builder.build() {
+    builder = builder.arg(&args.module);
+    if args.invoke.is_none() {
+        builder = builder.args(&args.args);
+    }
+    let ctx = match builder.build() {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -199,11 +169,13 @@ fn main() -> ExitCode {
     if let Some(h) = args.max_heap {
         limits.heap_memory_size = h;
     }
-    let mut instance = match Instance::new(&module, &linker, limits) {
+    // The start function runs below, under the timeout like any run.
+    let mut instance = match Region::new(1, limits)
+        .and_then(|region| region.instantiate_unstarted(&module, &linker))
+    {
         Ok(i) => i,
         Err(e) => return fail(e),
     };
-    let cancel = ctx.cancel_handle();
     instance.set_context(ctx);
 
     let (name, vals) = match &args.invoke {
@@ -221,7 +193,11 @@ fn main() -> ExitCode {
             }
             let mut vals: Vec<Val> = Vec::new();
             for (t, s) in ty.params.iter().zip(&args.args) {
-                match invoke::parse_val(*t, s) {
+                let parsed = match s.to_str() {
+                    Some(s) => invoke::parse_val(*t, s),
+                    None => Err(format!("argument {s:?} is not UTF-8")),
+                };
+                match parsed {
                     Ok(v) => vals.push(v),
                     Err(e) => return fail(e),
                 }
@@ -230,17 +206,24 @@ fn main() -> ExitCode {
         }
     };
 
-    let watchdog = args.timeout.map(|t| Watchdog::start(t, &instance, cancel));
-    let mut outcome = Ok(Vec::new());
-    // A reactor (a library-style WASI module) is initialized before the
-    // function invoked.
-    if args.invoke.is_some() && module.export_func_type("_initialize").is_some() {
+    // The runtime stops a run at its deadline, wherever the guest is (in
+    // its own code or waiting in a WASI call). The start function, a
+    // reactor's `_initialize` and the function invoked share the time
+    // allowed.
+    let started = Instant::now();
+    let left = || args.timeout.map(|t| t.saturating_sub(started.elapsed()));
+    instance.set_deadline(left());
+    let mut outcome = instance.start().map(|()| Vec::new());
+    if outcome.is_ok() && args.invoke.is_some() && module.export_func_type("_initialize").is_some()
+    {
+        instance.set_deadline(left());
         outcome = instance.run("_initialize", &[]);
     }
     if outcome.is_ok() {
+        instance.set_deadline(left());
         outcome = instance.run(&name, &vals);
     }
-    let timed_out = watchdog.is_some_and(Watchdog::finish);
+    let elapsed = started.elapsed();
 
     match outcome {
         Ok(results) => {
@@ -252,8 +235,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(Error::Exit(code)) => ExitCode::from(code as u8),
-        Err(Error::Terminated(_)) if timed_out => fail(format!(
-            "timed out: the guest was stopped after {:?}",
+        Err(Error::Terminated(Termination::Deadline { .. })) => fail(format!(
+            "timed out: the guest was stopped after {elapsed:.3?} (--timeout {:?})",
             args.timeout.unwrap_or_default()
         )),
         Err(e) => fail(e),

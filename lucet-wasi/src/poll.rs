@@ -1,19 +1,22 @@
 //! `poll_oneoff`: wait for clocks and for descriptors to become ready.
+//!
+//! The wait is one `poll(2)` (through [`Stop::wait`]) on every descriptor
+//! that may not be ready yet, with the earliest clock as its timeout and the
+//! run's stop event beside them: a sleep ends exactly on time or when the
+//! run is stopped, whichever comes first.
 
 use crate::abi::{eventrwflags, eventtype, size, subclockflags};
+use crate::block::Stop;
 use crate::clock;
 use crate::ctx::WasiCtx;
-use crate::errno::{Errno, HostError, HostResult};
-use crate::fd_table::Kind;
+use crate::errno::{Errno, HostResult};
+use crate::fd_table::{Entry, Kind, Socket};
 use crate::memory::GuestMemory;
-use crate::stdio::{HostStream, Input, Output};
+use crate::stdio::{Input, Output};
 use rustix::event::{PollFd, PollFlags};
-use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
-
-/// Longest stretch slept without checking for cancellation.
-const SLICE: Duration = Duration::from_millis(50);
 
 /// One `event` to report.
 #[derive(Clone, Copy, Debug, Default)]
@@ -37,13 +40,6 @@ impl Event {
     }
 }
 
-/// A subscription on one of the host's own standard streams.
-struct HostWait {
-    userdata: u64,
-    kind: u8,
-    stream: Option<HostStream>, // None: stdin
-}
-
 fn le_u64(b: &[u8], at: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[at..at + 8]);
@@ -54,6 +50,22 @@ fn le_u32(b: &[u8], at: usize) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[at..at + 4]);
     u32::from_le_bytes(a)
+}
+
+/// How a descriptor subscription is answered.
+enum Readiness<'a> {
+    /// Ready now, with this many bytes to read (a hint).
+    Now(u64),
+    /// Ask the host: poll this descriptor for these events.
+    Host(BorrowedFd<'a>, PollFlags),
+}
+
+/// A descriptor subscription waiting on the host.
+struct HostWait {
+    userdata: u64,
+    kind: u8,
+    /// Index in the poll set.
+    slot: usize,
 }
 
 pub(crate) fn poll_oneoff(
@@ -72,80 +84,106 @@ pub(crate) fn poll_oneoff(
     let input = mem.slice(subs, in_len)?.to_vec();
     mem.slice(out, out_len)?;
     mem.slice(nevents, 4)?;
+    let stop: Stop = cx.stop;
 
     let start = Instant::now();
     let mut ready: Vec<Event> = Vec::new();
     let mut clocks: Vec<(u64, Instant)> = Vec::new();
     let mut waits: Vec<HostWait> = Vec::new();
+    let mut fds: Vec<PollFd<'_>> = Vec::new();
     for sub in input.chunks_exact(size::SUBSCRIPTION as usize) {
         let userdata = le_u64(sub, 0);
         let kind = sub[8];
-        let mut ev = Event {
-            userdata,
-            kind,
-            ..Event::default()
-        };
         match kind {
             eventtype::CLOCK => {
                 let id = le_u32(sub, 16);
                 let timeout = le_u64(sub, 24);
                 let flags = u16::from_le_bytes([sub[40], sub[41]]);
-                let wait = if flags & subclockflags::ABSTIME != 0 {
-                    clock::now(id).map(|now| timeout.saturating_sub(now))
+                // A malformed subscription fails the call (as in Wasmtime).
+                let ns = if flags & subclockflags::ABSTIME != 0 {
+                    timeout.saturating_sub(clock::now(id)?)
                 } else {
-                    clock::host_clock(id).map(|_| timeout)
+                    clock::host_clock(id)?;
+                    timeout
                 };
-                match wait {
-                    Ok(ns) => clocks.push((userdata, start + Duration::from_nanos(ns))),
-                    Err(e) => {
-                        ev.error = e as u16;
-                        ready.push(ev);
-                    }
-                }
+                let at = start
+                    .checked_add(Duration::from_nanos(ns))
+                    .unwrap_or(start + Duration::from_secs(u32::MAX as u64));
+                clocks.push((userdata, at));
             }
             eventtype::FD_READ | eventtype::FD_WRITE => {
+                let mut ev = Event {
+                    userdata,
+                    kind,
+                    ..Event::default()
+                };
                 let fd = le_u32(sub, 16);
-                match fd_readiness(cx, fd, kind) {
+                match cx
+                    .table
+                    .get(fd)
+                    .and_then(|e| readiness(e, kind == eventtype::FD_READ))
+                {
                     Ok(Readiness::Now(nbytes)) => {
                         ev.nbytes = nbytes;
                         ready.push(ev);
                     }
-                    Ok(Readiness::Host(stream)) => waits.push(HostWait {
-                        userdata,
-                        kind,
-                        stream,
-                    }),
+                    Ok(Readiness::Host(host, events)) => {
+                        waits.push(HostWait {
+                            userdata,
+                            kind,
+                            slot: fds.len(),
+                        });
+                        fds.push(PollFd::from_borrowed_fd(host, events));
+                    }
+                    // A descriptor that cannot be polled is an event with
+                    // an error, like POSIX's POLLNVAL.
                     Err(e) => {
                         ev.error = e as u16;
                         ready.push(ev);
                     }
                 }
             }
-            _ => {
-                ev.error = Errno::Inval as u16;
-                ready.push(ev);
-            }
+            _ => return Err(Errno::Inval.into()),
         }
     }
 
-    let deadline = clocks.iter().map(|c| c.1).min();
     loop {
         let now = Instant::now();
-        let expired = deadline.is_some_and(|d| d <= now);
-        let immediate = !ready.is_empty() || expired;
-        let wait = if immediate {
-            Duration::ZERO
+        let timeout = if !ready.is_empty() {
+            Some(Duration::ZERO)
         } else {
-            deadline.map_or(SLICE, |d| (d - now).min(SLICE))
+            clocks
+                .iter()
+                .map(|c| c.1.saturating_duration_since(now))
+                .min()
         };
-        if !waits.is_empty() {
-            host_poll(&waits, wait, &mut ready)?;
-        } else if !wait.is_zero() {
-            std::thread::sleep(wait);
+        if !fds.is_empty() || timeout != Some(Duration::ZERO) {
+            stop.wait(&mut fds, timeout)?;
+        }
+        for w in &waits {
+            let r = fds[w.slot].revents();
+            if r.is_empty() {
+                continue;
+            }
+            let mut ev = Event {
+                userdata: w.userdata,
+                kind: w.kind,
+                ..Event::default()
+            };
+            if r.contains(PollFlags::NVAL) {
+                ev.error = Errno::Badf as u16;
+            } else if r.contains(PollFlags::HUP) {
+                ev.flags = eventrwflags::FD_READWRITE_HANGUP;
+            } else if r.contains(PollFlags::ERR) {
+                ev.error = Errno::Io as u16;
+            } else if w.kind == eventtype::FD_READ {
+                ev.nbytes = rustix::io::ioctl_fionread(fds[w.slot].as_fd()).unwrap_or(0);
+            }
+            ready.push(ev);
         }
         let now = Instant::now();
-        for (userdata, d) in &clocks {
-            if *d <= now {
+        for (userdata, at) in &clocks {
+            if *at <= now {
                 ready.push(Event {
                     userdata: *userdata,
                     kind: eventtype::CLOCK,
@@ -156,10 +194,9 @@ pub(crate) fn poll_oneoff(
         if !ready.is_empty() {
             break;
         }
-        if cx.cancelled() {
-            return Err(HostError::Stop(lucet_runtime::Error::Terminated(
-                lucet_runtime::Termination::Interrupted,
-            )));
+        // Woken early (a signal, rounding): wait for the rest.
+        for p in &mut fds {
+            p.clear_revents();
         }
     }
 
@@ -170,84 +207,37 @@ pub(crate) fn poll_oneoff(
     Ok(())
 }
 
-enum Readiness {
-    /// Ready now, with this many bytes (a hint).
-    Now(u64),
-    /// One of the host's standard streams: ask the host. `None` is stdin.
-    Host(Option<HostStream>),
-}
-
-fn fd_readiness(cx: &WasiCtx, fd: u32, kind: u8) -> Result<Readiness, Errno> {
+/// How to find out whether `entry` is ready for reading (or writing).
+fn readiness(entry: &Entry, reading: bool) -> Result<Readiness<'_>, Errno> {
     // Readiness reveals nothing the descriptor's other rights do not, so
     // POLL_FD_READWRITE is not required (programs rarely ask for it).
-    let entry = cx.table.get(fd)?;
-    let reading = kind == eventtype::FD_READ;
+    let events = if reading {
+        PollFlags::IN
+    } else {
+        PollFlags::OUT
+    };
     Ok(match &entry.kind {
+        Kind::File(f) if f.stream => Readiness::Host(f.file.as_fd(), events),
         Kind::File(f) => {
             // Regular files are always ready; for reading, say how much is
             // left after the current position.
             let mut left = 0;
             if reading {
-                let size = f.metadata().map(|m| m.size()).unwrap_or(0);
-                let pos = rustix::fs::seek(f, rustix::fs::SeekFrom::Current(0)).unwrap_or(size);
+                let size = f.file.metadata().map(|m| m.size()).unwrap_or(0);
+                let pos =
+                    rustix::fs::seek(&f.file, rustix::fs::SeekFrom::Current(0)).unwrap_or(size);
                 left = size.saturating_sub(pos);
             }
             Readiness::Now(left)
         }
         Kind::Dir(_) => return Err(Errno::Badf),
-        Kind::Stdin(Input::Inherit) if reading => Readiness::Host(None),
-        Kind::Stdout(Output::Inherit(s)) if !reading => Readiness::Host(Some(*s)),
+        Kind::Stdin(Input::Inherit(h)) if reading && h.waits => Readiness::Host(h.fd(), events),
+        Kind::Stdout(Output::Inherit(h)) if !reading && h.waits => Readiness::Host(h.fd(), events),
         Kind::Stdin(_) if reading => Readiness::Now(0),
         Kind::Stdout(_) if !reading => Readiness::Now(0),
+        Kind::Socket(Socket::Stream(s)) => Readiness::Host(s.as_fd(), events),
+        // A listener is readable when a connection waits to be accepted.
+        Kind::Socket(Socket::Listener(l)) if reading => Readiness::Host(l.as_fd(), events),
         _ => return Err(Errno::Badf),
     })
-}
-
-/// Poll the host's standard streams for up to `wait`, adding an event for
-/// each that is ready.
-fn host_poll(waits: &[HostWait], wait: Duration, ready: &mut Vec<Event>) -> HostResult {
-    let (stdin, stdout, stderr) = (io::stdin(), io::stdout(), io::stderr());
-    let mut fds: Vec<PollFd<'_>> = waits
-        .iter()
-        .map(|w| {
-            let flags = if w.kind == eventtype::FD_READ {
-                PollFlags::IN
-            } else {
-                PollFlags::OUT
-            };
-            match w.stream {
-                None => PollFd::new(&stdin, flags),
-                Some(HostStream::Stdout) => PollFd::new(&stdout, flags),
-                Some(HostStream::Stderr) => PollFd::new(&stderr, flags),
-            }
-        })
-        .collect();
-    let timeout = rustix::time::Timespec {
-        tv_sec: wait.as_secs() as i64,
-        tv_nsec: wait.subsec_nanos() as _,
-    };
-    match rustix::event::poll(&mut fds, Some(&timeout)) {
-        Ok(_) | Err(rustix::io::Errno::INTR) => {}
-        Err(e) => return Err(e.into()),
-    }
-    for (w, p) in waits.iter().zip(&fds) {
-        let r = p.revents();
-        if r.is_empty() {
-            continue;
-        }
-        let mut ev = Event {
-            userdata: w.userdata,
-            kind: w.kind,
-            ..Event::default()
-        };
-        if r.contains(PollFlags::NVAL) {
-            ev.error = Errno::Badf as u16;
-        } else if r.contains(PollFlags::ERR) {
-            ev.error = Errno::Io as u16;
-        } else if r.contains(PollFlags::HUP) {
-            ev.flags = eventrwflags::FD_READWRITE_HANGUP;
-        }
-        ready.push(ev);
-    }
-    Ok(())
 }

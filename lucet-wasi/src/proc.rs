@@ -10,13 +10,13 @@ pub(crate) fn proc_exit(_cx: &mut WasiCtx, _mem: &mut GuestMemory<'_>, code: u32
     Err(HostError::Stop(lucet_runtime::Error::Exit(code as i32)))
 }
 
-/// Signals are not delivered to guests: `ENOSYS` (`EINVAL` for a number
-/// that is no signal).
+/// Signals are not delivered to guests: `ENOTSUP`, as Wasmtime answers
+/// (`EINVAL` for a number that is no signal).
 pub(crate) fn proc_raise(_cx: &mut WasiCtx, _mem: &mut GuestMemory<'_>, sig: u32) -> HostResult {
     if sig > SIGNAL_MAX {
         return Err(Errno::Inval.into());
     }
-    Err(Errno::NoSys.into())
+    Err(Errno::NotSup.into())
 }
 
 pub(crate) fn sched_yield(_cx: &mut WasiCtx, _mem: &mut GuestMemory<'_>) -> HostResult {

@@ -268,3 +268,90 @@ fn invoke_works_with_wasi_imports() {
     assert_eq!(stdout(&out), "hi\n42\n");
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn bytes_that_are_not_utf8_pass_through() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let b = |s: &'static [u8]| OsStr::from_bytes(s);
+    // A host directory whose own name, guest name and entries are not
+    // UTF-8; an argument and an environment value that are not either; and
+    // the module under a name that is not.
+    let root = tempfile::tempdir().unwrap();
+    let host = root.path().join(b(b"host\xff"));
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join(b(b"caf\xe9")), "").unwrap();
+    std::fs::write(host.join(b(b"\xff\xfe")), "").unwrap();
+    std::fs::write(host.join("plain"), "").unwrap();
+    let module = root.path().join(b(b"mod\xc3\x28.so"));
+    std::fs::copy(compiled_conformance("list_dir"), &module).unwrap();
+    let mut dir_arg = host.as_os_str().as_bytes().to_vec();
+    dir_arg.extend_from_slice(b"::/g\xfa");
+    let dir_arg = std::ffi::OsString::from_vec(dir_arg);
+    let out = run(
+        lucet_wasi()
+            .arg("--dir")
+            .arg(&dir_arg)
+            .arg("--env")
+            .arg(b(b"K=\xff\xfe v"))
+            .arg(&module)
+            .arg(b(b"/g\xfa"))
+            .arg(b(b"\x80arg")),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = &out.stdout;
+    let has = |needle: &[u8]| text.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"entry: caf\xe9\n"), "{}", stdout(&out));
+    assert!(has(b"entry: \xff\xfe\n"), "{}", stdout(&out));
+    assert!(has(b"entry: plain\n"), "{}", stdout(&out));
+    assert!(has(b"arg: \x80arg\n"), "{}", stdout(&out));
+    assert!(has(b"env: K=\xff\xfe v\n"), "{}", stdout(&out));
+
+    // argv[0] is the module path as given, bytes and all.
+    let module = root.path().join(b(b"args\xe9.so"));
+    std::fs::copy(compiled("args_env"), &module).unwrap();
+    let out = run(lucet_wasi().arg(&module), b"");
+    assert_eq!(out.status.code(), Some(0));
+    let mut argv0 = b"argv[0]=".to_vec();
+    argv0.extend_from_slice(module.as_os_str().as_bytes());
+    assert!(
+        out.stdout.windows(argv0.len()).any(|w| w == argv0),
+        "{}",
+        stdout(&out)
+    );
+    // Errors about such names are one readable line, not a panic.
+    let missing = root.path().join(b(b"missing\xff.so"));
+    let out = run(lucet_wasi().arg(&missing), b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("error: "), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1);
+    let out = run(lucet_wasi().arg("--env").arg(b(b"=\xff")).arg(&module), b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn the_timeout_message_tells_the_time_really_taken() {
+    // A guest spinning in its own code: stopped by the runtime's deadline;
+    // the message gives the run's real length.
+    let so = compiled("spin");
+    let start = Instant::now();
+    let out = run(
+        lucet_wasi()
+            .args(["--timeout", "200ms"])
+            .arg(&so)
+            .arg("spin"),
+        b"",
+    );
+    let took = start.elapsed();
+    let err = stderr(&out);
+    let after = err
+        .split("stopped after ")
+        .nth(1)
+        .and_then(|s| s.split("ms").next())
+        .unwrap_or_else(|| panic!("{err}"));
+    let reported: f64 = after.trim().parse().unwrap_or_else(|_| panic!("{err}"));
+    assert!(reported >= 200.0, "{err}");
+    assert!(reported <= took.as_secs_f64() * 1000.0, "{err} / {took:?}");
+    assert!(err.contains("(--timeout 200ms)"), "{err}");
+}

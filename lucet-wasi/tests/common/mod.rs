@@ -25,23 +25,39 @@ fn scratch() -> &'static Path {
 /// Compile `tests/fixtures/wasm/NAME.wasm` to a shared object (once per
 /// test process) and return its path.
 pub fn compiled(name: &str) -> PathBuf {
-    static DONE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    compiled_wasm(&fixtures().join("wasm").join(format!("{name}.wasm")))
+}
+
+/// lucet-wasi's own conformance fixtures (tests/conformance).
+pub fn conformance() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/conformance")
+}
+
+/// Compile `tests/conformance/wasm/NAME.wasm` (once per test process).
+pub fn compiled_conformance(name: &str) -> PathBuf {
+    compiled_wasm(&conformance().join("wasm").join(format!("{name}.wasm")))
+}
+
+/// Compile the module `input` with WASI as the allowed imports, once per
+/// test process, and return the shared object's path.
+pub fn compiled_wasm(input: &Path) -> PathBuf {
+    static DONE: OnceLock<Mutex<HashMap<PathBuf, PathBuf>>> = OnceLock::new();
     let done = DONE.get_or_init(Default::default);
     // Holding the lock while compiling keeps two tests from compiling the
     // same fixture; lucetc itself compiles in parallel.
     let mut done = done.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(p) = done.get(name) {
+    if let Some(p) = done.get(input) {
         return p.clone();
     }
-    let input = fixtures().join("wasm").join(format!("{name}.wasm"));
-    let output = scratch().join(format!("{name}.so"));
+    let stem = input.file_stem().unwrap_or_default().to_string_lossy();
+    let output = scratch().join(format!("{stem}.{}.so", done.len()));
     let options = lucetc::Options {
         allowed_imports: Some(lucet_wasi::allowed_imports()),
         ..lucetc::Options::default()
     };
-    lucetc::compile_file(&input, &output, &options)
-        .unwrap_or_else(|e| panic!("compiling {name}: {e}"));
-    done.insert(name.to_string(), output.clone());
+    lucetc::compile_file(input, &output, &options)
+        .unwrap_or_else(|e| panic!("compiling {}: {e}", input.display()));
+    done.insert(input.to_path_buf(), output.clone());
     output
 }
 

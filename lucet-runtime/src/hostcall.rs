@@ -92,6 +92,14 @@ impl Caller<'_> {
         self.state.control.event_fd()
     }
 
+    /// An owned handle on this run's stop (see [`StopSignal`](crate::StopSignal)),
+    /// which does not borrow the caller.
+    pub fn stop_signal(&self) -> crate::StopSignal {
+        crate::StopSignal {
+            control: self.state.control.clone(),
+        }
+    }
+
     /// The embedder's per-instance context of type `T`, if one was set with
     /// [`Instance::set_context`](crate::Instance::set_context).
     pub fn context<T: Any + Send>(&mut self) -> Option<&mut T> {

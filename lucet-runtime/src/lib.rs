@@ -59,7 +59,7 @@ pub use module::{
     SignatureStatus, TrustedKeys, DEFAULT_MAX_FILE_SIZE,
 };
 pub use region::Region;
-pub use run_control::{InterruptHandle, Termination};
+pub use run_control::{InterruptHandle, StopSignal, Termination};
 pub use store::{InstanceId, InstanceMut, Store};
 pub use trap::Trap;
 pub use typed::{ExternRef, IntoFunc, WasmResults, WasmTy};

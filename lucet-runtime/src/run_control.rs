@@ -276,6 +276,43 @@ impl InterruptHandle {
     }
 }
 
+/// What a hostcall holds to notice that its run was stopped: the owned,
+/// `Send + Sync` form of [`Caller::check_interrupt`](crate::Caller::check_interrupt)
+/// and [`Caller::interrupt_fd`](crate::Caller::interrupt_fd), for code that
+/// must not borrow the caller meanwhile (it is borrowing the guest's memory)
+/// or that waits on another thread. It watches the runs of the instance's
+/// domain; its descriptor stays valid as long as it lives.
+#[derive(Clone)]
+pub struct StopSignal {
+    pub(crate) control: Arc<RunControl>,
+}
+
+impl StopSignal {
+    /// Whether the run in progress was stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.control.stopped().is_some()
+    }
+
+    /// `Err(Error::Terminated)` with the reason, if the run in progress was
+    /// stopped.
+    pub fn check(&self) -> Result<(), Error> {
+        self.control.check()
+    }
+
+    /// An eventfd that is readable (`POLLIN`) once the run in progress is
+    /// stopped, for `poll(2)`; valid while this handle lives. Not to be
+    /// read, written or closed.
+    pub fn fd(&self) -> Result<RawFd, Error> {
+        self.control.event_fd()
+    }
+}
+
+impl std::fmt::Debug for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopSignal").finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for InterruptHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InterruptHandle").finish_non_exhaustive()

@@ -343,3 +343,37 @@ impl std::task::Wake for ThreadUnpark {
         self.0.unpark();
     }
 }
+
+#[test]
+fn a_stop_signal_reaches_a_helper_thread_while_guest_memory_is_borrowed() {
+    let (_c, m) = lucet_tests::load(
+        br#"(module (import "host" "wait" (func $w)) (memory 1) (func (export "f") (call $w)))"#,
+    );
+    let mut linker = Linker::new();
+    linker.func("host", "wait", FuncType::new([], []), |caller, _, _| {
+        let stop = caller.stop_signal();
+        let mem = caller.memory();
+        mem[0] = 1;
+        // Another thread waits for the stop on the owned handle.
+        let waiter = std::thread::spawn(move || {
+            let mut p = libc::pollfd {
+                fd: stop.fd().unwrap(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one live pollfd.
+            unsafe { libc::poll(&mut p, 1, 10_000) };
+            stop.check()
+        });
+        let r = waiter.join().unwrap();
+        mem[1] = 2;
+        r
+    });
+    let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
+    inst.set_deadline(Some(Duration::from_millis(20)));
+    assert!(matches!(
+        inst.run("f", &[]),
+        Err(Error::Terminated(Termination::Deadline { .. }))
+    ));
+    assert_eq!(&inst.memory()[..2], &[1, 2]);
+}

@@ -276,8 +276,11 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
         }
         Ok(())
     }));
-    // SAFETY: on the guest stack; this frame's values are dropped or moved.
-    unsafe { finish_hostcall(outcome) };
+    if !matches!(outcome, Ok(Ok(()))) {
+        // SAFETY: on the guest stack; this frame's values are dropped or
+        // moved.
+        unsafe { finish_hostcall(outcome) };
+    }
 }
 
 /// Return to the guest if the hostcall succeeded; otherwise end the run with
@@ -286,6 +289,7 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
 /// # Safety
 /// Must be called last in a hostcall, on the guest stack, with nothing left
 /// in the caller's frame that needs dropping.
+#[cold]
 pub(crate) unsafe fn finish_hostcall(outcome: std::thread::Result<Result<(), Error>>) {
     let error = match outcome {
         Ok(Ok(())) => return,

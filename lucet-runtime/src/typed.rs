@@ -203,11 +203,17 @@ pub trait IntoFunc<Params, Results>: Send + Sync + 'static {
 }
 
 /// The closure stored in a typed host function's record.
-fn closure<F: 'static>(record: &HostFuncRecord) -> Result<&F, Error> {
+///
+/// # Safety
+/// `record` was made by `IntoFunc::into_func` for closure type `F`: its
+/// dispatcher is the one monomorphized for `F`, which is the only caller.
+unsafe fn closure<F: 'static>(record: &HostFuncRecord) -> Result<&F, Error> {
     match &record.func {
-        HostKind::Typed(f) => f
-            .downcast_ref::<F>()
-            .ok_or_else(|| Error::InvalidState("typed host function of another type".into())),
+        // SAFETY: as the caller promises, the box holds an `F` (no
+        // `type_id` call on this path: it is a virtual call per hostcall).
+        HostKind::Typed(f) => {
+            Ok(unsafe { &*(&**f as *const (dyn std::any::Any + Send + Sync) as *const F) })
+        }
         _ => Err(Error::InvalidState("an untyped host function".into())),
     }
 }
@@ -247,8 +253,10 @@ macro_rules! into_func {
                         let r = f($(<$a as sealed::Raw>::from_raw(values.add($i).read_unaligned(), domain)),*);
                         r.store(values, domain)
                     }));
-                    // SAFETY: last in the hostcall, on the guest stack.
-                    unsafe { finish_hostcall(outcome) };
+                    if !matches!(outcome, Ok(Ok(()))) {
+                        // SAFETY: last in the hostcall, on the guest stack.
+                        unsafe { finish_hostcall(outcome) };
+                    }
                 }
                 let ty = FuncType::new(
                     [$(<$a as sealed::Raw>::TYPE),*],
@@ -294,8 +302,10 @@ macro_rules! into_func {
                         let r = f(&mut caller, $(<$a as sealed::Raw>::from_raw(values.add($i).read_unaligned(), domain)),*);
                         r.store(values, domain)
                     }));
-                    // SAFETY: last in the hostcall, on the guest stack.
-                    unsafe { finish_hostcall(outcome) };
+                    if !matches!(outcome, Ok(Ok(()))) {
+                        // SAFETY: last in the hostcall, on the guest stack.
+                        unsafe { finish_hostcall(outcome) };
+                    }
                 }
                 let ty = FuncType::new(
                     [$(<$a as sealed::Raw>::TYPE),*],

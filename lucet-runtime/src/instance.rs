@@ -33,9 +33,14 @@ use std::sync::Arc;
 /// # Ok(()) }
 /// ```
 pub struct Instance {
+    /// One allocation for both, so the instance moves as a pointer.
+    inner: Box<Standalone>,
+}
+
+struct Standalone {
     /// Declared first: a suspended call is dropped before the slot it runs on.
-    pub(crate) domain: Domain,
-    pub(crate) state: Box<InstanceState>,
+    domain: Domain,
+    state: InstanceState,
 }
 
 // SAFETY: the instance owns its state and everything its raw pointers reach
@@ -337,16 +342,19 @@ impl Instance {
     ) -> Result<Instance, Error> {
         let domain = Domain::new();
         let state = instantiate::create(region, module, linker, &domain, false)?;
-        instantiate::initialize(&state)?;
-        Ok(Instance { domain, state })
+        let mut inner = Box::new(Standalone { domain, state });
+        instantiate::place(&mut inner.state);
+        instantiate::initialize(&inner.state)?;
+        Ok(Instance { inner })
     }
 
     fn parts(&mut self) -> (&mut Domain, &InstanceState) {
-        (&mut self.domain, &self.state)
+        let inner = &mut *self.inner;
+        (&mut inner.domain, &inner.state)
     }
 
     fn parts_ref(&self) -> (&Domain, &InstanceState) {
-        (&self.domain, &self.state)
+        (&self.inner.domain, &self.inner.state)
     }
 
     instance_methods!();
@@ -355,7 +363,7 @@ impl Instance {
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Instance")
-            .field("module", &self.state.module)
+            .field("module", &self.inner.state.module)
             .finish_non_exhaustive()
     }
 }

@@ -158,15 +158,17 @@ fn resolve<'l>(
 }
 
 /// Create an instance of `module` in a slot of `region`, in `domain`, with
-/// imports bound from `linker`. Its vmctx is filled in; its memory, globals
-/// and tables are not initialized yet (see [`initialize`]).
+/// imports bound from `linker`. Its vmctx is filled in but for what points
+/// back at the state itself, which [`place`] writes once the state is where
+/// it will stay; its memory, globals and tables are not initialized yet
+/// (see [`initialize`]).
 pub(crate) fn create(
     region: &Region,
     module: &Arc<Module>,
     linker: &Linker,
     domain: &Domain,
     in_store: bool,
-) -> Result<Box<InstanceState>, Error> {
+) -> Result<InstanceState, Error> {
     let limits = *region.limits();
     check_limits(module, &limits)?;
     let data = module.data();
@@ -178,8 +180,8 @@ pub(crate) fn create(
     let vmctx_area = VmctxArea::new(layout.size() as usize)?;
     let vmctx = vmctx_area.vmctx();
     let mut keepalive: Vec<Arc<dyn Any + Send + Sync>> = Vec::new();
-    let mut memories = Vec::new();
-    let mut tables = Vec::new();
+    let mut memories = Vec::with_capacity(data.num_memories() as usize);
+    let mut tables = Vec::with_capacity(data.num_tables() as usize);
     let mut fill: Vec<(i32, usize)> = Vec::with_capacity(2 * resolved.len());
     let (mut nf, mut ng) = (0u32, 0u32);
     for item in &resolved {
@@ -235,7 +237,7 @@ pub(crate) fn create(
     }
 
     let heap_max = InstanceState::heap_max_for(module, limits.heap_memory_size);
-    let mut st = Box::new(InstanceState {
+    let st = InstanceState {
         module: module.clone(),
         domain: domain.id,
         in_store,
@@ -253,26 +255,11 @@ pub(crate) fn create(
             StartState::Done
         }),
         _keepalive: keepalive,
-    });
-    // The state lives in its box from here on: point at it.
-    let me: *const InstanceState = &*st;
-    for d in 0..data.memories.len() as u32 {
-        st.memories.push(Owned {
-            owner: me,
-            defined: d,
-        });
-    }
-    for d in 0..data.tables.len() as u32 {
-        st.tables.push(Owned {
-            owner: me,
-            defined: d,
-        });
-    }
+    };
     // SAFETY: every offset is from the module's layout, inside the vmctx
     // area, which is allocated read-write and aligned.
     unsafe {
         let put = |off: i32, v: usize| *(st.field::<usize>(off)) = v;
-        put(VmctxOffsets::INSTANCE, me as usize);
         put(VmctxOffsets::BUILTINS, builtins::table() as usize);
         put(VmctxOffsets::SIG_IDS, module.sig_ids().as_ptr() as usize);
         put(
@@ -300,6 +287,27 @@ pub(crate) fn create(
         }
     }
     Ok(st)
+}
+
+/// Point the vmctx and the state's own memories and tables at the state, at
+/// the address it will keep for the rest of its life (in a `Box`).
+pub(crate) fn place(st: &mut InstanceState) {
+    let me: *const InstanceState = st;
+    let data = st.module.data();
+    for d in 0..data.memories.len() as u32 {
+        st.memories.push(Owned {
+            owner: me,
+            defined: d,
+        });
+    }
+    for d in 0..data.tables.len() as u32 {
+        st.tables.push(Owned {
+            owner: me,
+            defined: d,
+        });
+    }
+    // SAFETY: the INSTANCE field is in the vmctx area's header.
+    unsafe { *(st.field::<usize>(VmctxOffsets::INSTANCE)) = me as usize };
 }
 
 /// Set defined state to what instantiation produces: memory zeroed and

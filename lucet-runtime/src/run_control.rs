@@ -148,8 +148,10 @@ impl RunControl {
             }
         }
         s.waker = None;
-        self.limits.interrupt.store(0, Ordering::SeqCst);
-        self.active.store(true, Ordering::SeqCst);
+        // Ordered against stops by the lock; guest code reads the flag with
+        // an atomic load.
+        self.limits.interrupt.store(0, Ordering::Relaxed);
+        self.active.store(true, Ordering::Release);
         self.limits
             .stack_limit
             .store(stack_limit, Ordering::Relaxed);
@@ -161,8 +163,8 @@ impl RunControl {
     /// stop racing with this may still mark the ended run as stopped (flag,
     /// event, reason), which `begin` clears before the next run starts.
     pub fn end(&self) {
-        self.active.store(false, Ordering::SeqCst);
-        self.limits.interrupt.store(0, Ordering::SeqCst);
+        self.active.store(false, Ordering::Release);
+        self.limits.interrupt.store(0, Ordering::Relaxed);
     }
 
     /// Stop `target` for `why`, if it is in progress and not stopped
@@ -174,7 +176,7 @@ impl RunControl {
                 Target::Current => true,
                 Target::Run(n) => n == s.generation,
             };
-            if !self.active.load(Ordering::SeqCst) || !aimed || s.stopped.is_some() {
+            if !self.active.load(Ordering::Acquire) || !aimed || s.stopped.is_some() {
                 return false;
             }
             s.stopped = Some(why);

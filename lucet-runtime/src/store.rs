@@ -95,7 +95,14 @@ impl Store {
         module: &Arc<Module>,
         linker: &Linker,
     ) -> Result<InstanceId, Error> {
-        let state = instantiate::create(region, module, linker, &self.domain, true)?;
+        let mut state = Box::new(instantiate::create(
+            region,
+            module,
+            linker,
+            &self.domain,
+            true,
+        )?);
+        instantiate::place(&mut state);
         self.instances.push(state);
         let index = self.instances.len() - 1;
         let st = &self.instances[index];

@@ -185,25 +185,10 @@ fn tmpfile_image(dir: &Path, bytes: &[u8]) -> Option<OwnedFd> {
 
 /// The image in a memfd sealed against any change.
 fn memfd_image(bytes: &[u8]) -> Result<OwnedFd, Error> {
-    // SAFETY: memfd_create with a static name; the fd is owned below.
-    let raw = unsafe {
-        libc::memfd_create(
-            c"lucet-heap-image".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
-    if raw < 0 {
-        return Err(Error::last_os("memfd_create"));
-    }
-    // SAFETY: `raw` is a fresh descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let fd = crate::memfd::create(c"lucet-heap-image")?;
     if !write_all(&fd, bytes) {
         return Err(Error::last_os("writing the heap image"));
     }
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    // SAFETY: fcntl on our descriptor.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
-        return Err(Error::last_os("sealing the heap image"));
-    }
+    crate::memfd::seal(&fd, "the heap image")?;
     Ok(fd)
 }

@@ -32,6 +32,7 @@ mod instance_state;
 mod instantiate;
 mod limits;
 mod linker;
+mod memfd;
 mod module;
 mod page;
 mod region;

@@ -157,3 +157,14 @@ pub fn wat_dir() -> PathBuf {
 }
 
 pub mod wast_runner;
+
+/// Resident set size of this process, in bytes.
+pub fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        * 4096
+}

@@ -177,18 +177,6 @@ fn page_tables() -> usize {
         * 1024
 }
 
-/// Resident set size of this process, in bytes.
-fn rss() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<usize>()
-        .unwrap()
-        * 4096
-}
-
 #[test]
 fn twenty_thousand_live_instances() {
     let (_c, m) = lucet_tests::load(
@@ -196,14 +184,14 @@ fn twenty_thousand_live_instances() {
     );
     let n = 20_000;
     let region = Region::new(n, Limits::default()).unwrap();
-    let (before, tables_before) = (rss(), page_tables());
+    let (before, tables_before) = (lucet_tests::rss(), page_tables());
     let start = std::time::Instant::now();
     let mut live: Vec<Instance> = Vec::with_capacity(n);
     for _ in 0..n {
         live.push(region.instantiate(&m, &Linker::new()).unwrap());
     }
     let took = start.elapsed();
-    let per_instance = rss().saturating_sub(before) / n;
+    let per_instance = lucet_tests::rss().saturating_sub(before) / n;
     let tables = page_tables().saturating_sub(tables_before) / n;
     println!("{n} live instances in {took:?}, {per_instance} bytes resident and {tables} bytes of page tables each");
     assert_eq!(region.used(), n);

@@ -5,18 +5,6 @@
 
 use lucet_runtime::{Instance, Limits, Linker, Region, Val};
 
-/// Resident set size of this process, in bytes.
-fn rss() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<usize>()
-        .unwrap()
-        * 4096
-}
-
 /// Mappings of this process.
 fn mappings() -> usize {
     std::fs::read_to_string("/proc/self/maps")
@@ -58,7 +46,7 @@ fn deep_runs_leave_little_resident() {
     let (_c, m) = lucet_tests::load(DEEP.as_bytes());
     let n = 300;
     let region = Region::new(n, Limits::default()).unwrap();
-    let before = rss();
+    let before = lucet_tests::rss();
     let mut live: Vec<Instance> = Vec::with_capacity(n);
     for _ in 0..n {
         let mut i = region.instantiate(&m, &Linker::new()).unwrap();
@@ -68,14 +56,14 @@ fn deep_runs_leave_little_resident() {
         );
         live.push(i);
     }
-    let per_live = rss().saturating_sub(before) / n;
+    let per_live = lucet_tests::rss().saturating_sub(before) / n;
     println!("after a 5,000-deep recursion: {per_live} bytes resident per idle live instance");
     assert!(
         per_live <= 8 << 10,
         "{per_live} bytes resident per idle instance after a deep run"
     );
     drop(live);
-    let per_free = rss().saturating_sub(before) / n;
+    let per_free = lucet_tests::rss().saturating_sub(before) / n;
     println!("after dropping them: {per_free} bytes resident per free slot");
     assert!(per_free <= 16 << 10, "{per_free} bytes per free slot");
 }

@@ -123,7 +123,7 @@ impl SealedFile {
     /// sealed memfd.
     pub fn read(path: &Path, max_size: u64) -> Result<SealedFile, Error> {
         let source = open_regular(path, max_size)?;
-        let fd = memfd()?;
+        let fd = crate::memfd::create(c"lucet-module")?;
         let mut sink = File::from(fd);
         // std copies file to file inside the kernel (copy_file_range or
         // sendfile) when it can.
@@ -142,12 +142,7 @@ impl SealedFile {
             });
         }
         sink.flush().map_err(|e| Error::io(path, e))?;
-        let seals =
-            libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-        // SAFETY: fcntl on a memfd we own, created with MFD_ALLOW_SEALING.
-        if unsafe { libc::fcntl(sink.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
-            return Err(Error::last_os("sealing the module's memfd"));
-        }
+        crate::memfd::seal(&sink, "the module's memfd")?;
         // SAFETY: the memfd is sealed: its contents and size cannot change
         // while the map lives, which is what makes the slice sound.
         let map = unsafe { Mmap::map(&sink) }.map_err(|e| Error::io(path, e))?;
@@ -174,19 +169,4 @@ impl SealedFile {
     pub fn into_fd(self) -> OwnedFd {
         self.fd
     }
-}
-
-fn memfd() -> Result<OwnedFd, Error> {
-    // SAFETY: memfd_create with a static name; the result is owned below.
-    let raw = unsafe {
-        libc::memfd_create(
-            c"lucet-module".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
-    if raw < 0 {
-        return Err(Error::last_os("memfd_create"));
-    }
-    // SAFETY: a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }

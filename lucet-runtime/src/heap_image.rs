@@ -47,6 +47,11 @@ impl HeapImage {
         let mut image = vec![0u8; len];
         for seg in &data.data {
             if let SegmentMode::Active { offset, .. } = &seg.mode {
+                // An empty segment may lie past the image's end (which
+                // only covers non-empty segments): nothing to copy.
+                if seg.bytes.is_empty() {
+                    continue;
+                }
                 let at = offset.as_i32().unwrap_or(0) as u32 as usize;
                 image[at..at + seg.bytes.len()].copy_from_slice(&seg.bytes);
             }

@@ -971,8 +971,8 @@ mod tests {
             })
         });
         rejected(|d| d.options.heap_reserved_size = 1 << 20);
-        rejected(|d| d.options.heap_reserved_size = u64::MAX & !4095);
-        rejected(|d| d.options.heap_guard_size = u64::MAX & !4095);
+        rejected(|d| d.options.heap_reserved_size = !4095);
+        rejected(|d| d.options.heap_guard_size = !4095);
         rejected(|d| d.options.heap_guard_size = 100);
     }
 }

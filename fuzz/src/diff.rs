@@ -112,7 +112,8 @@ fn arg(rng: &mut Rng, t: &wasmi::ValType) -> Value {
     }
 }
 
-fn lucet_state(l: &mut Lucet, exports: &Exports) -> u64 {
+/// Hash of lucet's memory and exported globals.
+pub fn lucet_state(l: &mut Lucet, exports: &Exports) -> u64 {
     let mut h = StateHash::default();
     h.write(l.memory());
     for g in &exports.globals {
@@ -124,7 +125,8 @@ fn lucet_state(l: &mut Lucet, exports: &Exports) -> u64 {
     h.0
 }
 
-fn oracle_state(o: &Oracle, exports: &Exports) -> u64 {
+/// Hash of the oracle's memory and exported globals.
+pub fn oracle_state(o: &Oracle, exports: &Exports) -> u64 {
     let mut h = StateHash::default();
     if let Some(m) = &exports.memory {
         h.write(o.memory(m));
@@ -136,6 +138,40 @@ fn oracle_state(o: &Oracle, exports: &Exports) -> u64 {
         }
     }
     h.0
+}
+
+/// Rounds of calls: every exported function, in export order, this many
+/// times, so later calls see the state earlier ones left.
+pub const ROUNDS: usize = 3;
+
+/// One call of a case.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// Which round.
+    pub round: usize,
+    /// Export name.
+    pub name: String,
+    /// Arguments.
+    pub args: Vec<Value>,
+}
+
+/// The compile options and the calls of case `seed`, given its module's
+/// exports: the same for every engine that replays the case.
+pub fn plan(seed: u64, exports: &Exports) -> (Choice, Vec<Call>) {
+    let mut rng = Rng::new(seed ^ 0x005e_ed0f_ca11);
+    let choice = Choice::draw(&mut rng);
+    let mut calls = Vec::new();
+    for round in 0..ROUNDS {
+        for (name, params) in &exports.funcs {
+            let args = params.iter().map(|t| arg(&mut rng, t)).collect();
+            calls.push(Call {
+                round,
+                name: name.clone(),
+                args,
+            });
+        }
+    }
+    (choice, calls)
 }
 
 /// How a pair of outcomes compares.
@@ -172,8 +208,7 @@ pub fn run_case(seed: u64, stats: &mut DiffStats) {
         Err(Some(outcome)) => (None, Exports::default(), outcome),
     };
     stats.modules += 1;
-    let mut rng = Rng::new(seed ^ 0x005e_ed0f_ca11);
-    let choice = Choice::draw(&mut rng);
+    let (choice, calls) = plan(seed, &exports);
     let mut log = vec![format!("options {choice:?}")];
     let finding = |kind: &str, detail: String, log: &[String]| Finding {
         target: "diff",
@@ -217,39 +252,44 @@ pub fn run_case(seed: u64, stats: &mut DiffStats) {
             }
             return Ok(());
         };
-        for round in 0..3 {
-            for (name, params) in &exports.funcs {
-                let args: Vec<Value> = params.iter().map(|t| arg(&mut rng, t)).collect();
-                let lo = l.call(name, &args);
-                let oo = o.call(name, &args);
-                log.push(format!("call {name} {args:?}: lucet {lo}, oracle {oo}"));
-                match judge(&lo, &oo) {
-                    Verdict::Agree => {
-                        stats.calls_agreed += 1;
-                        if let Outcome::Trap(t) = &lo {
-                            stats.traps_agreed += 1;
-                            *stats.trap_kinds.entry(format!("{t:?}")).or_default() += 1;
-                        }
-                    }
-                    Verdict::Stack(who) => return Err(finding("stack", who.into(), &log)),
-                    Verdict::Diverge => {
-                        return Err(finding(
-                            "result diverged",
-                            format!("round {round}, {name}: lucet {lo}, oracle {oo}"),
-                            &log,
-                        ))
-                    }
-                }
-                let (ls, os) = (lucet_state(l, &exports), oracle_state(o, &exports));
-                if ls != os {
+        for Call { round, name, args } in &calls {
+            if exports.refuel {
+                let (lf, of) = (l.call(generate::REFUEL, &[]), o.call(generate::REFUEL, &[]));
+                if lf != of || lf != Outcome::Returned(vec![]) {
                     return Err(finding(
-                        "state diverged",
-                        format!(
-                            "after round {round}, {name}: memory/globals hash {ls:#x} vs {os:#x}"
-                        ),
+                        "refuel failed",
+                        format!("lucet {lf}, oracle {of}"),
                         &log,
                     ));
                 }
+            }
+            let lo = l.call(name, args);
+            let oo = o.call(name, args);
+            log.push(format!("call {name} {args:?}: lucet {lo}, oracle {oo}"));
+            match judge(&lo, &oo) {
+                Verdict::Agree => {
+                    stats.calls_agreed += 1;
+                    if let Outcome::Trap(t) = &lo {
+                        stats.traps_agreed += 1;
+                        *stats.trap_kinds.entry(format!("{t:?}")).or_default() += 1;
+                    }
+                }
+                Verdict::Stack(who) => return Err(finding("stack", who.into(), &log)),
+                Verdict::Diverge => {
+                    return Err(finding(
+                        "result diverged",
+                        format!("round {round}, {name}: lucet {lo}, oracle {oo}"),
+                        &log,
+                    ))
+                }
+            }
+            let (ls, os) = (lucet_state(l, &exports), oracle_state(o, &exports));
+            if ls != os {
+                return Err(finding(
+                    "state diverged",
+                    format!("after round {round}, {name}: memory/globals hash {ls:#x} vs {os:#x}"),
+                    &log,
+                ));
             }
         }
         Ok(())

@@ -60,8 +60,14 @@ pub fn config(rng: &mut Rng) -> wasm_smith::Config {
     c
 }
 
+/// The export that gives the module its fuel back: the harness calls it
+/// before every call, so a loop that ran one call out of fuel does not
+/// make every later call trap at its first instruction.
+pub const REFUEL: &str = "lucet_fuzz_refuel";
+
 /// A valid module from `seed`, or `None` if wasm-smith could not make one
-/// from the bytes drawn (rare).
+/// from the bytes drawn (rare). It exports [`REFUEL`] (unless it has no
+/// function, type, export or code section to add it to).
 pub fn module(seed: u64) -> Option<Vec<u8>> {
     let mut rng = Rng::new(seed);
     let config = config(&mut rng);
@@ -69,6 +75,85 @@ pub fn module(seed: u64) -> Option<Vec<u8>> {
     let raw = rng.bytes(n);
     let mut u = Unstructured::new(&raw);
     let mut m = wasm_smith::Module::new(config, &mut u).ok()?;
-    m.ensure_termination(FUEL).ok()?;
-    Some(m.to_bytes())
+    let fuel = m.ensure_termination(FUEL).ok()?;
+    let bytes = m.to_bytes();
+    Some(add_refuel(&bytes, fuel).unwrap_or(bytes))
+}
+
+/// Re-encode `wasm` with one more function, exported as [`REFUEL`], that
+/// sets global `fuel` back to [`FUEL`].
+fn add_refuel(wasm: &[u8], fuel: u32) -> Option<Vec<u8>> {
+    use wasm_encoder::reencode::{utils, Error, Reencode};
+    struct Refuel {
+        fuel: u32,
+        ty: Option<u32>,
+        func: Option<u32>,
+    }
+    impl Reencode for Refuel {
+        type Error = std::convert::Infallible;
+        fn parse_type_section(
+            &mut self,
+            types: &mut wasm_encoder::TypeSection,
+            section: wasmparser::TypeSectionReader<'_>,
+        ) -> Result<(), Error<Self::Error>> {
+            utils::parse_type_section(self, types, section)?;
+            self.ty = Some(types.len());
+            types.ty().function([], []);
+            Ok(())
+        }
+        fn parse_function_section(
+            &mut self,
+            funcs: &mut wasm_encoder::FunctionSection,
+            section: wasmparser::FunctionSectionReader<'_>,
+        ) -> Result<(), Error<Self::Error>> {
+            utils::parse_function_section(self, funcs, section)?;
+            // No imports: the index space is the defined functions.
+            if let Some(ty) = self.ty {
+                self.func = Some(funcs.len());
+                funcs.function(ty);
+            }
+            Ok(())
+        }
+        fn parse_export_section(
+            &mut self,
+            exports: &mut wasm_encoder::ExportSection,
+            section: wasmparser::ExportSectionReader<'_>,
+        ) -> Result<(), Error<Self::Error>> {
+            utils::parse_export_section(self, exports, section)?;
+            if let Some(f) = self.func {
+                exports.export(REFUEL, wasm_encoder::ExportKind::Func, f);
+            }
+            Ok(())
+        }
+        fn parse_code_section(
+            &mut self,
+            code: &mut wasm_encoder::CodeSection,
+            section: wasmparser::CodeSectionReader<'_>,
+        ) -> Result<(), Error<Self::Error>> {
+            utils::parse_code_section(self, code, section)?;
+            if self.func.is_some() {
+                let mut f = wasm_encoder::Function::new([]);
+                f.instructions()
+                    .i32_const(FUEL as i32)
+                    .global_set(self.fuel)
+                    .end();
+                code.function(&f);
+            }
+            Ok(())
+        }
+    }
+    let mut r = Refuel {
+        fuel,
+        ty: None,
+        func: None,
+    };
+    let mut module = wasm_encoder::Module::new();
+    r.parse_core_module(&mut module, wasmparser::Parser::new(0), wasm)
+        .ok()?;
+    let out = module.finish();
+    // All four sections must have taken the new function, or none.
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(&out)
+        .ok()?;
+    Some(out)
 }

@@ -12,6 +12,8 @@ pub struct Exports {
     pub globals: Vec<String>,
     /// Exported memory name (at most one memory).
     pub memory: Option<String>,
+    /// Whether the module exports [`crate::generate::REFUEL`].
+    pub refuel: bool,
 }
 
 /// The interpreter's view of one instance.
@@ -104,6 +106,9 @@ impl Oracle {
         let mut exports = Exports::default();
         for e in module.exports() {
             match e.ty() {
+                wasmi::ExternType::Func(_) if e.name() == crate::generate::REFUEL => {
+                    exports.refuel = true
+                }
                 wasmi::ExternType::Func(f) => exports
                     .funcs
                     .push((e.name().to_string(), f.params().to_vec())),

@@ -6,7 +6,8 @@
 # Steps: formatting, clippy (warnings are errors), the workspace's tests
 # (unit, end-to-end, the spec suite, and the bounded fuzz targets with
 # fixed seeds), then the benchmarks/ workspace's tests (it builds
-# Wasmtime, so it is its own workspace). Each step prints its duration.
+# Wasmtime, so it is its own workspace) and the fuzz triage tool's (the
+# same Wasmtime as a third engine). Each step prints its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +36,12 @@ step() {
 
 step "cargo fmt --check" cargo fmt --all --check
 step "cargo fmt --check (benchmarks)" cargo fmt --manifest-path benchmarks/Cargo.toml --all --check
+step "cargo fmt --check (fuzz triage)" cargo fmt --manifest-path fuzz/triage/Cargo.toml --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace" cargo test --workspace
 step "benchmarks: cargo test" cargo test --manifest-path benchmarks/Cargo.toml
+# The three-engine triage tool (lucet, wasmi, Wasmtime) shares the
+# benchmarks' target directory, where Wasmtime's dependencies are built.
+step "fuzz triage: cargo test" env CARGO_TARGET_DIR=benchmarks/target \
+    cargo test --manifest-path fuzz/triage/Cargo.toml
 echo "==> all checks passed in $SECONDS s"

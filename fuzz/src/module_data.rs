@@ -61,8 +61,8 @@ pub struct DataStats {
     pub inputs: u64,
     /// Of those, accepted by deserialize + validate.
     pub accepted: u64,
-    /// Accepted inputs different from their seed that were patched into
-    /// the shared object, loaded and instantiated.
+    /// Accepted inputs different from their seed (and no longer) that
+    /// were patched into the shared object, loaded and instantiated.
     pub instantiated: u64,
     /// Of those, instantiation refused with an error (limits, traps).
     pub instantiate_refused: u64,
@@ -235,9 +235,9 @@ pub fn input(seed: u64, seeds: &[Seed]) -> (usize, Vec<u8>, String) {
     }
 }
 
-/// Decode the input of `seed`; if accepted, changed, of the seed's length
-/// and without a start function, patch it into the shared object, load and
-/// instantiate it.
+/// Decode the input of `seed`; if accepted, changed, no longer than the
+/// seed's and without a start function, patch it into the shared object,
+/// load and instantiate it.
 pub fn run_case(seed: u64, seeds: &[Seed], stats: &mut DataStats) {
     let (s, bytes, how) = input(seed, seeds);
     let base = &seeds[s];
@@ -262,11 +262,14 @@ pub fn run_case(seed: u64, seeds: &[Seed], stats: &mut DataStats) {
         Ok(Ok(d)) => d,
     };
     stats.accepted += 1;
-    if bytes == base.data || bytes.len() != base.data.len() || decoded.start.is_some() {
+    if bytes == base.data || bytes.len() > base.data.len() || decoded.start.is_some() {
         return;
     }
+    // The loader reads the header's payload length and ignores the rest
+    // of the symbol: shorter data is padded with zeros.
     let mut so = base.so.clone();
     so[base.at..base.at + bytes.len()].copy_from_slice(&bytes);
+    so[base.at + bytes.len()..base.at + base.data.len()].fill(0);
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => return stats.add(finding("harness", e.to_string())),

@@ -5,6 +5,12 @@
 
 use lucet_fuzz::{diff, module_data, robust, Finding};
 
+/// Print past the test harness's capture, so the figures are in every
+/// run's output (CI's included).
+fn report(line: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("{line}\n").as_bytes());
+}
+
 fn fail_on(findings: &[Finding]) {
     let dir = std::env::temp_dir().join("lucet-fuzz-findings");
     for f in findings {
@@ -23,7 +29,7 @@ fn differential_execution() {
     for seed in 0..2500 {
         diff::run_case(seed, &mut s);
     }
-    println!("{}", s.summary());
+    report(&s.summary());
     fail_on(&s.findings);
     // The generator makes modules the oracle runs, with calls that return.
     assert!(s.modules >= 2300, "{}", s.summary());
@@ -46,7 +52,7 @@ fn lucetc_robustness() {
     for seed in 0..3000 {
         robust::run_case(seed, &seeds, bin.as_deref(), 15, &mut s);
     }
-    println!("{}", s.summary());
+    report(&s.summary());
     fail_on(&s.findings);
     assert!(s.compiled > 100 && s.refused > 1000, "{}", s.summary());
 }
@@ -64,7 +70,7 @@ fn module_data_decoding() {
     for seed in 0..40_000 {
         module_data::run_case(seed, &seeds, &mut s);
     }
-    println!("{}", s.summary());
+    report(&s.summary());
     fail_on(&s.findings);
     assert!(s.accepted > 0 && s.instantiated > 0, "{}", s.summary());
 }

@@ -107,11 +107,17 @@ fn spec_testsuite() {
             e.1 += f;
         }
     }
+    // The totals go to stderr directly, past the test harness's capture,
+    // so they are in every run's output (CI's included).
+    let mut totals = String::new();
     for (k, (p, f)) in &by_kind {
-        println!("  {k}: {p} passed, {f} failed");
+        totals += &format!("  {k}: {p} passed, {f} failed\n");
     }
-    println!("actions (module, register, invoke): {actions} succeeded, {actions_failed} failed");
-    println!("assertions: {passed} passed, {failed} failed, {skipped} skipped");
+    totals += &format!(
+        "spec actions (module, register, invoke): {actions} succeeded, {actions_failed} failed\n"
+    );
+    totals += &format!("assertions: {passed} passed, {failed} failed, {skipped} skipped\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), totals.as_bytes());
     assert_eq!(failed + actions_failed, 0, "spec directives failed");
     if std::env::var_os("SPEC_FILTER").is_none() {
         // The suite must not shrink unnoticed (a runner change that stops

@@ -2,6 +2,12 @@
 # The whole test suite: what the README's test command and CI run.
 # It installs what the tests need on a fresh Debian machine, then runs
 # every check. Exits non-zero on the first failure.
+#
+# Steps: formatting, clippy (warnings are errors), the workspace's tests
+# (unit, end-to-end, the spec suite, and the bounded fuzz targets with
+# fixed seeds), then the benchmarks/ workspace's tests (it builds
+# Wasmtime, so it is its own workspace) and the fuzz triage tool's (the
+# same Wasmtime as a third engine). Each step prints its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +26,23 @@ if ((${#need_pkgs[@]})); then
     fi
 fi
 
-cargo test --workspace
+step() {
+    local name=$1
+    shift
+    echo "==> $name"
+    local start=$SECONDS
+    "$@"
+    echo "==> $name: $((SECONDS - start)) s"
+}
+
+step "cargo fmt --check" cargo fmt --all --check
+step "cargo fmt --check (benchmarks)" cargo fmt --manifest-path benchmarks/Cargo.toml --all --check
+step "cargo fmt --check (fuzz triage)" cargo fmt --manifest-path fuzz/triage/Cargo.toml --all --check
+step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
+step "cargo test --workspace" cargo test --workspace
+step "benchmarks: cargo test" cargo test --manifest-path benchmarks/Cargo.toml
+# The three-engine triage tool (lucet, wasmi, Wasmtime) shares the
+# benchmarks' target directory, where Wasmtime's dependencies are built.
+step "fuzz triage: cargo test" env CARGO_TARGET_DIR=benchmarks/target \
+    cargo test --manifest-path fuzz/triage/Cargo.toml
+echo "==> all checks passed in $SECONDS s"

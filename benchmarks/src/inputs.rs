@@ -54,7 +54,9 @@ pub fn data_1mib() -> Vec<u8> {
 /// What `touch` of the data module returns: the sum of the first byte of
 /// each of its 256 pages.
 pub fn data_touch_expected() -> i32 {
-    (0..256usize).map(|p| ((p * 4096 * 7 + 3) as u8 | 1) as i32).sum()
+    (0..256usize)
+        .map(|p| ((p * 4096 * 7 + 3) as u8 | 1) as i32)
+        .sum()
 }
 
 /// A module whose `recurse(n)` calls itself `n` deep.

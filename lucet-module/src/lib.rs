@@ -27,7 +27,7 @@ pub use heap::{HeapSpec, WASM_PAGE_SIZE};
 pub use module_data::{
     CompileOptions, DataSegment, ElemItems, ElementSegment, Export, ExportKind, FunctionEntry,
     GlobalDef, Import, ImportKind, MemoryType, ModuleData, SegmentMode, TableType, TrapSite,
-    FORMAT_VERSION, MAGIC,
+    FORMAT_VERSION, MAGIC, MAX_HEAP_ADDRESS_SPACE,
 };
 pub use trap::TrapCode;
 pub use types::{FuncType, GlobalType, ValType};

@@ -356,24 +356,71 @@ fn note_refs(e: &ConstExpr, escaping: &mut BTreeSet<u32>) {
     }
 }
 
-/// Without multi-memory, `memory.size` and `memory.grow` take a single zero
-/// byte; wasmparser decodes it as an index and would accept a long LEB128
-/// zero, which the 2.0 binary format rejects.
+/// Checks of the 2.0 binary format that wasmparser, which also decodes
+/// later proposals, leaves to validation or does not make:
+///
+/// - Without multi-memory, `memory.size` and `memory.grow` take a single
+///   zero byte; wasmparser decodes it as a memory index (so a non-zero one
+///   is "unknown memory", an invalid module) and accepts a long LEB128 zero.
+/// - A memory access's flags are an alignment exponent below 32; wasmparser
+///   reads larger values as multi-memory flags or as a huge alignment.
 fn check_memory_immediates(body: &FunctionBody<'_>) -> Result<(), Error> {
     let mut reader = body.get_operators_reader().map_err(err)?;
+    let code = body.as_bytes();
+    let base = body.range().start;
     while !reader.eof() {
         let start = reader.original_position();
         let op = reader.read().map_err(err)?;
+        let end = reader.original_position();
+        let raw = code.get(start - base..end - base).unwrap_or(&[]);
         if matches!(
             op,
             wasmparser::Operator::MemorySize { .. } | wasmparser::Operator::MemoryGrow { .. }
-        ) && reader.original_position() - start != 2
+        ) && raw.get(1..) != Some(&[0][..])
         {
             return Err(Error::Malformed {
                 offset: start + 1,
                 message: "zero byte expected".into(),
             });
         }
+        if memarg_flags(raw).is_some_and(|flags| flags >= 32) {
+            return Err(Error::Malformed {
+                offset: start + 1,
+                message: "malformed memop flags".into(),
+            });
+        }
     }
     Ok(())
+}
+
+/// The memarg flags of a load or store instruction's encoding `raw`.
+fn memarg_flags(raw: &[u8]) -> Option<u64> {
+    let (&first, rest) = raw.split_first()?;
+    let flags_at = match first {
+        // Scalar loads and stores.
+        0x28..=0x3e => rest,
+        // SIMD: v128.load* and v128.store (0..=11), lanes and zero-extending
+        // loads (84..=93).
+        0xfd => {
+            let (sub, len) = leb(rest)?;
+            if !matches!(sub, 0..=11 | 84..=93) {
+                return None;
+            }
+            rest.get(len..)?
+        }
+        _ => return None,
+    };
+    leb(flags_at).map(|(v, _)| v)
+}
+
+/// An unsigned LEB128 number and its length in bytes.
+fn leb(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut v: u64 = 0;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        v |= ((b & 0x7f) as u64) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
 }

@@ -72,8 +72,12 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn from_wasmparser(e: wasmparser::BinaryReaderError) -> Error {
-        let message = e.message().to_string();
-        let offset = e.offset();
+        Error::classify(e.offset(), e.message().to_string())
+    }
+
+    /// A decoding (malformed) or validation (invalid) error, told apart by
+    /// wasmparser's message.
+    fn classify(offset: usize, message: String) -> Error {
         // wasmparser reports decoding and validation problems through one
         // type; decoding failures are the ones a text-level fix would cure.
         let malformed = [
@@ -106,8 +110,25 @@ impl Error {
             "invalid value type",
             "invalid reference type",
             "invalid function type",
+            // Without the shared-everything-threads proposal, the bit
+            // wasmparser reads as `shared` makes the mutability byte malformed.
+            "shared globals require",
+            // A memarg offset past u32 is an over-long i32 constant.
+            "offset out of range: must be <= 2**32",
+            "code section without function section",
+            "function section without code section",
+            "zero byte expected",
+            "malformed memop flags",
+            // Decoding needs the data count to check data indices in code.
+            "data count section required",
+            // Limits flags are a byte of the binary format.
+            "limits flags",
         ];
-        if malformed.iter().any(|m| message.contains(m)) {
+        // An alignment over the natural one is a validation error, though
+        // wasmparser's message says "malformed" (flags that cannot be an
+        // alignment at all are caught by `decode::check_memory_immediates`).
+        let invalid = message.contains("alignment must not be larger than natural");
+        if !invalid && malformed.iter().any(|m| message.contains(m)) {
             Error::Malformed { offset, message }
         } else {
             Error::Invalid { offset, message }
@@ -117,7 +138,9 @@ impl Error {
     pub(crate) fn from_wasm(e: cranelift_wasm::WasmError, func: u32) -> Error {
         use cranelift_wasm::WasmError;
         match e {
-            WasmError::InvalidWebAssembly { message, offset } => Error::Invalid { offset, message },
+            // Function bodies are decoded and validated while they are
+            // translated: the message tells which it was.
+            WasmError::InvalidWebAssembly { message, offset } => Error::classify(offset, message),
             WasmError::Unsupported(s) => Error::Unsupported(s),
             WasmError::ImplLimitExceeded => {
                 Error::Unsupported("implementation limit exceeded".into())

@@ -1,0 +1,241 @@
+//! Three-way replay of `lucet-fuzz` differential cases: lucet, wasmi and
+//! Wasmtime run the same module with the same calls; when they disagree,
+//! the engine that differs from the other two is the suspect.
+
+use lucet_fuzz::diff::{self, Call};
+use lucet_fuzz::lucet::{self, Lucet};
+use lucet_fuzz::oracle::{Exports, Oracle};
+use lucet_fuzz::outcome::{Outcome, StateHash, TrapKind, Value};
+
+/// Wasmtime's view of one instance.
+pub struct Wasmtime {
+    store: wasmtime::Store<()>,
+    instance: wasmtime::Instance,
+}
+
+fn engine() -> wasmtime::Result<wasmtime::Engine> {
+    let mut c = wasmtime::Config::new();
+    c.wasm_tail_call(true)
+        .wasm_simd(true)
+        .wasm_relaxed_simd(false)
+        .wasm_extended_const(true)
+        .wasm_reference_types(true)
+        .wasm_multi_memory(false)
+        // The most Wasmtime allows without async support (its async
+        // stack size bounds it); deep enough for the per-call fuel.
+        .max_wasm_stack(2 << 20);
+    wasmtime::Engine::new(&c)
+}
+
+fn outcome(e: &wasmtime::Error) -> Outcome {
+    use wasmtime::Trap as T;
+    let Some(t) = e.downcast_ref::<T>() else {
+        return Outcome::Error(format!("{e:#}"));
+    };
+    Outcome::Trap(match t {
+        T::StackOverflow => TrapKind::StackOverflow,
+        T::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+        T::TableOutOfBounds => TrapKind::TableOutOfBounds,
+        T::IndirectCallToNull => TrapKind::IndirectCallToNull,
+        T::BadSignature => TrapKind::BadSignature,
+        T::IntegerOverflow => TrapKind::IntegerOverflow,
+        T::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+        T::BadConversionToInteger => TrapKind::BadConversionToInteger,
+        T::UnreachableCodeReached => TrapKind::Unreachable,
+        T::NullReference => TrapKind::NullReference,
+        other => TrapKind::Other(format!("{other:?}")),
+    })
+}
+
+fn value(v: &wasmtime::Val) -> Value {
+    match v {
+        wasmtime::Val::I32(x) => Value::I32(*x as u32),
+        wasmtime::Val::I64(x) => Value::I64(*x as u64),
+        wasmtime::Val::F32(x) => Value::f32(*x),
+        wasmtime::Val::F64(x) => Value::f64(*x),
+        wasmtime::Val::V128(x) => Value::V128(x.as_u128()),
+        wasmtime::Val::FuncRef(r) => Value::FuncRef { null: r.is_none() },
+        wasmtime::Val::ExternRef(r) => Value::ExternRef { null: r.is_none() },
+        // Not produced by the proposals the generator uses.
+        _ => Value::ExternRef { null: false },
+    }
+}
+
+fn val(v: &Value) -> wasmtime::Val {
+    match *v {
+        Value::I32(x) => wasmtime::Val::I32(x as i32),
+        Value::I64(x) => wasmtime::Val::I64(x as i64),
+        Value::F32(x) => wasmtime::Val::F32(x),
+        Value::F64(x) => wasmtime::Val::F64(x),
+        Value::V128(x) => wasmtime::Val::V128(x.into()),
+        Value::FuncRef { .. } => wasmtime::Val::null_func_ref(),
+        Value::ExternRef { .. } => wasmtime::Val::null_extern_ref(),
+    }
+}
+
+impl Wasmtime {
+    /// Compile and instantiate `wasm` (running its start function).
+    pub fn instantiate(wasm: &[u8]) -> Result<Wasmtime, Outcome> {
+        let engine = engine().map_err(|e| Outcome::Error(e.to_string()))?;
+        let module =
+            wasmtime::Module::new(&engine, wasm).map_err(|e| Outcome::Error(e.to_string()))?;
+        let mut store = wasmtime::Store::new(&engine, ());
+        let linker = wasmtime::Linker::<()>::new(&engine);
+        let instance = linker
+            .instantiate(&mut store, &module)
+            .map_err(|e| outcome(&e))?;
+        Ok(Wasmtime { store, instance })
+    }
+
+    /// Call export `name`.
+    pub fn call(&mut self, name: &str, args: &[Value]) -> Outcome {
+        let Some(f) = self.instance.get_func(&mut self.store, name) else {
+            return Outcome::Error(format!("no function {name}"));
+        };
+        let ty = f.ty(&self.store);
+        let args: Vec<wasmtime::Val> = args.iter().map(val).collect();
+        let mut results: Vec<wasmtime::Val> = ty
+            .results()
+            .map(|t| wasmtime::Val::default_for_ty(&t).unwrap_or(wasmtime::Val::I32(0)))
+            .collect();
+        match f.call(&mut self.store, &args, &mut results) {
+            Ok(()) => Outcome::Returned(results.iter().map(value).collect()),
+            Err(e) => outcome(&e),
+        }
+    }
+
+    /// Hash of memory and exported globals, as `lucet_fuzz::diff` hashes.
+    pub fn state(&mut self, exports: &Exports) -> u64 {
+        let mut h = StateHash::default();
+        if let Some(m) = &exports.memory {
+            if let Some(mem) = self.instance.get_memory(&mut self.store, m) {
+                h.write(mem.data(&self.store));
+            }
+        }
+        for g in &exports.globals {
+            match self.instance.get_global(&mut self.store, g) {
+                Some(g) => value(&g.get(&mut self.store)).hash_into(&mut h),
+                None => h.write(b"missing"),
+            }
+        }
+        h.0
+    }
+}
+
+/// What replaying one case in three engines showed.
+#[derive(Debug, Default)]
+pub struct Replay {
+    /// Calls (instantiation included) on which all three agreed.
+    pub agreed: u64,
+    /// The first disagreement: a description, and the odd engine out if
+    /// two agreed ("lucet", "wasmi", "wasmtime"), or "none" if all differ.
+    pub disagreement: Option<(String, &'static str)>,
+    /// The case could not be replayed (no module, or lucetc refused it).
+    pub skipped: Option<String>,
+}
+
+fn odd_one_out<T: PartialEq>(l: &T, o: &T, w: &T) -> &'static str {
+    match (l == o, l == w, o == w) {
+        (false, false, true) => "lucet",
+        (false, true, false) => "wasmi",
+        (true, false, false) => "wasmtime",
+        _ => "none",
+    }
+}
+
+/// Replay the differential case of `seed` in lucet, wasmi and Wasmtime.
+pub fn replay(seed: u64, log: &mut Vec<String>) -> Replay {
+    let mut r = Replay::default();
+    let Some(wasm) = lucet_fuzz::generate::module(seed) else {
+        r.skipped = Some("no module".into());
+        return r;
+    };
+    let (mut oracle, exports, o_start) = match Oracle::instantiate(&wasm) {
+        Ok((o, e)) => (Some(o), e, Outcome::Returned(vec![])),
+        Err(Some(out)) => (None, Exports::default(), out),
+        Err(None) => {
+            r.skipped = Some("wasmi cannot decode it".into());
+            return r;
+        }
+    };
+    let (choice, calls) = diff::plan(seed, &exports);
+    log.push(format!("options {choice:?}"));
+    let so = match lucet::compile(&wasm, &choice.options()) {
+        Ok(so) => so,
+        Err(e) => {
+            r.disagreement = Some((format!("lucetc refused it: {e}"), "lucet"));
+            return r;
+        }
+    };
+    let module = match lucet::load(&so.path) {
+        Ok(m) => m,
+        Err(e) => {
+            r.disagreement = Some((format!("lucet could not load it: {e}"), "lucet"));
+            return r;
+        }
+    };
+    let (mut l, l_start) = match Lucet::instantiate(&module, choice.limits()) {
+        Ok(l) => (Some(l), Outcome::Returned(vec![])),
+        Err(o) => (None, o),
+    };
+    let (mut w, w_start) = match Wasmtime::instantiate(&wasm) {
+        Ok(w) => (Some(w), Outcome::Returned(vec![])),
+        Err(o) => (None, o),
+    };
+    log.push(format!(
+        "instantiate: lucet {l_start}, wasmi {o_start}, wasmtime {w_start}"
+    ));
+    if l_start != o_start || l_start != w_start {
+        r.disagreement = Some((
+            format!("instantiation: lucet {l_start}, wasmi {o_start}, wasmtime {w_start}"),
+            odd_one_out(&l_start, &o_start, &w_start),
+        ));
+        return r;
+    }
+    r.agreed += 1;
+    let (Some(l), Some(o), Some(w)) = (l.as_mut(), oracle.as_mut(), w.as_mut()) else {
+        return r;
+    };
+    for Call { round, name, args } in &calls {
+        if exports.refuel {
+            let refuel = lucet_fuzz::generate::REFUEL;
+            let (lf, of, wf) = (
+                l.call(refuel, &[]),
+                o.call(refuel, &[]),
+                w.call(refuel, &[]),
+            );
+            if lf != of || lf != wf {
+                r.disagreement = Some((
+                    format!("refuel: lucet {lf}, wasmi {of}, wasmtime {wf}"),
+                    odd_one_out(&lf, &of, &wf),
+                ));
+                return r;
+            }
+        }
+        let (lo, oo, wo) = (l.call(name, args), o.call(name, args), w.call(name, args));
+        log.push(format!(
+            "round {round} call {name} {args:?}: lucet {lo}, wasmi {oo}, wasmtime {wo}"
+        ));
+        if lo != oo || lo != wo {
+            r.disagreement = Some((
+                format!("round {round}, {name}: lucet {lo}, wasmi {oo}, wasmtime {wo}"),
+                odd_one_out(&lo, &oo, &wo),
+            ));
+            return r;
+        }
+        let (ls, os, ws) = (
+            diff::lucet_state(l, &exports),
+            diff::oracle_state(o, &exports),
+            w.state(&exports),
+        );
+        if ls != os || ls != ws {
+            r.disagreement = Some((
+                format!("state after round {round}, {name}: {ls:#x} {os:#x} {ws:#x}"),
+                odd_one_out(&ls, &os, &ws),
+            ));
+            return r;
+        }
+        r.agreed += 1;
+    }
+    r
+}

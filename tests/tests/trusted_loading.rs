@@ -469,3 +469,45 @@ fn what_lucetc_never_produces_is_refused_by_name() {
         assert!(msg.contains(expect), "{what}: {msg}");
     }
 }
+
+/// Function lengths in the module data that make two functions overlap
+/// (so one program counter would belong to both, and trap lookup would be
+/// ambiguous) are refused, even with a correct code hash.
+#[test]
+fn overlapping_functions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let so = dir.path().join("m.so");
+    let data = lucetc::compile_to_file(WAT.as_bytes(), &so, &Default::default()).unwrap();
+    assert_eq!(data.functions.len(), 2);
+    let original = std::fs::read(&so).unwrap();
+    let serialized = data.serialize();
+    let prefix = &serialized[..serialized.len() - lucet_module::code_hash::CODE_HASH_LEN];
+    let at = original
+        .windows(prefix.len())
+        .position(|w| w == prefix)
+        .expect("module data in the file");
+    let mut outcomes = Vec::new();
+    for longer in 0..2 {
+        let mut d = data.clone();
+        let other = d.functions[1 - longer].code_len;
+        d.functions[longer].code_len += other;
+        let patched = d.serialize();
+        assert_eq!(patched.len(), serialized.len(), "fixed-width fields");
+        let mut bytes = original.clone();
+        bytes[at..at + prefix.len()].copy_from_slice(&patched[..prefix.len()]);
+        lucetc::record_code_hash(&mut bytes).unwrap();
+        let path = dir.path().join(format!("overlap{longer}.so"));
+        std::fs::write(&path, bytes).unwrap();
+        outcomes.push(match Module::load_unverified(&path) {
+            Ok(_) => "loaded".to_string(),
+            Err(e) => e.to_string(),
+        });
+    }
+    // Lengthening whichever comes first in the code overlaps the other
+    // (the last one only runs into the trampolines after it, which the
+    // module data does not describe).
+    assert!(
+        outcomes.iter().any(|e| e.contains("overlap in the code")),
+        "{outcomes:?}"
+    );
+}

@@ -339,6 +339,17 @@ impl Module {
             })
             .collect();
         code.sort_by_key(|f| f.addr);
+        // The trap tables are looked up by address: a program counter must
+        // belong to one function only.
+        if let Some(w) = code.windows(2).find(|w| w[0].addr + w[0].len > w[1].addr) {
+            return Err(invalid(
+                path,
+                format!(
+                    "functions {} and {} overlap in the code",
+                    w[0].index, w[1].index
+                ),
+            ));
+        }
         code_registry::register(Arc::new(CodeMap {
             start: text.0,
             end: text.1,

@@ -302,6 +302,15 @@ macro_rules! instance_methods {
                 .collect()
         }
 
+        /// The function a reference stands for, as an index in this
+        /// instance's function index space, if it refers to one of this
+        /// instance's functions (made by its `ref.func` or element
+        /// segments; a reference to an import made here names the import).
+        pub fn funcref_index(&self, r: &$crate::FuncRef) -> Option<u32> {
+            let (domain, st) = self.parts_ref();
+            st.funcref_index(r.record_in(domain.id).ok()?)
+        }
+
         /// The value of exported global `name`.
         pub fn global(&self, name: &str) -> Result<$crate::Val, $crate::Error> {
             let (domain, st) = self.parts_ref();

@@ -259,6 +259,22 @@ impl InstanceState {
         Ok(self.field::<u8>(self.module.layout().funcref(slot as u32)) as u64)
     }
 
+    /// The function whose funcref record is at `record`, if it is one of
+    /// this instance's records.
+    pub fn funcref_index(&self, record: usize) -> Option<u32> {
+        let escaping = &self.module.data().escaping_functions;
+        if escaping.is_empty() {
+            return None;
+        }
+        let first = self.field::<u8>(self.module.layout().funcref(0)) as usize;
+        let offset = record.checked_sub(first)?;
+        let size = lucet_module::FUNCREF_SIZE as usize;
+        if offset % size != 0 {
+            return None;
+        }
+        escaping.get(offset / size).copied()
+    }
+
     /// The 16-byte storage of global `index` (own or imported).
     pub fn global_ptr(&self, index: u32) -> *mut u128 {
         let data = self.module.data();

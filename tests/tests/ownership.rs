@@ -34,8 +34,14 @@ fn a_function_reference_only_enters_its_own_domain() {
     let mut a = Instance::new(&m, &Linker::new(), Limits::default()).unwrap();
     let r = funcref_of(&mut a);
     assert_eq!(a.run("call", &[r]).unwrap(), vec![Val::I32(7)]);
+    // It names function 0 ($seven) of `a`, and nothing of another instance.
+    let Val::FuncRef(Some(handle)) = r else {
+        unreachable!()
+    };
+    assert_eq!(a.funcref_index(&handle), Some(0));
     // Another instance of the same module, same slot layout: refused.
     let mut b = Instance::new(&m, &Linker::new(), Limits::default()).unwrap();
+    assert_eq!(b.funcref_index(&handle), None);
     assert!(matches!(
         b.run("call", &[r]),
         Err(Error::WrongDomain("a function reference"))

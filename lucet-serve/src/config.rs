@@ -8,16 +8,30 @@
 //! listen = "127.0.0.1:8080"
 //! workers = 2            # threads running guest code (default: one per core)
 //! queue = 128            # requests waiting for a worker; beyond that, 503
-//! penalty = "10s"        # a route that ran out its deadline/budget runs in the
-//! slow_workers = 1       #   slow lane (low-priority threads) this long ("none": off)
+//! penalty = "10s"        # a route over its share runs in the slow lane
+//! slow_workers = 1       #   (low-priority threads) this long ("none": off)
 //! slow_queue = 1         # requests waiting for the slow lane; beyond that, 503
 //!
+//! # connections (see `Config` for each default and why)
+//! header_read_timeout = "10s"  # a request head must arrive within this
+//! idle_timeout = "15s"         # an idle keep-alive connection is closed after this
+//! max_connections = 10000      # open connections; more are accepted and closed
+//! max_connections_per_client = 256   # per client IP address, likewise
+//! listen_backlog = 4096        # connections the kernel queues for accept
+//!
 //! [defaults]             # limits for every route, each overridable per route
-//! deadline = "100ms"     # wall-clock time per run -> 504 ("none": no deadline)
+//! deadline = "100ms"     # wall-clock time per request -> 504 ("none": no deadline)
+//! cpu_time = "100ms"     # CPU time per request -> 500 ("none": no limit)
 //! heap = "64MiB"         # linear memory a guest may grow to
-//! instruction_budget = 50000000  # wasm instructions per run -> 500
+//! instruction_budget = 50000000  # wasm instructions per request -> 500
 //! max_body = "1MiB"      # request bodies larger get 413
 //! max_output = "8MiB"    # guests writing more to stdout get 500
+//! max_concurrency = 64   # the route's requests in the server at once (running,
+//!                        #   queued or suspended); beyond, 503
+//! max_running = 1        # the route's guests running on workers at once
+//!                        #   (default: workers - 1, at least 1)
+//! penalty_cpu = "50ms"   # a request using more CPU time than this, or
+//! penalty_memory = "32MiB" #  a larger heap, sends its route to the slow lane
 //!
 //! [[route]]
 //! path = "/hello"        # exact path; "/static/..." matches a prefix
@@ -61,9 +75,28 @@ pub struct RouteLimits {
     pub max_body: u64,
     /// Largest output (headers and body) a guest may write to stdout.
     pub max_output: usize,
-    /// At most this many requests of the route in the server (queued or
-    /// running) at once; more get 503. `None`: only the global bounds.
-    pub max_concurrency: Option<usize>,
+    /// At most this many requests of the route in the server (queued,
+    /// running or suspended) at once; more get 503. Each holds one instance
+    /// slot, so this is also the size of the route's region.
+    pub max_concurrency: usize,
+    /// CPU time (the worker thread's, from instantiation to the end of
+    /// `_start`) a request may use; past it the guest is stopped and the
+    /// client gets 500 (`cpu_time`). Edge platforms limit and bill CPU
+    /// time rather than wall time: a guest waiting costs nothing.
+    /// `None`: no limit.
+    pub cpu_time: Option<Duration>,
+    /// At most this many of the route's guests run on workers at once
+    /// (suspended ones do not count); its other requests wait in its own
+    /// queue while other routes' requests go ahead. `None`: one less than
+    /// the workers (at least 1), so one route alone never takes every
+    /// worker.
+    pub max_running: Option<usize>,
+    /// A request that uses more CPU time than this moves its route to the
+    /// slow lane (like one that hits its deadline or traps).
+    pub penalty_cpu: Duration,
+    /// A request whose guest's memory grows beyond this moves its route to
+    /// the slow lane.
+    pub penalty_memory: u64,
 }
 
 impl Default for RouteLimits {
@@ -75,7 +108,11 @@ impl Default for RouteLimits {
             instruction_budget: None,
             max_body: 1 << 20,
             max_output: 8 << 20,
-            max_concurrency: None,
+            max_concurrency: 64,
+            cpu_time: Some(Duration::from_millis(100)),
+            max_running: None,
+            penalty_cpu: Duration::from_millis(50),
+            penalty_memory: 32 << 20,
         }
     }
 }
@@ -112,8 +149,10 @@ pub struct Config {
     /// in the server (a longer queue would only hold clients' connections
     /// while the slow lane gets no CPU).
     pub slow_queue: usize,
-    /// How long a route whose guest ran into its deadline or instruction
-    /// budget is served from the slow lane (`None`: no slow lane).
+    /// How long a route over its share is served from the slow lane: one
+    /// of its requests ran into its deadline, CPU time or instruction
+    /// budget, trapped, or used more CPU time or memory than its route's
+    /// `penalty_cpu`/`penalty_memory` (`None`: no slow lane).
     pub penalty: Option<Duration>,
     /// Threads of the async runtime handling connections (binary only).
     pub io_threads: usize,
@@ -126,6 +165,44 @@ pub struct Config {
     /// Minisign public key files. If any are given, every route's module
     /// must be signed by one of them (`MODULE.minisig`).
     pub trusted_keys: Vec<PathBuf>,
+    /// A connection must deliver a whole request head within this long of
+    /// its first byte (or of being accepted): partial heads and silent
+    /// connections are closed. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection with no request in progress is closed after
+    /// this long. Default 15 s.
+    pub idle_timeout: Duration,
+    /// Open connections at most; past it a new connection is accepted and
+    /// closed at once (counted as `max_connections` in
+    /// `lucet_serve_connections_refused_total`). By default 10,000, or
+    /// less when the descriptor limit (`RLIMIT_NOFILE`, which the binary
+    /// raises to its hard limit) leaves less room: 256 descriptors are kept
+    /// for everything else.
+    pub max_connections: usize,
+    /// Open connections per client IP address at most; past it, likewise
+    /// (`per_client`), so one client cannot take every connection. Default
+    /// 256.
+    pub max_connections_per_client: usize,
+    /// Connections the kernel queues until the server accepts them
+    /// (`listen(2)`'s backlog, capped by `net.core.somaxconn`). Default
+    /// 4,096: a burst of connects larger than the queue makes clients wait
+    /// for a SYN retry (a second).
+    pub listen_backlog: u32,
+}
+
+/// The default for [`Config::max_connections`].
+pub fn default_max_connections() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur as usize
+    } else {
+        1024
+    };
+    soft.saturating_sub(256).clamp(16, 10_000)
 }
 
 fn cores() -> usize {
@@ -146,6 +223,11 @@ impl Default for Config {
             metrics_path: Some("/metrics".into()),
             routes: Vec::new(),
             trusted_keys: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(15),
+            max_connections: default_max_connections(),
+            max_connections_per_client: 256,
+            listen_backlog: 4096,
         }
     }
 }
@@ -179,6 +261,10 @@ pub struct LimitsSpec {
     max_body: Option<Size>,
     max_output: Option<Size>,
     max_concurrency: Option<usize>,
+    cpu_time: Option<String>,
+    max_running: Option<usize>,
+    penalty_cpu: Option<String>,
+    penalty_memory: Option<Size>,
 }
 
 impl LimitsSpec {
@@ -206,7 +292,22 @@ impl LimitsSpec {
             if c == 0 {
                 bail!("max_concurrency must be at least 1");
             }
-            limits.max_concurrency = Some(c);
+            limits.max_concurrency = c;
+        }
+        if let Some(c) = &self.cpu_time {
+            limits.cpu_time = parse_deadline(c).context("cpu_time")?;
+        }
+        if let Some(r) = self.max_running {
+            if r == 0 {
+                bail!("max_running must be at least 1");
+            }
+            limits.max_running = Some(r);
+        }
+        if let Some(c) = &self.penalty_cpu {
+            limits.penalty_cpu = parse_duration(c).context("penalty_cpu")?;
+        }
+        if let Some(m) = &self.penalty_memory {
+            limits.penalty_memory = m.bytes().context("penalty_memory")?;
         }
         Ok(limits)
     }
@@ -233,6 +334,11 @@ struct FileSpec {
     io_threads: Option<usize>,
     shutdown_timeout: Option<String>,
     metrics_path: Option<String>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
+    listen_backlog: Option<u32>,
     #[serde(default)]
     trusted_keys: Vec<PathBuf>,
     #[serde(default)]
@@ -319,6 +425,45 @@ impl ConfigBuilder {
         self
     }
 
+    /// Close connections that take longer than this to send a request head.
+    pub fn header_read_timeout(mut self, d: impl Into<String>) -> Self {
+        self.over.header_read_timeout = Some(d.into());
+        self
+    }
+
+    /// Close keep-alive connections idle this long.
+    pub fn idle_timeout(mut self, d: impl Into<String>) -> Self {
+        self.over.idle_timeout = Some(d.into());
+        self
+    }
+
+    /// Keep at most `n` connections open.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.over.max_connections = Some(n);
+        self
+    }
+
+    /// Keep at most `n` connections open per client address.
+    pub fn max_connections_per_client(mut self, n: usize) -> Self {
+        self.over.max_connections_per_client = Some(n);
+        self
+    }
+
+    /// Let the kernel queue `n` connections for accept.
+    pub fn listen_backlog(mut self, n: u32) -> Self {
+        self.over.listen_backlog = Some(n);
+        self
+    }
+
+    /// Override the default CPU time limit per request (e.g. "50ms", "none").
+    pub fn cpu_time(mut self, d: impl Into<String>) -> Self {
+        self.defaults.push(LimitsSpec {
+            cpu_time: Some(d.into()),
+            ..LimitsSpec::default()
+        });
+        self
+    }
+
     /// Override default limits with a deadline (e.g. "50ms" or "none").
     pub fn deadline(mut self, d: impl Into<String>) -> Self {
         self.defaults.push(LimitsSpec {
@@ -373,6 +518,13 @@ impl ConfigBuilder {
             penalty: o.penalty.or(self.file.penalty),
             io_threads: o.io_threads.or(self.file.io_threads),
             shutdown_timeout: o.shutdown_timeout.or(self.file.shutdown_timeout),
+            header_read_timeout: o.header_read_timeout.or(self.file.header_read_timeout),
+            idle_timeout: o.idle_timeout.or(self.file.idle_timeout),
+            max_connections: o.max_connections.or(self.file.max_connections),
+            max_connections_per_client: o
+                .max_connections_per_client
+                .or(self.file.max_connections_per_client),
+            listen_backlog: o.listen_backlog.or(self.file.listen_backlog),
             ..self.file
         };
         let listen = match &f.listen {
@@ -387,6 +539,24 @@ impl ConfigBuilder {
             Some(p) => parse_deadline(p).context("penalty")?,
             None => d.penalty,
         };
+        let timeout = |v: &Option<String>, name: &str, default: Duration| -> Result<Duration> {
+            match v {
+                Some(t) => {
+                    let d = parse_duration(t).with_context(|| name.to_string())?;
+                    if d.is_zero() {
+                        bail!("{name} must be more than zero");
+                    }
+                    Ok(d)
+                }
+                None => Ok(default),
+            }
+        };
+        let header_read_timeout = timeout(
+            &f.header_read_timeout,
+            "header_read_timeout",
+            d.header_read_timeout,
+        )?;
+        let idle_timeout = timeout(&f.idle_timeout, "idle_timeout", d.idle_timeout)?;
         let metrics_path = match &f.metrics_path {
             Some(p) if p.is_empty() => None,
             Some(p) => Some(p.clone()),
@@ -436,6 +606,13 @@ impl ConfigBuilder {
             shutdown_timeout,
             metrics_path,
             routes,
+            header_read_timeout,
+            idle_timeout,
+            max_connections: f.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_client: f
+                .max_connections_per_client
+                .unwrap_or(d.max_connections_per_client),
+            listen_backlog: f.listen_backlog.unwrap_or(d.listen_backlog),
         };
         config.validate()?;
         Ok(config)
@@ -456,6 +633,12 @@ impl Config {
         }
         if self.routes.is_empty() {
             bail!("no routes: give at least one [[route]] or --route PATH=MODULE");
+        }
+        if self.max_connections == 0 || self.max_connections_per_client == 0 {
+            bail!("max_connections and max_connections_per_client must be at least 1");
+        }
+        if self.listen_backlog == 0 {
+            bail!("listen_backlog must be at least 1");
         }
         let mut seen = std::collections::HashSet::new();
         for r in &self.routes {
@@ -570,7 +753,7 @@ mod tests {
         assert_eq!(b.limits.deadline, None);
         assert_eq!(b.limits.heap, 1 << 20);
         assert_eq!(b.limits.instruction_budget, Some(1000));
-        assert_eq!(b.limits.max_concurrency, Some(2));
+        assert_eq!(b.limits.max_concurrency, 2);
         assert_eq!(c.routes[2].module, PathBuf::from("c.wasm"));
         assert_eq!(c.routes[2].limits.heap, 8 << 20);
     }

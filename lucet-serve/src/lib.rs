@@ -51,12 +51,17 @@
 
 pub mod cgi;
 pub mod config;
+mod conn;
+mod cpu_clock;
 pub mod logging;
 pub mod metrics;
+mod outcome;
+mod output;
 mod pool;
 mod route;
+mod sched;
 mod server;
 
 pub use config::{Config, ConfigBuilder, RouteConfig, RouteLimits};
-pub use pool::Failure;
+pub use outcome::{Failure, FailureKind};
 pub use server::Server;

@@ -114,8 +114,10 @@ pub(crate) struct RunFacts {
     pub ran: Duration,
     /// CPU time used.
     pub cpu: Duration,
-    /// The CPU-time supervisor stopped the run.
+    /// The supervisor stopped the run for its CPU time.
     pub cpu_fired: bool,
+    /// The supervisor stopped the run at its deadline.
+    pub deadline_fired: bool,
     /// The guest wrote more than `max_output`.
     pub overflowed: bool,
     /// The output limit.
@@ -144,6 +146,9 @@ pub(crate) fn classify(result: &Result<(), Error>, f: &RunFacts) -> Option<Failu
         Ok(()) | Err(Error::Exit(0)) if f.overflowed => output_limit(),
         Ok(()) | Err(Error::Exit(0)) => return None,
         Err(Error::Terminated(why @ Termination::Deadline { .. })) => deadline(why),
+        Err(Error::Terminated(Termination::Interrupted)) if f.deadline_fired => {
+            deadline(&"stopped by the server")
+        }
         Err(Error::Terminated(why @ Termination::Interrupted)) if f.cpu_fired => Failure::new(
             FailureKind::CpuTime,
             format!(
@@ -179,6 +184,7 @@ mod tests {
             ran: Duration::from_millis(11),
             cpu: Duration::from_millis(6),
             cpu_fired: false,
+            deadline_fired: false,
             overflowed: false,
             max_output: 100,
         }
@@ -213,6 +219,15 @@ mod tests {
         // A deadline is a deadline even if the CPU limit also fired.
         assert_eq!(
             kind(Err(Error::Terminated(deadline)), &fired),
+            Some("deadline")
+        );
+        let both = RunFacts {
+            cpu_fired: true,
+            deadline_fired: true,
+            ..facts()
+        };
+        assert_eq!(
+            kind(Err(Error::Terminated(Termination::Interrupted)), &both),
             Some("deadline")
         );
         let budget = Termination::InstructionBudget { budget: 9 };

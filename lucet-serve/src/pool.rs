@@ -12,13 +12,21 @@
 //! arrived is suspended, holding its instance but no thread, and the worker
 //! runs other requests meanwhile.
 //!
-//! Limits:
-//! - the deadline is the runtime's own (`Instance::set_deadline`): it stops
-//!   guest code, a guest blocked in WASI and a suspended guest alike;
-//! - CPU time is measured per poll with the worker thread's CPU clock and
-//!   enforced by the supervisor thread, which reads the running workers'
-//!   clocks every few milliseconds and interrupts a guest over its limit
-//!   (the runtime has no CPU-time limit of its own);
+//! Limits are enforced by the supervisor thread through the instance's
+//! interrupt handle, which stops guest code, a guest blocked in a WASI
+//! call and a suspended guest alike:
+//! - deadlines: it sleeps until the earliest deadline of the requests in
+//!   the server, but never longer than the shortest deadline configured,
+//!   so a new request never has to wake it. The runtime's own deadline
+//!   (`Instance::set_deadline`) does the same job, but its watchdog thread
+//!   is woken whenever a run arms a deadline earlier than all armed ones,
+//!   which with one route running one guest at a time is every request:
+//!   measured on clean /hello, 0.54 wake-ups of the watchdog per request
+//!   and a fifth of the server's CPU time;
+//! - CPU time: measured per poll with the worker thread's CPU clock; the
+//!   supervisor reads the running workers' clocks every few milliseconds
+//!   and interrupts a guest over its limit (the runtime has no CPU-time
+//!   limit);
 //! - a request that runs into a limit or traps, or uses more CPU time or
 //!   memory than its route's `penalty_cpu`/`penalty_memory`, sends its route
 //!   to the slow lane for the `penalty` time.
@@ -28,11 +36,11 @@ use crate::metrics::{Metrics, Rejection};
 use crate::outcome::{classify, Failure, FailureKind, RunFacts};
 use crate::output::CappedPipe;
 use crate::route::{Permit, Route, Routes};
-use crate::sched::{GuestFuture, Lane, TaskInfo};
+use crate::sched::{Completion, GuestFuture, Lane, TaskInfo};
 use bytes::{Buf, Bytes};
-use lucet_runtime::{Error, InterruptHandle, Linker};
+use lucet_runtime::{Error, Linker, Termination};
 use lucet_wasi::{AsyncPipeReader, ThreadTimer, WasiCtxBuilder};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -111,12 +119,14 @@ struct Shared {
     metrics: Arc<Metrics>,
     /// One entry per worker, normal lane first.
     running: Vec<Mutex<Option<Slice>>>,
-    /// Every request with an instance, for `kill_all`.
-    live: Mutex<HashMap<u64, InterruptHandle>>,
+    /// Every request with an instance, by deadline (far in the future for
+    /// none): for the supervisor and `kill_all`.
+    live: Mutex<BTreeMap<(Instant, u64), Arc<TaskInfo>>>,
     next_id: AtomicU64,
     stop: AtomicBool,
     penalty: Option<Duration>,
-    /// The supervisor's period.
+    /// The supervisor's longest sleep: at most the shortest deadline, so a
+    /// new request's deadline is never earlier than its next look.
     tick: Duration,
 }
 
@@ -127,7 +137,7 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn live(&self) -> MutexGuard<'_, HashMap<u64, InterruptHandle>> {
+    fn live(&self) -> MutexGuard<'_, BTreeMap<(Instant, u64), Arc<TaskInfo>>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -174,21 +184,24 @@ impl Pool {
             0
         };
         let total = config.workers + slow_workers;
-        // The supervisor looks a few times per shortest CPU limit (but at
-        // most every millisecond, at least every 50 ms): a guest overruns
-        // its limit by at most about a period.
-        let min_cpu = routes
-            .all()
-            .iter()
-            .filter_map(|r| r.config.limits.cpu_time)
+        // The supervisor looks a few times per shortest CPU limit (a guest
+        // overruns its limit by at most about a period) and at least once
+        // per shortest deadline, but at most every millisecond and at least
+        // every 50 ms.
+        let limits = || routes.all().iter().map(|r| &r.config.limits);
+        let min_cpu = limits().filter_map(|l| l.cpu_time).min();
+        let min_deadline = limits().filter_map(|l| l.deadline).min();
+        let tick = [min_cpu.map(|c| c / 4), min_deadline]
+            .into_iter()
+            .flatten()
             .min()
-            .unwrap_or(Duration::from_millis(200));
-        let tick = (min_cpu / 4).clamp(Duration::from_millis(1), Duration::from_millis(50));
+            .unwrap_or(Duration::MAX)
+            .clamp(Duration::from_millis(1), Duration::from_millis(50));
         let shared = Arc::new(Shared {
             linker,
             metrics: metrics.clone(),
             running: (0..total).map(|_| Mutex::new(None)).collect(),
-            live: Mutex::new(HashMap::new()),
+            live: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             stop: AtomicBool::new(false),
             penalty: config.penalty,
@@ -272,8 +285,10 @@ impl Pool {
 
     /// Stop every guest now: running, or suspended.
     pub fn kill_all(&self) {
-        for h in self.shared.live().values() {
-            h.interrupt();
+        for info in self.shared.live().values() {
+            if let Some(h) = info.interrupt.get() {
+                h.interrupt();
+            }
         }
     }
 
@@ -327,7 +342,7 @@ fn worker(w: usize, lane: &Lane, shared: &Shared) {
             clock,
         });
         rm.running.fetch_add(1, Ordering::Relaxed);
-        task.poll();
+        let done = task.poll();
         rm.running.fetch_sub(1, Ordering::Relaxed);
         *shared.running(w) = None;
         let cpu = thread_cpu_ns().saturating_sub(cpu0);
@@ -336,14 +351,30 @@ fn worker(w: usize, lane: &Lane, shared: &Shared) {
         rm.worker_ns
             .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
         lane.done(route, cpu);
+        // Answer only now, so that the metrics count the whole request.
+        if let Some(done) = done {
+            done();
+        }
     }
 }
 
-/// Enforces CPU-time limits: stops a guest whose CPU time (its finished
-/// slices plus the current one, read from the worker's thread clock)
-/// passes its limit. The wall-clock deadline is the runtime's.
+/// Stop a request's run for `why` (a flag the outcome reads); if no run is
+/// in progress (between the start function and `_start`), clear the flag
+/// to try again.
+fn fire(info: &TaskInfo, flag: &AtomicBool) {
+    if let Some(h) = info.interrupt.get() {
+        flag.store(true, Ordering::SeqCst);
+        if !h.interrupt() {
+            flag.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Enforces deadlines and CPU-time limits through interrupt handles (see
+/// the module docs for why deadlines are not the runtime's).
 fn supervisor(shared: &Shared) {
     while !shared.stop.load(Ordering::Relaxed) {
+        // CPU time of the guests on workers.
         for w in 0..shared.running.len() {
             let running = shared.running(w);
             let Some(s) = running.as_ref() else { continue };
@@ -352,23 +383,30 @@ fn supervisor(shared: &Shared) {
                 continue;
             }
             if info.cpu_used(s.clock.now_ns()) > info.cpu_limit {
-                // An interrupt reaches only a run in progress: between the
-                // start function and `_start` (or before), try again next
-                // time.
-                if let Some(h) = info.interrupt.get() {
-                    info.cpu_fired.store(true, Ordering::SeqCst);
-                    if !h.interrupt() {
-                        info.cpu_fired.store(false, Ordering::SeqCst);
-                    }
+                fire(info, &info.cpu_fired);
+            }
+        }
+        // Deadlines of every request in the server.
+        let now = Instant::now();
+        let mut next = now + shared.tick;
+        {
+            let live = shared.live();
+            for ((when, _), info) in live.iter() {
+                if *when > now {
+                    next = next.min(*when);
+                    break;
+                }
+                if !info.deadline_fired.load(Ordering::Relaxed) {
+                    fire(info, &info.deadline_fired);
                 }
             }
         }
-        std::thread::sleep(shared.tick);
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
 }
 
 /// Removes a request from the live set when dropped.
-struct Live<'a>(&'a Shared, u64);
+struct Live<'a>(&'a Shared, (Instant, u64));
 
 impl Drop for Live<'_> {
     fn drop(&mut self) {
@@ -376,8 +414,15 @@ impl Drop for Live<'_> {
     }
 }
 
+/// The reply to send once the worker is done with the request.
+fn reply_with(reply: oneshot::Sender<Outcome>, outcome: Outcome) -> Completion {
+    Box::new(move || {
+        let _ = reply.send(outcome);
+    })
+}
+
 /// One request, from instantiation to the reply.
-async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) {
+async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completion {
     let Job {
         route,
         env,
@@ -387,7 +432,7 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) {
     } = job;
     if reply.is_closed() {
         // The client went away while the request waited.
-        return;
+        return Box::new(|| ());
     }
     let rm = shared.metrics.route(route.index);
     let limits = &route.config.limits;
@@ -413,8 +458,7 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) {
                 _ => FailureKind::Instantiate,
             };
             outcome.result = Err(Failure::new(kind, e.to_string()));
-            let _ = reply.send(outcome);
-            return;
+            return reply_with(reply, outcome);
         }
     };
     let instantiated = Instant::now();
@@ -440,19 +484,23 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) {
         Err(e) => Err(Error::InvalidState(format!("WASI context: {e}"))),
         Ok(ctx) => {
             instance.set_context(ctx);
-            instance.set_deadline(limits.deadline);
             instance.set_instruction_budget(limits.instruction_budget);
-            let handle = instance.interrupt_handle();
-            let _ = info.interrupt.set(handle.clone());
-            shared.live().insert(id, handle);
-            let _live = Live(&shared, id);
+            let _ = info.interrupt.set(instance.interrupt_handle());
+            // Far in the future for no deadline (the key must be an Instant).
+            let deadline = instantiated + limits.deadline.unwrap_or(Duration::from_secs(1 << 32));
+            let key = (deadline, id);
+            shared.live().insert(key, info.clone());
+            let _live = Live(&shared, key);
             // The start function, if any, runs under the request's limits;
             // `_start` gets what is left of them.
             let mut r = instance.start();
+            if r.is_ok() && Instant::now() >= deadline {
+                // Past the deadline between the two runs.
+                r = Err(Error::Terminated(Termination::Deadline {
+                    limit: limits.deadline.unwrap_or_default(),
+                }));
+            }
             if r.is_ok() {
-                if let Some(d) = limits.deadline {
-                    instance.set_deadline(Some(d.saturating_sub(instantiated.elapsed())));
-                }
                 if let Some(b) = limits.instruction_budget {
                     instance.set_instruction_budget(Some(
                         b.saturating_sub(instance.instruction_count()),
@@ -487,6 +535,7 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) {
         ran: outcome.run,
         cpu: outcome.cpu,
         cpu_fired: info.cpu_fired.load(Ordering::SeqCst),
+        deadline_fired: info.deadline_fired.load(Ordering::SeqCst),
         overflowed,
         max_output: limits.max_output,
     };
@@ -517,5 +566,5 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) {
         None => Ok(out),
     };
     drop(permit);
-    let _ = reply.send(outcome);
+    reply_with(reply, outcome)
 }

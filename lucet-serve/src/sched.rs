@@ -32,10 +32,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// What is left to do once a guest has finished, after the worker has
+/// accounted for its last slice (answering the client).
+pub(crate) type Completion = Box<dyn FnOnce() + Send>;
 
 /// A request's guest, as a future.
-pub(crate) type GuestFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type GuestFuture = Pin<Box<dyn Future<Output = Completion> + Send>>;
 
 /// What the worker, the CPU-time supervisor and the guest future share
 /// about one request.
@@ -45,6 +49,8 @@ pub(crate) struct TaskInfo {
     pub interrupt: OnceLock<InterruptHandle>,
     /// The supervisor stopped the run for its CPU time.
     pub cpu_fired: AtomicBool,
+    /// The supervisor stopped the run at its deadline.
+    pub deadline_fired: AtomicBool,
     /// CPU time of the task's finished slices, in nanoseconds.
     pub cpu_ns: AtomicU64,
     /// The worker thread's CPU clock when the current slice began.
@@ -83,21 +89,19 @@ pub(crate) struct Task {
 }
 
 impl Task {
-    /// Poll the guest once; whether it finished.
-    pub fn poll(self: &Arc<Self>) -> bool {
+    /// Poll the guest once; its completion if it finished.
+    pub fn poll(self: &Arc<Self>) -> Option<Completion> {
         self.state.store(RUNNING, Ordering::SeqCst);
         let waker = Waker::from(self.clone());
         let mut cx = Context::from_waker(&waker);
         let mut fut = self.fut.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(f) = fut.as_mut() else {
-            return true;
-        };
-        if f.as_mut().poll(&mut cx).is_ready() {
+        let f = fut.as_mut()?;
+        if let Poll::Ready(done) = f.as_mut().poll(&mut cx) {
             // Dropping the future drops the instance (and with it the
             // runtime's copy of this task's waker).
             *fut = None;
             self.state.store(DONE, Ordering::SeqCst);
-            return true;
+            return Some(done);
         }
         drop(fut);
         let rm = self.lane.metrics.route(self.route);
@@ -112,7 +116,7 @@ impl Task {
             rm.suspended.fetch_sub(1, Ordering::Relaxed);
             self.lane.push_resumed(self.clone());
         }
-        false
+        None
     }
 }
 
@@ -366,7 +370,6 @@ impl Lane {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
-    use std::task::Poll;
 
     fn lane(max_running: &[usize], queue: usize) -> Arc<Lane> {
         let names: Vec<String> = (0..max_running.len()).map(|i| format!("/r{i}")).collect();
@@ -380,7 +383,7 @@ mod tests {
         Box::pin(std::future::poll_fn(move |cx| {
             polls.fetch_add(1, Ordering::SeqCst);
             if left == 0 {
-                return Poll::Ready(());
+                return Poll::Ready(Box::new(|| ()) as Completion);
             }
             left -= 1;
             cx.waker().wake_by_ref();
@@ -407,7 +410,7 @@ mod tests {
         // came later.
         let b = l.next().unwrap();
         assert_eq!(b.route, 1);
-        assert!(a.poll() && b.poll());
+        assert!(a.poll().is_some() && b.poll().is_some());
         l.done(0, 0);
         l.done(1, 0);
         assert_eq!(l.next().unwrap().route, 0);
@@ -422,12 +425,12 @@ mod tests {
         }
         // Route 0's first guest was expensive.
         let t = l.next().unwrap();
-        assert!(t.poll());
+        assert!(t.poll().is_some());
         l.done(t.route, 1_000_000);
         let order: Vec<usize> = (0..3)
             .map(|_| {
                 let t = l.next().unwrap();
-                assert!(t.poll());
+                assert!(t.poll().is_some());
                 l.done(t.route, 1000);
                 t.route
             })
@@ -444,7 +447,7 @@ mod tests {
         loop {
             let t = l.next().unwrap();
             n += 1;
-            let done = t.poll();
+            let done = t.poll().is_some();
             l.done(0, 0);
             if done {
                 break;

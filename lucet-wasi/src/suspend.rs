@@ -49,8 +49,15 @@ use std::time::Instant;
 
 /// Register every `wasi_snapshot_preview1` function in `linker`, with the
 /// calls that wait for a clock or an [`AsyncInput`] as async hostcalls that
-/// suspend the guest (see the [module docs](self)); everything else
-/// behaves exactly as with [`add_to_linker`](crate::add_to_linker).
+/// suspend the guest: `poll_oneoff` whose subscriptions are all clocks and
+/// reads of `AsyncInput`s, none ready yet (sleeps included); `fd_read` of
+/// an `AsyncInput` stdin with nothing yet; and `sched_yield` (pending
+/// once). Each looks at what it would wait for when called, exactly as the
+/// synchronous call does: anything ready now, a wait on a host descriptor
+/// (a pipe, a socket: interruptible, on the calling thread), and every
+/// other function behave exactly as with [`add_to_linker`](crate::add_to_linker).
+/// A deadline or interrupt abandons a suspended call at once; the run
+/// ends with [`Error::Terminated`](lucet_runtime::Error::Terminated).
 /// Sleeps and `poll_oneoff` timeouts wait on futures from `timer` (for
 /// instance [`ThreadTimer`](crate::ThreadTimer), or one from the
 /// embedder's async runtime).

@@ -125,8 +125,18 @@ impl Server {
     /// requests finish (closing idle connections), and stop the workers.
     /// Requests still running after the shutdown timeout are stopped.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        info!(addr = %listener.local_addr()?, "listening");
+        info!(addr = %self.listener.local_addr()?, "listening");
+        // Accepted with std's accept on readiness from tokio, so that a
+        // connection refused by the limits is closed without ever being
+        // registered with the event loop.
+        // SAFETY: the listener owns its descriptor, which stays open and
+        // the same for as long as the AsyncFd (its owner now) lives.
+        let listener = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(
+                self.listener,
+                tokio::io::Interest::READABLE,
+            )
+        }?;
         let graceful = GracefulShutdown::new();
         let http = http1::Builder::new();
         let epoch = tokio::time::Instant::now();
@@ -134,24 +144,47 @@ impl Server {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(a) => a,
+                ready = listener.readable() => {
+                    let mut ready = match ready {
+                        Ok(r) => r,
                         Err(e) => {
+                            warn!(error = %e, "polling the listener failed");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    };
+                    let (stream, peer) = match ready.try_io(|l| l.get_ref().accept()) {
+                        Ok(Ok(a)) => a,
+                        Ok(Err(e)) => {
                             // Out of descriptors and the like: back off.
                             warn!(error = %e, "accept failed");
                             tokio::time::sleep(Duration::from_millis(10)).await;
                             continue;
                         }
+                        // Not ready after all.
+                        Err(_) => continue,
                     };
                     self.state.metrics.connections.fetch_add(1, Ordering::Relaxed);
                     let guard = match self.limits.admit(peer.ip()) {
                         Ok(g) => g,
                         Err(why) => {
-                            // Accepted and closed at once, counted.
+                            // Accepted and closed at once, counted: with a
+                            // reset (linger 0), so the refusal leaves no
+                            // connection to wind down on either side.
                             self.state.metrics.conn_closed(why);
                             debug!(%peer, reason = why.as_str(), "connection refused");
+                            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
                             drop(stream);
+                            continue;
+                        }
+                    };
+                    let stream = match stream
+                        .set_nonblocking(true)
+                        .and_then(|()| tokio::net::TcpStream::from_std(stream))
+                    {
+                        Ok(s) => s,
+                        Err(e) => {
+                            warn!(%peer, error = %e, "cannot use an accepted connection");
                             continue;
                         }
                     };

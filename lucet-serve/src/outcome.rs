@@ -4,6 +4,7 @@
 //! ([`Error::Terminated`]`(`[`Termination`]`)`, [`TrapCode::id`]): no
 //! message is parsed and no `Debug` output becomes a label.
 
+use crate::metrics::Rejection;
 use hyper::StatusCode;
 use lucet_runtime::{Error, Termination, TrapCode};
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub enum FailureKind {
     /// No free slot in the route's region (should not happen: a slot per
     /// admitted request). 503.
     RegionFull,
+    /// Turned away before it started (its route went to the slow lane
+    /// while it waited, and the slow lane was full). 503.
+    Refused(Rejection),
     /// A host function failed. 500.
     HostError,
     /// Any other runtime error. 500.
@@ -53,6 +57,7 @@ impl FailureKind {
             FailureKind::BadOutput => "bad_output",
             FailureKind::Instantiate => "instantiate",
             FailureKind::RegionFull => "region_full",
+            FailureKind::Refused(why) => why.as_str(),
             FailureKind::HostError => "host_error",
             FailureKind::RuntimeError => "runtime_error",
         }
@@ -62,7 +67,7 @@ impl FailureKind {
     pub fn status(self) -> StatusCode {
         match self {
             FailureKind::Deadline => StatusCode::GATEWAY_TIMEOUT,
-            FailureKind::RegionFull => StatusCode::SERVICE_UNAVAILABLE,
+            FailureKind::RegionFull | FailureKind::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -208,20 +208,22 @@ impl Pool {
             tick,
         });
         let max_running: Vec<usize> = routes.all().iter().map(|r| r.max_running).collect();
-        let fast = Lane::new(
-            &max_running,
-            config.queue,
-            Rejection::QueueFull,
-            metrics.clone(),
-        );
         let slow = (slow_workers > 0).then(|| {
             Lane::new(
                 &vec![slow_workers; max_running.len()],
                 config.slow_queue,
                 Rejection::SlowLaneFull,
                 metrics.clone(),
+                None,
             )
         });
+        let fast = Lane::new(
+            &max_running,
+            config.queue,
+            Rejection::QueueFull,
+            metrics.clone(),
+            slow.clone(),
+        );
         let mut threads = Vec::with_capacity(total + 1);
         let spawn = |name: String, lane: Arc<Lane>, w: usize, low: bool| {
             let shared = shared.clone();
@@ -280,7 +282,7 @@ impl Pool {
             ..TaskInfo::default()
         });
         let fut: GuestFuture = Box::pin(run_job(job, info.clone(), self.shared.clone()));
-        lane.submit(route, info, fut)
+        lane.submit(route, info, fut).map_err(|(why, _)| why)
     }
 
     /// Stop every guest now: running, or suspended.
@@ -433,6 +435,17 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completi
     if reply.is_closed() {
         // The client went away while the request waited.
         return Box::new(|| ());
+    }
+    if let Some(&why) = info.refused.get() {
+        shared.metrics.reject(why);
+        let outcome = Outcome {
+            instantiate: None,
+            run: Duration::ZERO,
+            cpu: Duration::ZERO,
+            result: Err(Failure::new(FailureKind::Refused(why), why.as_str())),
+            stderr: Vec::new(),
+        };
+        return reply_with(reply, outcome);
     }
     let rm = shared.metrics.route(route.index);
     let limits = &route.config.limits;

@@ -51,6 +51,9 @@ pub(crate) struct TaskInfo {
     pub cpu_fired: AtomicBool,
     /// The supervisor stopped the run at its deadline.
     pub deadline_fired: AtomicBool,
+    /// Refused before it started (its route went to the slow lane while it
+    /// waited, and the slow lane's queue was full): answer this at once.
+    pub refused: OnceLock<Rejection>,
     /// CPU time of the task's finished slices, in nanoseconds.
     pub cpu_ns: AtomicU64,
     /// The worker thread's CPU clock when the current slice began.
@@ -185,17 +188,22 @@ pub(crate) struct Lane {
     queue_cap: usize,
     full: Rejection,
     pub metrics: Arc<Metrics>,
+    /// Where requests not yet started go when their route has been sent to
+    /// the slow lane meanwhile (the normal lane's only).
+    divert: Option<Arc<Lane>>,
 }
 
 impl Lane {
     /// A lane for routes whose route `r` runs at most `max_running[r]`
     /// guests at once, with room for `queue_cap` new requests waiting
-    /// (more are refused with `full`).
+    /// (more are refused with `full`). New requests of a route in the slow
+    /// lane by the time a worker would start them go to `divert`.
     pub fn new(
         max_running: &[usize],
         queue_cap: usize,
         full: Rejection,
         metrics: Arc<Metrics>,
+        divert: Option<Arc<Lane>>,
     ) -> Arc<Lane> {
         Arc::new(Lane {
             state: Mutex::new(LaneState {
@@ -220,6 +228,7 @@ impl Lane {
             queue_cap,
             full,
             metrics,
+            divert,
         })
     }
 
@@ -227,14 +236,21 @@ impl Lane {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queue a new request's guest, or refuse it when the lane's queue is
-    /// full or the lane has stopped.
+    /// Queue a new request's guest, or refuse it (giving the guest back)
+    /// when the lane's queue is full or the lane has stopped.
     pub fn submit(
         self: &Arc<Self>,
         route: usize,
         info: Arc<TaskInfo>,
         fut: GuestFuture,
-    ) -> Result<(), Rejection> {
+    ) -> Result<(), (Rejection, GuestFuture)> {
+        let mut s = self.lock();
+        if s.stop {
+            return Err((Rejection::ShuttingDown, fut));
+        }
+        if s.waiting_new >= self.queue_cap {
+            return Err((self.full, fut));
+        }
         let task = Arc::new(Task {
             route,
             info,
@@ -242,13 +258,6 @@ impl Lane {
             state: AtomicU8::new(SCHEDULED),
             fut: Mutex::new(Some(fut)),
         });
-        let mut s = self.lock();
-        if s.stop {
-            return Err(Rejection::ShuttingDown);
-        }
-        if s.waiting_new >= self.queue_cap {
-            return Err(self.full);
-        }
         s.waiting_new += 1;
         self.metrics.queued.fetch_add(1, Ordering::Relaxed);
         self.enqueue(s, task, false);
@@ -307,8 +316,42 @@ impl Lane {
         }
     }
 
-    /// The least-served route with a task and room to run one.
+    /// The least-served route with a task and room to run one. A new
+    /// request of a route sent to the slow lane since it was queued goes
+    /// there instead (or, if the slow lane is full, is handed out to be
+    /// refused at once): its route is over its share.
     fn pick(&self, s: &mut LaneState) -> Option<Arc<Task>> {
+        loop {
+            let (task, new) = self.pick_one(s)?;
+            let Some(divert) = &self.divert else {
+                return Some(task);
+            };
+            let rm = self.metrics.route(task.route);
+            let now = self.metrics.now_ms();
+            if !new || rm.penalized_until_ms.load(Ordering::Relaxed) <= now {
+                return Some(task);
+            }
+            let Some(fut) = task.fut.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+                return Some(task);
+            };
+            // Not running after all.
+            s.routes[task.route].running -= 1;
+            match divert.submit(task.route, task.info.clone(), fut) {
+                Ok(()) => {
+                    rm.slow_lane.fetch_add(1, Ordering::Relaxed);
+                }
+                Err((why, fut)) => {
+                    *task.fut.lock().unwrap_or_else(|e| e.into_inner()) = Some(fut);
+                    let _ = task.info.refused.set(why);
+                    s.routes[task.route].running += 1;
+                    return Some(task);
+                }
+            }
+        }
+    }
+
+    /// The next task by the policy, and whether it is a new request.
+    fn pick_one(&self, s: &mut LaneState) -> Option<(Arc<Task>, bool)> {
         let (at, r) = s
             .runnable
             .iter()
@@ -333,7 +376,7 @@ impl Lane {
             s.waiting_new -= 1;
             self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
         }
-        Some(task)
+        Some((task, new))
     }
 
     /// A poll of a task of `route` is over, having used `cpu_ns`.
@@ -374,7 +417,7 @@ mod tests {
     fn lane(max_running: &[usize], queue: usize) -> Arc<Lane> {
         let names: Vec<String> = (0..max_running.len()).map(|i| format!("/r{i}")).collect();
         let metrics = Arc::new(Metrics::new(names.iter().map(String::as_str)));
-        Lane::new(max_running, queue, Rejection::QueueFull, metrics)
+        Lane::new(max_running, queue, Rejection::QueueFull, metrics, None)
     }
 
     /// A guest that is pending `n` times (woken at once each time), then done.
@@ -393,8 +436,9 @@ mod tests {
 
     fn submit(l: &Arc<Lane>, route: usize, n: usize) -> Arc<AtomicUsize> {
         let polls = Arc::new(AtomicUsize::new(0));
-        l.submit(route, Arc::default(), guest(n, polls.clone()))
-            .unwrap();
+        assert!(l
+            .submit(route, Arc::default(), guest(n, polls.clone()))
+            .is_ok());
         polls
     }
 
@@ -460,15 +504,51 @@ mod tests {
     }
 
     #[test]
+    fn requests_of_a_route_sent_to_the_slow_lane_meanwhile_go_there() {
+        let names = ["/a", "/b"];
+        let metrics = Arc::new(Metrics::new(names));
+        let slow = Lane::new(&[1, 1], 1, Rejection::SlowLaneFull, metrics.clone(), None);
+        let fast = Lane::new(
+            &[1, 1],
+            16,
+            Rejection::QueueFull,
+            metrics.clone(),
+            Some(slow.clone()),
+        );
+        for _ in 0..2 {
+            submit(&fast, 0, 0);
+        }
+        submit(&fast, 1, 0);
+        // Route 0 goes to the slow lane while its requests wait.
+        metrics
+            .route(0)
+            .penalized_until_ms
+            .store(metrics.now_ms() + 60_000, Ordering::Relaxed);
+        // The first moves to the slow lane; the second finds it full and
+        // is handed out to be refused; then route 1's.
+        let t = fast.next().unwrap();
+        assert_eq!(t.route, 0);
+        assert_eq!(t.info.refused.get(), Some(&Rejection::SlowLaneFull));
+        fast.done(0, 0);
+        let t = fast.next().unwrap();
+        assert_eq!(t.route, 1);
+        assert!(t.info.refused.get().is_none());
+        let moved = slow.next().unwrap();
+        assert_eq!(moved.route, 0);
+        assert!(moved.poll().is_some());
+        assert_eq!(metrics.route(0).slow_lane.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
     fn a_full_queue_refuses_and_a_stopped_lane_too() {
         let l = lane(&[1], 2);
         submit(&l, 0, 0);
         submit(&l, 0, 0);
         let r = l.submit(0, Arc::default(), guest(0, Arc::default()));
-        assert_eq!(r.err(), Some(Rejection::QueueFull));
+        assert_eq!(r.err().map(|e| e.0), Some(Rejection::QueueFull));
         l.stop();
         assert!(l.next().is_none());
         let r = l.submit(0, Arc::default(), guest(0, Arc::default()));
-        assert_eq!(r.err(), Some(Rejection::ShuttingDown));
+        assert_eq!(r.err().map(|e| e.0), Some(Rejection::ShuttingDown));
     }
 }

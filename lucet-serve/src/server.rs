@@ -498,7 +498,7 @@ async fn route_request(
         stderr = stderr.trim_end(),
         "request failed"
     );
-    text(
+    let mut r = text(
         status,
         format!(
             "{} {}: the handler failed ({})\n",
@@ -506,7 +506,12 @@ async fn route_request(
             status.canonical_reason().unwrap_or(""),
             failure.kind.as_str()
         ),
-    )
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
 }
 
 /// The next frame of a body being fed to a guest; never, once there is

@@ -23,6 +23,8 @@ pub enum FailureKind {
     Trap(TrapCode),
     /// Stopped by the server (shutdown timeout). 500.
     Terminated,
+    /// Stopped because its client went away (nobody gets the status).
+    ClientGone,
     /// Exited with a non-zero status. 500.
     Exit,
     /// Wrote more than `max_output`. 500.
@@ -52,6 +54,7 @@ impl FailureKind {
             FailureKind::InstructionBudget => "instruction_budget",
             FailureKind::Trap(code) => code.id(),
             FailureKind::Terminated => "terminated",
+            FailureKind::ClientGone => "client_gone",
             FailureKind::Exit => "exit",
             FailureKind::OutputLimit => "output_limit",
             FailureKind::BadOutput => "bad_output",
@@ -123,6 +126,8 @@ pub(crate) struct RunFacts {
     pub cpu_fired: bool,
     /// The supervisor stopped the run at its deadline.
     pub deadline_fired: bool,
+    /// The handler stopped the run: its client went away.
+    pub abandoned: bool,
     /// The guest wrote more than `max_output`.
     pub overflowed: bool,
     /// The output limit.
@@ -153,6 +158,9 @@ pub(crate) fn classify(result: &Result<(), Error>, f: &RunFacts) -> Option<Failu
         Err(Error::Terminated(why @ Termination::Deadline { .. })) => deadline(why),
         Err(Error::Terminated(Termination::Interrupted)) if f.deadline_fired => {
             deadline(&"stopped by the server")
+        }
+        Err(Error::Terminated(Termination::Interrupted)) if f.abandoned => {
+            Failure::new(FailureKind::ClientGone, "the client went away")
         }
         Err(Error::Terminated(why @ Termination::Interrupted)) if f.cpu_fired => Failure::new(
             FailureKind::CpuTime,
@@ -190,6 +198,7 @@ mod tests {
             cpu: Duration::from_millis(6),
             cpu_fired: false,
             deadline_fired: false,
+            abandoned: false,
             overflowed: false,
             max_output: 100,
         }

@@ -124,6 +124,9 @@ struct Shared {
     live: Mutex<BTreeMap<(Instant, u64), Arc<TaskInfo>>>,
     next_id: AtomicU64,
     stop: AtomicBool,
+    /// Stops the supervisor: only after the workers, so that limits apply
+    /// to the very last guest.
+    supervisor_stop: AtomicBool,
     penalty: Option<Duration>,
     /// The supervisor's longest sleep: at most the shortest deadline, so a
     /// new request's deadline is never earlier than its next look.
@@ -149,7 +152,8 @@ pub(crate) struct Pool {
     fast: Arc<Lane>,
     slow: Option<Arc<Lane>>,
     shared: Arc<Shared>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Make the calling thread a slow-lane thread: `SCHED_IDLE`, so it runs
@@ -204,6 +208,7 @@ impl Pool {
             live: Mutex::new(BTreeMap::new()),
             next_id: AtomicU64::new(1),
             stop: AtomicBool::new(false),
+            supervisor_stop: AtomicBool::new(false),
             penalty: config.penalty,
             tick,
         });
@@ -224,7 +229,7 @@ impl Pool {
             metrics.clone(),
             slow.clone(),
         );
-        let mut threads = Vec::with_capacity(total + 1);
+        let mut threads = Vec::with_capacity(total);
         let spawn = |name: String, lane: Arc<Lane>, w: usize, low: bool| {
             let shared = shared.clone();
             std::thread::Builder::new().name(name).spawn(move || {
@@ -244,22 +249,21 @@ impl Pool {
             }
         }
         let s = shared.clone();
-        threads.push(
-            std::thread::Builder::new()
-                .name("lucet-supervisor".into())
-                .spawn(move || supervisor(&s))?,
-        );
+        let supervisor = std::thread::Builder::new()
+            .name("lucet-supervisor".into())
+            .spawn(move || supervisor(&s))?;
         Ok(Pool {
             fast,
             slow,
             shared,
-            threads: Mutex::new(threads),
+            workers: Mutex::new(threads),
+            supervisor: Mutex::new(Some(supervisor)),
         })
     }
 
     /// Queue `job` in its lane, or refuse it at once when that lane's
-    /// queue is full.
-    pub fn submit(&self, job: Job) -> Result<(), Rejection> {
+    /// queue is full. What the request's handler may use to stop it.
+    pub fn submit(&self, job: Job) -> Result<Arc<TaskInfo>, Rejection> {
         if self.shared.stop.load(Ordering::Relaxed) {
             return Err(Rejection::ShuttingDown);
         }
@@ -282,7 +286,9 @@ impl Pool {
             ..TaskInfo::default()
         });
         let fut: GuestFuture = Box::pin(run_job(job, info.clone(), self.shared.clone()));
-        lane.submit(route, info, fut).map_err(|(why, _)| why)
+        lane.submit(route, info.clone(), fut)
+            .map(|()| info)
+            .map_err(|(why, _)| why)
     }
 
     /// Stop every guest now: running, or suspended.
@@ -294,17 +300,28 @@ impl Pool {
         }
     }
 
-    /// Let the workers finish their current poll and exit; wait for them.
-    /// Queued and suspended requests are dropped (their clients, if any
-    /// are left, get 503).
+    /// Stop: queued and suspended requests are dropped (their clients, if
+    /// any are left, get 503), guests still running are interrupted, and
+    /// the workers exit after their current poll; wait for them, then for
+    /// the supervisor (which keeps enforcing limits until then).
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.fast.stop();
         if let Some(s) = &self.slow {
             s.stop();
         }
-        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|e| e.into_inner()));
-        for t in threads {
+        self.kill_all();
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        for t in workers {
+            let _ = t.join();
+        }
+        self.shared.supervisor_stop.store(true, Ordering::SeqCst);
+        let supervisor = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(t) = supervisor {
             let _ = t.join();
         }
     }
@@ -313,6 +330,7 @@ impl Pool {
 impl Drop for Pool {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.supervisor_stop.store(true, Ordering::SeqCst);
         self.fast.stop();
         if let Some(s) = &self.slow {
             s.stop();
@@ -375,7 +393,7 @@ fn fire(info: &TaskInfo, flag: &AtomicBool) {
 /// Enforces deadlines and CPU-time limits through interrupt handles (see
 /// the module docs for why deadlines are not the runtime's).
 fn supervisor(shared: &Shared) {
-    while !shared.stop.load(Ordering::Relaxed) {
+    while !shared.supervisor_stop.load(Ordering::Relaxed) {
         // CPU time of the guests on workers.
         for w in 0..shared.running.len() {
             let running = shared.running(w);
@@ -507,6 +525,11 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completi
             // The start function, if any, runs under the request's limits;
             // `_start` gets what is left of them.
             let mut r = instance.start();
+            if r.is_ok() && reply.is_closed() {
+                // The client went away during the start function.
+                info.abandoned.store(true, Ordering::SeqCst);
+                r = Err(Error::Terminated(Termination::Interrupted));
+            }
             if r.is_ok() && Instant::now() >= deadline {
                 // Past the deadline between the two runs.
                 r = Err(Error::Terminated(Termination::Deadline {
@@ -549,10 +572,15 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completi
         cpu: outcome.cpu,
         cpu_fired: info.cpu_fired.load(Ordering::SeqCst),
         deadline_fired: info.deadline_fired.load(Ordering::SeqCst),
+        abandoned: info.abandoned.load(Ordering::SeqCst),
         overflowed,
         max_output: limits.max_output,
     };
     let failure = classify(&result, &facts);
+    if info.abandoned.load(Ordering::SeqCst) {
+        // Nobody will log this one: its client is gone.
+        rm.failure(FailureKind::ClientGone.as_str());
+    }
     // Over its share? The first reason found sends the route to the slow
     // lane.
     let over = match &failure {

@@ -51,6 +51,8 @@ pub(crate) struct TaskInfo {
     pub cpu_fired: AtomicBool,
     /// The supervisor stopped the run at its deadline.
     pub deadline_fired: AtomicBool,
+    /// Its client went away: the handler interrupted the run.
+    pub abandoned: AtomicBool,
     /// Refused before it started (its route went to the slow lane while it
     /// waited, and the slow lane's queue was full): answer this at once.
     pub refused: OnceLock<Rejection>,
@@ -63,6 +65,15 @@ pub(crate) struct TaskInfo {
 }
 
 impl TaskInfo {
+    /// The client went away: stop the guest (if it has not begun, it sees
+    /// the closed reply channel before it runs).
+    pub fn abandon(&self) {
+        self.abandoned.store(true, Ordering::SeqCst);
+        if let Some(h) = self.interrupt.get() {
+            h.interrupt();
+        }
+    }
+
     /// CPU time so far, the current slice included, given the running
     /// thread's clock now.
     pub fn cpu_used(&self, thread_now: u64) -> u64 {

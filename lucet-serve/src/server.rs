@@ -405,16 +405,23 @@ async fn route_request(
         reply,
         permit,
     };
-    if let Err(why) = state.pool.submit(job) {
-        state.metrics.reject(why);
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, why.as_str());
-    }
-    // Wait for the guest, feeding it the body meanwhile.
+    let abandon = match state.pool.submit(job) {
+        Ok(info) => Abandon(Some(info)),
+        Err(why) => {
+            state.metrics.reject(why);
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, why.as_str());
+        }
+    };
+    // Wait for the guest, feeding it the body meanwhile. (If the client
+    // goes away, hyper drops this future: `abandon` stops the guest.)
     let outcome: Outcome = loop {
         tokio::select! {
             biased;
             o = &mut outcome => match o {
-                Ok(o) => break o,
+                Ok(o) => {
+                    abandon.disarm();
+                    break o;
+                }
                 Err(_) => {
                     state.metrics.reject(Rejection::ShuttingDown);
                     return refuse(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
@@ -512,6 +519,24 @@ async fn route_request(
             .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
     r
+}
+
+/// Stops a request's guest if dropped armed: its handler was dropped
+/// because the client went away.
+struct Abandon(Option<Arc<crate::sched::TaskInfo>>);
+
+impl Abandon {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if let Some(info) = self.0.take() {
+            info.abandon();
+        }
+    }
 }
 
 /// The next frame of a body being fed to a guest; never, once there is

@@ -242,3 +242,62 @@ async fn start_functions_run_under_the_requests_limits() {
     );
     s.shutdown().await;
 }
+
+/// A guest whose client went away is stopped (running or asleep): its
+/// instance is dropped at once, not at its deadline, and counted as
+/// `client_gone`. And a server with such a guest running stops promptly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guests_whose_client_went_away_are_stopped() {
+    let mut s = server(
+        config().penalty("none"),
+        &[
+            route_toml("/sleep", &so("sleep", false), "deadline = \"60s\""),
+            route_toml(
+                "/loop",
+                &so("loop", false),
+                "deadline = \"none\"\ncpu_time = \"none\"",
+            ),
+            route_toml("/hello", &so("hello", false), ""),
+        ],
+    );
+    for path in ["/sleep?ms=60000", "/loop"] {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let m = s.get("/metrics").await.text();
+        assert_eq!(metric(&m, "lucet_serve_live_instances"), 1.0, "{path}\n{m}");
+        drop(c);
+        let t = Instant::now();
+        loop {
+            let m = s.get("/metrics").await.text();
+            if metric(&m, "lucet_serve_live_instances") == 0.0 {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(3),
+                "{path}: still running\n{m}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let m = s.get("/metrics").await.text();
+    for route in ["/sleep", "/loop"] {
+        let sample =
+            format!("lucet_serve_guest_failures_total{{route=\"{route}\",kind=\"client_gone\"}}");
+        assert_eq!(metric(&m, &sample), 1.0, "{sample}\n{m}");
+    }
+    assert_eq!(s.get("/hello").await.status, 200);
+    // A runaway guest whose client has left does not hold up shutdown.
+    let mut c = TcpStream::connect(s.addr).await.unwrap();
+    c.write_all(b"GET /loop HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(c);
+    s.begin_shutdown();
+    let t = Instant::now();
+    s.shutdown().await;
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+}

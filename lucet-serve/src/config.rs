@@ -759,13 +759,70 @@ mod tests {
     }
 
     #[test]
+    fn connection_settings_and_shares() {
+        let text = r#"
+            header_read_timeout = "2s"
+            idle_timeout = "500ms"
+            max_connections = 100
+            max_connections_per_client = 10
+            listen_backlog = 64
+            [defaults]
+            cpu_time = "20ms"
+            penalty_cpu = "5ms"
+            penalty_memory = "4MiB"
+            [[route]]
+            path = "/a"
+            module = "a.wasm"
+            max_running = 3
+            cpu_time = "none"
+            [[route]]
+            path = "/b"
+            module = "b.wasm"
+        "#;
+        let c = ConfigBuilder::new()
+            .toml(text, ".")
+            .unwrap()
+            .idle_timeout("1s")
+            .build()
+            .unwrap();
+        assert_eq!(c.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(c.idle_timeout, Duration::from_secs(1), "the builder wins");
+        assert_eq!(
+            (
+                c.max_connections,
+                c.max_connections_per_client,
+                c.listen_backlog
+            ),
+            (100, 10, 64)
+        );
+        let (a, b) = (&c.routes[0].limits, &c.routes[1].limits);
+        assert_eq!((a.max_running, a.cpu_time), (Some(3), None));
+        assert_eq!(b.max_running, None);
+        assert_eq!(b.cpu_time, Some(Duration::from_millis(20)));
+        assert_eq!(b.penalty_cpu, Duration::from_millis(5));
+        assert_eq!(b.penalty_memory, 4 << 20);
+        assert_eq!(b.max_concurrency, 64);
+        // The documented defaults.
+        let d = Config::default();
+        assert_eq!(d.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(d.idle_timeout, Duration::from_secs(15));
+        assert!(d.max_connections <= 10_000 && d.max_connections >= 16);
+        assert_eq!(d.max_connections_per_client, 256);
+        assert!(d.listen_backlog >= 1024);
+        let l = RouteLimits::default();
+        assert_eq!(l.cpu_time, Some(Duration::from_millis(100)));
+        assert_eq!(l.max_concurrency, 64);
+    }
+
+    #[test]
     fn bad_configs_are_rejected_with_a_reason() {
         let bad = |text: &str| {
             ConfigBuilder::new()
                 .toml(text, ".")
                 .and_then(|b| b.build())
+                .map(drop)
+                .map_err(|e| format!("{e:#}"))
                 .unwrap_err()
-                .to_string()
         };
         assert!(bad("").contains("no routes"));
         assert!(bad("wrokers = 2").contains("unknown field"));
@@ -773,6 +830,10 @@ mod tests {
         assert!(bad(dup).contains("twice"));
         assert!(bad("[[route]]\npath=\"a\"\nmodule=\"a\"").contains("start with"));
         assert!(bad("[[route]]\npath=\"/metrics\"\nmodule=\"a\"").contains("metrics"));
+        let route = "[[route]]\npath=\"/a\"\nmodule=\"a\"\n";
+        assert!(bad(&format!("{route}max_running = 0")).contains("max_running"));
+        assert!(bad(&format!("max_connections = 0\n{route}")).contains("max_connections"));
+        assert!(bad(&format!("idle_timeout = \"0s\"\n{route}")).contains("idle_timeout"));
         let e = ConfigBuilder::new()
             .toml(
                 "[[route]]\npath=\"/a\"\nmodule=\"a\"\ndeadline=\"soon\"",

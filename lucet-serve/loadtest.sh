@@ -12,7 +12,9 @@
 # processes used more than this percentage of the machine is repeated, 5),
 # OLD_BIN (a lucet-serve built at an older commit, for the CPU-per-request
 # comparison; default /work/wt-old/target/release/lucet-serve, skipped if
-# absent), OLD_COMMIT (its commit, for the report; ae13fb1).
+# absent), OLD_COMMIT (its commit, for the report; ae13fb1), MIXES (the
+# hostile mixes to run, "loop oob stack grow sleep flood"), PARTS (what to
+# run: "cpu mixes sleepers", all by default; the clean run always runs).
 #
 # Everything runs on this machine's two cores, server and load generators
 # sharing them (no pinning), except the pinned rows of the CPU comparison.
@@ -49,6 +51,8 @@ WAIT_QUIET=${WAIT_QUIET:-300}
 MAX_FOREIGN=${MAX_FOREIGN:-5}
 OLD_BIN=${OLD_BIN:-/work/wt-old/target/release/lucet-serve}
 OLD_COMMIT=${OLD_COMMIT:-ae13fb1}
+MIXES=${MIXES:-loop oob stack grow sleep flood}
+PARTS=${PARTS:-cpu mixes sleepers}
 CAP=1024          # max_connections in the flood run
 SLEEPERS=1000
 
@@ -295,6 +299,7 @@ CLEAN_RPS=$(f clean 1)
 HOSTILE_RATE=$(( CLEAN_RPS / 9 ))
 
 # 2. Server CPU per request: old and new, alternating.
+[[ " $PARTS " == *" cpu "* ]] || OLD_BIN=
 if [ -n "$OLD_BIN" ]; then
     for placement in shared pinned; do
         for which in old new; do
@@ -325,7 +330,8 @@ if [ -n "$OLD_BIN" ]; then
 fi
 
 # 3. Hostile mixes.
-for mix in loop oob stack grow sleep flood; do
+[[ " $PARTS " == *" mixes "* ]] || MIXES=
+for mix in $MIXES; do
     echo "== $mix (hostile at $HOSTILE_RATE/s)" >&2
     if [ "$mix" = flood ]; then write_config "$CAP"; else write_config 4096; fi
     start_server "$TMP/serve.toml" "$BIN"
@@ -341,6 +347,8 @@ done
 LOAD+=("after the mixes: $(cut -d' ' -f1-3 /proc/loadavg)")
 
 # 4. 1,000 guests asleep.
+RSS0=0 RSS1=0 ASLEEP=0 ASLEEP_AFTER=0
+if [[ " $PARTS " == *" sleepers "* ]]; then
 echo "== $SLEEPERS asleep" >&2
 write_config 4096
 start_server "$TMP/serve.toml" "$BIN"
@@ -363,6 +371,7 @@ metrics > "$TMP/ms"
 ASLEEP_AFTER=$(sample "$TMP/ms" 'lucet_serve_route_suspended{route="/sleep"}')
 kill "$SLEEPERS_PID" 2>/dev/null || true; wait "$SLEEPERS_PID" 2>/dev/null || true
 stop_server
+fi
 PER_GUEST=$(awk -v a="$RSS0" -v b="$RSS1" -v n="$ASLEEP" 'BEGIN { x = n > 0 ? (b - a) / n : 0; printf "%.1f", x }')
 BUSY_AFTER=$(busy_percent)
 LOAD+=("after: $(cut -d' ' -f1-3 /proc/loadavg)")
@@ -417,7 +426,7 @@ requests get 503 at once. Each mix starts with a 2 s warm-up.
 | run | good requests/s | share of clean | good p50 ms | good p99 ms | good requests failed | server CPU µs per good request | CPU used by others | hostile requests |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
 $(row clean clean)
-$(for m in loop oob stack grow sleep flood; do row "$m" "$m"; done)
+$(for m in $MIXES; do row "$m" "$m"; done)
 
 *Good requests failed*: non-2xx responses and socket errors seen by wrk.
 *Server CPU per good request*: the server's user + system time over the

@@ -11,6 +11,7 @@
 //! penalty = "10s"        # a route over its share runs in the slow lane
 //! slow_workers = 1       #   (low-priority threads) this long ("none": off)
 //! slow_queue = 1         # requests waiting for the slow lane; beyond that, 503
+//! slow_lane_cpu = 0.05   # share of a core the slow lane uses at most, on average
 //!
 //! # connections (see `Config` for each default and why)
 //! header_read_timeout = "10s"  # a request head must arrive within this
@@ -130,7 +131,7 @@ pub struct RouteConfig {
 }
 
 /// The whole server configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
@@ -149,6 +150,13 @@ pub struct Config {
     /// in the server (a longer queue would only hold clients' connections
     /// while the slow lane gets no CPU).
     pub slow_queue: usize,
+    /// The share of one core the slow lane may use on average: after a
+    /// guest's slice of `t` CPU time, the lane rests `t × (1 / share − 1)`
+    /// before handing out the next (while its queue refuses the excess
+    /// requests of the routes in it). `SCHED_IDLE` alone still let looping
+    /// guests take every gap of a closed-loop load, at a quarter of the
+    /// good throughput. Default 0.05.
+    pub slow_lane_cpu: f64,
     /// How long a route over its share is served from the slow lane: one
     /// of its requests ran into its deadline, CPU time or instruction
     /// budget, trapped, or used more CPU time or memory than its route's
@@ -217,6 +225,7 @@ impl Default for Config {
             queue: 128,
             slow_workers: 1,
             slow_queue: 1,
+            slow_lane_cpu: 0.05,
             penalty: Some(Duration::from_secs(10)),
             io_threads: 1,
             shutdown_timeout: Duration::from_secs(30),
@@ -330,6 +339,7 @@ struct FileSpec {
     queue: Option<usize>,
     slow_workers: Option<usize>,
     slow_queue: Option<usize>,
+    slow_lane_cpu: Option<f64>,
     penalty: Option<String>,
     io_threads: Option<usize>,
     shutdown_timeout: Option<String>,
@@ -515,6 +525,7 @@ impl ConfigBuilder {
             queue: o.queue.or(self.file.queue),
             slow_workers: o.slow_workers.or(self.file.slow_workers),
             slow_queue: o.slow_queue.or(self.file.slow_queue),
+            slow_lane_cpu: o.slow_lane_cpu.or(self.file.slow_lane_cpu),
             penalty: o.penalty.or(self.file.penalty),
             io_threads: o.io_threads.or(self.file.io_threads),
             shutdown_timeout: o.shutdown_timeout.or(self.file.shutdown_timeout),
@@ -601,6 +612,7 @@ impl ConfigBuilder {
             queue: f.queue.unwrap_or(d.queue),
             slow_workers: f.slow_workers.unwrap_or(d.slow_workers),
             slow_queue: f.slow_queue.unwrap_or(d.slow_queue),
+            slow_lane_cpu: f.slow_lane_cpu.unwrap_or(d.slow_lane_cpu),
             penalty,
             io_threads: f.io_threads.unwrap_or(d.io_threads),
             shutdown_timeout,
@@ -627,6 +639,9 @@ impl Config {
         }
         if self.penalty.is_some() && self.slow_workers == 0 {
             bail!("slow_workers must be at least 1 (or penalty = \"none\")");
+        }
+        if !(self.slow_lane_cpu > 0.0 && self.slow_lane_cpu <= 1.0) {
+            bail!("slow_lane_cpu must be more than 0 and at most 1");
         }
         if self.io_threads == 0 {
             bail!("io_threads must be at least 1");

@@ -97,6 +97,8 @@ pub(crate) struct PoolConfig {
     /// How long a route over its share stays in the slow lane (`None`:
     /// never).
     pub penalty: Option<Duration>,
+    /// The share of a core the slow lane uses at most, on average.
+    pub slow_lane_cpu: f64,
 }
 
 /// The linker every instance is created with: WASI, with sleeps, polls and
@@ -110,8 +112,8 @@ pub(crate) fn linker() -> Linker {
 /// What a worker is polling, for the supervisor.
 struct Slice {
     info: Arc<TaskInfo>,
-    /// The worker's CPU clock.
-    clock: ThreadClock,
+    /// The worker's CPU clock (`None`: unreadable, no CPU limit here).
+    clock: Option<ThreadClock>,
 }
 
 struct Shared {
@@ -220,6 +222,7 @@ impl Pool {
                 Rejection::SlowLaneFull,
                 metrics.clone(),
                 None,
+                Some(config.slow_lane_cpu),
             )
         });
         let fast = Lane::new(
@@ -228,6 +231,7 @@ impl Pool {
             Rejection::QueueFull,
             metrics.clone(),
             slow.clone(),
+            None,
         );
         let mut threads = Vec::with_capacity(total);
         let spawn = |name: String, lane: Arc<Lane>, w: usize, low: bool| {
@@ -344,13 +348,11 @@ fn penalized(rm: &crate::metrics::RouteMetrics, now_ms: u64) -> bool {
 }
 
 fn worker(w: usize, lane: &Lane, shared: &Shared) {
-    let clock = match ThreadClock::current() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "worker without a CPU clock: CPU time is not limited");
-            return;
-        }
-    };
+    let clock = ThreadClock::current()
+        .map_err(|e| {
+            tracing::error!(error = %e, "worker without a CPU clock: CPU time is not limited on it");
+        })
+        .ok();
     while let Some(task) = lane.next() {
         let route = task.route;
         let rm = shared.metrics.route(route);
@@ -398,11 +400,13 @@ fn supervisor(shared: &Shared) {
         for w in 0..shared.running.len() {
             let running = shared.running(w);
             let Some(s) = running.as_ref() else { continue };
-            let info = &s.info;
+            let (info, Some(clock)) = (&s.info, s.clock) else {
+                continue;
+            };
             if info.cpu_limit == u64::MAX || info.cpu_fired.load(Ordering::Relaxed) {
                 continue;
             }
-            if info.cpu_used(s.clock.now_ns()) > info.cpu_limit {
+            if info.cpu_used(clock.now_ns()) > info.cpu_limit {
                 fire(info, &info.cpu_fired);
             }
         }

@@ -190,6 +190,8 @@ struct LaneState {
     waiting_new: usize,
     idle_workers: usize,
     stop: bool,
+    /// Nothing is handed out before this (a throttled lane resting).
+    rest_until: Option<std::time::Instant>,
 }
 
 /// A set of workers and the queues they take tasks from.
@@ -202,6 +204,8 @@ pub(crate) struct Lane {
     /// Where requests not yet started go when their route has been sent to
     /// the slow lane meanwhile (the normal lane's only).
     divert: Option<Arc<Lane>>,
+    /// The share of a core each worker may use (the slow lane's only).
+    cpu_share: Option<f64>,
 }
 
 impl Lane {
@@ -215,6 +219,7 @@ impl Lane {
         full: Rejection,
         metrics: Arc<Metrics>,
         divert: Option<Arc<Lane>>,
+        cpu_share: Option<f64>,
     ) -> Arc<Lane> {
         Arc::new(Lane {
             state: Mutex::new(LaneState {
@@ -234,12 +239,14 @@ impl Lane {
                 waiting_new: 0,
                 idle_workers: 0,
                 stop: false,
+                rest_until: None,
             }),
             wake: Condvar::new(),
             queue_cap,
             full,
             metrics,
             divert,
+            cpu_share,
         })
     }
 
@@ -318,6 +325,18 @@ impl Lane {
             if s.stop {
                 return None;
             }
+            if let Some(until) = s.rest_until {
+                let now = std::time::Instant::now();
+                if until > now {
+                    s = self
+                        .wake
+                        .wait_timeout(s, until - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    continue;
+                }
+                s.rest_until = None;
+            }
             if let Some(t) = self.pick(&mut s) {
                 return Some(t);
             }
@@ -393,6 +412,12 @@ impl Lane {
     /// A poll of a task of `route` is over, having used `cpu_ns`.
     pub fn done(&self, route: usize, cpu_ns: u64) {
         let mut s = self.lock();
+        if let Some(share) = self.cpu_share {
+            // Rest in proportion, so that the lane uses `share` of a core.
+            let rest = std::time::Duration::from_nanos(cpu_ns).mul_f64(1.0 / share - 1.0);
+            let now = std::time::Instant::now();
+            s.rest_until = Some(s.rest_until.unwrap_or(now).max(now) + rest);
+        }
         let q = &mut s.routes[route];
         q.running -= 1;
         q.vtime += cpu_ns;
@@ -428,7 +453,14 @@ mod tests {
     fn lane(max_running: &[usize], queue: usize) -> Arc<Lane> {
         let names: Vec<String> = (0..max_running.len()).map(|i| format!("/r{i}")).collect();
         let metrics = Arc::new(Metrics::new(names.iter().map(String::as_str)));
-        Lane::new(max_running, queue, Rejection::QueueFull, metrics, None)
+        Lane::new(
+            max_running,
+            queue,
+            Rejection::QueueFull,
+            metrics,
+            None,
+            None,
+        )
     }
 
     /// A guest that is pending `n` times (woken at once each time), then done.
@@ -518,13 +550,21 @@ mod tests {
     fn requests_of_a_route_sent_to_the_slow_lane_meanwhile_go_there() {
         let names = ["/a", "/b"];
         let metrics = Arc::new(Metrics::new(names));
-        let slow = Lane::new(&[1, 1], 1, Rejection::SlowLaneFull, metrics.clone(), None);
+        let slow = Lane::new(
+            &[1, 1],
+            1,
+            Rejection::SlowLaneFull,
+            metrics.clone(),
+            None,
+            None,
+        );
         let fast = Lane::new(
             &[1, 1],
             16,
             Rejection::QueueFull,
             metrics.clone(),
             Some(slow.clone()),
+            None,
         );
         for _ in 0..2 {
             submit(&fast, 0, 0);
@@ -548,6 +588,24 @@ mod tests {
         assert_eq!(moved.route, 0);
         assert!(moved.poll().is_some());
         assert_eq!(metrics.route(0).slow_lane.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_throttled_lane_rests_in_proportion_to_the_cpu_used() {
+        let metrics = Arc::new(Metrics::new(["/a"]));
+        let l = Lane::new(&[1], 4, Rejection::QueueFull, metrics, None, Some(0.25));
+        submit(&l, 0, 0);
+        submit(&l, 0, 0);
+        let t = l.next().unwrap();
+        assert!(t.poll().is_some());
+        // 10 ms of CPU at a quarter of a core: 30 ms of rest.
+        l.done(0, 10_000_000);
+        let start = std::time::Instant::now();
+        let t = l.next().unwrap();
+        let rested = start.elapsed();
+        assert!(rested >= std::time::Duration::from_millis(29), "{rested:?}");
+        assert!(rested < std::time::Duration::from_secs(2), "{rested:?}");
+        assert!(t.poll().is_some());
     }
 
     #[test]

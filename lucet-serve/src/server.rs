@@ -63,6 +63,7 @@ impl Server {
             slow_workers: config.slow_workers,
             slow_queue: config.slow_queue,
             penalty: config.penalty,
+            slow_lane_cpu: config.slow_lane_cpu,
         };
         let scratch = tempfile::Builder::new()
             .prefix("lucet-serve-")

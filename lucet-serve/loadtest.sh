@@ -420,8 +420,9 @@ kind per row:
   the server closes them, from one address.
 
 Any trap, deadline or CPU-time overrun sends its route to the slow lane
-(one \`SCHED_IDLE\` thread, a queue of one) for 10 s, so most hostile
-requests get 503 at once. Each mix starts with a 2 s warm-up.
+(one \`SCHED_IDLE\` thread, a queue of one, at most 5% of a core) for 10 s,
+so most hostile requests get 503 at once. Each mix starts with a 2 s
+warm-up.
 
 | run | good requests/s | share of clean | good p50 ms | good p99 ms | good requests failed | server CPU µs per good request | CPU used by others | hostile requests |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |

@@ -346,30 +346,47 @@ for mix in $MIXES; do
 done
 LOAD+=("after the mixes: $(cut -d' ' -f1-3 /proc/loadavg)")
 
-# 4. 1,000 guests asleep.
+# 4. 1,000 guests asleep, alternating with none (placement of threads on
+# the two cores changes throughput by some 20% from time to time; runs in
+# turn see the same states).
 RSS0=0 RSS1=0 ASLEEP=0 ASLEEP_AFTER=0
 if [[ " $PARTS " == *" sleepers "* ]]; then
 echo "== $SLEEPERS asleep" >&2
 write_config 4096
 start_server "$TMP/serve.toml" "$BIN"
 wrk -t1 -c"$CONNS" -d2s "http://127.0.0.1:$PORT/hello" > /dev/null
-R[awake]=$(median_run clean)
-RSS0=$(rss_kb "$SERVER_PID")
-SLEEP_SECONDS=$(( (DURATION + 2) * RUNS * 2 + 20 ))
-"$LOADGEN" rate "127.0.0.1:$PORT" 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6 \
-    "/sleep?ms=6000" 400 "$SLEEP_SECONDS" "$SLEEPERS" > "$TMP/sleepers.out" &
-SLEEPERS_PID=$!
-for _ in $(seq 1 100); do
+: > "$TMP/awake"; : > "$TMP/asleep"
+RUNS_SAVED=$RUNS; RUNS=1
+for i in $(seq 1 "$RUNS_SAVED"); do
+    median_run clean >> "$TMP/awake"
+    [ "$i" = 1 ] && RSS0=$(rss_kb "$SERVER_PID")
+    # At a little more than SLEEPERS per 6 s: the connections fill in
+    # about 6 s and then each is reused as its sleeper ends, so about
+    # SLEEPERS/6 sleepers end and as many begin every second, evenly (a
+    # faster start would make them end and begin again in waves).
+    "$LOADGEN" rate "127.0.0.1:$PORT" 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6 \
+        "/sleep?ms=6000" $(( SLEEPERS * 11 / 60 )) $(( DURATION + 30 )) "$SLEEPERS" > "$TMP/sleepers.out" &
+    SLEEPERS_PID=$!
+    for _ in $(seq 1 150); do
+        metrics > "$TMP/ms"
+        [ "$(sample "$TMP/ms" 'lucet_serve_route_suspended{route="/sleep"}')" -ge $((SLEEPERS - 10)) ] && break
+        sleep 0.2
+    done
+    if [ "$i" = 1 ]; then
+        ASLEEP=$(sample "$TMP/ms" 'lucet_serve_route_suspended{route="/sleep"}')
+        RSS1=$(rss_kb "$SERVER_PID")
+    fi
+    median_run clean >> "$TMP/asleep"
     metrics > "$TMP/ms"
-    [ "$(sample "$TMP/ms" 'lucet_serve_route_suspended{route="/sleep"}')" -ge $((SLEEPERS - 10)) ] && break
-    sleep 0.2
+    ASLEEP_AFTER=$(sample "$TMP/ms" 'lucet_serve_route_suspended{route="/sleep"}')
+    # Gone clients: their sleepers are stopped at once.
+    kill "$SLEEPERS_PID" 2>/dev/null || true; wait "$SLEEPERS_PID" 2>/dev/null || true
+    sleep 1
 done
-ASLEEP=$(sample "$TMP/ms" 'lucet_serve_route_suspended{route="/sleep"}')
-RSS1=$(rss_kb "$SERVER_PID")
-R[asleep]=$(median_run clean)
-metrics > "$TMP/ms"
-ASLEEP_AFTER=$(sample "$TMP/ms" 'lucet_serve_route_suspended{route="/sleep"}')
-kill "$SLEEPERS_PID" 2>/dev/null || true; wait "$SLEEPERS_PID" 2>/dev/null || true
+RUNS=$RUNS_SAVED
+med() { sort -n -k1 "$1" | awk -v m=$(( (RUNS + 1) / 2 )) 'NR == m'; }
+R[awake]=$(med "$TMP/awake")
+R[asleep]=$(med "$TMP/asleep")
 stop_server
 fi
 PER_GUEST=$(awk -v a="$RSS0" -v b="$RSS1" -v n="$ASLEEP" 'BEGIN { x = n > 0 ? (b - a) / n : 0; printf "%.1f", x }')
@@ -438,13 +455,18 @@ server gave them (from \`/metrics\`).
 ## $SLEEPERS guests asleep
 
 \`loadgen\` keeps $SLEEPERS \`/sleep?ms=6000\` requests in the server (from five
-addresses, at most $SLEEPERS connections) while wrk sends /hello as above.
+addresses, at most $SLEEPERS connections, so about $(( SLEEPERS / 6 )) sleepers end and as
+many begin every second) while wrk sends /hello as above.
 
 | run | /hello requests/s | p50 ms | p99 ms | failed | server CPU µs per request | CPU used by others |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 | none asleep | $(f awake 1) | $(f awake 2) | $(f awake 3) | $(f awake 4) | $(f awake 5) | $(f awake 6)% |
-| $ASLEEP asleep (at the start; $ASLEEP_AFTER at the end) | $(f asleep 1) | $(f asleep 2) | $(f asleep 3) | $(f asleep 4) | $(f asleep 5) | $(f asleep 6)% |
+| $ASLEEP asleep (at the start of the first run; $ASLEEP_AFTER at the end of the last) | $(f asleep 1) | $(f asleep 2) | $(f asleep 3) | $(f asleep 4) | $(f asleep 5) | $(f asleep 6)% |
 
+Runs with none and with $SLEEPERS asleep alternate (the median of each is
+shown); all runs, requests/s and p99 ms: none asleep
+$(awk '{ printf "%s %s; ", $1, $3 }' "$TMP/awake" 2>/dev/null) asleep
+$(awk '{ printf "%s %s; ", $1, $3 }' "$TMP/asleep" 2>/dev/null)
 /hello p99 with them asleep: $(ratio "$(f asleep 3)" "$(f awake 3)") of the p99 without.
 Server memory (VmRSS): $RSS0 KiB before, $RSS1 KiB with $ASLEEP asleep:
 **$PER_GUEST KiB per sleeping guest** (its slot's touched heap and stack

@@ -422,7 +422,7 @@ Good traffic is \`wrk -t1 -c$CONNS -d${DURATION}s --latency http://127.0.0.1:$PO
 (closed loop: its throughput and latencies are the good requests' own).
 Hostile traffic comes from \`lucet-serve/examples/loadgen.rs\`, open loop
 at $HOSTILE_RATE requests/s (one ninth of the clean throughput: 10% of
-requests had good throughput held), from other loopback addresses, one
+all requests if good throughput held, more if it fell), from other loopback addresses, one
 kind per row:
 
 - *loop*: an infinite loop, default limits (1 s deadline, 100 ms CPU time);

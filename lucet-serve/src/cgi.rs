@@ -29,7 +29,7 @@ pub struct RequestInfo<'a> {
     /// The part of the route before any `/...`: the CGI `SCRIPT_NAME`.
     pub script_name: &'a str,
     /// Body length in bytes.
-    pub content_length: usize,
+    pub content_length: u64,
     /// The client's address.
     pub peer: SocketAddr,
     /// The address the connection came in on.

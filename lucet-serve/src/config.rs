@@ -8,16 +8,31 @@
 //! listen = "127.0.0.1:8080"
 //! workers = 2            # threads running guest code (default: one per core)
 //! queue = 128            # requests waiting for a worker; beyond that, 503
-//! penalty = "10s"        # a route that ran out its deadline/budget runs in the
-//! slow_workers = 1       #   slow lane (low-priority threads) this long ("none": off)
+//! penalty = "10s"        # a route over its share runs in the slow lane
+//! slow_workers = 1       #   (low-priority threads) this long ("none": off)
 //! slow_queue = 1         # requests waiting for the slow lane; beyond that, 503
+//! slow_lane_cpu = 0.05   # share of a core the slow lane uses at most, on average
+//!
+//! # connections (see `Config` for each default and why)
+//! header_read_timeout = "10s"  # a request head must arrive within this
+//! idle_timeout = "15s"         # an idle keep-alive connection is closed after this
+//! max_connections = 10000      # open connections; more are accepted and closed
+//! max_connections_per_client = 256   # per client IP address, likewise
+//! listen_backlog = 4096        # connections the kernel queues for accept
 //!
 //! [defaults]             # limits for every route, each overridable per route
-//! deadline = "100ms"     # wall-clock time per run -> 504 ("none": no deadline)
+//! deadline = "100ms"     # wall-clock time per request -> 504 ("none": no deadline)
+//! cpu_time = "100ms"     # CPU time per request -> 500 ("none": no limit)
 //! heap = "64MiB"         # linear memory a guest may grow to
-//! instruction_budget = 50000000  # wasm instructions per run -> 500
+//! instruction_budget = 50000000  # wasm instructions per request -> 500
 //! max_body = "1MiB"      # request bodies larger get 413
 //! max_output = "8MiB"    # guests writing more to stdout get 500
+//! max_concurrency = 64   # the route's requests in the server at once (running,
+//!                        #   queued or suspended); beyond, 503
+//! max_running = 1        # the route's guests running on workers at once
+//!                        #   (default: workers - 1, at least 1)
+//! penalty_cpu = "50ms"   # a request using more CPU time than this, or
+//! penalty_memory = "32MiB" #  a larger heap, sends its route to the slow lane
 //!
 //! [[route]]
 //! path = "/hello"        # exact path; "/static/..." matches a prefix
@@ -61,9 +76,28 @@ pub struct RouteLimits {
     pub max_body: u64,
     /// Largest output (headers and body) a guest may write to stdout.
     pub max_output: usize,
-    /// At most this many requests of the route in the server (queued or
-    /// running) at once; more get 503. `None`: only the global bounds.
-    pub max_concurrency: Option<usize>,
+    /// At most this many requests of the route in the server (queued,
+    /// running or suspended) at once; more get 503. Each holds one instance
+    /// slot, so this is also the size of the route's region.
+    pub max_concurrency: usize,
+    /// CPU time (the worker thread's, from instantiation to the end of
+    /// `_start`) a request may use; past it the guest is stopped and the
+    /// client gets 500 (`cpu_time`). Edge platforms limit and bill CPU
+    /// time rather than wall time: a guest waiting costs nothing.
+    /// `None`: no limit.
+    pub cpu_time: Option<Duration>,
+    /// At most this many of the route's guests run on workers at once
+    /// (suspended ones do not count); its other requests wait in its own
+    /// queue while other routes' requests go ahead. `None`: one less than
+    /// the workers (at least 1), so one route alone never takes every
+    /// worker.
+    pub max_running: Option<usize>,
+    /// A request that uses more CPU time than this moves its route to the
+    /// slow lane (like one that hits its deadline or traps).
+    pub penalty_cpu: Duration,
+    /// A request whose guest's memory grows beyond this moves its route to
+    /// the slow lane.
+    pub penalty_memory: u64,
 }
 
 impl Default for RouteLimits {
@@ -75,7 +109,11 @@ impl Default for RouteLimits {
             instruction_budget: None,
             max_body: 1 << 20,
             max_output: 8 << 20,
-            max_concurrency: None,
+            max_concurrency: 64,
+            cpu_time: Some(Duration::from_millis(100)),
+            max_running: None,
+            penalty_cpu: Duration::from_millis(50),
+            penalty_memory: 32 << 20,
         }
     }
 }
@@ -93,7 +131,7 @@ pub struct RouteConfig {
 }
 
 /// The whole server configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
@@ -112,8 +150,17 @@ pub struct Config {
     /// in the server (a longer queue would only hold clients' connections
     /// while the slow lane gets no CPU).
     pub slow_queue: usize,
-    /// How long a route whose guest ran into its deadline or instruction
-    /// budget is served from the slow lane (`None`: no slow lane).
+    /// The share of one core the slow lane may use on average: after a
+    /// guest's slice of `t` CPU time, the lane rests `t × (1 / share − 1)`
+    /// before handing out the next (while its queue refuses the excess
+    /// requests of the routes in it). `SCHED_IDLE` alone still let looping
+    /// guests take every gap of a closed-loop load, at a quarter of the
+    /// good throughput. Default 0.05.
+    pub slow_lane_cpu: f64,
+    /// How long a route over its share is served from the slow lane: one
+    /// of its requests ran into its deadline, CPU time or instruction
+    /// budget, trapped, or used more CPU time or memory than its route's
+    /// `penalty_cpu`/`penalty_memory` (`None`: no slow lane).
     pub penalty: Option<Duration>,
     /// Threads of the async runtime handling connections (binary only).
     pub io_threads: usize,
@@ -126,6 +173,44 @@ pub struct Config {
     /// Minisign public key files. If any are given, every route's module
     /// must be signed by one of them (`MODULE.minisig`).
     pub trusted_keys: Vec<PathBuf>,
+    /// A connection must deliver a whole request head within this long of
+    /// its first byte (or of being accepted): partial heads and silent
+    /// connections are closed. Default 10 s.
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection with no request in progress is closed after
+    /// this long. Default 15 s.
+    pub idle_timeout: Duration,
+    /// Open connections at most; past it a new connection is accepted and
+    /// closed at once (counted as `max_connections` in
+    /// `lucet_serve_connections_refused_total`). By default 10,000, or
+    /// less when the descriptor limit (`RLIMIT_NOFILE`, which the binary
+    /// raises to its hard limit) leaves less room: 256 descriptors are kept
+    /// for everything else.
+    pub max_connections: usize,
+    /// Open connections per client IP address at most; past it, likewise
+    /// (`per_client`), so one client cannot take every connection. Default
+    /// 256.
+    pub max_connections_per_client: usize,
+    /// Connections the kernel queues until the server accepts them
+    /// (`listen(2)`'s backlog, capped by `net.core.somaxconn`). Default
+    /// 4,096: a burst of connects larger than the queue makes clients wait
+    /// for a SYN retry (a second).
+    pub listen_backlog: u32,
+}
+
+/// The default for [`Config::max_connections`].
+pub fn default_max_connections() -> usize {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+        lim.rlim_cur as usize
+    } else {
+        1024
+    };
+    soft.saturating_sub(256).clamp(16, 10_000)
 }
 
 fn cores() -> usize {
@@ -140,12 +225,18 @@ impl Default for Config {
             queue: 128,
             slow_workers: 1,
             slow_queue: 1,
+            slow_lane_cpu: 0.05,
             penalty: Some(Duration::from_secs(10)),
             io_threads: 1,
             shutdown_timeout: Duration::from_secs(30),
             metrics_path: Some("/metrics".into()),
             routes: Vec::new(),
             trusted_keys: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(15),
+            max_connections: default_max_connections(),
+            max_connections_per_client: 256,
+            listen_backlog: 4096,
         }
     }
 }
@@ -179,6 +270,10 @@ pub struct LimitsSpec {
     max_body: Option<Size>,
     max_output: Option<Size>,
     max_concurrency: Option<usize>,
+    cpu_time: Option<String>,
+    max_running: Option<usize>,
+    penalty_cpu: Option<String>,
+    penalty_memory: Option<Size>,
 }
 
 impl LimitsSpec {
@@ -206,7 +301,22 @@ impl LimitsSpec {
             if c == 0 {
                 bail!("max_concurrency must be at least 1");
             }
-            limits.max_concurrency = Some(c);
+            limits.max_concurrency = c;
+        }
+        if let Some(c) = &self.cpu_time {
+            limits.cpu_time = parse_deadline(c).context("cpu_time")?;
+        }
+        if let Some(r) = self.max_running {
+            if r == 0 {
+                bail!("max_running must be at least 1");
+            }
+            limits.max_running = Some(r);
+        }
+        if let Some(c) = &self.penalty_cpu {
+            limits.penalty_cpu = parse_duration(c).context("penalty_cpu")?;
+        }
+        if let Some(m) = &self.penalty_memory {
+            limits.penalty_memory = m.bytes().context("penalty_memory")?;
         }
         Ok(limits)
     }
@@ -229,10 +339,16 @@ struct FileSpec {
     queue: Option<usize>,
     slow_workers: Option<usize>,
     slow_queue: Option<usize>,
+    slow_lane_cpu: Option<f64>,
     penalty: Option<String>,
     io_threads: Option<usize>,
     shutdown_timeout: Option<String>,
     metrics_path: Option<String>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<usize>,
+    max_connections_per_client: Option<usize>,
+    listen_backlog: Option<u32>,
     #[serde(default)]
     trusted_keys: Vec<PathBuf>,
     #[serde(default)]
@@ -319,6 +435,45 @@ impl ConfigBuilder {
         self
     }
 
+    /// Close connections that take longer than this to send a request head.
+    pub fn header_read_timeout(mut self, d: impl Into<String>) -> Self {
+        self.over.header_read_timeout = Some(d.into());
+        self
+    }
+
+    /// Close keep-alive connections idle this long.
+    pub fn idle_timeout(mut self, d: impl Into<String>) -> Self {
+        self.over.idle_timeout = Some(d.into());
+        self
+    }
+
+    /// Keep at most `n` connections open.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.over.max_connections = Some(n);
+        self
+    }
+
+    /// Keep at most `n` connections open per client address.
+    pub fn max_connections_per_client(mut self, n: usize) -> Self {
+        self.over.max_connections_per_client = Some(n);
+        self
+    }
+
+    /// Let the kernel queue `n` connections for accept.
+    pub fn listen_backlog(mut self, n: u32) -> Self {
+        self.over.listen_backlog = Some(n);
+        self
+    }
+
+    /// Override the default CPU time limit per request (e.g. "50ms", "none").
+    pub fn cpu_time(mut self, d: impl Into<String>) -> Self {
+        self.defaults.push(LimitsSpec {
+            cpu_time: Some(d.into()),
+            ..LimitsSpec::default()
+        });
+        self
+    }
+
     /// Override default limits with a deadline (e.g. "50ms" or "none").
     pub fn deadline(mut self, d: impl Into<String>) -> Self {
         self.defaults.push(LimitsSpec {
@@ -370,9 +525,17 @@ impl ConfigBuilder {
             queue: o.queue.or(self.file.queue),
             slow_workers: o.slow_workers.or(self.file.slow_workers),
             slow_queue: o.slow_queue.or(self.file.slow_queue),
+            slow_lane_cpu: o.slow_lane_cpu.or(self.file.slow_lane_cpu),
             penalty: o.penalty.or(self.file.penalty),
             io_threads: o.io_threads.or(self.file.io_threads),
             shutdown_timeout: o.shutdown_timeout.or(self.file.shutdown_timeout),
+            header_read_timeout: o.header_read_timeout.or(self.file.header_read_timeout),
+            idle_timeout: o.idle_timeout.or(self.file.idle_timeout),
+            max_connections: o.max_connections.or(self.file.max_connections),
+            max_connections_per_client: o
+                .max_connections_per_client
+                .or(self.file.max_connections_per_client),
+            listen_backlog: o.listen_backlog.or(self.file.listen_backlog),
             ..self.file
         };
         let listen = match &f.listen {
@@ -387,6 +550,24 @@ impl ConfigBuilder {
             Some(p) => parse_deadline(p).context("penalty")?,
             None => d.penalty,
         };
+        let timeout = |v: &Option<String>, name: &str, default: Duration| -> Result<Duration> {
+            match v {
+                Some(t) => {
+                    let d = parse_duration(t).with_context(|| name.to_string())?;
+                    if d.is_zero() {
+                        bail!("{name} must be more than zero");
+                    }
+                    Ok(d)
+                }
+                None => Ok(default),
+            }
+        };
+        let header_read_timeout = timeout(
+            &f.header_read_timeout,
+            "header_read_timeout",
+            d.header_read_timeout,
+        )?;
+        let idle_timeout = timeout(&f.idle_timeout, "idle_timeout", d.idle_timeout)?;
         let metrics_path = match &f.metrics_path {
             Some(p) if p.is_empty() => None,
             Some(p) => Some(p.clone()),
@@ -431,11 +612,19 @@ impl ConfigBuilder {
             queue: f.queue.unwrap_or(d.queue),
             slow_workers: f.slow_workers.unwrap_or(d.slow_workers),
             slow_queue: f.slow_queue.unwrap_or(d.slow_queue),
+            slow_lane_cpu: f.slow_lane_cpu.unwrap_or(d.slow_lane_cpu),
             penalty,
             io_threads: f.io_threads.unwrap_or(d.io_threads),
             shutdown_timeout,
             metrics_path,
             routes,
+            header_read_timeout,
+            idle_timeout,
+            max_connections: f.max_connections.unwrap_or(d.max_connections),
+            max_connections_per_client: f
+                .max_connections_per_client
+                .unwrap_or(d.max_connections_per_client),
+            listen_backlog: f.listen_backlog.unwrap_or(d.listen_backlog),
         };
         config.validate()?;
         Ok(config)
@@ -451,11 +640,20 @@ impl Config {
         if self.penalty.is_some() && self.slow_workers == 0 {
             bail!("slow_workers must be at least 1 (or penalty = \"none\")");
         }
+        if !(self.slow_lane_cpu > 0.0 && self.slow_lane_cpu <= 1.0) {
+            bail!("slow_lane_cpu must be more than 0 and at most 1");
+        }
         if self.io_threads == 0 {
             bail!("io_threads must be at least 1");
         }
         if self.routes.is_empty() {
             bail!("no routes: give at least one [[route]] or --route PATH=MODULE");
+        }
+        if self.max_connections == 0 || self.max_connections_per_client == 0 {
+            bail!("max_connections and max_connections_per_client must be at least 1");
+        }
+        if self.listen_backlog == 0 {
+            bail!("listen_backlog must be at least 1");
         }
         let mut seen = std::collections::HashSet::new();
         for r in &self.routes {
@@ -570,9 +768,65 @@ mod tests {
         assert_eq!(b.limits.deadline, None);
         assert_eq!(b.limits.heap, 1 << 20);
         assert_eq!(b.limits.instruction_budget, Some(1000));
-        assert_eq!(b.limits.max_concurrency, Some(2));
+        assert_eq!(b.limits.max_concurrency, 2);
         assert_eq!(c.routes[2].module, PathBuf::from("c.wasm"));
         assert_eq!(c.routes[2].limits.heap, 8 << 20);
+    }
+
+    #[test]
+    fn connection_settings_and_shares() {
+        let text = r#"
+            header_read_timeout = "2s"
+            idle_timeout = "500ms"
+            max_connections = 100
+            max_connections_per_client = 10
+            listen_backlog = 64
+            [defaults]
+            cpu_time = "20ms"
+            penalty_cpu = "5ms"
+            penalty_memory = "4MiB"
+            [[route]]
+            path = "/a"
+            module = "a.wasm"
+            max_running = 3
+            cpu_time = "none"
+            [[route]]
+            path = "/b"
+            module = "b.wasm"
+        "#;
+        let c = ConfigBuilder::new()
+            .toml(text, ".")
+            .unwrap()
+            .idle_timeout("1s")
+            .build()
+            .unwrap();
+        assert_eq!(c.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(c.idle_timeout, Duration::from_secs(1), "the builder wins");
+        assert_eq!(
+            (
+                c.max_connections,
+                c.max_connections_per_client,
+                c.listen_backlog
+            ),
+            (100, 10, 64)
+        );
+        let (a, b) = (&c.routes[0].limits, &c.routes[1].limits);
+        assert_eq!((a.max_running, a.cpu_time), (Some(3), None));
+        assert_eq!(b.max_running, None);
+        assert_eq!(b.cpu_time, Some(Duration::from_millis(20)));
+        assert_eq!(b.penalty_cpu, Duration::from_millis(5));
+        assert_eq!(b.penalty_memory, 4 << 20);
+        assert_eq!(b.max_concurrency, 64);
+        // The documented defaults.
+        let d = Config::default();
+        assert_eq!(d.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(d.idle_timeout, Duration::from_secs(15));
+        assert!(d.max_connections <= 10_000 && d.max_connections >= 16);
+        assert_eq!(d.max_connections_per_client, 256);
+        assert!(d.listen_backlog >= 1024);
+        let l = RouteLimits::default();
+        assert_eq!(l.cpu_time, Some(Duration::from_millis(100)));
+        assert_eq!(l.max_concurrency, 64);
     }
 
     #[test]
@@ -581,8 +835,9 @@ mod tests {
             ConfigBuilder::new()
                 .toml(text, ".")
                 .and_then(|b| b.build())
+                .map(drop)
+                .map_err(|e| format!("{e:#}"))
                 .unwrap_err()
-                .to_string()
         };
         assert!(bad("").contains("no routes"));
         assert!(bad("wrokers = 2").contains("unknown field"));
@@ -590,6 +845,10 @@ mod tests {
         assert!(bad(dup).contains("twice"));
         assert!(bad("[[route]]\npath=\"a\"\nmodule=\"a\"").contains("start with"));
         assert!(bad("[[route]]\npath=\"/metrics\"\nmodule=\"a\"").contains("metrics"));
+        let route = "[[route]]\npath=\"/a\"\nmodule=\"a\"\n";
+        assert!(bad(&format!("{route}max_running = 0")).contains("max_running"));
+        assert!(bad(&format!("max_connections = 0\n{route}")).contains("max_connections"));
+        assert!(bad(&format!("idle_timeout = \"0s\"\n{route}")).contains("idle_timeout"));
         let e = ConfigBuilder::new()
             .toml(
                 "[[route]]\npath=\"/a\"\nmodule=\"a\"\ndeadline=\"soon\"",

@@ -4,12 +4,12 @@
 //! Routes map paths to WASI command modules (compiled ahead of time by
 //! `lucetc`, or from `.wasm` at startup). For each request a worker thread
 //! takes a slot in a pre-reserved [`lucet_runtime::Region`], instantiates
-//! the module, runs `_start` with the request presented CGI style (see
-//! [`cgi`]), and drops the instance; the guest's stdout becomes the
-//! response. Per-route limits (deadline, heap, instruction budget, body and
-//! output size, concurrency) confine a misbehaving guest to its own
-//! request: it gets a 500 (504 past the deadline) and everyone else is
-//! served as before.
+//! the module, runs its start function and `_start` with the request
+//! presented CGI style (see [`cgi`]), and drops the instance; the guest's
+//! stdout becomes the response. Per-route limits (deadline, CPU time, heap,
+//! instruction budget, body and output size, concurrency) confine a
+//! misbehaving guest to its own request: it gets a 500 (504 past the
+//! deadline) and everyone else is served as before.
 //!
 //! ```no_run
 //! use lucet_serve::{ConfigBuilder, Server};
@@ -26,37 +26,43 @@
 //! # }
 //! ```
 //!
-//! Design, in short:
+//! Design, in short (the README says more):
 //! - Guest code never runs on the async runtime: a fixed pool of worker
-//!   threads runs one instance each, fed by a bounded queue; when the
-//!   queue is full the request gets 503 at once.
-//! - Each route has a region of its own with one slot per worker, so
-//!   instantiation never waits, and a slot is always reused for the same
-//!   module, which keeps its heap image mapped (see `Routes::load` for the
-//!   measurement behind this).
-//! - Deadlines: a supervisor thread stops a run (through the instance's
-//!   interrupt handle, which reaches a guest waiting in a WASI call too)
-//!   when its deadline passes. It sleeps until the earliest deadline but
-//!   never longer than the shortest configured one, so starting a run
-//!   never wakes it. (When this was written, `Instance::set_deadline` woke
-//!   the runtime's watchdog thread on every run, about a tenth of the
-//!   server's CPU at 15,000 requests/s.)
-//! - Noisy neighbours: a route whose guest ran into its deadline or
-//!   instruction budget spends the next `penalty` (10 s) in the slow lane,
-//!   `SCHED_IDLE` threads with their own tiny queue, so a tenant
-//!   that burns CPU until it is stopped gets little CPU while well-behaved
-//!   routes want it, and its excess requests get 503.
+//!   threads polls the requests' guests, each a future running its instance
+//!   with `run_async`; a guest that sleeps or waits for its request body is
+//!   suspended (asynchronous WASI, [`lucet_wasi::add_to_linker_async`]) and
+//!   holds no thread.
+//! - Routes share the workers by policy (`sched`): at most `max_running`
+//!   guests of a route at once, by default one less than the workers, and
+//!   the route that has used the least CPU time first.
+//! - Each route has a region of its own with a slot per request it may have
+//!   in the server, so instantiation never waits and a slot is reused for
+//!   the same module, which keeps its heap image mapped (see `Routes::load`).
+//! - Deadlines and CPU-time limits: a supervisor thread stops guests through
+//!   their interrupt handles (which reach guest code, blocked WASI calls and
+//!   suspended guests); no request wakes it.
+//! - Noisy neighbours: a route over its share (a trap, a limit hit, too
+//!   much CPU time or memory in one request) spends the next `penalty`
+//!   (10 s) in the slow lane, `SCHED_IDLE` threads with their own tiny
+//!   queue.
+//! - Connections: header-read and idle timeouts, caps in all and per client
+//!   address, a large listen backlog (`conn`).
 
 #![warn(missing_docs)]
 
 pub mod cgi;
 pub mod config;
+mod conn;
+mod cpu_clock;
 pub mod logging;
 pub mod metrics;
+mod outcome;
+mod output;
 mod pool;
 mod route;
+mod sched;
 mod server;
 
 pub use config::{Config, ConfigBuilder, RouteConfig, RouteLimits};
-pub use pool::Failure;
+pub use outcome::{Failure, FailureKind};
 pub use server::Server;

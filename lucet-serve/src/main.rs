@@ -61,6 +61,26 @@ struct Args {
     /// Default instruction budget per request.
     #[arg(long)]
     instruction_budget: Option<u64>,
+    /// Default CPU time limit per request, e.g. 50ms ("none" for none).
+    #[arg(long)]
+    cpu_time: Option<String>,
+    /// Close connections that have not sent a whole request head in this
+    /// long, e.g. 10s (default 10s).
+    #[arg(long)]
+    header_read_timeout: Option<String>,
+    /// Close keep-alive connections idle this long, e.g. 15s (default 15s).
+    #[arg(long)]
+    idle_timeout: Option<String>,
+    /// Open connections at most; more are accepted and closed (default
+    /// 10,000, less if the descriptor limit is lower).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Open connections per client address at most (default 256).
+    #[arg(long)]
+    max_connections_per_client: Option<usize>,
+    /// The listening socket's backlog (default 4096).
+    #[arg(long)]
+    listen_backlog: Option<u32>,
     /// How long shutdown waits for in-flight requests, e.g. 30s.
     #[arg(long)]
     shutdown_timeout: Option<String>,
@@ -77,8 +97,26 @@ fn main() {
     }
 }
 
+/// Raise the soft limit on open descriptors to the hard limit: each
+/// connection takes one, and the default soft limit (often 1,024) would
+/// cap connections far below what the server can hold.
+fn raise_descriptor_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 fn run() -> Result<()> {
     let args = Args::parse();
+    raise_descriptor_limit();
     // Log lines go to a buffer that a background thread writes to stderr
     // every 20 ms: request threads never wait on (or wake anyone for) a
     // log line; past 16 MiB of backlog lines are dropped and counted.
@@ -125,6 +163,24 @@ fn run() -> Result<()> {
     }
     if let Some(t) = args.shutdown_timeout {
         b = b.shutdown_timeout(t);
+    }
+    if let Some(c) = args.cpu_time {
+        b = b.cpu_time(c);
+    }
+    if let Some(t) = args.header_read_timeout {
+        b = b.header_read_timeout(t);
+    }
+    if let Some(t) = args.idle_timeout {
+        b = b.idle_timeout(t);
+    }
+    if let Some(n) = args.max_connections {
+        b = b.max_connections(n);
+    }
+    if let Some(n) = args.max_connections_per_client {
+        b = b.max_connections_per_client(n);
+    }
+    if let Some(n) = args.listen_backlog {
+        b = b.listen_backlog(n);
     }
     for k in args.trusted_key {
         b = b.trusted_key(k);

@@ -1,13 +1,15 @@
 //! Counters, gauges and histograms, rendered in the Prometheus text format.
 //!
 //! Everything on the request path is a relaxed atomic add: no locks, no
-//! allocation. Failures (rare) go through a small map under a mutex.
+//! allocation. Failures and slow-lane moves (rare) go through small maps
+//! under a mutex. Every label value is either a route as configured or a
+//! fixed identifier (`&'static str`): nothing rendered with `Debug`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Upper bounds (seconds) of the request latency buckets.
 const LATENCY_BUCKETS: [f64; 22] = [
@@ -18,6 +20,12 @@ const LATENCY_BUCKETS: [f64; 22] = [
 /// Upper bounds (seconds) of the instantiation time buckets.
 const INSTANTIATE_BUCKETS: [f64; 12] = [
     1e-6, 2.5e-6, 5e-6, 10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 5e-3, 25e-3,
+];
+
+/// Upper bounds (seconds) of the CPU time per request buckets.
+const CPU_BUCKETS: [f64; 14] = [
+    10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3,
+    1.0,
 ];
 
 /// A histogram with fixed buckets.
@@ -91,10 +99,33 @@ pub struct RouteMetrics {
     pub latency: Histogram,
     /// Time to create an instance.
     pub instantiate: Histogram,
+    /// CPU time of each request's guest (instantiation included).
+    pub cpu: Histogram,
     /// Guest failures by kind.
-    failures: Mutex<BTreeMap<String, u64>>,
+    failures: Mutex<BTreeMap<&'static str, u64>>,
+    /// Times the route was sent to the slow lane, by reason.
+    penalties: Mutex<BTreeMap<&'static str, u64>>,
     /// Requests sent to the slow lane.
     pub slow_lane: AtomicU64,
+    /// Until when (ms of [`Metrics::now_ms`]) the route is in the slow lane.
+    pub penalized_until_ms: AtomicU64,
+    /// CPU time its guests used, in nanoseconds.
+    pub cpu_ns: AtomicU64,
+    /// Time its guests held a worker thread, in nanoseconds.
+    pub worker_ns: AtomicU64,
+    /// Sum over its requests of the guest's memory at the end.
+    pub memory_bytes: AtomicU64,
+    /// The largest memory a guest of the route had.
+    pub memory_max_bytes: AtomicU64,
+    /// Wasm instructions its guests executed (modules compiled with
+    /// instruction counting only).
+    pub instructions: AtomicU64,
+    /// Its guests on a worker right now.
+    pub running: AtomicI64,
+    /// Its guests suspended right now (waiting for a timer or a body).
+    pub suspended: AtomicI64,
+    /// Its requests waiting for a worker right now (new or resumed).
+    pub queued: AtomicI64,
 }
 
 impl RouteMetrics {
@@ -104,9 +135,26 @@ impl RouteMetrics {
             statuses: (100..600).map(|_| AtomicU64::new(0)).collect(),
             latency: Histogram::new(&LATENCY_BUCKETS),
             instantiate: Histogram::new(&INSTANTIATE_BUCKETS),
+            cpu: Histogram::new(&CPU_BUCKETS),
             failures: Mutex::new(BTreeMap::new()),
+            penalties: Mutex::new(BTreeMap::new()),
             slow_lane: AtomicU64::new(0),
+            penalized_until_ms: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            worker_ns: AtomicU64::new(0),
+            memory_bytes: AtomicU64::new(0),
+            memory_max_bytes: AtomicU64::new(0),
+            instructions: AtomicU64::new(0),
+            running: AtomicI64::new(0),
+            suspended: AtomicI64::new(0),
+            queued: AtomicI64::new(0),
         }
+    }
+
+    /// Count a move to the slow lane for `reason` (`deadline`, `cpu_share`...).
+    pub fn penalty(&self, reason: &'static str) {
+        let mut p = self.penalties.lock().unwrap_or_else(|e| e.into_inner());
+        *p.entry(reason).or_default() += 1;
     }
 
     /// Count a response.
@@ -118,9 +166,9 @@ impl RouteMetrics {
     }
 
     /// Count a guest failure of `kind` (`heap_out_of_bounds`, `deadline`...).
-    pub fn failure(&self, kind: &str) {
+    pub fn failure(&self, kind: &'static str) {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        *f.entry(kind.to_string()).or_default() += 1;
+        *f.entry(kind).or_default() += 1;
     }
 
     /// Responses with `status` so far.
@@ -167,6 +215,39 @@ impl Rejection {
     ];
 }
 
+/// Why a connection was closed by the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnClose {
+    /// Accepted and closed at once: `max_connections` were open.
+    MaxConnections,
+    /// Accepted and closed at once: the client had
+    /// `max_connections_per_client` open.
+    PerClient,
+    /// No whole request head within `header_read_timeout`.
+    HeaderTimeout,
+    /// Idle longer than `idle_timeout`.
+    IdleTimeout,
+}
+
+impl ConnClose {
+    /// Its label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnClose::MaxConnections => "max_connections",
+            ConnClose::PerClient => "per_client",
+            ConnClose::HeaderTimeout => "header_timeout",
+            ConnClose::IdleTimeout => "idle_timeout",
+        }
+    }
+
+    const ALL: [ConnClose; 4] = [
+        ConnClose::MaxConnections,
+        ConnClose::PerClient,
+        ConnClose::HeaderTimeout,
+        ConnClose::IdleTimeout,
+    ];
+}
+
 /// Every metric of a server.
 pub struct Metrics {
     routes: Vec<RouteMetrics>,
@@ -178,8 +259,17 @@ pub struct Metrics {
     pub in_flight: AtomicI64,
     /// Requests waiting for a worker.
     pub queued: AtomicI64,
+    /// Connections open right now.
+    pub open_connections: AtomicI64,
+    /// Connections accepted (including those closed at once).
+    pub connections: AtomicU64,
     rejected: [AtomicU64; 5],
+    closed: [AtomicU64; 4],
+    epoch: Instant,
 }
+
+/// A per-route sample: name, help, and how to read it.
+type PerRoute<'a, T> = (&'a str, &'a str, &'a dyn Fn(&RouteMetrics) -> T);
 
 fn escape(label: &str) -> String {
     label
@@ -197,8 +287,28 @@ impl Metrics {
             live_instances: AtomicI64::new(0),
             in_flight: AtomicI64::new(0),
             queued: AtomicI64::new(0),
+            open_connections: AtomicI64::new(0),
+            connections: AtomicU64::new(0),
             rejected: Default::default(),
+            closed: Default::default(),
+            epoch: Instant::now(),
         }
+    }
+
+    /// Milliseconds since the metrics were made: the clock of slow-lane
+    /// penalties.
+    pub fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Count a connection the server closed.
+    pub fn conn_closed(&self, why: ConnClose) {
+        self.closed[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections closed for `why` so far.
+    pub fn conn_closed_count(&self, why: ConnClose) -> u64 {
+        self.closed[why as usize].load(Ordering::Relaxed)
     }
 
     /// Route `i`'s metrics.
@@ -254,8 +364,100 @@ impl Metrics {
             );
         }
         out.push_str(
+            "# HELP lucet_serve_request_cpu_seconds CPU time of each request's guest.\n\
+             # TYPE lucet_serve_request_cpu_seconds histogram\n",
+        );
+        for r in &self.routes {
+            let labels = format!("route=\"{}\"", r.label);
+            r.cpu
+                .render(&mut out, "lucet_serve_request_cpu_seconds", &labels);
+        }
+        let route_counters: [PerRoute<f64>; 5] = [
+            (
+                "lucet_serve_route_cpu_seconds_total",
+                "CPU time the route's guests used (instantiation included).",
+                &|r| r.cpu_ns.load(Ordering::Relaxed) as f64 / 1e9,
+            ),
+            (
+                "lucet_serve_route_worker_seconds_total",
+                "Time the route's guests held a worker thread.",
+                &|r| r.worker_ns.load(Ordering::Relaxed) as f64 / 1e9,
+            ),
+            (
+                "lucet_serve_route_memory_bytes_total",
+                "Sum over the route's requests of the guest's memory at its end.",
+                &|r| r.memory_bytes.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "lucet_serve_route_instructions_total",
+                "Wasm instructions the route's guests executed (counted modules only).",
+                &|r| r.instructions.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "lucet_serve_slow_lane_requests_total",
+                "Requests run in the low-priority lane because their route was over \
+                 its share (deadline, CPU time, budget, trap, CPU or memory per request).",
+                &|r| r.slow_lane.load(Ordering::Relaxed) as f64,
+            ),
+        ];
+        for (name, help, get) in route_counters {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for r in &self.routes {
+                let _ = writeln!(out, "{name}{{route=\"{}\"}} {}", r.label, get(r));
+            }
+        }
+        let now = self.now_ms();
+        let route_gauges: [PerRoute<i64>; 5] = [
+            (
+                "lucet_serve_route_memory_max_bytes",
+                "The largest memory a guest of the route had.",
+                &|r| r.memory_max_bytes.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "lucet_serve_route_running",
+                "The route's guests on a worker right now.",
+                &|r| r.running.load(Ordering::Relaxed),
+            ),
+            (
+                "lucet_serve_route_suspended",
+                "The route's guests suspended (waiting for a timer or a body) right now.",
+                &|r| r.suspended.load(Ordering::Relaxed),
+            ),
+            (
+                "lucet_serve_route_queued",
+                "The route's requests waiting for a worker right now.",
+                &|r| r.queued.load(Ordering::Relaxed),
+            ),
+            (
+                "lucet_serve_route_slow_lane",
+                "1 while the route is served by the slow lane.",
+                &|r| i64::from(r.penalized_until_ms.load(Ordering::Relaxed) > now),
+            ),
+        ];
+        for (name, help, get) in route_gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for r in &self.routes {
+                let _ = writeln!(out, "{name}{{route=\"{}\"}} {}", r.label, get(r));
+            }
+        }
+        out.push_str(
+            "# HELP lucet_serve_slow_lane_moves_total Times a route was sent to the slow \
+             lane, by the reason of the request that sent it.\n\
+             # TYPE lucet_serve_slow_lane_moves_total counter\n",
+        );
+        for r in &self.routes {
+            let p = r.penalties.lock().unwrap_or_else(|e| e.into_inner());
+            for (reason, n) in p.iter() {
+                let _ = writeln!(
+                    out,
+                    "lucet_serve_slow_lane_moves_total{{route=\"{}\",reason=\"{reason}\"}} {n}",
+                    r.label
+                );
+            }
+        }
+        out.push_str(
             "# HELP lucet_serve_guest_failures_total Requests whose guest failed, by kind \
-             (trap code, deadline, instruction_budget, exit, output_limit, ...).\n\
+             (trap code, deadline, cpu_time, instruction_budget, exit, output_limit, ...).\n\
              # TYPE lucet_serve_guest_failures_total counter\n",
         );
         for r in &self.routes {
@@ -263,23 +465,7 @@ impl Metrics {
             for (kind, n) in f.iter() {
                 let _ = writeln!(
                     out,
-                    "lucet_serve_guest_failures_total{{route=\"{}\",kind=\"{}\"}} {n}",
-                    r.label,
-                    escape(kind)
-                );
-            }
-        }
-        out.push_str(
-            "# HELP lucet_serve_slow_lane_requests_total Requests run in the low-priority \
-             lane because their route recently ran out its deadline or budget.\n\
-             # TYPE lucet_serve_slow_lane_requests_total counter\n",
-        );
-        for r in &self.routes {
-            let n = r.slow_lane.load(Ordering::Relaxed);
-            if n > 0 {
-                let _ = writeln!(
-                    out,
-                    "lucet_serve_slow_lane_requests_total{{route=\"{}\"}} {n}",
+                    "lucet_serve_guest_failures_total{{route=\"{}\",kind=\"{kind}\"}} {n}",
                     r.label
                 );
             }
@@ -294,6 +480,29 @@ impl Metrics {
                 "lucet_serve_rejected_total{{reason=\"{}\"}} {}",
                 why.as_str(),
                 self.rejected[why as usize].load(Ordering::Relaxed)
+            );
+        }
+        out.push_str(
+            "# HELP lucet_serve_connections_total Connections accepted.\n\
+             # TYPE lucet_serve_connections_total counter\n",
+        );
+        let _ = writeln!(
+            out,
+            "lucet_serve_connections_total {}",
+            self.connections.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP lucet_serve_connections_closed_total Connections the server closed: \
+             refused at accept (max_connections, per_client) or timed out (header_timeout, \
+             idle_timeout).\n\
+             # TYPE lucet_serve_connections_closed_total counter\n",
+        );
+        for why in ConnClose::ALL {
+            let _ = writeln!(
+                out,
+                "lucet_serve_connections_closed_total{{reason=\"{}\"}} {}",
+                why.as_str(),
+                self.closed[why as usize].load(Ordering::Relaxed)
             );
         }
         let gauges = [
@@ -311,6 +520,11 @@ impl Metrics {
                 "lucet_serve_queued_requests",
                 "Requests waiting for a worker.",
                 &self.queued,
+            ),
+            (
+                "lucet_serve_open_connections",
+                "Connections open right now.",
+                &self.open_connections,
             ),
         ];
         for (name, help, g) in gauges {

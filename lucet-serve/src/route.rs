@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use lucet_runtime::{Limits, Linker, Module, Region, TrustedKeys};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A route ready to serve.
@@ -20,11 +20,11 @@ pub struct Route {
     /// The compiled module.
     pub module: Arc<Module>,
     /// Where its instances are created: a region of its own (see
-    /// [`Routes::load`]).
+    /// [`Routes::load`]), one slot per request it may have in the server.
     pub region: Region,
+    /// Its guests that may run on workers at once (`max_running`, resolved).
+    pub max_running: usize,
     in_flight: AtomicUsize,
-    /// Until when (pool milliseconds) the route is in the slow lane.
-    penalized_until: AtomicU64,
 }
 
 /// A request counted against its route's concurrency limit until dropped.
@@ -42,21 +42,8 @@ impl Route {
     pub fn admit(self: &Arc<Route>) -> Option<Permit> {
         let n = self.in_flight.fetch_add(1, Ordering::Relaxed);
         let permit = Permit(self.clone());
-        match self.config.limits.max_concurrency {
-            Some(max) if n >= max => None, // dropping the permit undoes the count
-            _ => Some(permit),
-        }
-    }
-
-    /// Whether the route is in the slow lane at `now_ms`.
-    pub fn penalized(&self, now_ms: u64) -> bool {
-        self.penalized_until.load(Ordering::Relaxed) > now_ms
-    }
-
-    /// Keep the route in the slow lane until `until_ms`; whether it was
-    /// already there at `now_ms`.
-    pub fn penalize(&self, now_ms: u64, until_ms: u64) -> bool {
-        self.penalized_until.fetch_max(until_ms, Ordering::Relaxed) > now_ms
+        // Dropping the permit undoes the count.
+        (n < self.config.limits.max_concurrency).then_some(permit)
     }
 }
 
@@ -72,19 +59,27 @@ impl Routes {
     /// Load every route's module, compiling `.wasm`/`.wat` files into
     /// `scratch`, and check each can be instantiated.
     ///
-    /// Each route gets a region of its own, with one slot per worker
-    /// (`slots`: a worker holds one instance at a time). A slot keeps the
-    /// heap image mapping of the module it last held, so a slot reused for
-    /// the same module costs no system call; in a region shared by several
-    /// routes, the free list hands a worker whichever slot it freed last,
-    /// and alternating routes remap and re-fault the image on every switch.
-    /// Measured with hello and 10% out-of-bounds requests on one core:
-    /// instantiation went from ~3 µs to ~20 µs for the switching requests
-    /// and throughput fell by a third. Regions only reserve address space
-    /// (about 4 GiB per slot, nothing resident until used), so a region per
-    /// route costs little: 100 routes with 3 workers reserve ~1.2 TiB of
-    /// the 128 TiB available and use ~900 of the kernel's 65,530 mappings.
-    pub fn load(config: &Config, slots: usize, linker: &Linker, scratch: &Path) -> Result<Routes> {
+    /// Each route gets a region of its own, with a slot per request it may
+    /// have in the server (`max_concurrency`: running, queued or
+    /// suspended, each holds at most one instance). A slot keeps the heap
+    /// image mapping of the module it last held, so a slot reused for the
+    /// same module costs no system call; in a region shared by several
+    /// routes, alternating routes remapped and re-faulted the image on
+    /// every switch. Measured with hello and 10% out-of-bounds requests on
+    /// one core: instantiation went from ~3 µs to ~20 µs for the switching
+    /// requests and throughput fell by a third. Regions only reserve
+    /// address space (about 4 GiB per slot, nothing resident until used):
+    /// 100 routes with the default 64 slots reserve ~26 TiB of the 128 TiB
+    /// a process can address; free slots are given back their memory
+    /// (see `Limits::heap_keep_resident`).
+    ///
+    /// `workers` resolves each route's default `max_running`.
+    pub fn load(
+        config: &Config,
+        workers: usize,
+        linker: &Linker,
+        scratch: &Path,
+    ) -> Result<Routes> {
         let mut routes = Vec::new();
         let mut exact = HashMap::new();
         let mut prefixes = Vec::new();
@@ -102,13 +97,18 @@ impl Routes {
                 stack_size: rc.limits.stack,
                 ..Limits::default()
             };
-            let region = Region::new(slots, limits)
+            let region = Region::new(rc.limits.max_concurrency, limits)
                 .with_context(|| format!("route {}: creating a region", rc.path))?;
-            // Instantiate once now, so a missing import or a module too
-            // big for the limits is a startup error, not a 500 per request.
-            drop(region.instantiate(&module, linker).with_context(|| {
-                format!("route {}: instantiating {}", rc.path, rc.module.display())
-            })?);
+            // Instantiate once now (without running a start function), so a
+            // missing import or a module too big for the limits is a
+            // startup error, not a 500 per request.
+            drop(
+                region
+                    .instantiate_unstarted(&module, linker)
+                    .with_context(|| {
+                        format!("route {}: instantiating {}", rc.path, rc.module.display())
+                    })?,
+            );
             let (script_name, prefix) = match rc.path.strip_suffix("/...") {
                 Some(p) => (p.to_string(), true),
                 None => (rc.path.clone(), false),
@@ -124,8 +124,11 @@ impl Routes {
                 script_name,
                 module,
                 region,
+                max_running: rc
+                    .limits
+                    .max_running
+                    .unwrap_or(workers.saturating_sub(1).max(1)),
                 in_flight: AtomicUsize::new(0),
-                penalized_until: AtomicU64::new(0),
             }));
         }
         prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
@@ -195,10 +198,8 @@ fn load_module(
         }
     };
     let data = module.data();
-    if data.start.is_some() {
-        // It would run inside instantiation, before any deadline applies.
-        bail!("{name}: the module has a start function; handlers must be WASI commands (_start)");
-    }
+    // A wasm start function is fine: it runs (`Instance::start`) under the
+    // request's deadline, CPU time and budget, like `_start`.
     match module.export_func_type("_start") {
         Some(t) if t.params.is_empty() && t.results.is_empty() => {}
         Some(t) => bail!("{name}: _start has type {t}, expected () -> ()"),

@@ -1,16 +1,19 @@
-//! The HTTP side: accept connections (hyper, HTTP/1.1 with keep-alive),
-//! route requests, hand them to the worker pool, turn outcomes into
-//! responses, metrics and one log line each; shut down gracefully.
+//! The HTTP side: accept connections (hyper, HTTP/1.1 with keep-alive)
+//! within the connection limits, route requests, hand them to the worker
+//! pool (streaming request bodies to guests as they arrive), turn outcomes
+//! into responses, metrics and one log line each; shut down gracefully.
 
 use crate::cgi::{self, RequestInfo};
 use crate::config::Config;
+use crate::conn::{self, ConnLimits, ConnPhase, Tracked};
 use crate::metrics::{Metrics, Rejection, RouteMetrics};
-use crate::pool::{Job, Pool, PoolConfig};
+use crate::outcome::{Failure, FailureKind};
+use crate::pool::{Job, Outcome, Pool, PoolConfig, Stdin};
 use crate::route::Routes;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -40,6 +43,9 @@ pub struct Server {
     state: Arc<State>,
     listener: std::net::TcpListener,
     shutdown_timeout: Duration,
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    limits: Arc<ConnLimits>,
     /// Shared objects compiled from `.wasm` routes live here.
     _scratch: tempfile::TempDir,
 }
@@ -57,33 +63,36 @@ impl Server {
             slow_workers: config.slow_workers,
             slow_queue: config.slow_queue,
             penalty: config.penalty,
-            min_deadline: config.routes.iter().filter_map(|r| r.limits.deadline).min(),
+            slow_lane_cpu: config.slow_lane_cpu,
         };
-        let pool = Pool::new(&pool_config, metrics.clone()).context("starting worker threads")?;
-        let slots = config.workers
-            + if config.penalty.is_some() {
-                config.slow_workers
-            } else {
-                0
-            };
         let scratch = tempfile::Builder::new()
             .prefix("lucet-serve-")
             .tempdir()
             .context("creating a directory for compiled modules")?;
-        let routes = Routes::load(&config, slots, pool.linker(), scratch.path())?;
-        let listener = std::net::TcpListener::bind(config.listen)
+        let linker = crate::pool::linker();
+        let routes = Routes::load(&config, config.workers, &linker, scratch.path())?;
+        let pool = Pool::new(&pool_config, &routes, linker, metrics.clone())
+            .context("starting worker threads")?;
+        let listener = conn::listen(config.listen, config.listen_backlog)
             .with_context(|| format!("binding {}", config.listen))?;
-        listener.set_nonblocking(true)?;
         for r in routes.all() {
             info!(
                 route = %r.config.path,
                 module = %r.config.module.display(),
                 deadline = ?r.config.limits.deadline,
+                cpu_time = ?r.config.limits.cpu_time,
                 heap = r.config.limits.heap,
                 instruction_budget = ?r.config.limits.instruction_budget,
+                max_concurrency = r.config.limits.max_concurrency,
+                max_running = r.max_running,
                 "route ready"
             );
         }
+        let limits = ConnLimits::new(
+            config.max_connections,
+            config.max_connections_per_client,
+            metrics.clone(),
+        );
         Ok(Server {
             state: Arc::new(State {
                 routes,
@@ -94,6 +103,9 @@ impl Server {
             }),
             listener,
             shutdown_timeout: config.shutdown_timeout,
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            limits,
             _scratch: scratch,
         })
     }
@@ -114,34 +126,100 @@ impl Server {
     /// requests finish (closing idle connections), and stop the workers.
     /// Requests still running after the shutdown timeout are stopped.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        let listener = tokio::net::TcpListener::from_std(self.listener)?;
-        info!(addr = %listener.local_addr()?, "listening");
+        info!(addr = %self.listener.local_addr()?, "listening");
+        // Accepted with std's accept on readiness from tokio, so that a
+        // connection refused by the limits is closed without ever being
+        // registered with the event loop.
+        // SAFETY: the listener owns its descriptor, which stays open and
+        // the same for as long as the AsyncFd (its owner now) lives.
+        let listener = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(
+                self.listener,
+                tokio::io::Interest::READABLE,
+            )
+        }?;
         let graceful = GracefulShutdown::new();
         let http = http1::Builder::new();
+        let epoch = tokio::time::Instant::now();
+        let (header_timeout, idle_timeout) = (self.header_read_timeout, self.idle_timeout);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = match accepted {
-                        Ok(a) => a,
+                ready = listener.readable() => {
+                    let mut ready = match ready {
+                        Ok(r) => r,
                         Err(e) => {
+                            warn!(error = %e, "polling the listener failed");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    };
+                    let (stream, peer) = match ready.try_io(|l| l.get_ref().accept()) {
+                        Ok(Ok(a)) => a,
+                        Ok(Err(e)) => {
                             // Out of descriptors and the like: back off.
                             warn!(error = %e, "accept failed");
                             tokio::time::sleep(Duration::from_millis(10)).await;
                             continue;
                         }
+                        // Not ready after all.
+                        Err(_) => continue,
+                    };
+                    self.state.metrics.connections.fetch_add(1, Ordering::Relaxed);
+                    let guard = match self.limits.admit(peer.ip()) {
+                        Ok(g) => g,
+                        Err(why) => {
+                            // Accepted and closed at once, counted: with a
+                            // reset (linger 0), so the refusal leaves no
+                            // connection to wind down on either side.
+                            self.state.metrics.conn_closed(why);
+                            debug!(%peer, reason = why.as_str(), "connection refused");
+                            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                            drop(stream);
+                            continue;
+                        }
+                    };
+                    let stream = match stream
+                        .set_nonblocking(true)
+                        .and_then(|()| tokio::net::TcpStream::from_std(stream))
+                    {
+                        Ok(s) => s,
+                        Err(e) => {
+                            warn!(%peer, error = %e, "cannot use an accepted connection");
+                            continue;
+                        }
                     };
                     let _ = stream.set_nodelay(true);
                     let local = stream.local_addr().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+                    let phase = ConnPhase::new(epoch);
                     let state = self.state.clone();
+                    let p = phase.clone();
                     let service = service_fn(move |req| {
                         let state = state.clone();
-                        async move { Ok::<_, Infallible>(handle(&state, req, peer, local).await) }
+                        let phase = p.clone();
+                        async move {
+                            phase.busy();
+                            let r = handle(&state, req, peer, local).await;
+                            phase.idle();
+                            Ok::<_, Infallible>(r)
+                        }
                     });
-                    let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                    let io = TokioIo::new(Tracked::new(stream, phase.clone()));
+                    let conn = graceful.watch(http.serve_connection(io, service));
+                    let metrics = self.state.metrics.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            debug!(%peer, error = %e, "connection ended with an error");
+                        let _guard = guard;
+                        tokio::select! {
+                            r = conn => {
+                                if let Err(e) = r {
+                                    debug!(%peer, error = %e, "connection ended with an error");
+                                }
+                            }
+                            why = conn::watch(phase, header_timeout, idle_timeout) => {
+                                // Dropping the connection closes it.
+                                metrics.conn_closed(why);
+                                debug!(%peer, reason = why.as_str(), "connection closed");
+                            }
                         }
                     });
                 }
@@ -277,20 +355,37 @@ async fn route_request(
     if declared.is_some_and(|n| n > limits.max_body) {
         return refuse(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
     }
-    let body = match Limited::new(body, limits.max_body as usize).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
-        }
-        Err(_) => return refuse(StatusCode::BAD_REQUEST, "error reading the body"),
-    };
-
     let Some(permit) = route.admit() else {
         state.metrics.reject(Rejection::RouteConcurrency);
         return refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "route at its concurrency limit",
         );
+    };
+    // With a declared length the guest reads the body as it arrives (a
+    // guest waiting for it is suspended, holding no thread); a chunked
+    // body is gathered first, so that CONTENT_LENGTH can say its length.
+    let (stdin, content_length, mut feed) = if body.is_end_stream() {
+        (Stdin::Bytes(Bytes::new()), 0, None)
+    } else if let Some(n) = declared {
+        let (writer, reader) = lucet_wasi::async_pipe();
+        (Stdin::Streaming(reader), n, Some((body, writer)))
+    } else {
+        let wait = limits.deadline.unwrap_or(Duration::from_secs(10));
+        let gathered =
+            tokio::time::timeout(wait, Limited::new(body, limits.max_body as usize).collect());
+        match gathered.await {
+            Err(_) => return refuse(StatusCode::REQUEST_TIMEOUT, "body too slow"),
+            Ok(Ok(b)) => {
+                let b = b.to_bytes();
+                let n = b.len() as u64;
+                (Stdin::Bytes(b), n, None)
+            }
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                return refuse(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
+            }
+            Ok(Err(_)) => return refuse(StatusCode::BAD_REQUEST, "error reading the body"),
+        }
     };
     let env = cgi::request_env(&RequestInfo {
         method,
@@ -299,25 +394,57 @@ async fn route_request(
         headers: &parts.headers,
         route: label,
         script_name: &route.script_name,
-        content_length: body.len(),
+        content_length,
         peer,
         local,
     });
-    let (reply, outcome) = oneshot::channel();
+    let (reply, mut outcome) = oneshot::channel();
     let job = Job {
         route: route.clone(),
         env,
-        body,
+        stdin,
         reply,
-        permit: Some(permit),
+        permit,
     };
-    if let Err(why) = state.pool.submit(job) {
-        state.metrics.reject(why);
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, why.as_str());
-    }
-    let Ok(outcome) = outcome.await else {
-        state.metrics.reject(Rejection::ShuttingDown);
-        return refuse(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    let abandon = match state.pool.submit(job) {
+        Ok(info) => Abandon(Some(info)),
+        Err(why) => {
+            state.metrics.reject(why);
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, why.as_str());
+        }
+    };
+    // Wait for the guest, feeding it the body meanwhile. (If the client
+    // goes away, hyper drops this future: `abandon` stops the guest.)
+    let outcome: Outcome = loop {
+        tokio::select! {
+            biased;
+            o = &mut outcome => match o {
+                Ok(o) => {
+                    abandon.disarm();
+                    break o;
+                }
+                Err(_) => {
+                    state.metrics.reject(Rejection::ShuttingDown);
+                    return refuse(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+                }
+            },
+            frame = next_frame(&mut feed) => match frame {
+                Some(Ok(f)) => {
+                    if let (Ok(data), Some((_, w))) = (f.into_data(), &feed) {
+                        w.write(&data);
+                    }
+                }
+                // The end: the guest reads end-of-file after the data.
+                None => {
+                    if let Some((_, w)) = feed.take() {
+                        w.finish();
+                    }
+                }
+                // Cut short: the guest's next read fails (the writer is
+                // dropped unfinished).
+                Some(Err(_)) => feed = None,
+            },
+        }
     };
 
     if let Some(d) = outcome.instantiate {
@@ -325,6 +452,7 @@ async fn route_request(
     }
     let inst_us = outcome.instantiate.map_or(0, |d| d.as_micros() as u64);
     let run_us = outcome.run.as_micros() as u64;
+    let cpu_us = outcome.cpu.as_micros() as u64;
     let failure = match outcome.result {
         Ok(stdout) => match cgi::parse_output(stdout) {
             Ok(cgi) => {
@@ -346,24 +474,21 @@ async fn route_request(
                     us = elapsed.as_micros() as u64,
                     inst_us,
                     run_us,
+                    cpu_us,
                     "request"
                 );
                 return r;
             }
-            Err(e) => crate::pool::Failure {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                kind: "bad_output".into(),
-                message: e.0,
-            },
+            Err(e) => Failure::new(FailureKind::BadOutput, e.0),
         },
         Err(f) => f,
     };
     let elapsed = start.elapsed();
-    let status = failure.status;
+    let status = failure.status();
     rm.response(status.as_u16(), elapsed);
     if status != StatusCode::SERVICE_UNAVAILABLE {
         // (503s here are refusals counted in lucet_serve_rejected_total.)
-        rm.failure(&failure.kind);
+        rm.failure(failure.kind.as_str());
     }
     let stderr = String::from_utf8_lossy(&outcome.stderr);
     warn!(
@@ -375,18 +500,53 @@ async fn route_request(
         us = elapsed.as_micros() as u64,
         inst_us,
         run_us,
+        cpu_us,
         kind = failure.kind.as_str(),
         cause = failure.message.as_str(),
         stderr = stderr.trim_end(),
         "request failed"
     );
-    text(
+    let mut r = text(
         status,
         format!(
             "{} {}: the handler failed ({})\n",
             status.as_u16(),
             status.canonical_reason().unwrap_or(""),
-            failure.kind
+            failure.kind.as_str()
         ),
-    )
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    r
+}
+
+/// Stops a request's guest if dropped armed: its handler was dropped
+/// because the client went away.
+struct Abandon(Option<Arc<crate::sched::TaskInfo>>);
+
+impl Abandon {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if let Some(info) = self.0.take() {
+            info.abandon();
+        }
+    }
+}
+
+/// The next frame of a body being fed to a guest; never, once there is
+/// none.
+async fn next_frame(
+    feed: &mut Option<(Incoming, lucet_wasi::AsyncPipeWriter)>,
+) -> Option<Result<hyper::body::Frame<Bytes>, hyper::Error>> {
+    match feed {
+        Some((body, _)) => body.frame().await,
+        None => std::future::pending().await,
+    }
 }

@@ -9,14 +9,20 @@
 //! [`HostError::Stopped`], which the dispatcher turns into the runtime's
 //! termination error.
 //!
-//! An asynchronous variant (a server running guests on an event loop) needs
-//! only another [`Stop::wait`]: readiness of the same descriptors as a
-//! future, raced with the stop.
+//! An [`AsyncInput`] (a request body still arriving) has no descriptor of
+//! its own: a wait on it here registers an [`EventWaker`], whose eventfd
+//! joins the same poll. Under [`add_to_linker_async`](crate::add_to_linker_async)
+//! waits on timers and async inputs do not come here at all: the guest is
+//! suspended on a future instead (see `crate::suspend`), and only waits on
+//! host descriptors still take this path.
 
+use crate::async_input::AsyncInput;
 use crate::errno::{Errno, HostError, HostResult};
 use rustix::event::{PollFd, PollFlags};
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::task::{Context, Wake, Waker};
 use std::time::{Duration, Instant};
 
 /// The stop event of the run a WASI call belongs to.
@@ -141,6 +147,84 @@ pub(crate) fn when_ready<T>(
     }
 }
 
+/// A waker that makes an eventfd readable, so that a synchronous wait can
+/// poll for an [`AsyncInput`] beside descriptors and the stop event.
+pub(crate) struct EventWaker {
+    fd: Arc<OwnedFd>,
+    waker: Waker,
+}
+
+struct EventWake(Arc<OwnedFd>);
+
+impl Wake for EventWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // A full counter (never, in practice) is readable all the same.
+        let _ = rustix::io::write(&*self.0, &1u64.to_ne_bytes());
+    }
+}
+
+impl EventWaker {
+    pub fn new() -> HostResult<EventWaker> {
+        let fd = Arc::new(rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )?);
+        let waker = Waker::from(Arc::new(EventWake(fd.clone())));
+        Ok(EventWaker { fd, waker })
+    }
+
+    /// A context whose waker makes [`fd`](Self::fd) readable.
+    pub fn context(&self) -> Context<'_> {
+        Context::from_waker(&self.waker)
+    }
+
+    /// Readable once woken.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Make it unreadable again, before polling the input anew.
+    pub fn reset(&self) {
+        let mut b = [0u8; 8];
+        let _ = rustix::io::read(&*self.fd, &mut b);
+    }
+}
+
+/// Read from an [`AsyncInput`] on this thread: what has arrived, or wait
+/// (unless `nonblock`: `EAGAIN`) until something does, the input ends, or
+/// the run is stopped.
+pub(crate) fn read_async_input(
+    stop: &Stop,
+    input: &dyn AsyncInput,
+    nonblock: bool,
+    buf: &mut [u8],
+) -> HostResult<usize> {
+    let mut waker: Option<EventWaker> = None;
+    loop {
+        match input.read_now(buf) {
+            Err(e) if would_block(&e) => {
+                if nonblock {
+                    return Err(Errno::Again.into());
+                }
+                if waker.is_none() {
+                    waker = Some(EventWaker::new()?);
+                }
+                let w = waker.as_ref().expect("just made");
+                w.reset();
+                if input.poll_readable(&mut w.context()).is_pending() {
+                    stop.wait_for(w.fd(), PollFlags::IN, None)?;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            r => return Ok(r?),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +266,35 @@ mod tests {
         let n = nonblocking(&stop, r.as_fd(), PollFlags::IN, false, || read(&mut buf)).unwrap();
         assert_eq!(&buf[..n], b"hi");
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn an_async_input_is_waited_for_on_the_thread_and_stoppable() {
+        let (w, r) = crate::async_pipe();
+        let (stop_r, stop_w) = rustix::pipe::pipe().unwrap();
+        let stop = Stop::new(stop_r.as_raw_fd());
+        let mut buf = [0u8; 8];
+        assert!(matches!(
+            read_async_input(&stop, &r, true, &mut buf),
+            Err(HostError::Errno(Errno::Again))
+        ));
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            w.write(b"body");
+            w
+        });
+        let n = read_async_input(&stop, &r, false, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"body");
+        let _w = writer.join().unwrap();
+        // Nothing more comes: only the stop ends the wait.
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            rustix::io::write(&stop_w, b"x").unwrap();
+        });
+        assert!(matches!(
+            read_async_input(&stop, &r, false, &mut buf),
+            Err(HostError::Stopped)
+        ));
+        stopper.join().unwrap();
     }
 }

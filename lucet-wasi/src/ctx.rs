@@ -1,6 +1,7 @@
 //! The per-instance WASI state and its builder.
 
 use crate::abi::rights;
+use crate::async_input::AsyncInput;
 use crate::block::Stop;
 use crate::fd_table::{DirFd, Entry, FdTable, Kind, Socket, DEFAULT_MAX_FDS};
 use crate::stdio::{HostIo, HostStream, Input, Output};
@@ -11,6 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Why a [`WasiCtx`] could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +95,7 @@ pub struct WasiCtx {
 enum InputSpec {
     Inherit,
     Reader(Box<dyn Read + Send>),
+    Async(Arc<dyn AsyncInput>),
 }
 
 enum OutputSpec {
@@ -221,6 +224,18 @@ impl WasiCtxBuilder {
         self
     }
 
+    /// Feed the guest's stdin from `input`, whose data may still be
+    /// arriving (e.g. the reading end of an [`async_pipe`](crate::async_pipe)).
+    /// Under [`add_to_linker_async`](crate::add_to_linker_async) a guest
+    /// that reads or polls it before data has arrived is suspended without
+    /// holding a thread; under [`add_to_linker`](crate::add_to_linker) the
+    /// call waits on its thread. Either way a deadline or interrupt ends
+    /// the wait.
+    pub fn stdin_async(mut self, input: impl AsyncInput) -> Self {
+        self.stdin = InputSpec::Async(Arc::new(input));
+        self
+    }
+
     /// Send the guest's stdout to `writer` (e.g. a [`WritePipe`](crate::WritePipe)).
     pub fn stdout(mut self, writer: impl Write + Send + 'static) -> Self {
         self.stdout = OutputSpec::Writer(Box::new(writer));
@@ -280,6 +295,7 @@ impl WasiCtxBuilder {
         let stdin = match self.stdin {
             InputSpec::Inherit => Input::Inherit(HostIo::new(HostStream::Stdin)),
             InputSpec::Reader(r) => Input::Reader(r),
+            InputSpec::Async(a) => Input::Async(a),
         };
         let output = |spec, host| match spec {
             OutputSpec::Inherit => Output::Inherit(HostIo::new(host)),

@@ -26,7 +26,7 @@ const BOUNCE_MAX: u32 = 16 << 20;
 
 /// Read with `read` into the guest buffers `iovs` (`total` bytes in all),
 /// in one call of `read` so that a pipe or terminal is read at most once.
-fn scatter_read(
+pub(crate) fn scatter_read(
     mem: &mut GuestMemory<'_>,
     iovs: &[IoVec],
     total: u32,

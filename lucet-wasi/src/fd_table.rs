@@ -98,6 +98,7 @@ impl Entry {
             Kind::File(f) => f.stream,
             Kind::Stdin(Input::Inherit(h)) | Kind::Stdout(Output::Inherit(h)) => h.waits,
             Kind::Stdin(Input::Reader(_)) | Kind::Stdout(Output::Writer(_)) => false,
+            Kind::Stdin(Input::Async(_)) => true,
             Kind::Socket(_) => true,
             Kind::Dir(_) => false,
         }

@@ -35,17 +35,17 @@ impl Param for u64 {
 type Call = fn(&mut WasiCtx, &mut GuestMemory<'_>, &[Val]) -> HostResult;
 
 /// One WASI function.
-struct WasiFunc {
-    name: &'static str,
+pub(crate) struct WasiFunc {
+    pub name: &'static str,
     params: &'static [ValType],
     /// `false` only for `proc_exit`, which returns nothing.
-    returns_errno: bool,
+    pub returns_errno: bool,
     call: Call,
 }
 
 macro_rules! wasi_funcs {
     ($( $name:ident => $module:ident ( $($arg:ident : $ty:ty),* ) $(-> $never:tt)? ; )*) => {
-        const FUNCS: &[WasiFunc] = &[ $(
+        pub(crate) const FUNCS: &[WasiFunc] = &[ $(
             WasiFunc {
                 name: stringify!($name),
                 params: &[$(<$ty as Param>::TYPE),*],
@@ -113,7 +113,7 @@ wasi_funcs! {
 }
 
 impl WasiFunc {
-    fn ty(&self) -> FuncType {
+    pub fn ty(&self) -> FuncType {
         let results = if self.returns_errno {
             vec![ValType::I32]
         } else {
@@ -152,6 +152,11 @@ const MAY_WAIT: &[&str] = &[
     "sock_send",
 ];
 
+/// Whether function `name` can wait at all.
+pub(crate) fn may_wait(name: &str) -> bool {
+    MAY_WAIT.contains(&name)
+}
+
 /// Whether this call of `f` can wait, and so needs the run's stop event
 /// (which the runtime creates on first use: an instance that never waits
 /// never has one). Reads and writes wait only on descriptors that can.
@@ -166,7 +171,7 @@ fn needs_stop(cx: &WasiCtx, f: &WasiFunc, args: &[Val]) -> bool {
 }
 
 /// Run `call` with the instance's [`WasiCtx`] and memory.
-fn dispatch(
+pub(crate) fn dispatch(
     caller: &mut Caller<'_>,
     f: &WasiFunc,
     may_wait: bool,
@@ -221,7 +226,7 @@ fn dispatch(
 /// instance using them needs a [`WasiCtx`] set as its context.
 pub fn add_to_linker(linker: &mut Linker) {
     for f in FUNCS {
-        let may_wait = MAY_WAIT.contains(&f.name);
+        let may_wait = may_wait(f.name);
         linker.func(MODULE, f.name, f.ty(), move |caller, args, results| {
             dispatch(caller, f, may_wait, args, results)
         });

@@ -6,7 +6,8 @@
 //! run is stopped, whichever comes first.
 
 use crate::abi::{eventrwflags, eventtype, size, subclockflags};
-use crate::block::Stop;
+use crate::async_input::AsyncInput;
+use crate::block::{EventWaker, Stop};
 use crate::clock;
 use crate::ctx::WasiCtx;
 use crate::errno::{Errno, HostResult};
@@ -16,11 +17,13 @@ use crate::stdio::{Input, Output};
 use rustix::event::{PollFd, PollFlags};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// One `event` to report.
 #[derive(Clone, Copy, Debug, Default)]
-struct Event {
+pub(crate) struct Event {
     userdata: u64,
     error: u16,
     kind: u8,
@@ -58,6 +61,8 @@ enum Readiness<'a> {
     Now(u64),
     /// Ask the host: poll this descriptor for these events.
     Host(BorrowedFd<'a>, PollFlags),
+    /// Ask the embedder's input.
+    Async(Arc<dyn AsyncInput>),
 }
 
 /// A descriptor subscription waiting on the host.
@@ -68,14 +73,56 @@ struct HostWait {
     slot: usize,
 }
 
-pub(crate) fn poll_oneoff(
-    cx: &mut WasiCtx,
-    mem: &mut GuestMemory<'_>,
+/// A read subscription waiting on an [`AsyncInput`].
+pub(crate) struct InputWait {
+    pub userdata: u64,
+    pub input: Arc<dyn AsyncInput>,
+}
+
+impl InputWait {
+    /// Its event, if the input is readable (registering `cx`'s waker if not).
+    pub fn poll(&self, cx: &mut Context<'_>) -> Option<Event> {
+        match self.input.poll_readable(cx) {
+            Poll::Ready(nbytes) => Some(Event {
+                userdata: self.userdata,
+                kind: eventtype::FD_READ,
+                nbytes,
+                ..Event::default()
+            }),
+            Poll::Pending => None,
+        }
+    }
+}
+
+/// A call's subscriptions, sorted by how each is answered.
+pub(crate) struct Subscriptions<'a> {
+    /// Events already known.
+    pub ready: Vec<Event>,
+    /// (userdata, when) of each clock.
+    pub clocks: Vec<(u64, Instant)>,
+    /// Descriptors to poll on the host, and the subscriptions they answer.
+    waits: Vec<HostWait>,
+    fds: Vec<PollFd<'a>>,
+    /// Reads of inputs that may not have data yet.
+    pub inputs: Vec<InputWait>,
+}
+
+impl Subscriptions<'_> {
+    /// Whether waiting needs the host's `poll(2)` (descriptors the host
+    /// must watch).
+    pub fn needs_host_poll(&self) -> bool {
+        !self.fds.is_empty()
+    }
+}
+
+/// Check poll_oneoff's pointers and copy the subscriptions in.
+pub(crate) fn read_subscriptions(
+    mem: &GuestMemory<'_>,
     subs: u32,
     out: u32,
     nsubs: u32,
     nevents: u32,
-) -> HostResult {
+) -> HostResult<Vec<u8>> {
     if nsubs == 0 {
         return Err(Errno::Inval.into());
     }
@@ -84,13 +131,23 @@ pub(crate) fn poll_oneoff(
     let input = mem.slice(subs, in_len)?.to_vec();
     mem.slice(out, out_len)?;
     mem.slice(nevents, 4)?;
-    let stop: Stop = cx.stop;
+    Ok(input)
+}
 
-    let start = Instant::now();
-    let mut ready: Vec<Event> = Vec::new();
-    let mut clocks: Vec<(u64, Instant)> = Vec::new();
-    let mut waits: Vec<HostWait> = Vec::new();
-    let mut fds: Vec<PollFd<'_>> = Vec::new();
+/// Sort the subscriptions in `input` (checked by [`read_subscriptions`]);
+/// clock timeouts count from `start`.
+pub(crate) fn subscriptions<'a>(
+    cx: &'a WasiCtx,
+    input: &[u8],
+    start: Instant,
+) -> HostResult<Subscriptions<'a>> {
+    let mut s = Subscriptions {
+        ready: Vec::new(),
+        clocks: Vec::new(),
+        waits: Vec::new(),
+        fds: Vec::new(),
+        inputs: Vec::new(),
+    };
     for sub in input.chunks_exact(size::SUBSCRIPTION as usize) {
         let userdata = le_u64(sub, 0);
         let kind = sub[8];
@@ -109,7 +166,7 @@ pub(crate) fn poll_oneoff(
                 let at = start
                     .checked_add(Duration::from_nanos(ns))
                     .unwrap_or(start + Duration::from_secs(u32::MAX as u64));
-                clocks.push((userdata, at));
+                s.clocks.push((userdata, at));
             }
             eventtype::FD_READ | eventtype::FD_WRITE => {
                 let mut ev = Event {
@@ -125,29 +182,89 @@ pub(crate) fn poll_oneoff(
                 {
                     Ok(Readiness::Now(nbytes)) => {
                         ev.nbytes = nbytes;
-                        ready.push(ev);
+                        s.ready.push(ev);
                     }
                     Ok(Readiness::Host(host, events)) => {
-                        waits.push(HostWait {
+                        s.waits.push(HostWait {
                             userdata,
                             kind,
-                            slot: fds.len(),
+                            slot: s.fds.len(),
                         });
-                        fds.push(PollFd::from_borrowed_fd(host, events));
+                        s.fds.push(PollFd::from_borrowed_fd(host, events));
                     }
+                    Ok(Readiness::Async(input)) => s.inputs.push(InputWait { userdata, input }),
                     // A descriptor that cannot be polled is an event with
                     // an error, like POSIX's POLLNVAL.
                     Err(e) => {
                         ev.error = e as u16;
-                        ready.push(ev);
+                        s.ready.push(ev);
                     }
                 }
             }
             _ => return Err(Errno::Inval.into()),
         }
     }
+    Ok(s)
+}
+
+/// The events of the clocks due at `now`.
+pub(crate) fn due_clocks(
+    clocks: &[(u64, Instant)],
+    now: Instant,
+) -> impl Iterator<Item = Event> + '_ {
+    clocks.iter().filter(move |c| c.1 <= now).map(|c| Event {
+        userdata: c.0,
+        kind: eventtype::CLOCK,
+        ..Event::default()
+    })
+}
+
+/// Report `ready` to the guest (pointers checked by [`read_subscriptions`]).
+pub(crate) fn write_events(
+    mem: &mut GuestMemory<'_>,
+    out: u32,
+    nevents: u32,
+    ready: &[Event],
+) -> HostResult {
+    for (i, ev) in ready.iter().enumerate() {
+        mem.write_bytes(out + i as u32 * size::EVENT, &ev.encode())?;
+    }
+    mem.write_u32(nevents, ready.len() as u32)?;
+    Ok(())
+}
+
+pub(crate) fn poll_oneoff(
+    cx: &mut WasiCtx,
+    mem: &mut GuestMemory<'_>,
+    subs: u32,
+    out: u32,
+    nsubs: u32,
+    nevents: u32,
+) -> HostResult {
+    let input = read_subscriptions(mem, subs, out, nsubs, nevents)?;
+    let stop: Stop = cx.stop;
+    let start = Instant::now();
+    let s = subscriptions(cx, &input, start)?;
+    let (mut ready, clocks, waits, inputs) = (s.ready, s.clocks, s.waits, s.inputs);
+    // Inputs without a descriptor of their own wake an eventfd, which
+    // joins the poll.
+    let waker = if inputs.is_empty() {
+        None
+    } else {
+        Some(EventWaker::new()?)
+    };
+    let mut fds: Vec<PollFd<'_>> = s.fds;
+    if let Some(w) = &waker {
+        fds.push(PollFd::from_borrowed_fd(w.fd(), PollFlags::IN));
+    }
 
     loop {
+        if let Some(w) = &waker {
+            // Reset before polling: a wake after the poll is not lost.
+            w.reset();
+            let mut cx = w.context();
+            ready.extend(inputs.iter().filter_map(|i| i.poll(&mut cx)));
+        }
         let now = Instant::now();
         let timeout = if !ready.is_empty() {
             Some(Duration::ZERO)
@@ -181,30 +298,16 @@ pub(crate) fn poll_oneoff(
             }
             ready.push(ev);
         }
-        let now = Instant::now();
-        for (userdata, at) in &clocks {
-            if *at <= now {
-                ready.push(Event {
-                    userdata: *userdata,
-                    kind: eventtype::CLOCK,
-                    ..Event::default()
-                });
-            }
-        }
+        ready.extend(due_clocks(&clocks, Instant::now()));
         if !ready.is_empty() {
             break;
         }
-        // Woken early (a signal, rounding): wait for the rest.
+        // Woken early (a signal, rounding, an input's waker): look again.
         for p in &mut fds {
             p.clear_revents();
         }
     }
-
-    for (i, ev) in ready.iter().enumerate() {
-        mem.write_bytes(out + i as u32 * size::EVENT, &ev.encode())?;
-    }
-    mem.write_u32(nevents, ready.len() as u32)?;
-    Ok(())
+    write_events(mem, out, nevents, &ready)
 }
 
 /// How to find out whether `entry` is ready for reading (or writing).
@@ -232,6 +335,7 @@ fn readiness(entry: &Entry, reading: bool) -> Result<Readiness<'_>, Errno> {
         }
         Kind::Dir(_) => return Err(Errno::Badf),
         Kind::Stdin(Input::Inherit(h)) if reading && h.waits => Readiness::Host(h.fd(), events),
+        Kind::Stdin(Input::Async(a)) if reading => Readiness::Async(a.clone()),
         Kind::Stdout(Output::Inherit(h)) if !reading && h.waits => Readiness::Host(h.fd(), events),
         Kind::Stdin(_) if reading => Readiness::Now(0),
         Kind::Stdout(_) if !reading => Readiness::Now(0),

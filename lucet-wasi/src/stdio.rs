@@ -1,6 +1,7 @@
 //! The guest's standard streams: the host's own, or in-memory pipes and
 //! any reader or writer the embedder supplies.
 
+use crate::async_input::AsyncInput;
 use crate::block::{self, Stop};
 use crate::errno::{HostError, HostResult};
 use rustix::event::PollFlags;
@@ -76,6 +77,8 @@ pub(crate) enum Input {
     Inherit(HostIo),
     /// An embedder-supplied reader; always ready for `poll_oneoff`.
     Reader(Box<dyn Read + Send>),
+    /// An embedder-supplied input whose data may not have arrived yet.
+    Async(Arc<dyn AsyncInput>),
 }
 
 /// Where one standard output goes.
@@ -202,6 +205,7 @@ impl Input {
         match self {
             Input::Inherit(host) => host.read(stop, nonblock, buf),
             Input::Reader(r) => Ok(retry(|| r.read(buf))?),
+            Input::Async(a) => block::read_async_input(stop, &**a, nonblock, buf),
         }
     }
 }

@@ -205,3 +205,56 @@ pub fn metric(text: &str, sample: &str) -> f64 {
         .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
 }
+
+/// Read one response (with a Content-Length body) off a keep-alive
+/// connection; at most 20 s.
+pub async fn read_response(s: &mut TcpStream) -> Reply {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        let end = loop {
+            if let Some(e) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                break e + 4;
+            }
+            let n = s.read(&mut buf).await.expect("read");
+            assert!(n > 0, "connection closed before a response");
+            raw.extend_from_slice(&buf[..n]);
+        };
+        let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0);
+        while raw.len() < end + len {
+            let n = s.read(&mut buf).await.expect("read");
+            assert!(n > 0, "connection closed inside a body");
+            raw.extend_from_slice(&buf[..n]);
+        }
+        parse_reply(&raw)
+    })
+    .await
+    .expect("a response within 20 s")
+}
+
+/// How long until the server closes `s` (end of file or reset), reading
+/// and discarding what comes; `None` if it is still open after `limit`.
+pub async fn closed_within(s: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = limit.checked_sub(start.elapsed())?;
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// A connection to `addr` from the local address `from` (any port).
+pub async fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::new(from, 0))?;
+    sock.connect(addr).await
+}

@@ -4,8 +4,8 @@
 # These are the conformance fixtures: ports of the official wasi-testsuite
 # programs (rust_suite.c holds the Rust ones, one function per program; the
 # C and AssemblyScript programs have a file each, the latter prefixed as_),
-# and guests for deadlines, descriptor limits, sockets and byte-exact
-# arguments.
+# and guests for deadlines, descriptor limits, sockets, byte-exact
+# arguments and asynchronous WASI (suspend.c).
 #
 # Needs these Debian (bookworm) packages:
 #   clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32

@@ -45,7 +45,7 @@ OPTIONS:
   --max-live N           most live instances to try for [30000]
   --compile-module PATH  module for compile throughput [the largest at hand]
   --loop OP              for profiling: repeat one lucet operation for 5 s
-                         (instantiate, call, hello, hostcall)
+                         (instantiate, call, call-data, hello, hostcall)
   -h, --help             this text
 ";
 
@@ -680,6 +680,7 @@ fn loop_op(op: &str) -> Result<()> {
             lucet_side::instantiate_drop(&region, &l.hello, &l.wasi);
             Box::new(|| lucet_side::instantiate_drop(&region, &l.minimal, &l.plain))
         }
+        "call-data" => Box::new(|| lucet_side::instantiate_call_drop(&region, &l.data, &l.plain)),
         "call-mixed" => {
             let w = Wasmtime::new(TIMING_POOL as u32, true)?;
             let mut k = 0u64;

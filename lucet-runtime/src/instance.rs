@@ -117,6 +117,33 @@ pub(crate) fn run_start(domain: &mut Domain, st: &InstanceState) -> Result<(), E
     }
 }
 
+/// Run `st`'s start function if it has not run, as a future (see
+/// `Instance::start_async`).
+pub(crate) fn run_start_async<'a>(
+    domain: &'a mut Domain,
+    st: &'a InstanceState,
+) -> impl std::future::Future<Output = Result<(), Error>> + Send + 'a {
+    let start = (st.start.get() == StartState::Pending)
+        .then_some(st.module.data().start)
+        .flatten();
+    if st.start.get() == StartState::Pending && start.is_none() {
+        st.start.set(StartState::Done);
+    }
+    let began = start.map(|index| {
+        st.start.set(StartState::Failed);
+        domain.begin_call(st, index, &[])
+    });
+    let cell = &st.start;
+    async move {
+        let Some(began) = began else {
+            return Ok(());
+        };
+        domain.run_async(began).await?;
+        cell.set(StartState::Done);
+        Ok(())
+    }
+}
+
 /// Bring `st` back to its freshly instantiated state.
 pub(crate) fn reset(domain: &mut Domain, st: &InstanceState) -> Result<(), Error> {
     domain.abandon();
@@ -145,6 +172,16 @@ macro_rules! instance_methods {
         pub fn start(&mut self) -> Result<(), $crate::Error> {
             let (domain, st) = self.parts();
             $crate::instance::run_start(domain, st)
+        }
+
+        /// [`start`](Self::start) as a future: a start function that awaits
+        /// (sleeps, reads input still arriving) suspends instead of holding
+        /// the thread, like [`run_async`](Self::run_async).
+        pub fn start_async<'a>(
+            &'a mut self,
+        ) -> impl std::future::Future<Output = Result<(), $crate::Error>> + Send + 'a {
+            let (domain, st) = self.parts();
+            $crate::instance::run_start_async(domain, st)
         }
 
         /// Call exported function `name` with `args`.

@@ -16,7 +16,7 @@ use lucet_module::{
     WASM_PAGE_SIZE,
 };
 use std::any::Any;
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::sync::Arc;
 
 /// The memory below an instance's vmctx pointer: its per-instance state,
@@ -93,7 +93,7 @@ pub(crate) struct InstanceState {
     pub tables: Vec<Owned>,
     pub mutable: UnsafeCell<Mutable>,
     /// Where its start function stands.
-    pub start: Cell<StartState>,
+    pub start: StartCell,
     /// Host functions and host globals this instance imports.
     pub _keepalive: Vec<Arc<dyn Any + Send + Sync>>,
 }
@@ -101,6 +101,7 @@ pub(crate) struct InstanceState {
 /// Where an instance's start function stands: runs of its exports are only
 /// allowed once it is done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum StartState {
     /// It has a start function that has not run yet.
     Pending,
@@ -108,6 +109,28 @@ pub(crate) enum StartState {
     Done,
     /// It trapped or was stopped: the instance is not usable until `reset`.
     Failed,
+}
+
+/// A [`StartState`] that can be set from a `Send` future (an atomic, so a
+/// reference to it is `Send`).
+pub(crate) struct StartCell(std::sync::atomic::AtomicU8);
+
+impl StartCell {
+    pub fn new(s: StartState) -> StartCell {
+        StartCell(std::sync::atomic::AtomicU8::new(s as u8))
+    }
+
+    pub fn get(&self) -> StartState {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => StartState::Pending,
+            1 => StartState::Done,
+            _ => StartState::Failed,
+        }
+    }
+
+    pub fn set(&self, s: StartState) {
+        self.0.store(s as u8, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn page_bytes(pages: u64) -> u64 {

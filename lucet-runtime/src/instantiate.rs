@@ -7,7 +7,7 @@ use crate::const_eval;
 use crate::domain::Domain;
 use crate::domain_id::DomainId;
 use crate::externs::{Extern, FuncKind};
-use crate::instance_state::{InstanceState, Mutable, Owned, StartState, VmctxArea};
+use crate::instance_state::{InstanceState, Mutable, Owned, StartCell, StartState, VmctxArea};
 use crate::linker::Linker;
 use crate::region::Region;
 use crate::trap::Trap;
@@ -16,7 +16,7 @@ use lucet_module::{
     funcref, imported_func, memory_def, ImportKind, ModuleData, SegmentMode, TrapCode, VmctxOffsets,
 };
 use std::any::Any;
-use std::cell::{Cell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::sync::Arc;
 
 fn mismatch(module: &str, field: &str, reason: String) -> Error {
@@ -249,7 +249,7 @@ pub(crate) fn create(
         memories,
         tables,
         mutable: UnsafeCell::new(Mutable::default()),
-        start: Cell::new(if data.start.is_some() {
+        start: StartCell::new(if data.start.is_some() {
             StartState::Pending
         } else {
             StartState::Done

@@ -490,7 +490,8 @@ impl Slot {
         // A mapped image's dirty pages are private copies: discarding them
         // brings the image back.
         let (discard, wipe) = if dirty - image_len <= keep {
-            (image_len, dirty - image_len)
+            // No run and no host access: nothing wrote to a mapped image.
+            (if meta.touched { image_len } else { 0 }, dirty - image_len)
         } else {
             (dirty, 0)
         };

@@ -13,9 +13,18 @@ struct Armed {
 }
 
 struct Watchdog {
-    /// Armed deadlines: (when, run control address) -> what to stop.
-    armed: Mutex<BTreeMap<(Instant, usize), Armed>>,
+    state: Mutex<State>,
     wake: Condvar,
+}
+
+struct State {
+    /// Armed deadlines: (when, run control address) -> what to stop.
+    armed: BTreeMap<(Instant, usize), Armed>,
+    /// When the thread will wake up by itself, if it sleeps with a timeout.
+    /// A deadline later than that needs no wake-up: the thread will see it
+    /// then. (Runs usually end long before their deadline, so most armed
+    /// deadlines are disarmed without the thread ever waking for them.)
+    planned: Option<Instant>,
 }
 
 static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
@@ -23,7 +32,10 @@ static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
 fn watchdog() -> &'static Watchdog {
     WATCHDOG.get_or_init(|| {
         let w: &'static Watchdog = Box::leak(Box::new(Watchdog {
-            armed: Mutex::new(BTreeMap::new()),
+            state: Mutex::new(State {
+                armed: BTreeMap::new(),
+                planned: None,
+            }),
             wake: Condvar::new(),
         }));
         std::thread::Builder::new()
@@ -35,10 +47,10 @@ fn watchdog() -> &'static Watchdog {
 }
 
 fn run(w: &'static Watchdog) {
-    let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
+    let mut state = w.state.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let now = Instant::now();
-        while let Some(entry) = armed.first_entry() {
+        while let Some(entry) = state.armed.first_entry() {
             if entry.key().0 > now {
                 break;
             }
@@ -48,15 +60,17 @@ fn run(w: &'static Watchdog) {
                 control.stop(Termination::Deadline { limit: a.limit }, Target::Run(a.run));
             }
         }
-        armed = match armed.keys().next() {
-            Some((when, _)) => {
+        let next = state.armed.keys().next().map(|k| k.0);
+        state.planned = next;
+        state = match next {
+            Some(when) => {
                 let wait = when.saturating_duration_since(now);
                 w.wake
-                    .wait_timeout(armed, wait)
+                    .wait_timeout(state, wait)
                     .unwrap_or_else(|e| e.into_inner())
                     .0
             }
-            None => w.wake.wait(armed).unwrap_or_else(|e| e.into_inner()),
+            None => w.wake.wait(state).unwrap_or_else(|e| e.into_inner()),
         };
     }
 }
@@ -70,9 +84,8 @@ fn key(control: &Arc<RunControl>) -> usize {
 pub(crate) fn arm(control: &Arc<RunControl>, run: u64, limit: Duration) -> Instant {
     let w = watchdog();
     let when = Instant::now() + limit;
-    let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
-    let earliest = armed.keys().next().map(|k| k.0);
-    armed.insert(
+    let mut state = w.state.lock().unwrap_or_else(|e| e.into_inner());
+    state.armed.insert(
         (when, key(control)),
         Armed {
             control: Arc::downgrade(control),
@@ -80,18 +93,21 @@ pub(crate) fn arm(control: &Arc<RunControl>, run: u64, limit: Duration) -> Insta
             limit,
         },
     );
-    // The thread sleeps until the earliest deadline: wake it only if this
-    // one comes sooner, not on every run.
-    if earliest.is_none_or(|e| when < e) {
+    // Wake the thread only if it would otherwise sleep past this deadline:
+    // not on every run.
+    if state.planned.is_none_or(|p| when < p) {
+        state.planned = Some(when);
         w.wake.notify_one();
     }
     when
 }
 
-/// Forget the deadline `when` armed for `control` (its run ended).
+/// Forget the deadline `when` armed for `control` (its run ended). The
+/// thread is not woken: if it planned to wake for this deadline, it wakes,
+/// finds nothing due, and sleeps until the next one.
 pub(crate) fn disarm(control: &Arc<RunControl>, when: Instant) {
     if let Some(w) = WATCHDOG.get() {
-        let mut armed = w.armed.lock().unwrap_or_else(|e| e.into_inner());
-        armed.remove(&(when, key(control)));
+        let mut state = w.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.armed.remove(&(when, key(control)));
     }
 }

@@ -377,3 +377,118 @@ fn a_stop_signal_reaches_a_helper_thread_while_guest_memory_is_borrowed() {
     ));
     assert_eq!(&inst.memory()[..2], &[1, 2]);
 }
+
+/// The watchdog sleeps until the earliest deadline and is woken only for
+/// an earlier one: a short deadline armed while a long one is pending, and
+/// the long one after it, both fire on time.
+#[test]
+fn deadlines_fire_in_order_whatever_order_they_are_armed_in() {
+    let (_c, m) = lucet_tests::load(SPIN.as_bytes());
+    let long = std::thread::spawn({
+        let m = m.clone();
+        move || {
+            let mut inst = Instance::new(&m, &Linker::new(), Limits::default()).unwrap();
+            inst.set_deadline(Some(Duration::from_millis(600)));
+            let start = Instant::now();
+            let r = inst.run("forever", &[]);
+            (r, start.elapsed())
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    // Many short runs that end before their deadline: nothing fires.
+    let mut quick = Instance::new(&m, &Linker::new(), Limits::default()).unwrap();
+    quick.set_deadline(Some(Duration::from_secs(5)));
+    for _ in 0..1000 {
+        quick.run("count", &[Val::I32(10)]).unwrap();
+    }
+    // A deadline earlier than the pending one.
+    let mut short = Instance::new(&m, &Linker::new(), Limits::default()).unwrap();
+    short.set_deadline(Some(Duration::from_millis(50)));
+    let start = Instant::now();
+    assert!(matches!(
+        short.run("forever", &[]),
+        Err(Error::Terminated(Termination::Deadline { .. }))
+    ));
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_millis(400),
+        "short deadline took {took:?}"
+    );
+    let (r, took) = long.join().unwrap();
+    assert!(matches!(
+        r,
+        Err(Error::Terminated(Termination::Deadline { .. }))
+    ));
+    assert!(
+        took >= Duration::from_millis(600) && took < Duration::from_secs(3),
+        "long deadline took {took:?}"
+    );
+}
+
+/// Poll `fut` on this thread until it is ready; how many times it was
+/// pending.
+fn poll_to_end<F: Future>(fut: F) -> (F::Output, usize) {
+    let waker = Waker::from(Arc::new(ThreadUnpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = Box::pin(fut);
+    let mut pending = 0;
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => return (r, pending),
+            Poll::Pending => {
+                pending += 1;
+                std::thread::park_timeout(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_start_function_that_awaits_suspends_under_start_async_and_obeys_the_deadline() {
+    let (_c, m) = lucet_tests::load(
+        br#"(module
+          (import "host" "ask" (func $ask (param i32) (result i32)))
+          (global $g (mut i32) (i32.const 0))
+          (func $init (global.set $g (call $ask (i32.const 1))))
+          (start $init)
+          (func (export "g") (result i32) (global.get $g)))"#,
+    );
+    let mut linker = Linker::new();
+    linker.func_async(
+        "host",
+        "ask",
+        FuncType::new([ValType::I32], [ValType::I32]),
+        |_, _| {
+            Box::pin(Later {
+                n: 3,
+                v: 42,
+                polls: Arc::new(AtomicUsize::new(0)),
+            })
+        },
+    );
+    let region = lucet_runtime::Region::new(2, Limits::default()).unwrap();
+    let mut inst = region.instantiate_unstarted(&m, &linker).unwrap();
+    let (r, pending) = poll_to_end(inst.start_async());
+    r.unwrap();
+    assert!(
+        pending >= 3,
+        "the start function was suspended, not waited for"
+    );
+    assert_eq!(inst.run("g", &[]).unwrap(), vec![Val::I32(42)]);
+    // A start function awaiting forever is stopped by the deadline.
+    let mut never = Linker::new();
+    never.func_async(
+        "host",
+        "ask",
+        FuncType::new([ValType::I32], [ValType::I32]),
+        |_, _| Box::pin(Never),
+    );
+    let mut inst = region.instantiate_unstarted(&m, &never).unwrap();
+    inst.set_deadline(Some(Duration::from_millis(20)));
+    let (r, _) = poll_to_end(inst.start_async());
+    assert!(matches!(
+        r,
+        Err(Error::Terminated(Termination::Deadline { .. }))
+    ));
+    assert!(matches!(inst.run("g", &[]), Err(Error::InvalidState(_))));
+}

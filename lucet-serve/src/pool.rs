@@ -526,9 +526,10 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completi
             let key = (deadline, id);
             shared.live().insert(key, info.clone());
             let _live = Live(&shared, key);
-            // The start function, if any, runs under the request's limits;
-            // `_start` gets what is left of them.
-            let mut r = instance.start();
+            // The start function, if any, runs under the request's limits
+            // (and, if it waits, without holding the worker); `_start` gets
+            // what is left of them.
+            let mut r = instance.start_async().await;
             if r.is_ok() && reply.is_closed() {
                 // The client went away during the start function.
                 info.abandoned.store(true, Ordering::SeqCst);

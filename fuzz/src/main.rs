@@ -50,86 +50,34 @@ fn main() {
     let mut findings: Vec<Finding> = Vec::new();
     for target in targets {
         let start = Instant::now();
-        let mut last_report = Instant::now();
         let more = |n: u64| match args.cases {
             Some(c) => n < c,
             None => start.elapsed() < budget,
         };
+        let mut campaign = Campaign {
+            more,
+            seed,
+            last_report: Instant::now(),
+            findings: &mut findings,
+            out: &args.out,
+        };
         let summary = match target {
-            "diff" => {
-                let mut s = diff::DiffStats::default();
-                let mut n = 0;
-                while more(n) {
-                    diff::run_case(seed + n, &mut s);
-                    n += 1;
-                    report(
-                        &mut last_report,
-                        &s.summary(),
-                        &mut s.findings,
-                        &mut findings,
-                        &args.out,
-                    );
-                }
-                report(
-                    &mut last_report,
-                    "",
-                    &mut s.findings,
-                    &mut findings,
-                    &args.out,
-                );
-                s.summary()
-            }
+            "diff" => campaign.run(diff::DiffStats::default(), diff::run_case),
             "lucetc" => {
                 let seeds = lucet_fuzz::fixture_modules();
                 let bin = lucet_fuzz::lucetc_binary();
                 if bin.is_none() {
                     println!("note: no lucetc binary found (set LUCETC): in-process checks only");
                 }
-                let mut s = robust::RobustStats::default();
-                let mut n = 0;
-                while more(n) {
-                    robust::run_case(seed + n, &seeds, bin.as_deref(), 10, &mut s);
-                    n += 1;
-                    report(
-                        &mut last_report,
-                        &s.summary(),
-                        &mut s.findings,
-                        &mut findings,
-                        &args.out,
-                    );
-                }
-                report(
-                    &mut last_report,
-                    "",
-                    &mut s.findings,
-                    &mut findings,
-                    &args.out,
-                );
-                s.summary()
+                campaign.run(robust::RobustStats::default(), |seed, s| {
+                    robust::run_case(seed, &seeds, bin.as_deref(), 10, s)
+                })
             }
             _ => {
                 let seeds = data_seeds(seed);
-                let mut s = module_data::DataStats::default();
-                let mut n = 0;
-                while more(n) {
-                    module_data::run_case(seed + n, &seeds, &mut s);
-                    n += 1;
-                    report(
-                        &mut last_report,
-                        &s.summary(),
-                        &mut s.findings,
-                        &mut findings,
-                        &args.out,
-                    );
-                }
-                report(
-                    &mut last_report,
-                    "",
-                    &mut s.findings,
-                    &mut findings,
-                    &args.out,
-                );
-                s.summary()
+                campaign.run(module_data::DataStats::default(), |seed, s| {
+                    module_data::run_case(seed, &seeds, s)
+                })
             }
         };
         println!("{summary} in {:.0?}", start.elapsed());
@@ -155,23 +103,59 @@ fn data_seeds(seed: u64) -> Vec<module_data::Seed> {
         .collect()
 }
 
-/// Save and print new findings; print the figures every 30 seconds.
-fn report(
-    last: &mut Instant,
-    summary: &str,
-    new: &mut Vec<Finding>,
-    all: &mut Vec<Finding>,
-    out: &std::path::Path,
-) {
-    for f in new.drain(..) {
-        match f.save(out) {
-            Ok(p) => println!("FINDING {} -> {}", f.summary(), p.display()),
-            Err(e) => println!("FINDING {} (not saved: {e})", f.summary()),
+/// The figures of one target's campaign.
+trait Stats {
+    fn summary(&self) -> String;
+    fn findings(&mut self) -> &mut Vec<Finding>;
+}
+
+macro_rules! stats {
+    ($($t:ty),*) => {$(
+        impl Stats for $t {
+            fn summary(&self) -> String {
+                <$t>::summary(self)
+            }
+            fn findings(&mut self) -> &mut Vec<Finding> {
+                &mut self.findings
+            }
         }
-        all.push(f);
+    )*};
+}
+stats!(diff::DiffStats, robust::RobustStats, module_data::DataStats);
+
+/// One target's run: cases while `more` says so, findings saved as found.
+struct Campaign<'a, M> {
+    more: M,
+    seed: u64,
+    last_report: Instant,
+    findings: &'a mut Vec<Finding>,
+    out: &'a std::path::Path,
+}
+
+impl<M: Fn(u64) -> bool> Campaign<'_, M> {
+    fn run<S: Stats>(&mut self, mut stats: S, mut case: impl FnMut(u64, &mut S)) -> String {
+        let mut n = 0;
+        while (self.more)(n) {
+            case(self.seed + n, &mut stats);
+            n += 1;
+            self.report(&mut stats, true);
+        }
+        self.report(&mut stats, false);
+        stats.summary()
     }
-    if !summary.is_empty() && last.elapsed() > Duration::from_secs(30) {
-        println!("  {summary}");
-        *last = Instant::now();
+
+    /// Save and print new findings; print the figures every 30 seconds.
+    fn report<S: Stats>(&mut self, stats: &mut S, figures: bool) {
+        for f in stats.findings().drain(..) {
+            match f.save(self.out) {
+                Ok(p) => println!("FINDING {} -> {}", f.summary(), p.display()),
+                Err(e) => println!("FINDING {} (not saved: {e})", f.summary()),
+            }
+            self.findings.push(f);
+        }
+        if figures && self.last_report.elapsed() > Duration::from_secs(30) {
+            println!("  {}", stats.summary());
+            self.last_report = Instant::now();
+        }
     }
 }

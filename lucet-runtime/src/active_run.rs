@@ -2,6 +2,7 @@
 //! its thread: the [`ActiveRun`] record, the ways a guest suspends, and
 //! what it is resumed with.
 
+use crate::caller::Caller;
 use crate::{Error, Val};
 use corosensei::trap::CoroutineTrapHandler;
 use corosensei::Yielder;
@@ -10,10 +11,43 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::ptr;
+use std::task::{Context, Poll};
 
 /// A future a hostcall awaits; its output is the hostcall's results. It must
 /// be `Send`: whatever it holds may be resumed on another thread.
 pub type HostFuture = Pin<Box<dyn Future<Output = Result<Vec<Val>, Error>> + Send>>;
+
+/// The last step of an async hostcall whose future is a
+/// [`HostFutureThen`]: run with the caller again once the future is ready,
+/// on the guest's side of the suspension, it writes what the wait brought
+/// into the guest's memory and gives the hostcall's results.
+pub type HostCompletion = Box<dyn FnOnce(&mut Caller<'_>) -> Result<Vec<Val>, Error> + Send>;
+
+/// A future a hostcall awaits whose output is finished with the caller (a
+/// [`HostCompletion`]): for a wait whose results go into the guest's
+/// memory, which the future itself cannot reach.
+pub type HostFutureThen = Pin<Box<dyn Future<Output = Result<HostCompletion, Error>> + Send>>;
+
+/// What a suspended hostcall awaits.
+pub(crate) enum Awaiting {
+    Values(HostFuture),
+    Then(HostFutureThen),
+}
+
+/// What an awaited future gave.
+pub(crate) enum Awaited {
+    Values(Vec<Val>),
+    Then(HostCompletion),
+}
+
+impl Awaiting {
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Awaited, Error>> {
+        match self {
+            Awaiting::Values(f) => f.as_mut().poll(cx).map(|r| r.map(Awaited::Values)),
+            Awaiting::Then(f) => f.as_mut().poll(cx).map(|r| r.map(Awaited::Then)),
+        }
+    }
+}
 
 /// How the coroutine finished.
 pub(crate) enum Outcome {
@@ -30,7 +64,7 @@ pub(crate) enum Suspend {
     /// A hostcall awaits a future. Nothing but the runtime's own dispatch
     /// frame lies between the guest frames and the suspension point: what
     /// the host keeps across the wait is inside the (`Send`) future.
-    Await(HostFuture),
+    Await(Awaiting),
 }
 
 /// What a suspended guest is resumed with.
@@ -38,7 +72,7 @@ pub(crate) enum ResumeWith {
     /// The first resume.
     Start,
     /// The awaited future's output.
-    Ready(Result<Vec<Val>, Error>),
+    Ready(Result<Awaited, Error>),
 }
 
 pub(crate) type GuestYielder = Yielder<ResumeWith, Suspend>;

@@ -8,7 +8,7 @@
 //! way it ends (return, trap, error, or abandoned by `reset` or drop) the
 //! run ends with it.
 
-use crate::active_run::{ResumeWith, TrapRecord};
+use crate::active_run::{Awaited, ResumeWith, TrapRecord};
 use crate::code_registry;
 use crate::domain::{Domain, Suspended};
 use crate::execute::{Execution, SlotStack, Step};
@@ -38,7 +38,7 @@ pub enum RunResult {
 /// What waiting for an awaited future came to.
 enum Waited {
     /// Its output (or the run's stop), to resume the guest with.
-    Ready(Result<Vec<Val>, Error>),
+    Ready(Result<Awaited, Error>),
     /// It yielded this value to the host.
     Yielded(Val),
 }
@@ -237,7 +237,7 @@ impl Domain {
                 "no future awaited".into(),
             ))));
         };
-        match yielding::with_slot(&mut s.yielding, || fut.as_mut().poll(cx)) {
+        match yielding::with_slot(&mut s.yielding, || fut.poll(cx)) {
             Poll::Ready(r) => {
                 s.awaiting = None;
                 Poll::Ready(Waited::Ready(r))

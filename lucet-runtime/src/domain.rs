@@ -18,7 +18,7 @@
 //! [`Store`]: crate::Store
 //! [`Instance`]: crate::Instance
 
-use crate::active_run::HostFuture;
+use crate::active_run::Awaiting;
 use crate::domain_id::DomainId;
 use crate::execute::Execution;
 use crate::region::StackRelease;
@@ -53,7 +53,7 @@ pub(crate) struct Suspended {
     /// call before its instances).
     pub results: *const [lucet_module::ValType],
     /// The future a hostcall awaits, if any.
-    pub awaiting: Option<HostFuture>,
+    pub awaiting: Option<Awaiting>,
     /// A yield from inside that future.
     pub yielding: YieldState,
     /// The stack it runs on, to give back after it.

@@ -9,7 +9,7 @@
 //! discarded without unwinding.
 
 use crate::active_run::{
-    current, replace_current, ActiveRun, GuestYielder, HostFuture, Outcome, ResumeWith, Suspend,
+    current, replace_current, ActiveRun, Awaiting, GuestYielder, Outcome, ResumeWith, Suspend,
     TrapRecord,
 };
 use crate::{signals, Error};
@@ -43,7 +43,7 @@ pub(crate) enum Step {
     Returned,
     Trapped(TrapRecord),
     Ended(Error),
-    Await(HostFuture),
+    Await(Awaiting),
 }
 
 /// A guest call that may be suspended and resumed.

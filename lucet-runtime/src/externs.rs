@@ -10,8 +10,9 @@
 //! cloned and kept anywhere, like indices. (The methods that take a store
 //! are defined with [`Store`](crate::Store), in `store.rs`.)
 
+use crate::caller::Caller;
 use crate::domain_id::DomainId;
-use crate::hostcall::{Caller, HostFuncRecord, HostKind};
+use crate::hostcall::{HostFuncRecord, HostKind};
 use crate::instance_state::InstanceState;
 use crate::{Error, Val};
 use lucet_module::{FuncType, GlobalType};
@@ -60,6 +61,40 @@ impl Func {
     ) -> Func {
         Func {
             kind: FuncKind::Host(HostFuncRecord::new(ty, HostKind::Async(Box::new(f)))),
+        }
+    }
+
+    /// Like [`wrap_async`](Self::wrap_async), for a wait whose results go
+    /// into the guest's memory: the future's output is a
+    /// [`HostCompletion`](crate::HostCompletion), which the runtime runs
+    /// with the caller once the future is ready, so nothing has to reach
+    /// the guest's memory while it is suspended.
+    ///
+    /// ```
+    /// use lucet_runtime::{Caller, Func, FuncType, HostCompletion, ValType, Val};
+    /// // `wait(ptr)`: after the wait, store 7 at `ptr`; returns 0.
+    /// let ty = FuncType::new([ValType::I32], [ValType::I32]);
+    /// let wait = Func::wrap_async_then(ty, |_caller, args| {
+    ///     let ptr = args[0].as_i32().unwrap_or(0) as u32;
+    ///     Box::pin(async move {
+    ///         // ... await whatever the value comes from ...
+    ///         let done: HostCompletion = Box::new(move |caller: &mut Caller<'_>| {
+    ///             caller
+    ///                 .write_u32(ptr, 7)
+    ///                 .ok_or_else(|| lucet_runtime::Error::Host("bad pointer".into()))?;
+    ///             Ok(vec![Val::I32(0)])
+    ///         });
+    ///         Ok(done)
+    ///     })
+    /// });
+    /// # let _ = wait;
+    /// ```
+    pub fn wrap_async_then(
+        ty: FuncType,
+        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFutureThen + Send + Sync + 'static,
+    ) -> Func {
+        Func {
+            kind: FuncKind::Host(HostFuncRecord::new(ty, HostKind::AsyncThen(Box::new(f)))),
         }
     }
 

@@ -18,6 +18,7 @@
 mod active_run;
 mod builtins;
 mod call;
+mod caller;
 mod code_registry;
 mod const_eval;
 mod domain;
@@ -46,11 +47,12 @@ mod val;
 mod watchdog;
 mod yielding;
 
-pub use active_run::HostFuture;
+pub use active_run::{HostCompletion, HostFuture, HostFutureThen};
 pub use call::RunResult;
+pub use caller::Caller;
 pub use error::Error;
 pub use externs::{Extern, Func, Global, Memory, Table};
-pub use hostcall::{AsyncHostFn, Caller, HostFn};
+pub use hostcall::{AsyncHostFn, AsyncThenHostFn, HostFn};
 pub use instance::Instance;
 pub use limits::Limits;
 pub use linker::Linker;

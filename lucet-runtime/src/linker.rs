@@ -1,8 +1,8 @@
 //! Binding a module's imports: host functions, host globals, and the
 //! exports of instances of a store.
 
+use crate::caller::Caller;
 use crate::externs::{Extern, Func};
-use crate::hostcall::Caller;
 use crate::typed::IntoFunc;
 use crate::{Error, Val};
 use lucet_module::FuncType;
@@ -68,6 +68,18 @@ impl Linker {
         f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFuture + Send + Sync + 'static,
     ) -> &mut Self {
         self.define(module, field, Extern::Func(Func::wrap_async(ty, f)))
+    }
+
+    /// Bind `module::field` to an async host function finished with the
+    /// caller (see [`Func::wrap_async_then`]).
+    pub fn func_async_then(
+        &mut self,
+        module: &str,
+        field: &str,
+        ty: FuncType,
+        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFutureThen + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.define(module, field, Extern::Func(Func::wrap_async_then(ty, f)))
     }
 
     /// The binding of `module::field`.

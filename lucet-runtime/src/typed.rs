@@ -15,9 +15,10 @@
 //! types: the host trampoline of the importing module calls it directly
 //! with the raw argument slots.
 
+use crate::caller::Caller;
 use crate::domain_id::DomainId;
 use crate::externs::Func;
-use crate::hostcall::{finish_hostcall, Caller, HostFuncRecord, HostKind};
+use crate::hostcall::{finish_hostcall, HostFuncRecord, HostKind};
 use crate::instance_state::InstanceState;
 use crate::val::FuncRef;
 use crate::{Error, Val};

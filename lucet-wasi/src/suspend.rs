@@ -2,7 +2,7 @@
 //! holding its thread ([`add_to_linker_async`]).
 //!
 //! Three calls are registered as the runtime's async hostcalls
-//! ([`Linker::func_async`]):
+//! ([`Linker::func_async_then`]):
 //! - `poll_oneoff` (sleeps included) whose subscriptions are clocks and
 //!   reads of [`AsyncInput`]s, none ready: the guest awaits the embedder's
 //!   [`Timer`] and the inputs' wakers;
@@ -21,12 +21,10 @@
 //! interrupt abandons the future at once and ends the run with
 //! [`Error::Terminated`](lucet_runtime::Error::Terminated).
 //!
-//! When the awaited future completes, it writes its results (the events,
-//! the bytes read) into the guest's memory itself: the runtime gives an
-//! async hostcall's future no access to the caller, so the future keeps a
-//! [`DetachedMemory`] taken at the time of the call (see its safety
-//! argument). A completion step that received the `Caller` again would
-//! make that unnecessary.
+//! The futures never touch the guest's memory: what a wait brings (the
+//! events, the bytes read) is kept in the future and written by its
+//! [`HostCompletion`], which the runtime runs with the caller once the
+//! guest is resumed ([`Linker::func_async_then`]).
 //!
 //! [`Instance::run_async`]: lucet_runtime::Instance::run_async
 
@@ -40,7 +38,7 @@ use crate::memory::{GuestMemory, IoVec};
 use crate::poll::{self, Event, InputWait};
 use crate::stdio::Input;
 use crate::timer::{SleepFuture, Timer};
-use lucet_runtime::{Caller, HostFuture, Linker, Val};
+use lucet_runtime::{Caller, HostCompletion, HostFutureThen, Linker, Val};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -97,7 +95,7 @@ pub fn add_to_linker_async(linker: &mut Linker, timer: impl Timer) {
         match f.name {
             "fd_read" | "poll_oneoff" | "sched_yield" => {
                 let timer = timer.clone();
-                linker.func_async(MODULE, f.name, f.ty(), move |caller, args| {
+                linker.func_async_then(MODULE, f.name, f.ty(), move |caller, args| {
                     dispatch_async(caller, f, &timer, args)
                 });
             }
@@ -122,12 +120,12 @@ fn dispatch_async(
     f: &'static WasiFunc,
     timer: &Arc<dyn Timer>,
     args: &[Val],
-) -> HostFuture {
+) -> HostFutureThen {
     let suspended = match caller.memory_and_context::<WasiCtx>() {
         (mem, Some(cx)) => match f.name {
             "fd_read" => suspend_read(cx, mem, args),
             "poll_oneoff" => suspend_poll(cx, mem, timer, args),
-            "sched_yield" => Some(Box::pin(YieldOnce(false)) as HostFuture),
+            "sched_yield" => Some(Box::pin(YieldOnce(false)) as HostFutureThen),
             _ => None,
         },
         (_, None) => None,
@@ -137,14 +135,14 @@ fn dispatch_async(
     }
     let mut results = [Val::I32(0)];
     let n = usize::from(f.returns_errno);
-    let r = dispatch(caller, f, true, args, &mut results[..n]);
-    Box::pin(std::future::ready(r.map(|()| results[..n].to_vec())))
+    let r = dispatch(caller, f, true, args, &mut results[..n]).map(|()| results[..n].to_vec());
+    Box::pin(std::future::ready(Ok(values(r))))
 }
 
 /// `fd_read` that suspends: when `fd` is an [`AsyncInput`] in blocking
 /// mode with nothing to read yet, and the buffers are valid. Anything else
 /// (including every error) is left to the synchronous call.
-fn suspend_read(cx: &mut WasiCtx, mem: &mut [u8], args: &[Val]) -> Option<HostFuture> {
+fn suspend_read(cx: &mut WasiCtx, mem: &mut [u8], args: &[Val]) -> Option<HostFutureThen> {
     let (fd, iovs, iovs_len, nread) = (arg(args, 0)?, arg(args, 1)?, arg(args, 2)?, arg(args, 3)?);
     let entry = cx.table.get(fd).ok()?;
     let Kind::Stdin(Input::Async(input)) = &entry.kind else {
@@ -162,7 +160,6 @@ fn suspend_read(cx: &mut WasiCtx, mem: &mut [u8], args: &[Val]) -> Option<HostFu
     let (iovs, total) = GuestMemory::new(mem).iovecs(iovs, iovs_len).ok()?;
     Some(Box::pin(ReadFuture {
         input: input.clone(),
-        mem: DetachedMemory::new(mem),
         iovs,
         total,
         nread,
@@ -176,7 +173,7 @@ fn suspend_poll(
     mem: &mut [u8],
     timer: &Arc<dyn Timer>,
     args: &[Val],
-) -> Option<HostFuture> {
+) -> Option<HostFutureThen> {
     let (subs, out, nsubs, nevents) = (arg(args, 0)?, arg(args, 1)?, arg(args, 2)?, arg(args, 3)?);
     let input = poll::read_subscriptions(&GuestMemory::new(mem), subs, out, nsubs, nevents).ok()?;
     let start = Instant::now();
@@ -195,55 +192,24 @@ fn suspend_poll(
         inputs: s.inputs,
         timer: timer.clone(),
         sleep: None,
-        mem: DetachedMemory::new(mem),
         out,
         nevents,
     }))
 }
 
-/// The guest's memory, as a future of a suspended call reaches it.
-///
-/// The runtime gives an async hostcall's future no borrow of the caller,
-/// so the future keeps the memory's address and length from the time of
-/// the call. This is sound because of how the runtime drives such a
-/// future (`lucet-runtime`'s `call.rs`): it is owned by the suspended call
-/// and polled only by the runtime, with the instance (or store) borrowed
-/// mutably, while the guest is suspended in the very hostcall that made
-/// it. So while it is polled, no guest code runs (nothing grows, shrinks
-/// or touches the memory), the embedder cannot borrow the memory, and the
-/// slot the memory lives in is alive (a suspended call is dropped before
-/// its slot, and a stopped run drops the future without polling it).
-/// The base address of a memory never moves.
-struct DetachedMemory {
-    base: *mut u8,
-    len: usize,
+/// A completion that only gives `r` as the results.
+fn values(r: Result<Vec<Val>, lucet_runtime::Error>) -> HostCompletion {
+    Box::new(move |_: &mut Caller<'_>| r)
 }
 
-// SAFETY: the pointer is only dereferenced in `get`, under the conditions
-// above, on whichever thread polls the future; the memory is plain bytes
-// of this process, not tied to a thread.
-unsafe impl Send for DetachedMemory {}
-
-impl DetachedMemory {
-    fn new(mem: &mut [u8]) -> DetachedMemory {
-        DetachedMemory {
-            base: mem.as_mut_ptr(),
-            len: mem.len(),
-        }
-    }
-
-    /// The memory again.
-    ///
-    /// # Safety
-    /// Only from the `poll` of the future that holds it, which only the
-    /// runtime calls, while the call that made it is suspended (see the
-    /// type's docs).
-    unsafe fn get(&mut self) -> GuestMemory<'_> {
-        // SAFETY: as the caller promises: the memory is alive, unchanged in
-        // size and borrowed by nobody else while the future is polled;
-        // `base` came from a slice, so it is non-null and aligned.
-        GuestMemory::new(unsafe { std::slice::from_raw_parts_mut(self.base, self.len) })
-    }
+/// A completion that does `write` on the guest's memory and gives its
+/// errno.
+fn write_then(
+    write: impl FnOnce(&mut GuestMemory<'_>) -> Result<(), HostError> + Send + 'static,
+) -> HostCompletion {
+    Box::new(move |caller: &mut Caller<'_>| {
+        errno_result(write(&mut GuestMemory::new(caller.memory())))
+    })
 }
 
 fn errno_result(r: Result<(), HostError>) -> Result<Vec<Val>, lucet_runtime::Error> {
@@ -258,38 +224,49 @@ fn errno_result(r: Result<(), HostError>) -> Result<Vec<Val>, lucet_runtime::Err
     Ok(vec![Val::I32(errno as i32)])
 }
 
-/// A suspended `fd_read` of an [`AsyncInput`].
+/// The most a resumed `fd_read` of an [`AsyncInput`] takes at once (a
+/// short read, as from a pipe).
+const READ_MAX: usize = 64 << 10;
+
+/// A suspended `fd_read` of an [`AsyncInput`]: the bytes are taken when
+/// the input is readable and written into the guest's buffers by the
+/// completion.
 struct ReadFuture {
     input: Arc<dyn AsyncInput>,
-    mem: DetachedMemory,
     iovs: Vec<IoVec>,
     total: u32,
     nread: u32,
 }
 
 impl Future for ReadFuture {
-    type Output = Result<Vec<Val>, lucet_runtime::Error>;
+    type Output = Result<HostCompletion, lucet_runtime::Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         loop {
-            if this.input.poll_readable(cx).is_pending() {
+            let Poll::Ready(available) = this.input.poll_readable(cx) else {
                 return Poll::Pending;
-            }
-            // SAFETY: polled by the runtime while the call is suspended.
-            let mut mem = unsafe { this.mem.get() };
-            let input = &this.input;
-            let read = crate::fd::scatter_read(&mut mem, &this.iovs, this.total, |buf| {
-                Ok(input.read_now(buf)?)
-            });
-            match read {
+            };
+            let want = (this.total as usize)
+                .min(READ_MAX)
+                .min(usize::try_from(available).unwrap_or(usize::MAX).max(1));
+            let mut data = vec![0u8; want];
+            match this.input.read_now(&mut data) {
                 // Readable, and yet nothing: wait again.
-                Err(HostError::Errno(Errno::Again)) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Ok(write_then(move |_| Err(HostError::from(e))))),
                 Ok(n) => {
-                    let r = mem.write_u32(this.nread, n).map_err(HostError::from);
-                    return Poll::Ready(errno_result(r));
+                    data.truncate(n);
+                    let (iovs, nread) = (std::mem::take(&mut this.iovs), this.nread);
+                    return Poll::Ready(Ok(write_then(move |mem| {
+                        let n = crate::fd::scatter_read(mem, &iovs, data.len() as u32, |buf| {
+                            let k = buf.len().min(data.len());
+                            buf[..k].copy_from_slice(&data[..k]);
+                            Ok(k)
+                        })?;
+                        Ok(mem.write_u32(nread, n)?)
+                    })));
                 }
-                Err(e) => return Poll::Ready(errno_result(Err(e))),
             }
         }
     }
@@ -302,13 +279,12 @@ struct PollFuture {
     timer: Arc<dyn Timer>,
     /// The timer future for the earliest clock, once made.
     sleep: Option<SleepFuture>,
-    mem: DetachedMemory,
     out: u32,
     nevents: u32,
 }
 
 impl Future for PollFuture {
-    type Output = Result<Vec<Val>, lucet_runtime::Error>;
+    type Output = Result<HostCompletion, lucet_runtime::Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
@@ -316,10 +292,10 @@ impl Future for PollFuture {
             let mut ready: Vec<Event> = this.inputs.iter().filter_map(|i| i.poll(cx)).collect();
             ready.extend(poll::due_clocks(&this.clocks, Instant::now()));
             if !ready.is_empty() {
-                // SAFETY: polled by the runtime while the call is suspended.
-                let mut mem = unsafe { this.mem.get() };
-                let r = poll::write_events(&mut mem, this.out, this.nevents, &ready);
-                return Poll::Ready(errno_result(r));
+                let (out, nevents) = (this.out, this.nevents);
+                return Poll::Ready(Ok(write_then(move |mem| {
+                    poll::write_events(mem, out, nevents, &ready)
+                })));
             }
             let Some(next) = this.clocks.iter().map(|c| c.1).min() else {
                 // Inputs only: their wakers bring us back.
@@ -342,11 +318,11 @@ impl Future for PollFuture {
 struct YieldOnce(bool);
 
 impl Future for YieldOnce {
-    type Output = Result<Vec<Val>, lucet_runtime::Error>;
+    type Output = Result<HostCompletion, lucet_runtime::Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if self.0 {
-            return Poll::Ready(Ok(vec![Val::I32(Errno::Success as i32)]));
+            return Poll::Ready(Ok(values(Ok(vec![Val::I32(Errno::Success as i32)]))));
         }
         self.0 = true;
         cx.waker().wake_by_ref();

@@ -2,7 +2,8 @@
 //! budget, yield/resume, async hostcalls.
 
 use lucet_runtime::{
-    Error, FuncType, Instance, Limits, Linker, RunResult, Termination, Val, ValType,
+    Caller, Error, FuncType, HostCompletion, Instance, Limits, Linker, RunResult, Termination, Val,
+    ValType,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -230,6 +231,110 @@ fn async_hostcalls_suspend_the_guest_not_the_thread() {
     drop(fut);
     // The same hostcalls under a blocking run are simply waited for.
     assert_eq!(inst.run("conversation", &[]).unwrap(), vec![Val::I32(30)]);
+}
+
+/// `fill(ptr, n)`: an async hostcall that waits, then writes `n` bytes at
+/// `ptr` through its completion; the guest sums what it finds there.
+const FILLER: &str = r#"(module
+  (import "host" "fill" (func $fill (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "sum") (param $ptr i32) (param $n i32) (result i32) (local $i i32) (local $s i32)
+    (if (i32.ne (call $fill (local.get $ptr) (local.get $n)) (i32.const 0)) (then (return (i32.const -1))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $s (i32.add (local.get $s) (i32.load8_u (i32.add (local.get $ptr) (local.get $i)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l)))
+    (local.get $s)))"#;
+
+fn filler_linker(completions: Arc<AtomicUsize>) -> Linker {
+    let mut linker = Linker::new();
+    linker.func_async_then(
+        "host",
+        "fill",
+        FuncType::new([ValType::I32, ValType::I32], [ValType::I32]),
+        move |_caller, args| {
+            let (ptr, n) = (
+                args[0].as_i32().unwrap() as u32,
+                args[1].as_i32().unwrap() as u32,
+            );
+            let wait = Later {
+                n: 2,
+                v: 0,
+                polls: Arc::new(AtomicUsize::new(0)),
+            };
+            let completions = completions.clone();
+            Box::pin(async move {
+                wait.await?;
+                let done: HostCompletion = Box::new(move |caller: &mut Caller<'_>| {
+                    completions.fetch_add(1, Ordering::Relaxed);
+                    let bytes = caller
+                        .bytes(ptr, n)
+                        .ok_or_else(|| Error::Host("fill out of bounds".into()))?;
+                    for (i, b) in bytes.iter_mut().enumerate() {
+                        *b = i as u8 + 1;
+                    }
+                    Ok(vec![Val::I32(0)])
+                });
+                Ok(done)
+            })
+        },
+    );
+    linker
+}
+
+#[test]
+fn an_async_completion_writes_guest_memory_with_the_caller() {
+    let (_c, m) = lucet_tests::load(FILLER.as_bytes());
+    let completions = Arc::new(AtomicUsize::new(0));
+    let linker = filler_linker(completions.clone());
+    let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
+    let args = [Val::I32(100), Val::I32(10)];
+    // Under run_async: pending while the future waits, then the
+    // completion fills the buffer the guest reads.
+    let mut fut = Box::pin(inst.run_async("sum", &args));
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut pending = 0;
+    let r = loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(r) => break r,
+            Poll::Pending => pending += 1,
+        }
+    };
+    drop(fut);
+    assert_eq!(r.unwrap(), vec![Val::I32(55)]);
+    assert_eq!(pending, 2);
+    // Under a blocking run, the same.
+    assert_eq!(
+        inst.run("sum", &[Val::I32(7), Val::I32(4)]).unwrap(),
+        vec![Val::I32(10)]
+    );
+    assert_eq!(completions.load(Ordering::Relaxed), 2);
+    // A completion's error ends the run with it, and nothing was written.
+    assert!(matches!(
+        inst.run("sum", &[Val::I32(65_530), Val::I32(10)]),
+        Err(Error::Host(e)) if e.to_string() == "fill out of bounds"
+    ));
+}
+
+#[test]
+fn a_stopped_run_never_runs_the_completion() {
+    let (_c, m) = lucet_tests::load(FILLER.as_bytes());
+    let completions = Arc::new(AtomicUsize::new(0));
+    let linker = filler_linker(completions.clone());
+    let mut inst = Instance::new(&m, &linker, Limits::default()).unwrap();
+    let handle = inst.interrupt_handle();
+    let mut fut = Box::pin(inst.run_async("sum", &[Val::I32(0), Val::I32(8)]));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    assert!(handle.interrupt());
+    assert!(matches!(
+        fut.as_mut().poll(&mut cx),
+        Poll::Ready(Err(Error::Terminated(Termination::Interrupted)))
+    ));
+    drop(fut);
+    assert_eq!(completions.load(Ordering::Relaxed), 0);
+    assert_eq!(inst.memory()[..8], [0; 8]);
 }
 
 #[test]

@@ -44,6 +44,12 @@ pub fn load_secret_key(path: &Path, password: Password) -> Result<SecretKey, Err
         source,
     })?;
     let named = |e: minisign::PError| err(format!("{}: {e}", path.display()));
+    if !looks_like_secret_key(&text) {
+        return Err(err(format!(
+            "{}: not a minisign secret key",
+            path.display()
+        )));
+    }
     let key_box = SecretKeyBox::from_string(&text).map_err(named)?;
     if let Ok(key) = SecretKey::from_unencrypted_box(key_box.clone()) {
         return Ok(key);
@@ -64,13 +70,30 @@ pub fn load_secret_key(path: &Path, password: Password) -> Result<SecretKey, Err
     key_box.into_secret_key(password).map_err(named)
 }
 
+/// Whether `text` has the shape of a minisign secret key file: a comment
+/// line, then an Ed25519 key of the right length (the minisign crate
+/// accepts much else and then calls it encrypted).
+fn looks_like_secret_key(text: &str) -> bool {
+    let mut lines = text.lines();
+    let comment = lines
+        .next()
+        .is_some_and(|l| l.starts_with("untrusted comment:"));
+    let key = lines
+        .next()
+        .and_then(|l| Base64::decode_to_vec(l.trim(), None).ok());
+    comment && key.is_some_and(|k| k.len() == SECRET_KEY_BYTES && k.starts_with(b"Ed"))
+}
+
+/// A secret key's decoded length: algorithms (6), KDF salt and limits
+/// (48), key ID (8), secret key (64), checksum (32).
+const SECRET_KEY_BYTES: usize = 158;
+
 /// An unencrypted key as `minisign -G -W` (0.11) writes it: with an
 /// all-zero checksum, which the minisign crate takes for corruption.
 /// Exactly that form is accepted (the tool does not check it either).
 fn tool_unencrypted_key(text: &str) -> Option<SecretKey> {
-    // Layout: algorithms (6), KDF salt and limits (48), key ID (8),
-    // secret key (64), checksum (32).
-    const CHECKSUM: std::ops::Range<usize> = 126..158;
+    // The checksum is the last 32 bytes (see SECRET_KEY_BYTES).
+    const CHECKSUM: std::ops::Range<usize> = 126..SECRET_KEY_BYTES;
     let line = text.lines().nth(1)?;
     let bytes = Base64::decode_to_vec(line.trim(), None).ok()?;
     let unencrypted = bytes.len() == CHECKSUM.end && bytes[2..4] == [0, 0];

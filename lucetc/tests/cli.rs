@@ -337,3 +337,32 @@ fn recompiling_without_sign_removes_a_stale_signature() {
     assert!(lucetc(&[&inp, "-o", &d("m.so")]).status.success());
     assert!(!dir.path().join("m.so.minisig").exists());
 }
+
+#[test]
+fn a_file_that_is_not_a_secret_key_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let inp = write(dir.path(), "m.wat", b"(module (func (export \"f\")))");
+    assert!(lucetc(&["--keygen", &d("k.key"), "--unencrypted-key"])
+        .status
+        .success());
+    let key = std::fs::read_to_string(d("k.key")).unwrap();
+    let public = std::fs::read_to_string(d("k.pub")).unwrap();
+    let truncated = &key[..key.len() - 20];
+    for (name, text) in [
+        ("text", "hi\n"),
+        ("public", public.as_str()),
+        ("truncated", truncated),
+    ] {
+        std::fs::write(d(name), text).unwrap();
+        let o = lucetc(&[&inp, "-o", &d("m.so"), "--sign", &d(name)]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("not a minisign secret key"), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+        assert!(
+            !dir.path().join("m.so").exists(),
+            "{name}: output left behind"
+        );
+    }
+}

@@ -18,11 +18,11 @@
 //! - deadlines: it sleeps until the earliest deadline of the requests in
 //!   the server, but never longer than the shortest deadline configured,
 //!   so a new request never has to wake it. The runtime's own deadline
-//!   (`Instance::set_deadline`) does the same job, but its watchdog thread
-//!   is woken whenever a run arms a deadline earlier than all armed ones,
-//!   which with one route running one guest at a time is every request:
-//!   measured on clean /hello, 0.54 wake-ups of the watchdog per request
-//!   and a fifth of the server's CPU time;
+//!   (`Instance::set_deadline`) could do this job too (its watchdog is
+//!   now woken only by a deadline earlier than its planned wake-up; when
+//!   this was written it was woken by about every second request, a fifth
+//!   of the server's CPU time on clean /hello), but the supervisor is
+//!   needed for CPU time anyway, and one thread then watches every limit;
 //! - CPU time: measured per poll with the worker thread's CPU clock; the
 //!   supervisor reads the running workers' clocks every few milliseconds
 //!   and interrupts a guest over its limit (the runtime has no CPU-time

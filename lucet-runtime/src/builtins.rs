@@ -47,6 +47,10 @@ fn range(start: u64, len: u64, bound: usize) -> Option<std::ops::Range<usize>> {
     (end <= bound as u64).then_some(start as usize..end as usize)
 }
 
+/// `memory.grow`: the old size in pages, or -1.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> i64 {
     // SAFETY: the builtin contract (see the module docs).
     unsafe {
@@ -56,6 +60,10 @@ unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> i64 {
     }
 }
 
+/// `memory.copy`: 0, or 1 if out of bounds.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn memory_copy(vmctx: *mut u8, mem: u32, dst: u64, src: u64, len: u64) -> u32 {
     // SAFETY: the builtin contract (see the module docs).
     unsafe {
@@ -70,6 +78,10 @@ unsafe extern "C" fn memory_copy(vmctx: *mut u8, mem: u32, dst: u64, src: u64, l
     }
 }
 
+/// `memory.fill`: 0, or 1 if out of bounds.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, len: u64) -> u32 {
     // SAFETY: the builtin contract (see the module docs).
     unsafe {
@@ -84,6 +96,10 @@ unsafe extern "C" fn memory_fill(vmctx: *mut u8, mem: u32, dst: u64, val: u32, l
     }
 }
 
+/// `memory.init`: 0, or 1 if out of bounds.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn memory_init(
     vmctx: *mut u8,
     mem: u32,
@@ -110,6 +126,10 @@ unsafe extern "C" fn memory_init(
     }
 }
 
+/// `data.drop`.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn data_drop(vmctx: *mut u8, seg: u32) {
     // SAFETY: the builtin contract (see the module docs).
     unsafe {
@@ -117,6 +137,10 @@ unsafe extern "C" fn data_drop(vmctx: *mut u8, seg: u32) {
     }
 }
 
+/// `table.grow`: the old size, or -1.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: u64) -> i32 {
     // SAFETY: the builtin contract (see the module docs).
     unsafe {
@@ -126,6 +150,10 @@ unsafe extern "C" fn table_grow(vmctx: *mut u8, table: u32, delta: u32, init: u6
     }
 }
 
+/// `table.copy`: 0, or 1 if out of bounds.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn table_copy(
     vmctx: *mut u8,
     dst_t: u32,
@@ -155,6 +183,10 @@ unsafe extern "C" fn table_copy(
     }
 }
 
+/// `table.fill`: 0, or 1 if out of bounds.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, val: u64, len: u32) -> u32 {
     // SAFETY: the builtin contract (see the module docs).
     unsafe {
@@ -169,6 +201,10 @@ unsafe extern "C" fn table_fill(vmctx: *mut u8, table: u32, dst: u32, val: u64, 
     }
 }
 
+/// `table.init`: 0, or 1 if out of bounds.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn table_init(
     vmctx: *mut u8,
     table: u32,
@@ -201,6 +237,10 @@ unsafe extern "C" fn table_init(
     }
 }
 
+/// `elem.drop`.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
 unsafe extern "C" fn elem_drop(vmctx: *mut u8, seg: u32) {
     // SAFETY: the builtin contract (see the module docs).
     unsafe {

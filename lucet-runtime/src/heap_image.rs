@@ -7,10 +7,15 @@
 //!   mappings (see [`crate::region`]), and a reused slot's pages are
 //!   already resident: the copy is a `memcpy`, no page faults. Typical
 //!   programs' images are a few pages.
-//! - **Mapped** (larger images): an unlinked file mapped copy-on-write at
-//!   the heap base, so instantiation costs one `mmap` (none when the slot
-//!   already maps this image) whatever the size, and the guest faults in
-//!   only the pages it touches. It costs two more mappings per instance.
+//! - **Mapped** (larger images): an unlinked file mapped copy-on-write over
+//!   the slot's stack and accessible heap, so instantiation costs one
+//!   `mmap` (none when the slot already maps this image) whatever the size,
+//!   and the guest faults in only the pages it touches. The file is sparse:
+//!   the image lies [`IMAGE_FILE_OFFSET`] bytes in, after a hole that backs
+//!   the stack, and a hole after it backs the rest of the heap up to 4 GiB.
+//!   So stack and heap stay one mapping, as with no image, and an instance
+//!   still costs two mappings. (Holes read as zeros; their page-cache pages
+//!   are shared by every instance of the module.)
 //!   The file is made on the filesystem the module was loaded from when
 //!   possible (`O_TMPFILE`), else in the temporary directory, else it is a
 //!   sealed memfd: on this kind of machine faults on an ext4-backed page
@@ -33,12 +38,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// than mapped: 64 KiB (16 pages).
 pub const IMAGE_COPY_MAX: usize = 64 << 10;
 
+/// Where a mapped image starts in its file: after a 1 GiB hole, which
+/// backs the stack of each slot that maps it (stacks of up to this size).
+pub const IMAGE_FILE_OFFSET: usize = 1 << 30;
+
+/// Bytes of heap a mapped image's file covers from the image's start: all
+/// a 32-bit memory can grow to.
+pub const IMAGE_FILE_HEAP: usize = 1 << 32;
+
 /// How an image reaches the heap.
 pub(crate) enum ImageForm {
     /// Copied: the bytes (not padded to pages).
     Copied(Box<[u8]>),
-    /// Mapped: a read-only descriptor of `len` bytes (a multiple of the
-    /// page size).
+    /// Mapped: a read-only descriptor of a file with the image's `len`
+    /// bytes (a multiple of the page size) at [`IMAGE_FILE_OFFSET`], holes
+    /// before and after, [`IMAGE_FILE_HEAP`] bytes from there to its end.
     Mapped(OwnedFd),
 }
 
@@ -130,15 +144,18 @@ fn image_file(bytes: &[u8], near: Option<&Path>) -> Result<OwnedFd, Error> {
     memfd_image(bytes)
 }
 
-fn write_all(fd: &OwnedFd, bytes: &[u8]) -> bool {
+/// Give `fd` its layout (see [`ImageForm::Mapped`]): `bytes` at
+/// [`IMAGE_FILE_OFFSET`], holes elsewhere.
+fn write_image(fd: &OwnedFd, bytes: &[u8]) -> bool {
     let mut written = 0;
     while written < bytes.len() {
         // SAFETY: writing from a live buffer to our descriptor.
         let n = unsafe {
-            libc::write(
+            libc::pwrite(
                 fd.as_raw_fd(),
                 bytes[written..].as_ptr() as *const libc::c_void,
                 bytes.len() - written,
+                (IMAGE_FILE_OFFSET + written) as libc::off_t,
             )
         };
         if n <= 0 {
@@ -146,7 +163,9 @@ fn write_all(fd: &OwnedFd, bytes: &[u8]) -> bool {
         }
         written += n as usize;
     }
-    true
+    let size = (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as libc::off_t;
+    // SAFETY: a plain call on our descriptor.
+    unsafe { libc::ftruncate(fd.as_raw_fd(), size) == 0 }
 }
 
 /// The image in an unlinked file in `dir`, reopened read-only with mode
@@ -167,7 +186,7 @@ fn tmpfile_image(dir: &Path, bytes: &[u8]) -> Option<OwnedFd> {
     // SAFETY: a fresh descriptor we own.
     let rw = unsafe { OwnedFd::from_raw_fd(raw) };
     // SAFETY: plain calls on our descriptor.
-    if !write_all(&rw, bytes) || unsafe { libc::fchmod(rw.as_raw_fd(), 0o400) } != 0 {
+    if !write_image(&rw, bytes) || unsafe { libc::fchmod(rw.as_raw_fd(), 0o400) } != 0 {
         return None;
     }
     // Reopen read-only through /proc and drop the writable descriptor:
@@ -186,7 +205,7 @@ fn tmpfile_image(dir: &Path, bytes: &[u8]) -> Option<OwnedFd> {
 /// The image in a memfd sealed against any change.
 fn memfd_image(bytes: &[u8]) -> Result<OwnedFd, Error> {
     let fd = crate::memfd::create(c"lucet-heap-image")?;
-    if !write_all(&fd, bytes) {
+    if !write_image(&fd, bytes) {
         return Err(Error::last_os("writing the heap image"));
     }
     crate::memfd::seal(&fd, "the heap image")?;

@@ -16,7 +16,10 @@
 //! the next slot's stack guard page one inaccessible range. A small heap
 //! image (up to [`IMAGE_COPY_MAX`](crate::heap_image::IMAGE_COPY_MAX)) is
 //! copied into the heap rather than mapped, so it costs no mapping of its
-//! own; a large one is mapped copy-on-write and costs two more. Against the
+//! own; a large one is mapped copy-on-write from a sparse file that also
+//! backs the stack and the rest of the heap with holes (see
+//! [`crate::heap_image`]), so stack and heap are still one mapping, and
+//! growing the heap maps more of that file, which joins it. Against the
 //! kernel's default `vm.max_map_count` of 65,530 that fits 30,000 instances
 //! of a typical program, which is also about what the 47-bit address space
 //! holds at 4 GiB a slot. An instance's vmctx state is not in its slot but in
@@ -35,17 +38,18 @@
 //!   size is at most [`Limits::heap_keep_resident`]: the pages it touched
 //!   (found with one `mincore`) are zeroed with `memset` and stay resident,
 //!   so the next tenant faults nothing back in and no other core has its TLB
-//!   flushed. Larger heaps are discarded with `madvise`. A mapped image's
-//!   pages are always discarded, which restores the image.
+//!   flushed. Larger heaps are discarded with `madvise`. A heap with a
+//!   mapped image is always discarded whole (if guest code ran or the host
+//!   had it), which restores the image and the zeros past it.
 //! - Free slots remember the module they last held: a module gets back one
 //!   of its own recently freed slots if there is one (its image already
 //!   mapped, its pages warm), else the most recently freed slot.
 
-use crate::heap_image::{HeapImage, ImageForm};
+use crate::heap_image::{HeapImage, ImageForm, IMAGE_FILE_HEAP, IMAGE_FILE_OFFSET};
 use crate::page::{round_up, PAGE_SIZE};
 use crate::{Error, Limits};
 use std::cell::UnsafeCell;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
 use std::sync::{Arc, Mutex};
 
@@ -62,8 +66,12 @@ struct SlotMeta {
     prepared: bool,
     /// Heap bytes `[0, heap_accessible)` are read-write.
     heap_accessible: usize,
-    /// A mapped heap image at the heap base, if any: (id, length).
+    /// The heap image whose file is mapped over the stack and the
+    /// accessible heap, if any: (id, length). Otherwise they are anonymous.
     mapped_image: Option<(u64, usize)>,
+    /// The mapped image's descriptor, valid while the current tenant (whose
+    /// module owns it) lives: for `heap_grow`.
+    image_fd: RawFd,
     /// The current tenant has a memory, so the heap may be dirty.
     heap_in_use: bool,
     /// Bytes of a copied image written at the heap base by `heap_setup`.
@@ -149,6 +157,13 @@ impl Region {
             ));
         }
         let stack_size = round_up(limits.stack_size + limits.hostcall_stack_reserve);
+        if stack_size > IMAGE_FILE_OFFSET {
+            // A mapped heap image's file backs the stack with a hole of
+            // this size (see `heap_image`).
+            return Err(Error::LimitExceeded(format!(
+                "a stack of {stack_size} bytes: at most {IMAGE_FILE_OFFSET}"
+            )));
+        }
         let heap_size = round_up(limits.heap_address_space_size as usize);
         let slot_size = PAGE_SIZE + stack_size + heap_size;
         let chunk_slots = ((1usize << 40) / slot_size).clamp(1, capacity);
@@ -305,6 +320,56 @@ fn protect(start: *mut u8, len: usize, prot: i32) -> Result<(), Error> {
 
 const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
 
+/// Fresh anonymous pages with `prot` over `[at, at + len)`, replacing what
+/// was mapped there. (`MAP_NORESERVE` like the reservation, so that
+/// inaccessible neighbours merge into one mapping.)
+fn map_anon(at: *mut u8, len: usize, prot: i32) -> Result<(), Error> {
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: callers pass page-aligned ranges inside a slot, which no one
+    // uses while it is being remapped.
+    let r = unsafe {
+        libc::mmap(
+            at as *mut libc::c_void,
+            len,
+            prot,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if r == libc::MAP_FAILED {
+        return Err(Error::last_os("mmap"));
+    }
+    Ok(())
+}
+
+/// `fd` from `offset` mapped copy-on-write, read-write, over
+/// `[at, at + len)`. Mapped next to an earlier mapping of the same file at
+/// the adjoining offset, the two are one mapping.
+fn map_file(at: *mut u8, len: usize, fd: RawFd, offset: usize) -> Result<(), Error> {
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: as for `map_anon`; `fd` is a heap image's file, long enough
+    // (`IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP` bytes) for every range mapped.
+    let r = unsafe {
+        libc::mmap(
+            at as *mut libc::c_void,
+            len,
+            RW,
+            libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_NORESERVE,
+            fd,
+            offset as libc::off_t,
+        )
+    };
+    if r == libc::MAP_FAILED {
+        return Err(Error::last_os("mapping the heap image"));
+    }
+    Ok(())
+}
+
 impl Slot {
     fn base(&self) -> *mut u8 {
         let r = &self.region;
@@ -363,12 +428,30 @@ impl Slot {
         debug_assert!(from <= to && to <= self.region.heap_size);
         let meta = self.meta();
         if to > meta.heap_accessible {
-            // SAFETY: inside the heap reservation.
-            let start = unsafe { self.heap_base().add(meta.heap_accessible.max(from)) };
-            protect(start, to - meta.heap_accessible.max(from), RW)?;
+            self.make_accessible(meta.heap_accessible.max(from), to)?;
             meta.heap_accessible = to;
         }
         Ok(())
+    }
+
+    /// Make heap bytes `[from, to)` read-write: more of the image's file
+    /// if one is mapped (so stack and heap stay one mapping), else the
+    /// reservation's own pages.
+    fn make_accessible(&self, from: usize, to: usize) -> Result<(), Error> {
+        // SAFETY: inside the heap reservation.
+        let start = unsafe { self.heap_base().add(from) };
+        match self.meta().mapped_image {
+            Some(_) if to > IMAGE_FILE_HEAP => Err(Error::LimitExceeded(format!(
+                "a heap of {to} bytes with a mapped image"
+            ))),
+            Some(_) => map_file(
+                start,
+                to - from,
+                self.meta().image_fd,
+                IMAGE_FILE_OFFSET + from,
+            ),
+            None => protect(start, to - from, RW),
+        }
     }
 
     /// Set the heap up for a new instance: `image` at the base (or zeros),
@@ -377,77 +460,49 @@ impl Slot {
     pub fn heap_setup(&self, image: Option<&HeapImage>, initial: usize) -> Result<(), Error> {
         let meta = self.meta();
         let base = self.heap_base();
-        let wanted = match image {
+        let stack = self.stack_bottom() as *mut u8;
+        let stack_size = self.region.stack_size;
+        let mapped = match image {
             Some(HeapImage {
-                form: ImageForm::Mapped(_),
-                id,
-                len,
-            }) => Some((*id, *len)),
-            _ => None,
-        };
-        if meta.mapped_image != wanted {
-            if let Some((_, old_len)) = meta.mapped_image.take() {
-                // Replace the old image with fresh zero pages.
-                let prot = if meta.heap_accessible >= old_len {
-                    RW
-                } else {
-                    libc::PROT_NONE
-                };
-                // SAFETY: a fixed anonymous mapping over part of our own slot.
-                let r = unsafe {
-                    libc::mmap(
-                        base as *mut libc::c_void,
-                        old_len,
-                        prot,
-                        libc::MAP_PRIVATE
-                            | libc::MAP_ANONYMOUS
-                            | libc::MAP_FIXED
-                            | libc::MAP_NORESERVE,
-                        -1,
-                        0,
-                    )
-                };
-                if r == libc::MAP_FAILED {
-                    return Err(Error::last_os("unmapping a heap image"));
-                }
-            }
-            if let Some(HeapImage {
                 form: ImageForm::Mapped(fd),
                 id,
                 len,
-            }) = image
-            {
-                // SAFETY: a fixed private mapping of the image over the first
-                // pages of our own heap; the image fits the initial size.
-                let r = unsafe {
-                    libc::mmap(
-                        base as *mut libc::c_void,
-                        *len,
-                        RW,
-                        libc::MAP_PRIVATE | libc::MAP_FIXED,
-                        fd.as_raw_fd(),
-                        0,
-                    )
-                };
-                if r == libc::MAP_FAILED {
-                    return Err(Error::last_os("mapping the heap image"));
-                }
-                meta.mapped_image = Some((*id, *len));
+            }) => Some((fd.as_raw_fd(), (*id, *len))),
+            _ => None,
+        };
+        if meta.mapped_image != mapped.map(|m| m.1) {
+            if meta.mapped_image.take().is_some() {
+                // Back to anonymous zero pages, stack and heap one mapping.
+                map_anon(stack, stack_size + meta.heap_accessible, RW)?;
+            }
+            if let Some((fd, image)) = mapped {
+                // The file over stack and accessible heap, so that the
+                // image lands at the heap base: one mapping, as without.
+                map_file(
+                    stack,
+                    stack_size + meta.heap_accessible,
+                    fd,
+                    IMAGE_FILE_OFFSET - stack_size,
+                )?;
+                meta.mapped_image = Some(image);
             }
         }
-        let image_len = meta.mapped_image.map_or(0, |i| i.1);
-        let accessible = meta.heap_accessible.max(image_len);
+        if let Some((fd, _)) = mapped {
+            // The current tenant's module owns it: valid for `heap_grow`.
+            meta.image_fd = fd;
+        }
+        let accessible = meta.heap_accessible;
         if accessible < initial {
-            // SAFETY: inside the heap reservation.
-            protect(unsafe { base.add(accessible) }, initial - accessible, RW)?;
+            self.make_accessible(accessible, initial)?;
         } else if accessible > initial {
-            let from = initial.max(image_len);
             // SAFETY: inside the heap reservation.
-            protect(
-                unsafe { base.add(from) },
-                accessible - from,
-                libc::PROT_NONE,
-            )?;
+            let from = unsafe { base.add(initial) };
+            if meta.mapped_image.is_some() {
+                // Inaccessible anonymous pages, one with the rest.
+                map_anon(from, accessible - initial, libc::PROT_NONE)?;
+            } else {
+                protect(from, accessible - initial, libc::PROT_NONE)?;
+            }
         }
         meta.heap_accessible = initial;
         meta.heap_in_use = true;
@@ -484,16 +539,17 @@ impl Slot {
         }
         meta.heap_in_use = false;
         let base = self.heap_base();
-        let image_len = meta.mapped_image.map_or(0, |i| i.1);
-        let dirty = meta.heap_accessible.max(image_len);
+        let dirty = meta.heap_accessible;
         let keep = self.region.limits.heap_keep_resident;
-        // A mapped image's dirty pages are private copies: discarding them
-        // brings the image back.
-        let (discard, wipe) = if dirty - image_len <= keep {
-            // No run and no host access: nothing wrote to a mapped image.
-            (if meta.touched { image_len } else { 0 }, dirty - image_len)
-        } else {
-            (dirty, 0)
+        // A mapped image's file backs the whole accessible heap, whose
+        // written pages are private copies: discarding them all brings the
+        // image (and zeros past it) back. Page residency says nothing of
+        // what was written there, so it is never wiped in place.
+        let (discard, wipe) = match meta.mapped_image {
+            Some(_) if meta.touched => (dirty, 0),
+            Some(_) => (0, 0),
+            None if dirty <= keep => (0, dirty),
+            None => (dirty, 0),
         };
         if discard > 0 {
             // SAFETY: the range is inside this slot's heap reservation.
@@ -508,9 +564,9 @@ impl Slot {
             // SAFETY: the image's bytes lie in the accessible heap.
             unsafe { ptr::write_bytes(base, 0, meta.copied_image) };
         } else if wipe > 0 {
-            // SAFETY: `[image_len, dirty)` is accessible heap of this slot,
+            // SAFETY: `[0, dirty)` is accessible heap of this slot,
             // page-aligned, and no one uses it (the tenant is gone).
-            unsafe { zero_resident_pages(base.add(image_len), wipe) }?;
+            unsafe { zero_resident_pages(base, wipe) }?;
         }
         meta.copied_image = 0;
         Ok(())
@@ -597,8 +653,8 @@ impl StackRelease {
             return;
         }
         // SAFETY: as above; `[bottom, top_page)` is the stack below its
-        // top page. Discarded anonymous pages read back as zeros, the hot
-        // top's lowest page included.
+        // top page. Discarded pages read back as zeros (anonymous ones, and
+        // a mapped image file's hole), the hot top's lowest page included.
         unsafe {
             libc::madvise(
                 self.bottom as *mut libc::c_void,

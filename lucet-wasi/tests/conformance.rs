@@ -146,6 +146,60 @@ fn the_port_has_every_official_rust_program() {
     assert_eq!(RUST_TESTS.len(), 46);
 }
 
+/// How the runner's standard input may look to a program: the current
+/// runner hands it a pipe it keeps open (writing nothing) until it waits
+/// for the exit; the older one let the program inherit its own, often
+/// /dev/null.
+#[derive(Debug, Clone, Copy)]
+enum Stdin {
+    OpenEmptyPipe,
+    DevNull,
+}
+
+/// Run one ported Rust program with the scratch directory as "/" and
+/// standard input as `stdin`; `None` if it passed.
+fn run_rust_test_with_stdin(test: &str, stdin: Stdin) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = lucet_wasi();
+    cmd.arg("--dir")
+        .arg(format!("{}::/", dir.path().display()))
+        .arg(compiled_conformance("rust_suite"))
+        .arg(test)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    match stdin {
+        Stdin::OpenEmptyPipe => cmd.stdin(std::process::Stdio::piped()),
+        Stdin::DevNull => cmd.stdin(std::process::Stdio::null()),
+    };
+    let mut child = cmd.spawn().expect("spawn");
+    // Held (not written, not closed) until the program has exited.
+    let held = child.stdin.take();
+    let out = child.wait_with_output().expect("wait");
+    drop(held);
+    if out.status.code() != Some(0) {
+        return Some(format!(
+            "{test} (stdin {stdin:?}): exit {:?}: {}",
+            out.status.code(),
+            stderr(&out)
+        ));
+    }
+    None
+}
+
+#[test]
+fn stdio_programs_with_the_runners_kinds_of_stdin() {
+    let failures: Vec<String> = ["poll_oneoff_stdio", "stdio", "isatty"]
+        .iter()
+        .flat_map(|t| {
+            [Stdin::OpenEmptyPipe, Stdin::DevNull]
+                .into_iter()
+                .map(move |s| (*t, s))
+        })
+        .filter_map(|(t, s)| run_rust_test_with_stdin(t, s))
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
 /// The suite's fs-tests.dir for the C programs.
 fn fs_tests_dir(root: &Path) {
     std::fs::write(root.join("file"), "").unwrap();

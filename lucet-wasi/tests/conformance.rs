@@ -82,11 +82,18 @@ fn entries(dir: &Path) -> Vec<String> {
 /// Run one ported Rust program in a fresh scratch directory preopened as
 /// `guest`; `None` if it passed, else what went wrong.
 fn run_rust_test(test: &str, guest: &str) -> Option<String> {
+    run_rust_fixture("rust_suite", test, guest)
+}
+
+/// As [`run_rust_test`], from the fixture `fixture` (rust_suite, or
+/// rust_suite-modern: the same source with current toolchains' wasm
+/// features).
+fn run_rust_fixture(fixture: &str, test: &str, guest: &str) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = lucet_wasi();
     cmd.arg("--dir")
         .arg(format!("{}::{guest}", dir.path().display()))
-        .arg(compiled_conformance("rust_suite"))
+        .arg(compiled_conformance(fixture))
         .arg(test);
     if guest != "/" {
         cmd.arg(guest);
@@ -94,7 +101,7 @@ fn run_rust_test(test: &str, guest: &str) -> Option<String> {
     let out = run(&mut cmd, b"");
     if out.status.code() != Some(0) {
         return Some(format!(
-            "{test} (preopen {guest}): exit {:?}: {}{}",
+            "{fixture} {test} (preopen {guest}): exit {:?}: {}{}",
             out.status.code(),
             stdout(&out),
             stderr(&out)
@@ -105,7 +112,9 @@ fn run_rust_test(test: &str, guest: &str) -> Option<String> {
         .filter(|n| !LEFT_FOR_THE_RUNNER.contains(&n.as_str()))
         .collect();
     if !left.is_empty() {
-        return Some(format!("{test} (preopen {guest}): left {left:?} behind"));
+        return Some(format!(
+            "{fixture} {test} (preopen {guest}): left {left:?} behind"
+        ));
     }
     None
 }
@@ -116,6 +125,18 @@ fn rust_programs_with_the_scratch_directory_as_root() {
         .iter()
         .chain(OLDER_RUST_TESTS)
         .filter_map(|t| run_rust_test(t, "/"))
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn rust_programs_built_with_current_wasm_features() {
+    // The official binaries come from toolchains that emit bulk-memory,
+    // saturating conversions, sign extension and so on by default.
+    let failures: Vec<String> = RUST_TESTS
+        .iter()
+        .chain(OLDER_RUST_TESTS)
+        .filter_map(|t| run_rust_fixture("rust_suite-modern", t, "/"))
         .collect();
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }

@@ -82,11 +82,18 @@ fn entries(dir: &Path) -> Vec<String> {
 /// Run one ported Rust program in a fresh scratch directory preopened as
 /// `guest`; `None` if it passed, else what went wrong.
 fn run_rust_test(test: &str, guest: &str) -> Option<String> {
+    run_rust_fixture("rust_suite", test, guest)
+}
+
+/// As [`run_rust_test`], from the fixture `fixture` (rust_suite, or
+/// rust_suite-modern: the same source with current toolchains' wasm
+/// features).
+fn run_rust_fixture(fixture: &str, test: &str, guest: &str) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = lucet_wasi();
     cmd.arg("--dir")
         .arg(format!("{}::{guest}", dir.path().display()))
-        .arg(compiled_conformance("rust_suite"))
+        .arg(compiled_conformance(fixture))
         .arg(test);
     if guest != "/" {
         cmd.arg(guest);
@@ -94,7 +101,7 @@ fn run_rust_test(test: &str, guest: &str) -> Option<String> {
     let out = run(&mut cmd, b"");
     if out.status.code() != Some(0) {
         return Some(format!(
-            "{test} (preopen {guest}): exit {:?}: {}{}",
+            "{fixture} {test} (preopen {guest}): exit {:?}: {}{}",
             out.status.code(),
             stdout(&out),
             stderr(&out)
@@ -105,7 +112,9 @@ fn run_rust_test(test: &str, guest: &str) -> Option<String> {
         .filter(|n| !LEFT_FOR_THE_RUNNER.contains(&n.as_str()))
         .collect();
     if !left.is_empty() {
-        return Some(format!("{test} (preopen {guest}): left {left:?} behind"));
+        return Some(format!(
+            "{fixture} {test} (preopen {guest}): left {left:?} behind"
+        ));
     }
     None
 }
@@ -116,6 +125,18 @@ fn rust_programs_with_the_scratch_directory_as_root() {
         .iter()
         .chain(OLDER_RUST_TESTS)
         .filter_map(|t| run_rust_test(t, "/"))
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn rust_programs_built_with_current_wasm_features() {
+    // The official binaries come from toolchains that emit bulk-memory,
+    // saturating conversions, sign extension and so on by default.
+    let failures: Vec<String> = RUST_TESTS
+        .iter()
+        .chain(OLDER_RUST_TESTS)
+        .filter_map(|t| run_rust_fixture("rust_suite-modern", t, "/"))
         .collect();
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
@@ -144,6 +165,60 @@ fn the_port_has_every_official_rust_program() {
     listed_sorted.sort();
     assert_eq!(listed_sorted, expected);
     assert_eq!(RUST_TESTS.len(), 46);
+}
+
+/// How the runner's standard input may look to a program: the current
+/// runner hands it a pipe it keeps open (writing nothing) until it waits
+/// for the exit; the older one let the program inherit its own, often
+/// /dev/null.
+#[derive(Debug, Clone, Copy)]
+enum Stdin {
+    OpenEmptyPipe,
+    DevNull,
+}
+
+/// Run one ported Rust program with the scratch directory as "/" and
+/// standard input as `stdin`; `None` if it passed.
+fn run_rust_test_with_stdin(test: &str, stdin: Stdin) -> Option<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = lucet_wasi();
+    cmd.arg("--dir")
+        .arg(format!("{}::/", dir.path().display()))
+        .arg(compiled_conformance("rust_suite"))
+        .arg(test)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    match stdin {
+        Stdin::OpenEmptyPipe => cmd.stdin(std::process::Stdio::piped()),
+        Stdin::DevNull => cmd.stdin(std::process::Stdio::null()),
+    };
+    let mut child = cmd.spawn().expect("spawn");
+    // Held (not written, not closed) until the program has exited.
+    let held = child.stdin.take();
+    let out = child.wait_with_output().expect("wait");
+    drop(held);
+    if out.status.code() != Some(0) {
+        return Some(format!(
+            "{test} (stdin {stdin:?}): exit {:?}: {}",
+            out.status.code(),
+            stderr(&out)
+        ));
+    }
+    None
+}
+
+#[test]
+fn stdio_programs_with_the_runners_kinds_of_stdin() {
+    let failures: Vec<String> = ["poll_oneoff_stdio", "stdio", "isatty"]
+        .iter()
+        .flat_map(|t| {
+            [Stdin::OpenEmptyPipe, Stdin::DevNull]
+                .into_iter()
+                .map(move |s| (*t, s))
+        })
+        .filter_map(|(t, s)| run_rust_test_with_stdin(t, s))
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
 /// The suite's fs-tests.dir for the C programs.

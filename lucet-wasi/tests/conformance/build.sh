@@ -21,8 +21,15 @@ mkdir -p wasm
 for src in c/*.c; do
     name="$(basename "$src" .c)"
     out="wasm/$name.wasm"
+    # *-modern.c: the wasm features current rustc and wasi-sdk turn on by
+    # default (see c/rust_suite-modern.c).
+    features=()
+    if [[ "$name" == *-modern ]]; then
+        features=(-mbulk-memory -mnontrapping-fptoint -msign-ext -mmutable-globals
+            -mreference-types -mmultivalue)
+    fi
     echo "build $src -> $out"
     clang-14 --target=wasm32-wasi -O2 -fuse-ld=lld -rtlib=compiler-rt \
         -Wall -Werror=implicit-function-declaration -Wl,--strip-debug \
-        -o "$out" "$src"
+        "${features[@]}" -o "$out" "$src"
 done

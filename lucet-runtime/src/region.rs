@@ -324,48 +324,38 @@ const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
 /// was mapped there. (`MAP_NORESERVE` like the reservation, so that
 /// inaccessible neighbours merge into one mapping.)
 fn map_anon(at: *mut u8, len: usize, prot: i32) -> Result<(), Error> {
-    if len == 0 {
-        return Ok(());
-    }
-    // SAFETY: callers pass page-aligned ranges inside a slot, which no one
-    // uses while it is being remapped.
-    let r = unsafe {
-        libc::mmap(
-            at as *mut libc::c_void,
-            len,
-            prot,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if r == libc::MAP_FAILED {
-        return Err(Error::last_os("mmap"));
-    }
-    Ok(())
+    map_fixed(at, len, prot, None, "mmap")
 }
 
 /// `fd` from `offset` mapped copy-on-write, read-write, over
 /// `[at, at + len)`. Mapped next to an earlier mapping of the same file at
 /// the adjoining offset, the two are one mapping.
 fn map_file(at: *mut u8, len: usize, fd: RawFd, offset: usize) -> Result<(), Error> {
+    map_fixed(at, len, RW, Some((fd, offset)), "mapping the heap image")
+}
+
+fn map_fixed(
+    at: *mut u8,
+    len: usize,
+    prot: i32,
+    file: Option<(RawFd, usize)>,
+    what: &str,
+) -> Result<(), Error> {
     if len == 0 {
         return Ok(());
     }
-    // SAFETY: as for `map_anon`; `fd` is a heap image's file, long enough
-    // (`IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP` bytes) for every range mapped.
-    let r = unsafe {
-        libc::mmap(
-            at as *mut libc::c_void,
-            len,
-            RW,
-            libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_NORESERVE,
-            fd,
-            offset as libc::off_t,
-        )
+    let flags = libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_NORESERVE;
+    let (flags, fd, offset) = match file {
+        Some((fd, offset)) => (flags, fd, offset as libc::off_t),
+        None => (flags | libc::MAP_ANONYMOUS, -1, 0),
     };
+    // SAFETY: callers pass page-aligned ranges inside a slot, which no one
+    // uses while it is being remapped; a file is a heap image's, long
+    // enough (`IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP` bytes) for every range
+    // mapped.
+    let r = unsafe { libc::mmap(at as *mut libc::c_void, len, prot, flags, fd, offset) };
     if r == libc::MAP_FAILED {
-        return Err(Error::last_os("mapping the heap image"));
+        return Err(Error::last_os(what));
     }
     Ok(())
 }

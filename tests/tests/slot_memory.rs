@@ -120,6 +120,13 @@ fn tenants_of_a_slot_are_isolated(keep_resident: usize, wat: &str, first: u8, gr
             assert_eq!(a.run("size", &[]).unwrap(), vec![Val::I32(2)]);
             assert_eq!(a.run("grow", &[]).unwrap(), vec![Val::I32(0)]);
             assert_eq!(a.run("size", &[]).unwrap(), vec![Val::I32(5)]);
+            // A reset brings the instance back to its image and size.
+            a.reset().unwrap();
+            assert_eq!(a.run("size", &[]).unwrap(), vec![Val::I32(2)]);
+            assert_eq!(a.run("touch", &[]).unwrap(), vec![Val::I32(first as i32)]);
+            assert_eq!(a.memory()[70000..70004], [1, 0, 0, 0]);
+            assert_eq!(a.run("grow", &[]).unwrap(), vec![Val::I32(0)]);
+            a.memory()[70000..70004].copy_from_slice(b"left");
         }
         drop(a);
         // Another module in the same slot sees zeros only.

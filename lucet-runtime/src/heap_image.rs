@@ -15,7 +15,8 @@
 //!   the stack, and a hole after it backs the rest of the heap up to 4 GiB.
 //!   So stack and heap stay one mapping, as with no image, and an instance
 //!   still costs two mappings. (Holes read as zeros; their page-cache pages
-//!   are shared by every instance of the module.)
+//!   are shared by every instance of the module.) A process whose
+//!   `RLIMIT_FSIZE` is below that file's size copies large images too.
 //!   The file is made on the filesystem the module was loaded from when
 //!   possible (`O_TMPFILE`), else in the temporary directory, else it is a
 //!   sealed memfd: on this kind of machine faults on an ext4-backed page
@@ -96,7 +97,11 @@ impl HeapImage {
         }
         let end = end as usize;
         let padded = end.next_multiple_of(PAGE_SIZE);
-        let mut image = vec![0u8; if end <= IMAGE_COPY_MAX { end } else { padded }];
+        // A process whose file size limit is below the image file's
+        // (sparse) size would be killed by SIGXFSZ making it: copy the
+        // image instead, slower for large images but the same to the guest.
+        let copied = end <= IMAGE_COPY_MAX || !file_size_allowed();
+        let mut image = vec![0u8; if copied { end } else { padded }];
         for seg in &data.data {
             let SegmentMode::Active { offset, .. } = &seg.mode else {
                 continue;
@@ -111,7 +116,7 @@ impl HeapImage {
         }
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        if end <= IMAGE_COPY_MAX {
+        if copied {
             return Ok(Some(HeapImage {
                 len: image.len(),
                 form: ImageForm::Copied(image.into_boxed_slice()),
@@ -125,6 +130,20 @@ impl HeapImage {
             id,
         }))
     }
+}
+
+/// Whether `RLIMIT_FSIZE` lets this process make a mapped image's file.
+fn file_size_allowed() -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) } != 0 {
+        return false;
+    }
+    limit.rlim_cur == libc::RLIM_INFINITY
+        || limit.rlim_cur >= (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as libc::rlim_t
 }
 
 /// A read-only descriptor of a file holding `bytes` that nothing else can

@@ -110,3 +110,36 @@ fn an_empty_data_segment_past_the_image_runs() {
         (Some(0), "97\n".into(), String::new())
     );
 }
+
+/// A module with a large heap image (mapped from a sparse file of several
+/// GiB) still runs in a process whose file size limit is far below that:
+/// the image is then copied instead, and SIGXFSZ never comes.
+#[test]
+fn a_large_image_runs_under_a_small_file_size_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let so = dir.path().join("big.so");
+    let wat = format!(
+        r#"(module (memory 4) (data (i32.const 0) "{}")
+          (func (export "at") (param i32) (result i32) (i32.load8_u (local.get 0))))"#,
+        "\\07".repeat(200 << 10)
+    );
+    lucetc::compile_to_file(wat.as_bytes(), &so, &lucetc::Options::default()).unwrap();
+    for limit in ["unlimited", "40000"] {
+        // `ulimit -f` counts blocks of 512 bytes here: 40000 is about 20 MB,
+        // room for the module but not for a mapped image's file.
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit -f {limit} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_lucet-wasi"))
+            .args(["--invoke", "at"])
+            .arg(&so)
+            .arg("204799")
+            .output()
+            .unwrap();
+        assert_eq!(
+            (o.status.code(), String::from_utf8_lossy(&o.stdout).as_ref()),
+            (Some(0), "7\n"),
+            "limit {limit}: {o:?}"
+        );
+    }
+}

@@ -134,16 +134,7 @@ impl HeapImage {
 
 /// Whether `RLIMIT_FSIZE` lets this process make a mapped image's file.
 fn file_size_allowed() -> bool {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) } != 0 {
-        return false;
-    }
-    limit.rlim_cur == libc::RLIM_INFINITY
-        || limit.rlim_cur >= (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as libc::rlim_t
+    crate::memfd::file_size_limit() >= (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as u64
 }
 
 /// A read-only descriptor of a file holding `bytes` that nothing else can

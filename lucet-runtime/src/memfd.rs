@@ -19,6 +19,23 @@ pub(crate) fn create(name: &CStr) -> Result<OwnedFd, Error> {
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
+/// The most bytes this process may write to a file (`RLIMIT_FSIZE`; writing
+/// past it kills the process with SIGXFSZ), which the files the runtime
+/// makes (memfds, heap image files) are subject to like any other.
+pub(crate) fn file_size_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return u64::MAX;
+    }
+    limit.rlim_cur
+}
+
 /// Seal `fd` (made by [`create`]) against writes, growing, shrinking and
 /// further seals: from now on its contents are what they are.
 pub(crate) fn seal(fd: &impl AsRawFd, what: &str) -> Result<(), Error> {

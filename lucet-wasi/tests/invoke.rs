@@ -143,3 +143,25 @@ fn a_large_image_runs_under_a_small_file_size_limit() {
         );
     }
 }
+
+/// A module larger than the process's file size limit is refused with one
+/// line (its in-memory copy would otherwise kill the process with SIGXFSZ).
+#[test]
+fn a_module_over_the_file_size_limit_is_refused() {
+    let (_d, so) = compiled();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 2 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_lucet-wasi"))
+        .args(["--invoke", "add"])
+        .arg(&so)
+        .args(["1", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        err.contains("RLIMIT_FSIZE") && err.lines().count() == 1,
+        "{err}"
+    );
+}

@@ -123,12 +123,27 @@ impl SealedFile {
     /// sealed memfd.
     pub fn read(path: &Path, max_size: u64) -> Result<SealedFile, Error> {
         let source = open_regular(path, max_size)?;
+        // Writing the copy past the process's file size limit would kill
+        // it with SIGXFSZ: refuse such a file, and never copy more.
+        let fsize = crate::memfd::file_size_limit();
+        let len = source.metadata().map_err(|e| Error::io(path, e))?.len();
+        if len > fsize {
+            let why = format!(
+                "{len} bytes, more than this process's file size limit (RLIMIT_FSIZE, {fsize} \
+                 bytes), which the loader's in-memory copy is subject to"
+            );
+            return Err(Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::FileTooLarge, why),
+            ));
+        }
         let fd = crate::memfd::create(c"lucet-module")?;
         let mut sink = File::from(fd);
         // std copies file to file inside the kernel (copy_file_range or
         // sendfile) when it can.
-        let copied = std::io::copy(&mut source.take(max_size.saturating_add(1)), &mut sink)
-            .map_err(|e| Error::io(path, e))?;
+        let take = max_size.saturating_add(1).min(fsize);
+        let copied =
+            std::io::copy(&mut source.take(take), &mut sink).map_err(|e| Error::io(path, e))?;
         if copied > max_size {
             return Err(Error::TooLarge {
                 path: path.display().to_string(),

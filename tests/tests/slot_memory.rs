@@ -92,6 +92,34 @@ fn mappings_per_live_instance(wat: &str, run: &[&str]) -> f64 {
     (mappings() - before) as f64 / n as f64
 }
 
+/// Mappings per live instance of `second` in slots that all held a
+/// (grown, if it can) instance of `first` before.
+fn mappings_after_reuse(first: &str, second: &str) -> f64 {
+    let (_c, a) = lucet_tests::load(first.as_bytes());
+    let (_c2, b) = lucet_tests::load(second.as_bytes());
+    let n = 200;
+    let region = Region::new(n, Limits::default()).unwrap();
+    let before = mappings();
+    let firsts: Vec<Instance> = (0..n)
+        .map(|_| {
+            let mut i = region.instantiate(&a, &Linker::new()).unwrap();
+            i.run("touch", &[]).unwrap();
+            if i.export_names().iter().any(|e| e == "grow") {
+                i.run("grow", &[]).unwrap();
+            }
+            i
+        })
+        .collect();
+    drop(firsts);
+    let mut live = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut i = region.instantiate(&b, &Linker::new()).unwrap();
+        i.run("touch", &[]).unwrap();
+        live.push(i);
+    }
+    (mappings() - before) as f64 / n as f64
+}
+
 fn tenants_of_a_slot_are_isolated(keep_resident: usize, wat: &str, first: u8, grows: bool) {
     let (_c, m) = lucet_tests::load(wat.as_bytes());
     let (_c2, other) = lucet_tests::load(
@@ -158,6 +186,12 @@ fn slots_cost_little_when_idle_and_keep_tenants_apart() {
     let grown = mappings_per_live_instance(&large_image(), &["touch", "grow"]);
     println!("mappings per live instance, large image, grown: {grown}");
     assert!(grown <= 2.05, "{grown} mappings per instance");
+
+    let reused = mappings_after_reuse(&large_image(), SMALL_IMAGE);
+    println!("mappings per live instance, small image in slots a grown large one held: {reused}");
+    assert!(reused <= 2.05, "{reused} mappings per instance");
+    let reused = mappings_after_reuse(SMALL_IMAGE, &large_image());
+    assert!(reused <= 2.05, "{reused} mappings per instance");
 
     for keep in [0, 1 << 20] {
         tenants_of_a_slot_are_isolated(keep, SMALL_IMAGE, b'a', false);

@@ -56,19 +56,8 @@ mod tests {
     fn the_hash_is_the_last_bytes_of_serialized_module_data() {
         let data = crate::ModuleData {
             name: Some("m".into()),
-            types: Vec::new(),
-            imports: Vec::new(),
-            functions: Vec::new(),
-            tables: Vec::new(),
-            memories: Vec::new(),
-            globals: Vec::new(),
-            exports: Vec::new(),
-            start: None,
-            elements: Vec::new(),
-            data: Vec::new(),
-            escaping_functions: Vec::new(),
-            options: crate::CompileOptions::default(),
             code_hash: [0xab; CODE_HASH_LEN],
+            ..crate::ModuleData::empty(crate::CompileOptions::default())
         };
         let mut bytes = data.serialize();
         let at = crate::ModuleData::code_hash_offset(&bytes).unwrap();

@@ -262,6 +262,27 @@ fn codec() -> impl Options {
 }
 
 impl ModuleData {
+    /// A module with nothing in it yet, compiled with `options` (a
+    /// compiler fills it in as it reads the wasm).
+    pub fn empty(options: CompileOptions) -> ModuleData {
+        ModuleData {
+            name: None,
+            types: Vec::new(),
+            imports: Vec::new(),
+            functions: Vec::new(),
+            tables: Vec::new(),
+            memories: Vec::new(),
+            globals: Vec::new(),
+            exports: Vec::new(),
+            start: None,
+            elements: Vec::new(),
+            data: Vec::new(),
+            escaping_functions: Vec::new(),
+            options,
+            code_hash: [0; crate::code_hash::CODE_HASH_LEN],
+        }
+    }
+
     /// Serialize with the header (magic, version, length).
     pub fn serialize(&self) -> Vec<u8> {
         let payload = codec()

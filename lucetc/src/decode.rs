@@ -123,22 +123,7 @@ fn table_type(t: &wasmparser::TableType) -> Result<TableType, Error> {
 /// function bodies.
 pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>, Error> {
     let mut validator = Validator::new_with_features(features());
-    let mut data = ModuleData {
-        name: None,
-        types: Vec::new(),
-        imports: Vec::new(),
-        functions: Vec::new(),
-        tables: Vec::new(),
-        memories: Vec::new(),
-        globals: Vec::new(),
-        exports: Vec::new(),
-        start: None,
-        elements: Vec::new(),
-        data: Vec::new(),
-        escaping_functions: Vec::new(),
-        options,
-        code_hash: [0; lucet_module::code_hash::CODE_HASH_LEN],
-    };
+    let mut data = ModuleData::empty(options);
     let mut bodies = Vec::new();
     let mut escaping = BTreeSet::new();
     let mut func_names: Vec<(u32, String)> = Vec::new();

@@ -101,12 +101,21 @@ thread_local! {
     static CURRENT: Cell<*const ActiveRun> = const { Cell::new(ptr::null()) };
 }
 
+// The two accessors below are never inlined. Guest code runs on a
+// coroutine that may suspend on one thread and resume on another (an
+// awaited future, a yielded call moved with its domain); a caller that
+// inlined the thread-local access could compute this thread's slot address
+// before the switch and use it after, reading or writing the old thread's
+// record. A call computes the address afresh on the thread that makes it.
+
 /// The run executing on this thread, if any.
+#[inline(never)]
 pub(crate) fn current() -> *const ActiveRun {
     CURRENT.with(|c| c.get())
 }
 
 /// Make `run` the current one; returns the previous.
+#[inline(never)]
 pub(crate) fn replace_current(run: *const ActiveRun) -> *const ActiveRun {
     CURRENT.with(|c| c.replace(run))
 }

@@ -20,6 +20,7 @@ use crate::yielding::{self, YieldState};
 use crate::{Error, Val};
 use lucet_module::TrapCode;
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -237,7 +238,24 @@ impl Domain {
                 "no future awaited".into(),
             ))));
         };
-        match yielding::with_slot(&mut s.yielding, || fut.poll(cx)) {
+        // A future that panics is abandoned with the call's other state,
+        // and the run ends with the panic as its error, as for a host
+        // function that panics: nothing of it is polled again.
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            yielding::with_slot(&mut s.yielding, || fut.poll(cx))
+        }));
+        let polled = match polled {
+            Ok(p) => p,
+            Err(panic) => {
+                s.awaiting = None;
+                s.yielding = YieldState::Idle;
+                let msg = crate::hostcall::panic_message(&*panic);
+                return Poll::Ready(Waited::Ready(Err(Error::Host(
+                    format!("host future panicked: {msg}").into(),
+                ))));
+            }
+        };
+        match polled {
             Poll::Ready(r) => {
                 s.awaiting = None;
                 Poll::Ready(Waited::Ready(r))
@@ -271,6 +289,7 @@ impl Domain {
     /// setting it up went.
     pub fn run_async(&mut self, started: Result<(), Error>) -> AsyncRun<'_> {
         AsyncRun {
+            owns_call: started.is_ok(),
             domain: self,
             started: Some(started),
         }
@@ -307,12 +326,35 @@ fn trap_error(control: &RunControl, rec: TrapRecord) -> Error {
 pub(crate) struct AsyncRun<'a> {
     domain: &'a mut Domain,
     started: Option<Result<(), Error>>,
+    /// The call in the domain is this future's, until it has given its
+    /// output: dropped before that, the future abandons it, so its run
+    /// ends (its deadline disarmed) and the domain can run again.
+    owns_call: bool,
+}
+
+impl Drop for AsyncRun<'_> {
+    fn drop(&mut self) {
+        if self.owns_call {
+            self.domain.abandon();
+        }
+    }
 }
 
 impl Future for AsyncRun<'_> {
     type Output = Result<Vec<Val>, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let out = self.as_mut().poll_run(cx);
+        if out.is_ready() {
+            // Finished, or left suspended by a yield for `resume`.
+            self.owns_call = false;
+        }
+        out
+    }
+}
+
+impl AsyncRun<'_> {
+    fn poll_run(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Vec<Val>, Error>> {
         let mut input = match self.started.take() {
             Some(Err(e)) => return Poll::Ready(Err(e)),
             Some(Ok(())) => ResumeWith::Start,

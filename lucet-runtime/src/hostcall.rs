@@ -211,6 +211,15 @@ fn await_results(caller: &mut Caller<'_>, fut: Awaiting, results: &mut [Val]) ->
     Ok(())
 }
 
+/// The message a panic was raised with, if it is a string.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
 /// Return to the guest if the hostcall succeeded; otherwise end the run with
 /// its error (a panic becomes [`Error::Host`]).
 ///
@@ -223,12 +232,7 @@ pub(crate) unsafe fn finish_hostcall(outcome: std::thread::Result<Result<(), Err
         Ok(Ok(())) => return,
         Ok(Err(e)) => e,
         Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            Error::Host(format!("host function panicked: {msg}").into())
+            Error::Host(format!("host function panicked: {}", panic_message(&*panic)).into())
         }
     };
     // SAFETY: called on the guest stack at the end of a hostcall, whose

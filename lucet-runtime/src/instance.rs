@@ -22,9 +22,10 @@ use std::sync::Arc;
 ///
 /// ```no_run
 /// # fn main() -> Result<(), lucet_runtime::Error> {
-/// use lucet_runtime::{Limits, Linker, Module, Region, Val};
+/// use lucet_runtime::{Limits, Linker, Module, PublicKey, Region, TrustedKeys, Val};
 /// use std::time::Duration;
-/// let module = Module::load_unverified("handler.so")?;
+/// let keys = TrustedKeys::new().with(PublicKey::from_file("lucet.pub")?);
+/// let module = Module::load_verified("handler.so", &keys)?;
 /// let region = Region::new(1000, Limits::default())?;
 /// let mut instance = region.instantiate_unstarted(&module, &Linker::new())?;
 /// instance.set_deadline(Some(Duration::from_millis(100)));
@@ -138,20 +139,34 @@ pub(crate) fn run_start_async<'a>(
         let Some(began) = began else {
             return Ok(());
         };
-        domain.run_async(began).await?;
+        let ran = domain.run_async(began).await;
+        if let Err(Error::Yielded(_)) = ran {
+            // As under `start`: a start function's yield cannot be
+            // answered, so its call is abandoned and the instance stays
+            // failed until reset (not left suspended, where a resume
+            // would finish it with the instance still marked failed).
+            domain.abandon();
+        }
+        ran?;
         cell.set(StartState::Done);
         Ok(())
     }
 }
 
-/// Bring `st` back to its freshly instantiated state.
+/// Bring `st` back to its freshly instantiated state. Until that has
+/// succeeded, the instance is failed: a reset whose re-initialization
+/// fails (a segment that traps against an imported table or memory) leaves
+/// no half-initialized instance runnable.
 pub(crate) fn reset(domain: &mut Domain, st: &InstanceState) -> Result<(), Error> {
     domain.abandon();
+    st.start.set(StartState::Failed);
     st.slot.heap_clean()?;
     instantiate::initialize(st)?;
-    if st.module.data().start.is_some() {
-        st.start.set(StartState::Pending);
-    }
+    st.start.set(if st.module.data().start.is_some() {
+        StartState::Pending
+    } else {
+        StartState::Done
+    });
     run_start(domain, st)
 }
 

@@ -3,11 +3,16 @@
 //! A run is one call into the guest, from its start to its return, trap or
 //! end, suspensions included. Three things can stop it before that: the
 //! embedder's kill switch ([`InterruptHandle`]), its deadline (armed with
-//! the [watchdog](crate::watchdog)) and its instruction budget. All three
-//! belong to *one* run: each run has a generation number, a stop aimed at a
-//! run that has ended is dropped, and a new run starts with a clean slate.
-//! So a late `interrupt()` or a deadline that fires as a run returns never
-//! touches the next, unrelated run.
+//! the [watchdog](crate::watchdog)) and its instruction budget. Each run
+//! has a generation number ([`RunId`]) and starts with a clean slate: a
+//! stop aimed at a run that has ended is dropped. A deadline is always
+//! aimed at its own run, so one that fires as its run returns never
+//! touches the next. The kill switch comes in two forms:
+//! [`InterruptHandle::interrupt`] stops whatever run is in progress when it
+//! is called (between runs it does nothing, but a call that comes after the
+//! next run began stops that one), and [`InterruptHandle::interrupt_run`]
+//! stops only the run it names, for a supervisor that decides about one run
+//! and may act late.
 //!
 //! A stop reaches the guest three ways:
 //! - guest code polls the `interrupt` word of [`RunLimits`] at function
@@ -193,6 +198,12 @@ impl RunControl {
         true
     }
 
+    /// The number of the run in progress, if one is.
+    pub fn current_run(&self) -> Option<u64> {
+        let s = self.lock();
+        self.active.load(Ordering::Acquire).then_some(s.generation)
+    }
+
     /// Why the current run was stopped, if it was.
     pub fn stopped(&self) -> Option<Termination> {
         if self.limits.interrupt.load(Ordering::Relaxed) == 0 {
@@ -259,13 +270,21 @@ fn drain_event(fd: RawFd) {
 
 /// Stops an instance's run from another thread.
 ///
-/// Cheap to clone; `Send` and `Sync`. A handle stops only a run that is in
-/// progress when [`interrupt`](Self::interrupt) is called: calling it
-/// between runs does nothing, so a late call never stops the next run.
+/// Cheap to clone; `Send` and `Sync`. [`interrupt`](Self::interrupt) stops
+/// the run in progress when it is called, whichever that is: called between
+/// runs it does nothing, but a call made late, after the run it was meant
+/// for ended and the next began, stops the next one. To stop one run and no
+/// other, take its [`RunId`] with [`current_run`](Self::current_run) and
+/// stop it with [`interrupt_run`](Self::interrupt_run).
 #[derive(Clone)]
 pub struct InterruptHandle {
     pub(crate) control: Arc<RunControl>,
 }
+
+/// Names one run of an instance (or of a store): see
+/// [`InterruptHandle::interrupt_run`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RunId(u64);
 
 impl InterruptHandle {
     /// Stop the run in progress: guest code traps at its next function
@@ -275,6 +294,20 @@ impl InterruptHandle {
     /// whether a run was in progress and not already stopped.
     pub fn interrupt(&self) -> bool {
         self.control.stop(Termination::Interrupted, Target::Current)
+    }
+
+    /// The run in progress, if any, to stop later with
+    /// [`interrupt_run`](Self::interrupt_run).
+    pub fn current_run(&self) -> Option<RunId> {
+        self.control.current_run().map(RunId)
+    }
+
+    /// Stop run `run` as [`interrupt`](Self::interrupt) does, if it is
+    /// still in progress; a run that has ended is never stopped, and
+    /// neither is any later one. Returns whether this call stopped it.
+    pub fn interrupt_run(&self, run: RunId) -> bool {
+        self.control
+            .stop(Termination::Interrupted, Target::Run(run.0))
     }
 }
 

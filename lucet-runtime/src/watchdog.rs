@@ -47,18 +47,26 @@ fn watchdog() -> &'static Watchdog {
 }
 
 fn run(w: &'static Watchdog) {
-    let mut state = w.state.lock().unwrap_or_else(|e| e.into_inner());
+    let mut due: Vec<Armed> = Vec::new();
+    let mut state = w.lock();
     loop {
         let now = Instant::now();
         while let Some(entry) = state.armed.first_entry() {
             if entry.key().0 > now {
                 break;
             }
-            let a = entry.remove();
-            if let Some(control) = a.control.upgrade() {
-                // Aimed at that run only: if it has ended, nothing happens.
-                control.stop(Termination::Deadline { limit: a.limit }, Target::Run(a.run));
+            due.push(entry.remove());
+        }
+        if !due.is_empty() {
+            // Stopped without the lock: stopping a run wakes its waker,
+            // which may poll the run to its end inline, and ending a run
+            // disarms its deadline, which takes this lock.
+            drop(state);
+            for a in due.drain(..) {
+                stop(a);
             }
+            state = w.lock();
+            continue;
         }
         let next = state.armed.keys().next().map(|k| k.0);
         state.planned = next;
@@ -75,6 +83,27 @@ fn run(w: &'static Watchdog) {
     }
 }
 
+/// Stop the run a deadline was armed for. A waker that panics is the
+/// embedder's bug, and must not take the one thread that fires every
+/// deadline of the process down with it.
+fn stop(a: Armed) {
+    if let Some(control) = a.control.upgrade() {
+        let limit = a.limit;
+        let run = a.run;
+        // Aimed at that run only: if it has ended, nothing happens.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            control.stop(Termination::Deadline { limit }, Target::Run(run));
+        }));
+    }
+}
+
+impl Watchdog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Nothing panics under this lock (wakers run outside it).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 fn key(control: &Arc<RunControl>) -> usize {
     Arc::as_ptr(control) as usize
 }
@@ -84,7 +113,7 @@ fn key(control: &Arc<RunControl>) -> usize {
 pub(crate) fn arm(control: &Arc<RunControl>, run: u64, limit: Duration) -> Instant {
     let w = watchdog();
     let when = Instant::now() + limit;
-    let mut state = w.state.lock().unwrap_or_else(|e| e.into_inner());
+    let mut state = w.lock();
     state.armed.insert(
         (when, key(control)),
         Armed {
@@ -107,7 +136,7 @@ pub(crate) fn arm(control: &Arc<RunControl>, run: u64, limit: Duration) -> Insta
 /// finds nothing due, and sleeps until the next one.
 pub(crate) fn disarm(control: &Arc<RunControl>, when: Instant) {
     if let Some(w) = WATCHDOG.get() {
-        let mut state = w.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = w.lock();
         state.armed.remove(&(when, key(control)));
     }
 }

@@ -39,12 +39,33 @@ thread_local! {
     static SLOT: Cell<*mut YieldState> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-/// Poll `f` with this thread's yield slot set to `state`.
+/// Poll `f` with this thread's yield slot set to `state`. The slot is
+/// restored however `f` ends: a panicking poll must not leave it pointing
+/// into a call that is about to be freed.
 pub(crate) fn with_slot<R>(state: &mut YieldState, f: impl FnOnce() -> R) -> R {
-    let prev = SLOT.with(|s| s.replace(state));
-    let r = f();
-    SLOT.with(|s| s.set(prev));
-    r
+    struct Restore(*mut YieldState);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set_slot(self.0);
+        }
+    }
+    let _restore = Restore(set_slot(state));
+    f()
+}
+
+/// Point this thread's yield slot at `state`; returns what it pointed at.
+/// Not inlined: the future may be polled on one thread and, after a
+/// suspension, on another, and the thread-local's address must be looked
+/// up on the thread that runs this, not cached from before.
+#[inline(never)]
+fn set_slot(state: *mut YieldState) -> *mut YieldState {
+    SLOT.with(|s| s.replace(state))
+}
+
+/// This thread's yield slot (see [`set_slot`] for why it is not inlined).
+#[inline(never)]
+fn slot() -> *mut YieldState {
+    SLOT.with(|s| s.get())
 }
 
 /// Hand `value` to the host from inside an async hostcall's future
@@ -80,7 +101,7 @@ impl Future for YieldValue {
     type Output = Val;
 
     fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Val> {
-        let slot = SLOT.with(|s| s.get());
+        let slot = slot();
         if slot.is_null() {
             return Poll::Pending;
         }
@@ -98,5 +119,23 @@ impl Future for YieldValue {
                 Poll::Pending
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_poll_restores_the_slot() {
+        let mut state = YieldState::Idle;
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            with_slot(&mut state, || panic!("the host future panicked"))
+        }));
+        assert!(r.is_err());
+        assert!(
+            slot().is_null(),
+            "the yield slot still points into the call"
+        );
     }
 }

@@ -48,7 +48,8 @@
 use crate::heap_image::{HeapImage, ImageForm, IMAGE_FILE_HEAP, IMAGE_FILE_OFFSET};
 use crate::page::{round_up, PAGE_SIZE};
 use crate::{Error, Limits};
-use std::cell::UnsafeCell;
+use std::cell::{Cell, UnsafeCell};
+use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
 use std::sync::{Arc, Mutex};
@@ -280,6 +281,7 @@ impl Region {
             region: self.inner.clone(),
             index,
             module: key,
+            _not_sync: PhantomData,
         };
         if let Err(e) = slot.prepare() {
             drop(slot);
@@ -300,11 +302,17 @@ impl Drop for RegionInner {
 }
 
 /// One instance's share of a region.
+///
+/// `Send` but not `Sync`: its methods change the slot's metadata through
+/// `&self` (memory.grow reaches it through a shared reference to the
+/// instance that owns the memory), which is sound only while one thread at
+/// a time uses the slot, as its domain guarantees.
 pub(crate) struct Slot {
     region: Arc<RegionInner>,
     index: usize,
     /// The tenant's module, to file the slot under when it is freed.
     module: usize,
+    _not_sync: PhantomData<Cell<()>>,
 }
 
 fn protect(start: *mut u8, len: usize, prot: i32) -> Result<(), Error> {
@@ -368,17 +376,25 @@ impl Slot {
         unsafe { chunk.add((self.index % r.chunk_slots) * r.slot_size) }
     }
 
+    /// The slot's metadata.
+    ///
+    /// # Safety
+    /// No other reference to it is live: each method that needs it takes
+    /// it once, first, and hands it to the helpers it calls. (The slot is
+    /// the only holder of its index, and it is not `Sync`.)
     #[allow(clippy::mut_from_ref)]
-    fn meta(&self) -> &mut SlotMeta {
-        // SAFETY: this Slot is the only holder of its index.
+    unsafe fn meta(&self) -> &mut SlotMeta {
+        // SAFETY: as the caller promises.
         unsafe { &mut *self.region.meta[self.index].get() }
     }
 
     fn prepare(&self) -> Result<(), Error> {
-        if !self.meta().prepared {
+        // SAFETY: the only reference to the metadata in this method.
+        let meta = unsafe { self.meta() };
+        if !meta.prepared {
             let start = self.stack_bottom() as *mut u8;
             protect(start, self.region.stack_size, RW)?;
-            self.meta().prepared = true;
+            meta.prepared = true;
         }
         Ok(())
     }
@@ -416,9 +432,10 @@ impl Slot {
     /// Make heap bytes `[from, to)` accessible (memory.grow).
     pub fn heap_grow(&self, from: usize, to: usize) -> Result<(), Error> {
         debug_assert!(from <= to && to <= self.region.heap_size);
-        let meta = self.meta();
+        // SAFETY: the only reference to the metadata in this method.
+        let meta = unsafe { self.meta() };
         if to > meta.heap_accessible {
-            self.make_accessible(meta.heap_accessible.max(from), to)?;
+            self.make_accessible(meta, meta.heap_accessible.max(from), to)?;
             meta.heap_accessible = to;
         }
         Ok(())
@@ -427,19 +444,14 @@ impl Slot {
     /// Make heap bytes `[from, to)` read-write: more of the image's file
     /// if one is mapped (so stack and heap stay one mapping), else the
     /// reservation's own pages.
-    fn make_accessible(&self, from: usize, to: usize) -> Result<(), Error> {
+    fn make_accessible(&self, meta: &SlotMeta, from: usize, to: usize) -> Result<(), Error> {
         // SAFETY: inside the heap reservation.
         let start = unsafe { self.heap_base().add(from) };
-        match self.meta().mapped_image {
+        match meta.mapped_image {
             Some(_) if to > IMAGE_FILE_HEAP => Err(Error::LimitExceeded(format!(
                 "a heap of {to} bytes with a mapped image"
             ))),
-            Some(_) => map_file(
-                start,
-                to - from,
-                self.meta().image_fd,
-                IMAGE_FILE_OFFSET + from,
-            ),
+            Some(_) => map_file(start, to - from, meta.image_fd, IMAGE_FILE_OFFSET + from),
             None => protect(start, to - from, RW),
         }
     }
@@ -448,7 +460,8 @@ impl Slot {
     /// exactly `initial` bytes accessible. The slot's heap must be clean
     /// (as `heap_clean` leaves it).
     pub fn heap_setup(&self, image: Option<&HeapImage>, initial: usize) -> Result<(), Error> {
-        let meta = self.meta();
+        // SAFETY: the only reference to the metadata in this method.
+        let meta = unsafe { self.meta() };
         let base = self.heap_base();
         let stack = self.stack_bottom() as *mut u8;
         let stack_size = self.region.stack_size;
@@ -483,7 +496,7 @@ impl Slot {
         }
         let accessible = meta.heap_accessible;
         if accessible < initial {
-            self.make_accessible(accessible, initial)?;
+            self.make_accessible(meta, accessible, initial)?;
         } else if accessible > initial {
             // SAFETY: inside the heap reservation.
             let from = unsafe { base.add(initial) };
@@ -514,14 +527,16 @@ impl Slot {
     /// The heap may now be written anywhere: guest code is about to run, or
     /// the host is handed the memory.
     pub fn mark_touched(&self) {
-        self.meta().touched = true;
+        // SAFETY: the only reference to the metadata in this method.
+        unsafe { self.meta() }.touched = true;
     }
 
     /// Discard everything the heap's user wrote: zero pages come back
     /// zero, mapped image pages come back as the image. Small heaps are
     /// zeroed in place and stay resident (see the module docs).
     pub fn heap_clean(&self) -> Result<(), Error> {
-        let meta = self.meta();
+        // SAFETY: the only reference to the metadata in this method.
+        let meta = unsafe { self.meta() };
         if !meta.heap_in_use {
             // A tenant without a memory cannot have touched the heap, which
             // the previous tenant left clean.
@@ -670,5 +685,25 @@ impl Drop for Slot {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .put(self.index, self.module);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A slot changes its metadata through `&self`: it may move with its
+    /// instance, never be shared. This stops compiling if `Slot` becomes
+    /// `Sync` (`Ambiguous<_>` then has two applicable impls).
+    #[test]
+    fn slots_move_between_threads_but_are_never_shared() {
+        fn is_send<T: Send>() {}
+        is_send::<Slot>();
+        trait Ambiguous<A> {
+            fn check() {}
+        }
+        impl<T: ?Sized> Ambiguous<()> for T {}
+        impl<T: ?Sized + Sync> Ambiguous<u8> for T {}
+        <Slot as Ambiguous<_>>::check();
     }
 }

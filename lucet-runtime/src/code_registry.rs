@@ -2,6 +2,7 @@
 //! program counter into a trap.
 
 use lucet_module::{TrapCode, TrapSite};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -70,31 +71,92 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(Default::default)
 }
 
+thread_local! {
+    /// This thread holds the registry's lock (outside the signal handler).
+    static HOLDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` with [`HOLDING`] set, however it ends: a fault in it must not
+/// send the signal handler after a lock this thread holds.
+fn holding<R>(f: impl FnOnce() -> R) -> R {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            HOLDING.with(|h| h.set(false));
+        }
+    }
+    HOLDING.with(|h| h.set(true));
+    let _clear = Clear;
+    f()
+}
+
 /// Make a module's code known to the trap handler.
 pub fn register(map: Arc<CodeMap>) {
-    let mut reg = registry().write().unwrap_or_else(|e| e.into_inner());
-    reg.entry(map.start).or_insert((0, map)).0 += 1;
+    holding(|| {
+        let mut reg = registry().write().unwrap_or_else(|e| e.into_inner());
+        reg.entry(map.start).or_insert((0, map)).0 += 1;
+    })
 }
 
 /// Forget a module's code (before it is unmapped).
 pub fn unregister(start: usize) {
-    let mut reg = registry().write().unwrap_or_else(|e| e.into_inner());
-    if let Some(entry) = reg.get_mut(&start) {
-        entry.0 -= 1;
-        if entry.0 == 0 {
-            reg.remove(&start);
+    holding(|| {
+        let mut reg = registry().write().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = reg.get_mut(&start) {
+            entry.0 -= 1;
+            if entry.0 == 0 {
+                reg.remove(&start);
+            }
         }
-    }
+    })
 }
 
-/// Run `f` on the code map containing `pc`, if any. Called from the signal
-/// handler: it takes only a read lock and allocates nothing.
+/// Run `f` on the code map containing `pc`, if any.
 pub fn with_code_at<R>(pc: usize, f: impl FnOnce(&CodeMap) -> R) -> Option<R> {
+    holding(|| lookup(pc, f))
+}
+
+/// [`with_code_at`] for the signal handler: it takes only a read lock and
+/// allocates nothing, and gives up (`None`: not guest code) when the
+/// faulting thread itself holds the lock: it was in this module, not in
+/// guest code, and waiting for the lock would deadlock.
+pub(crate) fn with_code_at_in_handler<R>(pc: usize, f: impl FnOnce(&CodeMap) -> R) -> Option<R> {
+    if HOLDING.with(|h| h.get()) {
+        return None;
+    }
+    lookup(pc, f)
+}
+
+fn lookup<R>(pc: usize, f: impl FnOnce(&CodeMap) -> R) -> Option<R> {
     let reg = registry().read().ok()?;
     let (_, (_, map)) = reg.range(..=pc).next_back()?;
     if pc < map.end {
         Some(f(map))
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn the_handler_never_waits_for_a_lock_its_own_thread_holds() {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            holding(|| {
+                let _write = registry().write().unwrap_or_else(|e| e.into_inner());
+                // What the signal handler does for a fault here.
+                let found = with_code_at_in_handler(0x1000, |_| ());
+                tx.send(found.is_none()).unwrap();
+            })
+        });
+        let gave_up = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the handler's lookup deadlocked on its own thread's write lock");
+        assert!(gave_up);
     }
 }

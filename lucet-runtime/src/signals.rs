@@ -116,7 +116,8 @@ thread_local! {
 
 /// Decide whether a fault at `pc` (touching `addr`) is a guest trap.
 fn classify(signum: libc::c_int, pc: usize, addr: usize, run: &ActiveRun) -> Option<TrapCode> {
-    let site = code_registry::with_code_at(pc, |map| map.lookup(pc).map(|info| info.trap))?;
+    let site =
+        code_registry::with_code_at_in_handler(pc, |map| map.lookup(pc).map(|info| info.trap))?;
     let site = site?;
     if let Some(code) = site {
         return Some(code);
@@ -146,7 +147,12 @@ extern "C" fn handler(signum: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
             let sp = gregs[libc::REG_RSP as usize] as usize;
             let addr = (*info).si_addr() as usize;
             let run = &*run;
-            if run.handler.stack_ptr_in_bounds(sp) {
+            // Only a fault the kernel raised for the instruction at `pc`
+            // is a trap (a positive `si_code`); a signal another process or
+            // thread sent (`kill`, `tgkill`, `sigqueue`: zero or negative)
+            // says nothing about the guest and goes on to its handler.
+            let from_kernel = (*info).si_code > 0;
+            if from_kernel && run.handler.stack_ptr_in_bounds(sp) {
                 if let Some(code) = classify(signum, pc, addr, run) {
                     run.trap.set(Some(TrapRecord { code, pc }));
                     let regs = run.handler.setup_trap_handler(|| Outcome::Trapped);

@@ -140,9 +140,15 @@ fn val(v: &Value) -> Val {
     }
 }
 
-/// Load a shared object.
-pub fn load(path: &Path) -> Result<Arc<Module>, Error> {
-    Module::load_unverified(path)
+/// Load a shared object without a signature.
+///
+/// # Safety
+/// As [`Module::load_unverified`]: `path` holds code lucetc produced (the
+/// module data beside it may be anything: the loader checks that), in a
+/// directory nothing else writes.
+pub unsafe fn load(path: &Path) -> Result<Arc<Module>, Error> {
+    // SAFETY: as the caller promises.
+    unsafe { Module::load_unverified(path) }
 }
 
 impl Lucet {

@@ -17,22 +17,17 @@
 //!   still costs two mappings. (Holes read as zeros; their page-cache pages
 //!   are shared by every instance of the module.) A process whose
 //!   `RLIMIT_FSIZE` is below that file's size copies large images too.
-//!   The file is made on the filesystem the module was loaded from when
-//!   possible (`O_TMPFILE`), else in the temporary directory, else it is a
-//!   sealed memfd: on this kind of machine faults on an ext4-backed page
-//!   cache are about twice as fast as on shmem (memfd, `/dev/shm`), because
-//!   ext4's page cache uses large folios that map many pages per fault.
-//!   The file is written once, from the verified module data, then made
-//!   read-only (mode 0400, reopened read-only): no path reaches it, and no
-//!   one can write to it, so what instances see is what was verified.
+//!   The file is a memfd, written once from the verified module data and
+//!   then sealed against any change, so what instances see is what was
+//!   verified. (An unlinked file on a disk filesystem faults in faster,
+//!   thanks to its large folios, but any process of the same user can
+//!   reopen it through `/proc/PID/fd` and, being its owner, make it
+//!   writable again; a seal holds against everyone.)
 
 use crate::page::PAGE_SIZE;
 use crate::Error;
 use lucet_module::{ModuleData, SegmentMode};
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Images up to this size are copied into the heap at instantiation rather
@@ -70,9 +65,7 @@ impl HeapImage {
     /// Build the image if the module's data segments allow it: it defines
     /// its memory, every active segment has a constant offset and fits the
     /// initial size. Otherwise segments are copied at instantiation.
-    /// `near` is the module's file: a mapped image is made on its
-    /// filesystem when possible.
-    pub fn build(data: &ModuleData, near: Option<&Path>) -> Result<Option<HeapImage>, Error> {
+    pub fn build(data: &ModuleData) -> Result<Option<HeapImage>, Error> {
         let Some(spec) = data.heap_spec() else {
             return Ok(None);
         };
@@ -123,7 +116,7 @@ impl HeapImage {
                 id,
             }));
         }
-        let fd = image_file(&image, near)?;
+        let fd = memfd_image(&image)?;
         Ok(Some(HeapImage {
             form: ImageForm::Mapped(fd),
             len: padded,
@@ -135,23 +128,6 @@ impl HeapImage {
 /// Whether `RLIMIT_FSIZE` lets this process make a mapped image's file.
 fn file_size_allowed() -> bool {
     crate::memfd::file_size_limit() >= (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as u64
-}
-
-/// A read-only descriptor of a file holding `bytes` that nothing else can
-/// reach or write: an unlinked file in `near`'s directory or the temporary
-/// directory, else a sealed memfd.
-fn image_file(bytes: &[u8], near: Option<&Path>) -> Result<OwnedFd, Error> {
-    let dirs = near
-        .and_then(Path::parent)
-        .into_iter()
-        .map(Path::to_path_buf)
-        .chain(std::iter::once(std::env::temp_dir()));
-    for dir in dirs {
-        if let Some(fd) = tmpfile_image(&dir, bytes) {
-            return Ok(fd);
-        }
-    }
-    memfd_image(bytes)
 }
 
 /// Give `fd` its layout (see [`ImageForm::Mapped`]): `bytes` at
@@ -176,40 +152,6 @@ fn write_image(fd: &OwnedFd, bytes: &[u8]) -> bool {
     let size = (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as libc::off_t;
     // SAFETY: a plain call on our descriptor.
     unsafe { libc::ftruncate(fd.as_raw_fd(), size) == 0 }
-}
-
-/// The image in an unlinked file in `dir`, reopened read-only with mode
-/// 0400; `None` if the filesystem cannot (or the directory is not ours).
-fn tmpfile_image(dir: &Path, bytes: &[u8]) -> Option<OwnedFd> {
-    let cdir = CString::new(dir.as_os_str().as_bytes()).ok()?;
-    // SAFETY: open with a valid C string; the result is checked.
-    let raw = unsafe {
-        libc::open(
-            cdir.as_ptr(),
-            libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
-            0o600,
-        )
-    };
-    if raw < 0 {
-        return None;
-    }
-    // SAFETY: a fresh descriptor we own.
-    let rw = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: plain calls on our descriptor.
-    if !write_image(&rw, bytes) || unsafe { libc::fchmod(rw.as_raw_fd(), 0o400) } != 0 {
-        return None;
-    }
-    // Reopen read-only through /proc and drop the writable descriptor:
-    // from here no descriptor can write to the file, and its mode refuses
-    // anyone who reopens it for writing.
-    let path = CString::new(format!("/proc/self/fd/{}", rw.as_raw_fd())).ok()?;
-    // SAFETY: open with a valid C string; the result is checked.
-    let ro = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if ro < 0 {
-        return None;
-    }
-    // SAFETY: a fresh descriptor we own.
-    Some(unsafe { OwnedFd::from_raw_fd(ro) })
 }
 
 /// The image in a memfd sealed against any change.

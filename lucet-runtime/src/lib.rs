@@ -3,7 +3,9 @@
 //!
 //! ```no_run
 //! use lucet_runtime::{Instance, Limits, Linker, Module, Val};
-//! let module = Module::load_unverified("add.so")?;
+//! // SAFETY: add.so is our own lucetc's output, in a directory only we
+//! // write. (`Module::load_verified` checks a signature instead, safely.)
+//! let module = unsafe { Module::load_unverified("add.so")? };
 //! let mut instance = Instance::new(&module, &Linker::new(), Limits::default())?;
 //! let results = instance.run("add", &[Val::I32(2), Val::I32(3)])?;
 //! assert_eq!(results, vec![Val::I32(5)]);
@@ -62,7 +64,7 @@ pub use module::{
     SignatureStatus, TrustedKeys, DEFAULT_MAX_FILE_SIZE,
 };
 pub use region::Region;
-pub use run_control::{InterruptHandle, StopSignal, Termination};
+pub use run_control::{InterruptHandle, RunId, StopSignal, Termination};
 pub use store::{InstanceId, InstanceMut, Store};
 pub use trap::Trap;
 pub use typed::{ExternRef, IntoFunc, WasmResults, WasmTy};

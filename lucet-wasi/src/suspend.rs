@@ -65,11 +65,12 @@ use std::time::Instant;
 /// thread.
 ///
 /// ```no_run
-/// use lucet_runtime::{Limits, Linker, Module, Region};
+/// use lucet_runtime::{Limits, Linker, Module, PublicKey, Region, TrustedKeys};
 /// use lucet_wasi::{async_pipe, ThreadTimer, WasiCtxBuilder, WritePipe};
 /// use std::time::Duration;
 /// # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
-/// let module = Module::load_unverified("handler.so")?;
+/// let keys = TrustedKeys::new().with(PublicKey::from_file("lucet.pub")?);
+/// let module = Module::load_verified("handler.so", &keys)?;
 /// let mut linker = Linker::new();
 /// lucet_wasi::add_to_linker_async(&mut linker, ThreadTimer);
 /// let region = Region::new(1000, Limits::default())?;

@@ -17,7 +17,8 @@ fn linker() -> Linker {
 }
 
 fn instance(name: &str, ctx: WasiCtx) -> Instance {
-    let module = Module::load_unverified(compiled(name)).unwrap();
+    // SAFETY: the object was just compiled by this test's lucetc and nothing else writes its directory.
+    let module = unsafe { Module::load_unverified(compiled(name)) }.unwrap();
     let mut i = Instance::new(&module, &linker(), Limits::default()).unwrap();
     i.set_context(ctx);
     i
@@ -85,7 +86,8 @@ fn preopened_dir_from_the_builder() {
 
 #[test]
 fn missing_context_is_an_error_not_a_crash() {
-    let module = Module::load_unverified(compiled("hello")).unwrap();
+    // SAFETY: the object was just compiled by this test's lucetc and nothing else writes its directory.
+    let module = unsafe { Module::load_unverified(compiled("hello")) }.unwrap();
     let mut i = Instance::new(&module, &linker(), Limits::default()).unwrap();
     match i.run("_start", &[]) {
         Err(Error::Host(e)) => assert!(e.to_string().contains("WasiCtx"), "{e}"),
@@ -95,7 +97,8 @@ fn missing_context_is_an_error_not_a_crash() {
 
 #[test]
 fn many_instances_in_parallel_keep_their_own_stdio() {
-    let module = Module::load_unverified(compiled("hello")).unwrap();
+    // SAFETY: the object was just compiled by this test's lucetc and nothing else writes its directory.
+    let module = unsafe { Module::load_unverified(compiled("hello")) }.unwrap();
     let linker = Arc::new(linker());
     let threads: Vec<_> = (0..8)
         .map(|t| {
@@ -196,7 +199,8 @@ fn probe() -> &'static Arc<Module> {
                 ..lucetc::Options::default()
             };
             lucetc::compile_file(&src, &so, &options).unwrap();
-            let m = Module::load_unverified(&so).unwrap();
+            // SAFETY: the object was just compiled by this test's lucetc and nothing else writes its directory.
+            let m = unsafe { Module::load_unverified(&so) }.unwrap();
             (dir, m)
         })
         .1

@@ -31,6 +31,11 @@ struct Args {
     /// (`minisign -Vm OUTPUT -p KEY.pub` verifies it).
     #[arg(long, value_name = "SECRET_KEY")]
     sign: Option<PathBuf>,
+    /// With --sign: add FIELD:VALUE to the signature's trusted comment
+    /// (repeatable), e.g. `version:42`, which a loader can require
+    /// (`LoadOptions::require_signed`) so an older signed build is refused.
+    #[arg(long, value_name = "FIELD:VALUE", requires = "sign", value_parser = parse_comment_item)]
+    sign_comment: Vec<(String, String)>,
     /// Make a new minisign key pair instead of compiling: the secret key at
     /// SECRET_KEY, the public key at --public-key. The secret key is
     /// encrypted with LUCETC_KEY_PASSWORD or a password typed at the prompt.
@@ -154,13 +159,20 @@ pub fn main(name: &str, allowed_imports: Option<Vec<AllowedImport>>) -> ! {
     }
     match key {
         Some(key) => {
-            if let Err(e) = signing::sign_file(output, &key) {
+            if let Err(e) = signing::sign_file_with(output, &key, &args.sign_comment) {
                 fail(e)
             }
         }
         None => remove_stale_signature(output).unwrap_or_else(|e| fail(e)),
     }
     std::process::exit(0)
+}
+
+/// `FIELD:VALUE`, split at the first colon.
+fn parse_comment_item(s: &str) -> Result<(String, String), String> {
+    s.split_once(':')
+        .map(|(f, v)| (f.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected FIELD:VALUE, got {s:?}"))
 }
 
 /// A signature beside an output just replaced signs the old contents:

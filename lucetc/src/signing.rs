@@ -155,6 +155,38 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), Error> {
 /// signature's path. The trusted comment names the file, as minisign's
 /// does.
 pub fn sign_file(path: &Path, key: &SecretKey) -> Result<PathBuf, Error> {
+    sign_file_with(path, key, &[])
+}
+
+/// [`sign_file`], with `extra` `field:value` items in the trusted comment
+/// (a version, say, which a loader can require: the runtime's
+/// `LoadOptions::require_signed`). Fields and values are refused if they
+/// contain a tab, a newline or (fields) a colon, or if a field is one the
+/// comment already has.
+pub fn sign_file_with(
+    path: &Path,
+    key: &SecretKey,
+    extra: &[(String, String)],
+) -> Result<PathBuf, Error> {
+    let mut items = String::new();
+    for (field, value) in extra {
+        let bad = |s: &str| s.contains(['\t', '\n', '\r']);
+        if field.is_empty() || bad(field) || field.contains(':') || bad(value) {
+            return Err(Error::Signing(format!(
+                "a trusted comment item must be FIELD:VALUE without tabs or newlines, \
+                 and FIELD without a colon: got {field:?}:{value:?}"
+            )));
+        }
+        if ["timestamp", "file", "hashed"].contains(&field.as_str()) {
+            return Err(Error::Signing(format!(
+                "the trusted comment item {field:?} is written by lucetc itself"
+            )));
+        }
+        items.push('\t');
+        items.push_str(field);
+        items.push(':');
+        items.push_str(value);
+    }
     let io = |p: &Path| {
         let p = p.display().to_string();
         move |source| Error::Io { path: p, source }
@@ -167,7 +199,7 @@ pub fn sign_file(path: &Path, key: &SecretKey) -> Result<PathBuf, Error> {
     let timestamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let trusted = format!("timestamp:{timestamp}\tfile:{name}\thashed");
+    let trusted = format!("timestamp:{timestamp}\tfile:{name}\thashed{items}");
     let signature = minisign::sign(
         None,
         key,

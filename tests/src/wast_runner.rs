@@ -86,7 +86,8 @@ fn spectest_module() -> &'static (PathBuf, Arc<Module>) {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("spectest.so");
         lucetc::compile_to_file(SPECTEST.as_bytes(), &path, &options()).expect("spectest compiles");
-        let module = Module::load_unverified(&path).expect("spectest loads");
+        // SAFETY: the object was just compiled by the spec runner's lucetc into its own temporary directory.
+        let module = unsafe { Module::load_unverified(&path) }.expect("spectest loads");
         (path, module)
     })
 }
@@ -344,7 +345,8 @@ impl Runner {
         self.counter += 1;
         let path = self.dir.path().join(format!("m{}.so", self.counter));
         lucetc::compile_to_file(&bytes, &path, &options()).map_err(CompileError::Compiler)?;
-        Module::load_unverified(&path).map_err(CompileError::Load)
+        // SAFETY: the object was just compiled by the spec runner's lucetc into its own temporary directory.
+        unsafe { Module::load_unverified(&path) }.map_err(CompileError::Load)
     }
 
     /// Compile with lucetc and load; Err is the message.

@@ -12,7 +12,7 @@
 //! attacker would), so only the check under test can refuse them.
 
 use lucet_runtime::{Error, Instance, Limits, LoadOptions, Module, PublicKey, TrustedKeys, Val};
-use lucetc::signing::{generate_keypair, load_secret_key, sign_file, Password};
+use lucetc::signing::{generate_keypair, load_secret_key, sign_file, sign_file_with, Password};
 use object::{Object, ObjectSection, ObjectSymbol};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -45,7 +45,10 @@ fn keys(dir: &Path, name: &str) -> (lucetc::signing::SecretKey, TrustedKeys) {
 
 /// The error of loading `path` under `options`, which must fail, as one line.
 fn refused(path: &Path, options: &LoadOptions) -> (Error, String) {
-    match Module::load_with(path, options) {
+    // SAFETY: the refused objects are lucetc's output, changed by this test
+    // only in ways the loader must refuse before it runs anything; an
+    // unexpected success fails the test before anything of it runs.
+    match unsafe { Module::load_with(path, options) } {
         Ok(_) => panic!("{} loaded", path.display()),
         Err(e) => {
             let msg = e.to_string();
@@ -89,6 +92,65 @@ fn places(bytes: &[u8]) -> Vec<(&'static str, usize)> {
         (".dynstr", (dynstr.0 + 3) as usize),
         ("the section headers (not loaded)", bytes.len() - 20),
     ]
+}
+
+/// A signature vouches for a file under its name, and for the version
+/// items the signer put in its trusted comment: another file signed by the
+/// same key, or an older build of this one, does not stand in for it.
+#[test]
+fn a_signature_is_bound_to_its_file_name_and_required_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, trusted) = keys(dir.path(), "k");
+    let version = |n: i32| format!(r#"(module (func (export "v") (result i32) (i32.const {n})))"#);
+    let (a, b) = (dir.path().join("a.so"), dir.path().join("b.so"));
+    lucetc::compile_to_file(version(1).as_bytes(), &a, &Default::default()).unwrap();
+    lucetc::compile_to_file(version(2).as_bytes(), &b, &Default::default()).unwrap();
+    let item = |v: &str| vec![("version".to_string(), v.to_string())];
+    sign_file_with(&a, &secret, &item("1")).unwrap();
+    sign_file_with(&b, &secret, &item("2")).unwrap();
+    let v2 = LoadOptions::verified(trusted.clone()).require_signed("version", "2");
+    assert_eq!(
+        run(&Module::load_verified_with(&b, &v2).unwrap(), "v", &[]),
+        vec![Val::I32(2)]
+    );
+    // The older signed build refused where version 2 is required.
+    let (e, msg) = refused(&a, &v2);
+    assert!(
+        matches!(e, Error::Signature { .. }) && msg.contains("requires version:2"),
+        "{msg}"
+    );
+    // b.so and its signature put in a.so's place: signed for another name.
+    std::fs::copy(&b, &a).unwrap();
+    std::fs::copy(
+        lucet_runtime::signature_path(&b),
+        lucet_runtime::signature_path(&a),
+    )
+    .unwrap();
+    let (e, msg) = refused(&a, &LoadOptions::verified(trusted.clone()));
+    assert!(
+        matches!(e, Error::Signature { .. }) && msg.contains("made for file \"b.so\""),
+        "{msg}"
+    );
+    // Items lucetc writes itself, or that would break the comment's form,
+    // are refused at signing.
+    for (f, v) in [("file", "a.so"), ("ver\tsion", "1"), ("version", "1\n2")] {
+        let bad = vec![(f.to_string(), v.to_string())];
+        assert!(sign_file_with(&b, &secret, &bad).is_err(), "{f:?}:{v:?}");
+    }
+    // A safe load demands keys.
+    let (e, _) = refused_safely(&b, &LoadOptions::unverified());
+    assert!(matches!(e, Error::Signature { .. }));
+}
+
+/// The error of a safe, verified load of `path` under `options`.
+fn refused_safely(path: &Path, options: &LoadOptions) -> (Error, String) {
+    match Module::load_verified_with(path, options) {
+        Ok(_) => panic!("{} loaded", path.display()),
+        Err(e) => {
+            let msg = e.to_string();
+            (e, msg)
+        }
+    }
 }
 
 #[test]
@@ -261,7 +323,8 @@ fn an_object_calling_libm_loads() {
         dynamic.contains("libm.so.6") && dynamic.contains("VERNEED"),
         "{dynamic}"
     );
-    let m = Module::load_unverified(&so).unwrap();
+    // SAFETY: lucetc compiled this object into this test's own directory; the changes the test makes to some are ones the loader must refuse before anything runs.
+    let m = unsafe { Module::load_unverified(&so) }.unwrap();
     assert_eq!(
         run(&m, "add", &[Val::I32(40), Val::I32(2)]),
         vec![Val::I32(42)]
@@ -295,7 +358,8 @@ fn special_files_are_refused_without_being_read() {
         let p = path.clone();
         std::thread::spawn(move || {
             let _ = tx.send(
-                Module::load_unverified(&p)
+                // SAFETY: lucetc compiled this object into this test's own directory; the changes the test makes to some are ones the loader must refuse before anything runs.
+                unsafe { Module::load_unverified(&p) }
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
             );
@@ -319,16 +383,19 @@ fn an_updated_module_at_the_same_path_loads_the_new_code() {
     let so = dir.path().join("m.so");
     let version = |n: i32| format!(r#"(module (func (export "v") (result i32) (i32.const {n})))"#);
     lucetc::compile_to_file(version(1).as_bytes(), &so, &Default::default()).unwrap();
-    let v1 = Module::load_unverified(&so).unwrap();
+    // SAFETY: lucetc compiled this object into this test's own directory; the changes the test makes to some are ones the loader must refuse before anything runs.
+    let v1 = unsafe { Module::load_unverified(&so) }.unwrap();
     // lucetc replaces the file (a new inode at the same path).
     lucetc::compile_to_file(version(2).as_bytes(), &so, &Default::default()).unwrap();
-    let v2 = Module::load_unverified(&so).unwrap();
+    // SAFETY: lucetc compiled this object into this test's own directory; the changes the test makes to some are ones the loader must refuse before anything runs.
+    let v2 = unsafe { Module::load_unverified(&so) }.unwrap();
     // Rewritten in place (the same inode): the loaded modules run from
     // their own verified copies, not from the file.
     let other = dir.path().join("other.so");
     lucetc::compile_to_file(version(3).as_bytes(), &other, &Default::default()).unwrap();
     std::fs::write(&so, std::fs::read(&other).unwrap()).unwrap();
-    let v3 = Module::load_unverified(&so).unwrap();
+    // SAFETY: lucetc compiled this object into this test's own directory; the changes the test makes to some are ones the loader must refuse before anything runs.
+    let v3 = unsafe { Module::load_unverified(&so) }.unwrap();
     for (m, n) in [(&v1, 1), (&v2, 2), (&v3, 3)] {
         assert_eq!(run(m, "v", &[]), vec![Val::I32(n)]);
     }
@@ -498,7 +565,8 @@ fn overlapping_functions_are_refused() {
         lucetc::record_code_hash(&mut bytes).unwrap();
         let path = dir.path().join(format!("overlap{longer}.so"));
         std::fs::write(&path, bytes).unwrap();
-        outcomes.push(match Module::load_unverified(&path) {
+        // SAFETY: lucetc compiled this object into this test's own directory; the changes the test makes to some are ones the loader must refuse before anything runs.
+        outcomes.push(match unsafe { Module::load_unverified(&path) } {
             Ok(_) => "loaded".to_string(),
             Err(e) => e.to_string(),
         });

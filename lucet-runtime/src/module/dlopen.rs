@@ -1,7 +1,9 @@
 //! Handing the checked bytes to the dynamic loader.
 //!
-//! The loader is given `/proc/self/fd/N` for the sealed memfd holding the
-//! checked bytes, so it maps exactly those bytes. glibc recognises objects
+//! The loader is given `/proc/thread-self/fd/N` for the sealed memfd holding
+//! the checked bytes, so it maps exactly those bytes (`thread-self`: a
+//! thread that unshared its descriptor table sees its own `N`, which the
+//! process's table may not have). glibc recognises objects
 //! it already has by name (and by inode): the name is unique for as long as
 //! the memfd stays open, which the `Module` ensures by keeping it open until
 //! after `dlclose`, so two loads never alias and a module updated at the

@@ -82,7 +82,7 @@ fn open_regular(path: &Path, max_size: u64) -> Result<File, Error> {
     }
     // Reopening through /proc opens the inode the O_PATH descriptor holds,
     // not whatever the name points to by now.
-    let reopen = format!("/proc/self/fd/{}", named.as_raw_fd());
+    let reopen = format!("/proc/thread-self/fd/{}", named.as_raw_fd());
     // O_NOCTTY: opening can never make a terminal ours (std sets O_CLOEXEC).
     let file = std::fs::OpenOptions::new()
         .read(true)
@@ -175,7 +175,7 @@ impl SealedFile {
     /// A path naming the memfd, for `dlopen`: unique while the memfd is
     /// open, since no other open file has its descriptor number.
     pub fn proc_path(&self) -> CString {
-        CString::new(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
+        CString::new(format!("/proc/thread-self/fd/{}", self.fd.as_raw_fd()))
             .expect("no NUL in a formatted number")
     }
 

@@ -74,7 +74,7 @@ pub fn inspect(
         },
         Ok(Some(sig)) => match keys {
             None => SignatureStatus::Unchecked(sig.info),
-            Some(keys) => match keys.verify(path, &bytes) {
+            Some(keys) => match keys.verify(path, &bytes, &[]) {
                 Ok(_) => SignatureStatus::Verified(sig.info),
                 Err(e) => SignatureStatus::Rejected {
                     info: Some(sig.info),

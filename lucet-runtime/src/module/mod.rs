@@ -52,7 +52,19 @@ pub struct LoadOptions {
     /// If set, the module must carry a valid minisign signature
     /// (`MODULE.minisig`) by one of these keys. If not, no signature is
     /// looked at. The structural checks and the code hash apply either way.
+    ///
+    /// What a signature promises: the file's bytes are exactly what the
+    /// key's holder signed, under the file name it signed them as (the
+    /// `file:` item of the signed trusted comment, when there is one, as
+    /// minisign and `lucetc --sign` write it). What it does not promise by
+    /// itself: that this is the newest version of that file, since an older
+    /// signed build under the same name verifies too. Bind a load to a
+    /// version with [`require_signed`](Self::require_signed).
     pub trusted_keys: Option<TrustedKeys>,
+    /// `field:value` items the signature's trusted comment must carry
+    /// (e.g. `version:42`, written with `lucetc --sign-comment`); empty by
+    /// default. Only for verified loads.
+    pub required_signed: Vec<(String, String)>,
 }
 
 impl Default for LoadOptions {
@@ -67,6 +79,7 @@ impl LoadOptions {
         LoadOptions {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             trusted_keys: None,
+            required_signed: Vec::new(),
         }
     }
 
@@ -76,6 +89,15 @@ impl LoadOptions {
             trusted_keys: Some(keys),
             ..LoadOptions::unverified()
         }
+    }
+
+    /// These options, requiring the signature's trusted comment to carry
+    /// `field:value` (the signer's statement of a version, a release or a
+    /// tenant, say), so that another file signed by the same key, or an
+    /// older build of this one, is refused.
+    pub fn require_signed(mut self, field: &str, value: &str) -> LoadOptions {
+        self.required_signed.push((field.into(), value.into()));
+        self
     }
 
     /// These options with a different size bound.
@@ -88,7 +110,7 @@ impl LoadOptions {
 }
 
 /// The verified bytes the module was loaded from, kept for the module's
-/// life: the dynamic loader maps this memfd, its `/proc/self/fd` name stays
+/// life: the dynamic loader maps this memfd, its `/proc/thread-self/fd` name stays
 /// unique only while it is open, and a heap image can be mapped from it
 /// without another copy (the module data's range says where the data
 /// segments lie).
@@ -198,17 +220,51 @@ impl Examined {
 
 impl Module {
     /// Load a shared object produced by lucetc **without requiring a
-    /// signature**: the structural checks and the code hash still apply
-    /// (see [`Module::load_with`]), but anyone who can write the file can
-    /// change what runs.
-    pub fn load_unverified(path: impl AsRef<Path>) -> Result<Arc<Module>, Error> {
-        Module::load_with(path, &LoadOptions::unverified())
+    /// signature**. The structural checks and the code hash still apply
+    /// (see [`Module::load_with`]), but they only catch accidents: the code
+    /// is whatever the file holds, and the hash was recorded by whoever
+    /// wrote it.
+    ///
+    /// # Safety
+    /// The file was produced by a trusted `lucetc` from any wasm and has not
+    /// been modified since: the native code in it runs in this process
+    /// with nothing but that promise to keep it inside its sandbox. Anyone
+    /// who can write the file can run code as this process. To trust a
+    /// key holder instead of a file system, use
+    /// [`load_verified`](Self::load_verified), which is safe.
+    pub unsafe fn load_unverified(path: impl AsRef<Path>) -> Result<Arc<Module>, Error> {
+        // SAFETY: the caller promises what an unverified load needs.
+        unsafe { Module::load_with(path, &LoadOptions::unverified()) }
     }
 
     /// Load a shared object produced by lucetc only if its detached minisign
-    /// signature (`MODULE.minisig`) verifies with one of `keys`.
+    /// signature (`MODULE.minisig`) verifies with one of `keys`, for this
+    /// file name (see [`LoadOptions::trusted_keys`] for what a signature
+    /// promises). Safe: the contract is that whoever holds a trusted key
+    /// signs only objects lucetc produced.
     pub fn load_verified(path: impl AsRef<Path>, keys: &TrustedKeys) -> Result<Arc<Module>, Error> {
-        Module::load_with(path, &LoadOptions::verified(keys.clone()))
+        Module::load_verified_with(path, &LoadOptions::verified(keys.clone()))
+    }
+
+    /// [`load_with`](Self::load_with) for options that require a signature
+    /// (`trusted_keys` set): safe, as [`load_verified`](Self::load_verified).
+    /// Options without trusted keys are refused with [`Error::Signature`].
+    pub fn load_verified_with(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+    ) -> Result<Arc<Module>, Error> {
+        let path = path.as_ref();
+        if options.trusted_keys.is_none() {
+            return Err(Error::Signature {
+                path: path.display().to_string(),
+                reason: "no trusted keys were given: loading without a signature is \
+                         `Module::load_unverified` (unsafe)"
+                    .into(),
+            });
+        }
+        // SAFETY: a signature by a trusted key is required, which is the
+        // contract of a verified load.
+        unsafe { Module::load_with(path, options) }
     }
 
     /// Load a shared object produced by lucetc under `options`.
@@ -217,11 +273,21 @@ impl Module {
     /// required), the ELF structure, the module data and the code hash are
     /// checked on those bytes, and the dynamic loader maps the same bytes.
     /// Errors name the file and the reason.
-    pub fn load_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Arc<Module>, Error> {
+    ///
+    /// # Safety
+    /// Without `options.trusted_keys`, the contract of
+    /// [`load_unverified`](Self::load_unverified): the file is a trusted
+    /// lucetc's output, unmodified. With them, none beyond trusting the
+    /// key holders ([`load_verified_with`](Self::load_verified_with) is the
+    /// safe form).
+    pub unsafe fn load_with(
+        path: impl AsRef<Path>,
+        options: &LoadOptions,
+    ) -> Result<Arc<Module>, Error> {
         let path = path.as_ref();
         let file = SealedFile::read(path, options.max_file_size)?;
         let signed_by = match &options.trusted_keys {
-            Some(keys) => Some(keys.verify(path, file.bytes())?),
+            Some(keys) => Some(keys.verify(path, file.bytes(), &options.required_signed)?),
             None => None,
         };
         let examined = examine(path, file.bytes())?;
@@ -322,7 +388,7 @@ impl Module {
             .map(|a| *a as usize)
             .collect();
         let sig_ids = data.types.iter().map(signature_ids::intern).collect();
-        let heap_image = HeapImage::build(&data, Some(path))?;
+        let heap_image = HeapImage::build(&data)?;
 
         let imported = data.num_imported_funcs();
         let mut code: Vec<FunctionCode> = data

@@ -160,13 +160,20 @@ impl TrustedKeys {
     pub fn read_verified(&self, path: impl AsRef<Path>, max_size: u64) -> Result<Vec<u8>, Error> {
         let path = path.as_ref();
         let bytes = read_regular(path, max_size)?;
-        self.verify(path, &bytes)?;
+        self.verify(path, &bytes, &[])?;
         Ok(bytes)
     }
 
     /// Check that `bytes`, read from `path`, carry a valid signature
-    /// (`path.minisig`) by one of the keys; the key's ID if so.
-    pub(crate) fn verify(&self, path: &Path, bytes: &[u8]) -> Result<KeyId, Error> {
+    /// (`path.minisig`) by one of the keys, made for this file name and
+    /// with every `field:value` of `required` in its trusted comment; the
+    /// key's ID if so.
+    pub(crate) fn verify(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        required: &[(String, String)],
+    ) -> Result<KeyId, Error> {
         let refuse = |reason: String| Error::Signature {
             path: path.display().to_string(),
             reason,
@@ -203,8 +210,42 @@ impl TrustedKeys {
                 other => format!("signature by key {}: {other}", key.id),
             })
         })?;
+        // The signature (and with it the trusted comment) is genuine: now
+        // hold it to what it was made for.
+        let comment = &sig.info.trusted_comment;
+        let name = path.file_name().map(|n| n.to_string_lossy());
+        if let (Some(signed), Some(name)) = (comment_field(comment, "file"), name) {
+            if signed != name {
+                return Err(refuse(format!(
+                    "the signature by key {} was made for file {signed:?}, not {name:?}: \
+                     a signature vouches for one file name",
+                    key.id
+                )));
+            }
+        }
+        for (field, want) in required {
+            match comment_field(comment, field) {
+                Some(have) if have == want => {}
+                have => {
+                    return Err(refuse(format!(
+                        "the signature by key {} has {field}:{} in its trusted comment, \
+                         the loader requires {field}:{want}",
+                        key.id,
+                        have.unwrap_or("(none)")
+                    )))
+                }
+            }
+        }
         Ok(key.id)
     }
+}
+
+/// The value of `field` in a trusted comment made of tab-separated
+/// `field:value` items (minisign's and lucetc's form), if it has one.
+pub(crate) fn comment_field<'c>(comment: &'c str, field: &str) -> Option<&'c str> {
+    comment
+        .split('\t')
+        .find_map(|item| item.strip_prefix(field)?.strip_prefix(':'))
 }
 
 /// What a signature file says, before any key is checked.

@@ -146,9 +146,13 @@ const USER: &[u8] = br#"(module
       (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (call $bump)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (local.get 0))))
-    (table.grow (ref.null func) (i32.const 0))
-    (drop)
-    (global.get $count)))"#;
+    ;; Grow the shared table (its elements are reallocated) and memory
+    ;; every run: the next run's call_indirect and loads go through the
+    ;; owner's updated definitions.
+    (drop (table.grow (ref.null func) (i32.const 16)))
+    (drop (memory.grow (i32.const 1)))
+    (global.get $count))
+  (func (export "sizes") (result i32 i32) (table.size) (memory.size)))"#;
 
 /// Hazard 3: linked instances share memory, tables and globals; a store
 /// runs one guest at a time, and several stores run on several threads at
@@ -179,8 +183,13 @@ fn linked_stores_run_on_several_threads_at_once() {
                     // import): the count is shared, per store.
                     assert_eq!(out, vec![Val::I32(2 * n * round)]);
                 }
+                // Twenty growths of the provider's table and memory, seen
+                // by both instances.
+                let sizes = store.instance(u).unwrap().run("sizes", &[]).unwrap();
+                assert_eq!(sizes, vec![Val::I32(2 + 16 * 20), Val::I32(1 + 20)]);
                 let mut pm = store.instance(p).unwrap();
                 assert_eq!(pm.global("count").unwrap(), Val::I32(2 * n * 20));
+                assert_eq!(pm.memory().len(), 21 << 16);
                 assert_ne!(&pm.memory()[0..4], &[0, 0, 0, 0]);
             });
         }

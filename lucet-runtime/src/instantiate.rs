@@ -120,7 +120,24 @@ fn resolve<'l>(
             (ImportKind::Memory(want), Extern::Memory(mem)) => {
                 // SAFETY: the memory's domain is `domain`, which the caller
                 // holds and which keeps the owner alive.
-                let have = unsafe { mem.owner() }.memory_type_now();
+                let owner = unsafe { mem.owner() };
+                // This module's code reaches the memory unchecked as far as
+                // it was compiled to assume reserved and guarded; the
+                // exporter's slot must back all of it, or those accesses
+                // land in the next slot.
+                let assumed = data
+                    .options
+                    .heap_reserved_size
+                    .saturating_add(data.options.heap_guard_size);
+                let backed = owner.slot.heap_reservation() as u64;
+                if assumed > backed {
+                    return Err(Error::LimitExceeded(format!(
+                        "imported memory {m}.{f}: the module was compiled for {assumed} bytes \
+                         of heap address space (reservation and guard), the exporter's slot \
+                         backs {backed}"
+                    )));
+                }
+                let have = owner.memory_type_now();
                 if !limits_match(
                     have.min_pages,
                     have.max_pages,
@@ -396,6 +413,12 @@ pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
         if let SegmentMode::Active { index, offset } = &seg.mode {
             if image.is_none() {
                 let at = const_eval::eval(st, offset)? as u32 as usize;
+                // Written here, not by guest code: the slot must still be
+                // wiped for its next tenant, whether this instance ever
+                // runs, traps on a later segment or is dropped unstarted.
+                if !seg.bytes.is_empty() {
+                    st.memory_owner(*index).slot.mark_touched();
+                }
                 // SAFETY: the domain is held, guest not running, no borrow.
                 let mem = unsafe { st.memory_at(*index) };
                 let end = at.checked_add(seg.bytes.len()).filter(|e| *e <= mem.len());

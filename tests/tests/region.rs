@@ -1,7 +1,9 @@
 //! Regions: pooled slots, limits, full regions, isolation between tenants
 //! of a slot, concurrency, capacity.
 
-use lucet_runtime::{Error, Instance, Limits, Linker, Region, Val};
+use lucet_runtime::{
+    Error, Extern, Global, GlobalType, Instance, Limits, Linker, Region, Store, Val, ValType,
+};
 use std::sync::Arc;
 
 const TENANT_A: &str = r#"
@@ -68,6 +70,117 @@ fn a_reused_slot_shows_nothing_of_the_previous_tenant() {
     assert_eq!(ia.memory()[0], 0);
     assert_eq!(ia.memory().len(), 2 * 65536);
     assert_eq!(ia.global("g").unwrap(), Val::I64(0));
+}
+
+/// A module without a heap image (here: a data segment at an imported
+/// global's offset) has its segments copied at instantiation. Whether it
+/// then runs or not, the slot's next tenant sees zeros: dropped unstarted,
+/// started with no start function, failed on a later segment, or reset and
+/// dropped. (Issue 19, finding 2: the copy was not counted as a write, and
+/// the next tenant read "SECR".)
+#[test]
+fn data_copied_at_instantiation_never_reaches_the_next_tenant() {
+    let (_cs, secret) = lucet_tests::load(
+        br#"(module
+          (import "env" "at" (global $at i32))
+          (memory 1)
+          (data (global.get $at) "SECRET-OF-TENANT-A")
+          (func (export "noop")))"#,
+    );
+    let (_cf, fails) = lucet_tests::load(
+        br#"(module
+          (import "env" "at" (global $at i32))
+          (memory 1)
+          (data (global.get $at) "SECRET-OF-TENANT-A")
+          (data (i32.const 65530) "does not fit"))"#,
+    );
+    let (_cb, b) = lucet_tests::load(TENANT_B.as_bytes());
+    let mut linker = Linker::new();
+    let at = GlobalType {
+        ty: ValType::I32,
+        mutable: false,
+    };
+    linker.define(
+        "env",
+        "at",
+        Extern::Global(Global::new(at, Val::I32(4096)).unwrap()),
+    );
+    let region = Region::new(1, Limits::default()).unwrap();
+    let next_tenant_sees_zeros = |how: &str| {
+        let mut ib = region.instantiate(&b, &Linker::new()).unwrap();
+        assert_eq!(
+            ib.run("sum", &[Val::I32(0), Val::I32(65536)]).unwrap(),
+            vec![Val::I64(0)],
+            "{how}"
+        );
+    };
+    drop(region.instantiate_unstarted(&secret, &linker).unwrap());
+    next_tenant_sees_zeros("dropped unstarted");
+    let mut i = region.instantiate_unstarted(&secret, &linker).unwrap();
+    i.start().unwrap();
+    drop(i);
+    next_tenant_sees_zeros("started with no start function");
+    assert!(matches!(
+        region.instantiate_unstarted(&fails, &linker),
+        Err(Error::Trap(_))
+    ));
+    next_tenant_sees_zeros("failed on a later segment");
+    let mut i = region.instantiate(&secret, &linker).unwrap();
+    i.reset().unwrap();
+    drop(i);
+    next_tenant_sees_zeros("reset, then dropped");
+}
+
+/// Code compiled for a bigger guard than the exporter's slot has must not
+/// import its memory: its unchecked accesses past the exporter's
+/// reservation would land in the next slot. (Issue 19, finding 1: the
+/// importer wrote into a third instance's heap.)
+#[test]
+fn an_importer_compiled_for_more_guard_than_the_exporters_slot_is_refused() {
+    let exporter = lucet_tests::compile(br#"(module (memory (export "mem") 1))"#);
+    let importer_wat = br#"(module
+      (import "a" "mem" (memory 1))
+      (func (export "poke") (param i32)
+        (i32.store offset=0x3C00000 (local.get 0) (i32.const 0x41414141))))"#;
+    let big_guard = lucet_tests::compile_with(
+        importer_wat,
+        &lucetc::Options {
+            heap_guard_size: 64 << 20,
+            ..lucetc::Options::default()
+        },
+    );
+    let same = lucet_tests::compile(importer_wat);
+    // SAFETY: objects this test's lucetc just compiled into its own
+    // temporary directories.
+    let (exporter, big_guard, same) = unsafe {
+        (
+            lucet_runtime::Module::load_unverified(&exporter.path).unwrap(),
+            lucet_runtime::Module::load_unverified(&big_guard.path).unwrap(),
+            lucet_runtime::Module::load_unverified(&same.path).unwrap(),
+        )
+    };
+    let region = Region::new(3, Limits::default()).unwrap();
+    let mut store = Store::new();
+    let a = store
+        .instantiate(&region, &exporter, &Linker::new())
+        .unwrap();
+    let mut linker = Linker::new();
+    linker.instance(&store, "a", a).unwrap();
+    match store.instantiate(&region, &big_guard, &linker) {
+        Err(Error::LimitExceeded(msg)) => {
+            assert!(
+                msg.contains("a.mem") && msg.contains("exporter's slot"),
+                "{msg}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // Compiled for what the slot backs: accepted, and the same store traps.
+    let b = store.instantiate(&region, &same, &linker).unwrap();
+    assert!(matches!(
+        store.instance(b).unwrap().run("poke", &[Val::I32(0)]),
+        Err(Error::Trap(_))
+    ));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Generated-input testing for lucet, in three targets:
+//! Generated-input testing for lucet, in four targets:
 //!
 //! - [`diff`]: differential execution. wasm-smith generates valid modules
 //!   (WebAssembly 2.0 with SIMD, tail calls, extended-const; terminating,
@@ -11,6 +11,11 @@
 //! - [`module_data`]: `ModuleData::deserialize` + `validate` on arbitrary
 //!   bytes and mutations of real module data never panics, and what it
 //!   accepts instantiates without panicking.
+//! - [`slots`]: isolation. Random histories of instances of generated
+//!   modules in one region's slots, alone and in stores importing each
+//!   other's memories, tables, globals and functions, failing to
+//!   instantiate at every point, writing canaries and wild writes aimed at
+//!   the next slot; every instance's state must stay what a model says.
 //!
 //! Each case is a pure function of its seed, so a finding is reproduced by
 //! its seed alone. `tests/bounded.rs` runs a fixed range of seeds of each
@@ -26,6 +31,7 @@ pub mod oracle;
 pub mod outcome;
 pub mod rng;
 pub mod robust;
+pub mod slots;
 
 use std::path::{Path, PathBuf};
 
@@ -59,10 +65,10 @@ impl Finding {
     /// seed; returns the input's path.
     pub fn save(&self, dir: &Path) -> std::io::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
-        let ext = if self.target == "module-data" {
-            "bin"
-        } else {
-            "wasm"
+        let ext = match self.target {
+            "module-data" => "bin",
+            "slots" => "wat",
+            _ => "wasm",
         };
         let stem = format!("{}-{}", self.target, self.seed);
         let path = dir.join(format!("{stem}.{ext}"));

@@ -3,16 +3,17 @@
 //! ```text
 //! cargo run --release -p lucet-fuzz -- --minutes 30
 //! cargo run --release -p lucet-fuzz -- --target diff --seed 1000 --cases 500
+//! cargo run --release -p lucet-fuzz -- --target slots --seed 7 --cases 1
 //! ```
 //! Exit codes: 0 nothing found, 1 findings (written to `--out`), 2 usage.
 
 use clap::Parser;
-use lucet_fuzz::{diff, module_data, robust, Finding};
+use lucet_fuzz::{diff, module_data, robust, slots, Finding};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(about = "Differential and robustness fuzzing of lucetc and lucet-runtime")]
+#[command(about = "Differential, robustness and isolation fuzzing of lucetc and lucet-runtime")]
 struct Args {
     /// Run for this many minutes (split evenly across the targets).
     #[arg(long, default_value_t = 10.0)]
@@ -20,8 +21,8 @@ struct Args {
     /// Instead of a duration, run this many cases per target.
     #[arg(long)]
     cases: Option<u64>,
-    /// Which target: diff, lucetc, module-data or all.
-    #[arg(long, default_value = "all", value_parser = ["diff", "lucetc", "module-data", "all"])]
+    /// Which target: diff, lucetc, module-data, slots or all.
+    #[arg(long, default_value = "all", value_parser = ["diff", "lucetc", "module-data", "slots", "all"])]
     target: String,
     /// First seed (default: from the clock). Case N of a run uses seed + N.
     #[arg(long)]
@@ -39,7 +40,7 @@ fn main() {
             .map_or(1, |d| d.as_secs() << 20)
     });
     let targets: Vec<&str> = match args.target.as_str() {
-        "all" => vec!["diff", "lucetc", "module-data"],
+        "all" => vec!["diff", "lucetc", "module-data", "slots"],
         t => vec![t],
     };
     let budget = Duration::from_secs_f64(args.minutes * 60.0 / targets.len() as f64);
@@ -73,6 +74,7 @@ fn main() {
                     robust::run_case(seed, &seeds, bin.as_deref(), 10, s)
                 })
             }
+            "slots" => campaign.run(slots::SlotStats::default(), slots::run_case),
             _ => {
                 let seeds = data_seeds(seed);
                 campaign.run(module_data::DataStats::default(), |seed, s| {
@@ -121,7 +123,12 @@ macro_rules! stats {
         }
     )*};
 }
-stats!(diff::DiffStats, robust::RobustStats, module_data::DataStats);
+stats!(
+    diff::DiffStats,
+    robust::RobustStats,
+    module_data::DataStats,
+    slots::SlotStats
+);
 
 /// One target's run: cases while `more` says so, findings saved as found.
 struct Campaign<'a, M> {

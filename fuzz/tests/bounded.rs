@@ -3,7 +3,7 @@
 //! `cargo run --release -p lucet-fuzz -- --target T --seed S --cases 1`).
 //! Together they take about a minute on 2 cores in a debug build.
 
-use lucet_fuzz::{diff, module_data, robust, Finding};
+use lucet_fuzz::{diff, module_data, robust, slots, Finding};
 
 /// Print past the test harness's capture, so the figures are in every
 /// run's output (CI's included).
@@ -73,4 +73,96 @@ fn module_data_decoding() {
     report(&s.summary());
     fail_on(&s.findings);
     assert!(s.accepted > 0 && s.instantiated > 0, "{}", s.summary());
+}
+
+#[test]
+fn slot_histories() {
+    let start = std::time::Instant::now();
+    let mut s = slots::SlotStats::default();
+    for seed in 0..80 {
+        slots::run_case(seed, &mut s);
+    }
+    report(&format!("{} in {:.1?}", s.summary(), start.elapsed()));
+    // Each finding's line, then the first few histories in full: the
+    // modules and every step up to the one that broke isolation.
+    let dir = std::env::temp_dir().join("lucet-fuzz-findings");
+    for f in &s.findings {
+        let saved = f.save(&dir).map(|p| p.display().to_string());
+        report(&format!(
+            "FINDING {} ({})",
+            f.summary(),
+            saved.unwrap_or_default()
+        ));
+    }
+    for f in s.findings.iter().take(3) {
+        report(&format!("\n--- slots seed {} ---\n{}", f.seed, f.log));
+    }
+    assert!(
+        s.findings.is_empty(),
+        "{} slot histories broke isolation or the model (the first ones above; \
+         reproduce one with `cargo run -p lucet-fuzz -- --target slots --seed SEED --cases 1`)",
+        s.findings.len()
+    );
+    // What the generator claims to do, it does: else the test would pass
+    // having checked little. (The figures are about twice these.)
+    let failed = |what: &str| -> u64 {
+        s.failed
+            .iter()
+            .filter(|(k, _)| k.contains(what))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let drops = |what: &str| s.drops.get(what).copied().unwrap_or(0);
+    let images = |what: &str| s.images.get(what).copied().unwrap_or(0);
+    let imports = |what: &str| s.imports.get(what).copied().unwrap_or(0);
+    let sum = s.summary();
+    assert!(s.standalone >= 200 && s.store_instances >= 150, "{sum}");
+    assert!(s.stores >= 150 && s.stores_dropped >= 150, "{sum}");
+    // Instantiations that fail at each point.
+    for (what, least) in [
+        ("MissingImport", 50),
+        ("ImportMismatch", 15),
+        ("LimitExceeded", 40),
+        ("RegionFull", 30),
+        ("trap TableOutOfBounds", 30),
+        ("trap HeapOutOfBounds", 30),
+        ("Unreachable", 15),
+        ("deadline", 20),
+        ("budget", 2),
+    ] {
+        assert!(failed(what) >= least, "{what}: {sum}");
+    }
+    assert!(s.partial_inits >= 40, "{sum}");
+    for kind in ["Copied", "Mapped", "Segments"] {
+        assert!(images(kind) >= 40, "{kind} images: {sum}");
+    }
+    for kind in ["memory", "table", "global", "function"] {
+        assert!(imports(kind) >= 10, "imported {kind}s: {sum}");
+    }
+    // A memory imported by a module compiled for more heap address space
+    // than the exporter's slot has: refused, or its wild writes trap.
+    assert!(
+        s.bigger_guard_accepted + s.bigger_guard_refused >= 20,
+        "{sum}"
+    );
+    for what in [
+        "unstarted",
+        "start failed",
+        "after a trap",
+        "after a reset",
+        "after a grow",
+        "silent",
+    ] {
+        assert!(drops(what) >= 20, "dropped {what}: {sum}");
+    }
+    assert!(s.silent_drops_copied >= 8, "{sum}");
+    assert!(
+        s.resets >= 40 && s.grows >= 30 && s.grows_refused >= 8,
+        "{sum}"
+    );
+    assert!(s.table_grows >= 20 && s.table_grows_refused >= 5, "{sum}");
+    assert!(s.canaries >= 80 && s.pokes_in_bounds >= 10, "{sum}");
+    assert!(s.wild_writes >= 90 && s.wild_next_slot >= 20, "{sum}");
+    assert!(s.memory_checks >= 2000 && s.fresh_checks >= 250, "{sum}");
+    assert!(s.probes >= 4000, "{sum}");
 }

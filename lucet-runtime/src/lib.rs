@@ -38,6 +38,7 @@ mod linker;
 mod memfd;
 mod module;
 mod page;
+mod pagemap;
 mod region;
 mod run_control;
 mod signals;

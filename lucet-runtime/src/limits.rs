@@ -26,12 +26,12 @@ pub struct Limits {
     /// dropped or reset: the pages the guest touched are zeroed and stay
     /// resident for the slot's next tenant, which then faults nothing in,
     /// and no other core's TLB is flushed. Larger heaps are given back to
-    /// the kernel instead, as are heaps with a mapped image (one larger
-    /// than 64 KiB), whose pages are the image's file and cannot be told
-    /// written or not by residency. By default 1 MiB; 0 gives every heap
-    /// back. A
-    /// free slot keeps at most this much (plus its stack's hot top)
-    /// resident.
+    /// the kernel instead. Heaps with a mapped image (one larger than
+    /// 64 KiB) are not governed by this: the pages their tenant wrote are
+    /// given back, those it only read stay mapped (they are the sealed
+    /// image's own). By default 1 MiB; 0 gives every heap back. A free slot
+    /// keeps at most this much (plus its stack's hot top, and image pages
+    /// read) resident.
     pub heap_keep_resident: usize,
 }
 

@@ -39,8 +39,12 @@
 //!   (found with one `mincore`) are zeroed with `memset` and stay resident,
 //!   so the next tenant faults nothing back in and no other core has its TLB
 //!   flushed. Larger heaps are discarded with `madvise`. A heap with a
-//!   mapped image is always discarded whole (if guest code ran or the host
-//!   had it), which restores the image and the zeros past it.
+//!   mapped image has the pages that were written discarded (if guest code
+//!   ran or the host had it), found in the page map as private copies (see
+//!   [`crate::pagemap`]), which restores the image and the zeros past it;
+//!   pages only read stay mapped, the sealed image's own, for the next
+//!   tenant of the same module. (Past 16 MiB, or when the written pages
+//!   are scattered, the heap is discarded whole.)
 //! - Free slots remember the module they last held: a module gets back one
 //!   of its own recently freed slots if there is one (its image already
 //!   mapped, its pages warm), else the most recently freed slot.
@@ -80,6 +84,10 @@ struct SlotMeta {
     /// Guest code ran, or the host was given the heap: it may be dirty
     /// anywhere, not just where `heap_setup` copied an image.
     touched: bool,
+    /// Cleans of a mapped image's heap left to do whole before the page
+    /// map is read again: reading it costs more than it saves when the
+    /// slot's tenants read few of the image's pages (see `heap_clean`).
+    pagemap_skip: u32,
 }
 
 /// Free slots, most recently freed last, each with the module that last
@@ -488,6 +496,8 @@ impl Slot {
                     IMAGE_FILE_OFFSET - stack_size,
                 )?;
                 meta.mapped_image = Some(image);
+                // A new image: look at what its tenants leave mapped.
+                meta.pagemap_skip = 0;
             }
         }
         if let Some((fd, _)) = mapped {
@@ -547,23 +557,40 @@ impl Slot {
         let dirty = meta.heap_accessible;
         let keep = self.region.limits.heap_keep_resident;
         // A mapped image's file backs the whole accessible heap, whose
-        // written pages are private copies: discarding them all brings the
-        // image (and zeros past it) back. Page residency says nothing of
-        // what was written there, so it is never wiped in place.
+        // written pages are private copies: discarding them brings the
+        // image (and zeros past it) back. The page map says which they are
+        // (see `pagemap`); pages only read stay mapped for the slot's next
+        // tenant, which sees the same sealed image there. Page residency
+        // says nothing of what was written, so it is never wiped in place.
         let (discard, wipe) = match meta.mapped_image {
-            Some(_) if meta.touched => (dirty, 0),
+            Some(_) if meta.touched && meta.pagemap_skip > 0 => {
+                meta.pagemap_skip -= 1;
+                (dirty, 0)
+            }
+            Some(_) if meta.touched => {
+                match crate::pagemap::written(base as usize, dirty / PAGE_SIZE) {
+                    Some(w) => {
+                        for (first, pages) in w.runs {
+                            // SAFETY: the run lies in the accessible heap.
+                            let at = unsafe { base.add(first * PAGE_SIZE) };
+                            discard_pages(at, pages * PAGE_SIZE)?;
+                        }
+                        // Tenants that leave few image pages mapped gain
+                        // little from keeping them: discard whole for a
+                        // while, then look again.
+                        if w.kept < PAGEMAP_WORTH_PAGES {
+                            meta.pagemap_skip = PAGEMAP_SKIP;
+                        }
+                        (0, 0)
+                    }
+                    None => (dirty, 0),
+                }
+            }
             Some(_) => (0, 0),
             None if dirty <= keep => (0, dirty),
             None => (dirty, 0),
         };
-        if discard > 0 {
-            // SAFETY: the range is inside this slot's heap reservation.
-            let r =
-                unsafe { libc::madvise(base as *mut libc::c_void, discard, libc::MADV_DONTNEED) };
-            if r != 0 {
-                return Err(Error::last_os("madvise"));
-            }
-        }
+        discard_pages(base, discard)?;
         if wipe > 0 && !meta.touched {
             // Nothing but the copied image was written.
             // SAFETY: the image's bytes lie in the accessible heap.
@@ -585,6 +612,28 @@ impl Slot {
             top_page: self.stack_top() - PAGE_SIZE,
         }
     }
+}
+
+/// Image pages a tenant must leave mapped for reading the page map to pay
+/// (about what faulting them back in costs more than the read), and how
+/// many cleans are done whole when it did not pay.
+const PAGEMAP_WORTH_PAGES: usize = 16;
+const PAGEMAP_SKIP: u32 = 64;
+
+/// Give the pages of `[start, start + len)`, inside a slot's heap, back
+/// to the kernel: anonymous ones read as zeros again, a mapped image's
+/// as the image.
+fn discard_pages(start: *mut u8, len: usize) -> Result<(), Error> {
+    if len == 0 {
+        return Ok(());
+    }
+    // SAFETY: callers pass page-aligned ranges of a slot's heap that no
+    // one uses (its tenant is gone).
+    let r = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    if r != 0 {
+        return Err(Error::last_os("madvise"));
+    }
+    Ok(())
 }
 
 /// Zero the resident pages of `[start, start + len)`, leaving the others

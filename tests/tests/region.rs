@@ -183,6 +183,43 @@ fn an_importer_compiled_for_more_guard_than_the_exporters_slot_is_refused() {
     ));
 }
 
+/// A heap with a mapped (large) image gives back only the pages its
+/// tenant wrote; the next tenant of the same module in the same slot sees
+/// exactly the image, after few writes (discarded run by run) and after
+/// writes scattered over many runs (discarded whole).
+#[test]
+fn a_mapped_image_comes_back_exactly_after_writes_few_or_scattered() {
+    let image: Vec<u8> = (0..(256u32 << 10)).map(|i| (i * 7 + 3) as u8 | 1).collect();
+    let text: String = image.iter().map(|b| format!("\\{b:02x}")).collect();
+    let wat = format!(
+        r#"(module (memory 8) (data (i32.const 0) "{text}")
+          (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1)))
+          (func (export "read_all") (result i32) (local $p i32) (local $s i32)
+            (loop $l
+              (local.set $s (i32.add (local.get $s) (i32.load8_u (local.get $p))))
+              (local.set $p (i32.add (local.get $p) (i32.const 4096)))
+              (br_if $l (i32.lt_u (local.get $p) (i32.const 524288))))
+            (local.get $s)))"#
+    );
+    let (_c, m) = lucet_tests::load(wat.as_bytes());
+    let region = Region::new(1, Limits::default()).unwrap();
+    let pages = [0u32, 1, 5, 20, 63];
+    let scattered: Vec<u32> = (0..64).step_by(2).chain(66..100).collect();
+    for written in [&pages[..], &scattered[..]] {
+        let mut i = region.instantiate(&m, &Linker::new()).unwrap();
+        i.run("read_all", &[]).unwrap();
+        for p in written {
+            i.run("poke", &[Val::I32((p * 4096 + 17) as i32), Val::I32(0)])
+                .unwrap();
+        }
+        drop(i);
+        let mut i = region.instantiate(&m, &Linker::new()).unwrap();
+        let mem = i.memory();
+        assert_eq!(&mem[..image.len()], &image[..], "pages {written:?}");
+        assert!(mem[image.len()..].iter().all(|b| *b == 0));
+    }
+}
+
 #[test]
 fn reset_restores_the_image_and_size() {
     let (_ca, a) = lucet_tests::load(TENANT_A.as_bytes());

@@ -15,6 +15,16 @@ use lucet_runtime::{Error, Instance, Limits, Linker, Module, Val};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// A module whose start function asks the host (`host.ask(1)`, an import
+/// tests bind to async host functions that wait or yield) and keeps the
+/// answer in the global its export `g` returns.
+pub const START_ASKS: &[u8] = br#"(module
+  (import "host" "ask" (func $ask (param i32) (result i32)))
+  (global $g (mut i32) (i32.const 0))
+  (func $init (global.set $g (call $ask (i32.const 1))))
+  (start $init)
+  (func (export "g") (result i32) (global.get $g)))"#;
+
 /// A compiled module in a temporary directory that lives as long as it.
 pub struct Compiled {
     /// The temporary directory.

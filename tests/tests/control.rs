@@ -551,14 +551,7 @@ fn poll_to_end<F: Future>(fut: F) -> (F::Output, usize) {
 
 #[test]
 fn a_start_function_that_awaits_suspends_under_start_async_and_obeys_the_deadline() {
-    let (_c, m) = lucet_tests::load(
-        br#"(module
-          (import "host" "ask" (func $ask (param i32) (result i32)))
-          (global $g (mut i32) (i32.const 0))
-          (func $init (global.set $g (call $ask (i32.const 1))))
-          (start $init)
-          (func (export "g") (result i32) (global.get $g)))"#,
-    );
+    let (_c, m) = lucet_tests::load(lucet_tests::START_ASKS);
     let mut linker = Linker::new();
     linker.func_async(
         "host",

@@ -229,14 +229,7 @@ fn a_dropped_run_future_abandons_its_call_and_disarms_its_deadline() {
 
 #[test]
 fn a_start_function_that_yields_under_start_async_is_abandoned_like_under_start() {
-    let (_c, m) = lucet_tests::load(
-        br#"(module
-          (import "host" "ask" (func $ask (param i32) (result i32)))
-          (global $g (mut i32) (i32.const 0))
-          (func $init (global.set $g (call $ask (i32.const 1))))
-          (start $init)
-          (func (export "g") (result i32) (global.get $g)))"#,
-    );
+    let (_c, m) = lucet_tests::load(lucet_tests::START_ASKS);
     let mut linker = Linker::new();
     linker.func_async(
         "host",

@@ -321,3 +321,48 @@ fn a_looping_start_function_is_stopped_by_the_deadline() {
         Err(Error::Terminated(Termination::Deadline { .. }))
     ));
 }
+
+/// A reset re-applies the instance's segments, which may no longer fit an
+/// imported memory that its owner's reset shrank back: the reset fails,
+/// and the instance stays unrunnable until a reset succeeds, instead of
+/// running half re-initialized. (Issue 19, finding 6.)
+#[test]
+fn a_reset_that_fails_to_reinitialize_leaves_the_instance_unrunnable() {
+    let (_ca, owner) = lucet_tests::load(
+        br#"(module (memory (export "mem") 1)
+          (func (export "grow") (drop (memory.grow (i32.const 1)))))"#,
+    );
+    let (_cb, user) = lucet_tests::load(
+        br#"(module (import "a" "mem" (memory 1))
+          (data (i32.const 70000) "past the first page")
+          (func (export "f") (result i32) (i32.const 7)))"#,
+    );
+    let region = Region::new(2, Limits::default()).unwrap();
+    let mut store = Store::new();
+    let a = store.instantiate(&region, &owner, &Linker::new()).unwrap();
+    store.instance(a).unwrap().run("grow", &[]).unwrap();
+    let mut linker = Linker::new();
+    linker.instance(&store, "a", a).unwrap();
+    let b = store.instantiate(&region, &user, &linker).unwrap();
+    assert_eq!(
+        store.instance(b).unwrap().run("f", &[]).unwrap(),
+        vec![Val::I32(7)]
+    );
+    // The owner's reset takes its memory back to one page.
+    store.instance(a).unwrap().reset().unwrap();
+    assert!(matches!(
+        store.instance(b).unwrap().reset(),
+        Err(Error::Trap(_))
+    ));
+    match store.instance(b).unwrap().run("f", &[]) {
+        Err(Error::InvalidState(msg)) => assert!(msg.contains("reset"), "{msg}"),
+        other => panic!("ran after a failed reset: {other:?}"),
+    }
+    // Once its segment fits again, a reset makes it runnable.
+    store.instance(a).unwrap().run("grow", &[]).unwrap();
+    store.instance(b).unwrap().reset().unwrap();
+    assert_eq!(
+        store.instance(b).unwrap().run("f", &[]).unwrap(),
+        vec![Val::I32(7)]
+    );
+}

@@ -167,7 +167,8 @@ pub fn replay(seed: u64, log: &mut Vec<String>) -> Replay {
             return r;
         }
     };
-    let module = match lucet::load(&so.path) {
+    // SAFETY: lucetc just wrote this object into a directory of its own.
+    let module = match unsafe { lucet::load(&so.path) } {
         Ok(m) => m,
         Err(e) => {
             r.disagreement = Some((format!("lucet could not load it: {e}"), "lucet"));

@@ -618,7 +618,7 @@ impl Slot {
 /// (about what faulting them back in costs more than the read), and how
 /// many cleans are done whole when it did not pay.
 const PAGEMAP_WORTH_PAGES: usize = 16;
-const PAGEMAP_SKIP: u32 = 64;
+const PAGEMAP_SKIP: u32 = 256;
 
 /// Give the pages of `[start, start + len)`, inside a slot's heap, back
 /// to the kernel: anonymous ones read as zeros again, a mapped image's

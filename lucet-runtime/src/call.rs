@@ -121,6 +121,10 @@ impl Domain {
         self.armed = self
             .deadline
             .map(|limit| crate::watchdog::arm(&self.control, run, limit));
+        if let Some(limit) = self.cpu_limit {
+            crate::watchdog::arm_cpu(&self.control, run, limit);
+            self.cpu_armed = true;
+        }
         self.call = Some(Suspended {
             exec,
             results: &ty.results[..] as *const [lucet_module::ValType],
@@ -175,6 +179,9 @@ impl Domain {
         if let Some(when) = self.armed.take() {
             crate::watchdog::disarm(&self.control, when);
         }
+        if std::mem::take(&mut self.cpu_armed) {
+            crate::watchdog::disarm_cpu(&self.control);
+        }
         self.control.end();
         // SAFETY: the stack's slot belongs to an instance of this domain,
         // alive while the domain is (calls are dropped first), and the
@@ -189,7 +196,17 @@ impl Domain {
             .call
             .as_mut()
             .ok_or_else(|| Error::InvalidState("no call in progress".into()))?;
-        let result = match s.exec.resume(input) {
+        // A run with a CPU-time limit is billed for this thread's CPU time
+        // while the guest runs (guest code and hostcalls), not for waits.
+        let metered = self.cpu_armed;
+        if metered {
+            self.control.cpu_resume_begins();
+        }
+        let step = s.exec.resume(input);
+        if metered {
+            self.control.cpu_resume_ends();
+        }
+        let result = match step {
             Step::Await(f) => {
                 s.awaiting = Some(f);
                 return Ok(None);

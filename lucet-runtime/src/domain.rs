@@ -37,6 +37,10 @@ pub(crate) struct Domain {
     pub deadline: Option<Duration>,
     /// The deadline armed for the run in progress.
     pub armed: Option<Instant>,
+    /// CPU time allowed per run.
+    pub cpu_limit: Option<Duration>,
+    /// The run in progress has a CPU-time limit: its resumes are metered.
+    pub cpu_armed: bool,
     /// The call in progress, suspended (declared before anything it runs
     /// on, so it is dropped first).
     pub call: Option<Suspended>,
@@ -71,6 +75,8 @@ impl Domain {
             control: RunControl::new(),
             deadline: None,
             armed: None,
+            cpu_limit: None,
+            cpu_armed: false,
             call: None,
             values: Vec::new(),
         }

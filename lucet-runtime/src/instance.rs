@@ -265,6 +265,28 @@ macro_rules! instance_methods {
             self.parts().0.deadline = deadline;
         }
 
+        /// Stop every run that uses more than `limit` of CPU time with
+        /// [`Error::Terminated`](crate::Error::Terminated) and
+        /// [`Termination::CpuTime`](crate::Termination::CpuTime). A run is
+        /// billed for the CPU time of the thread running it while it runs:
+        /// guest code and hostcalls, not time blocked in the kernel (a WASI
+        /// read or sleep), suspended on a future, or waiting for a core on a
+        /// busy machine. The process's watchdog thread checks every few
+        /// milliseconds (an eighth of the limit, from 1 to 10 ms), so a run
+        /// may overshoot by about that; guest code pays nothing, and a run
+        /// with a limit pays two clock reads per resume. `None` (the
+        /// default) removes it. For an instance of a store, this is the
+        /// store's limit.
+        pub fn set_cpu_time_limit(&mut self, limit: Option<std::time::Duration>) {
+            self.parts().0.cpu_limit = limit;
+        }
+
+        /// CPU time the last (or current) run used, if it ran with a
+        /// CPU-time limit (otherwise it is not measured, and this is zero).
+        pub fn cpu_time_used(&self) -> std::time::Duration {
+            self.parts_ref().0.control.cpu_used()
+        }
+
         /// Limit each run to `budget` executed wasm instructions (modules
         /// compiled with instruction counting only; others ignore it).
         /// `None` (the default) removes it.

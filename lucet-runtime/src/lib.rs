@@ -23,6 +23,7 @@ mod call;
 mod caller;
 mod code_registry;
 mod const_eval;
+mod cpu_clock;
 mod domain;
 mod domain_id;
 mod error;

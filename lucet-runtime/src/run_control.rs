@@ -22,6 +22,7 @@
 //! - a host future the guest awaits is abandoned: the waker of whoever polls
 //!   it is woken, and the poller sees the stop before polling again.
 
+use crate::cpu_clock::{this_thread_ns, ThreadClock};
 use crate::Error;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -46,6 +47,12 @@ pub enum Termination {
         /// The budget that was set.
         budget: u64,
     },
+    /// The run used more CPU time than its limit (see
+    /// [`Instance::set_cpu_time_limit`](crate::Instance::set_cpu_time_limit)).
+    CpuTime {
+        /// The limit that was set.
+        limit: Duration,
+    },
 }
 
 impl std::fmt::Display for Termination {
@@ -56,6 +63,7 @@ impl std::fmt::Display for Termination {
             Termination::InstructionBudget { budget } => {
                 write!(f, "instruction budget of {budget} exhausted")
             }
+            Termination::CpuTime { limit } => write!(f, "CPU time limit of {limit:?} exceeded"),
         }
     }
 }
@@ -94,6 +102,16 @@ struct RunState {
     event: Option<OwnedFd>,
     /// Whoever waits for a future the guest awaits.
     waker: Option<Waker>,
+    /// CPU time of the current run, when it has a CPU-time limit.
+    cpu: CpuMeter,
+}
+
+/// The CPU time a run has used: what its finished resumes used, and the
+/// resume in progress (the thread running it, and its clock then).
+#[derive(Default)]
+struct CpuMeter {
+    used_ns: u64,
+    running: Option<(ThreadClock, u64)>,
 }
 
 /// The run state of one instance, shared with its interrupt handles and the
@@ -133,6 +151,7 @@ impl RunControl {
                 stopped: None,
                 event: None,
                 waker: None,
+                cpu: CpuMeter::default(),
             }),
         })
     }
@@ -153,6 +172,7 @@ impl RunControl {
             }
         }
         s.waker = None;
+        s.cpu = CpuMeter::default();
         // Ordered against stops by the lock; guest code reads the flag with
         // an atomic load.
         self.limits.interrupt.store(0, Ordering::Relaxed);
@@ -196,6 +216,38 @@ impl RunControl {
             w.wake();
         }
         true
+    }
+
+    /// A resume of the current run begins on this thread (runs with a
+    /// CPU-time limit only: two clock reads per resume).
+    pub fn cpu_resume_begins(&self) {
+        let Some(clock) = ThreadClock::this_thread() else {
+            return;
+        };
+        let start = this_thread_ns();
+        self.lock().cpu.running = Some((clock, start));
+    }
+
+    /// The resume begun on this thread by [`cpu_resume_begins`] is over.
+    ///
+    /// [`cpu_resume_begins`]: Self::cpu_resume_begins
+    pub fn cpu_resume_ends(&self) {
+        let now = this_thread_ns();
+        let mut s = self.lock();
+        if let Some((_, start)) = s.cpu.running.take() {
+            s.cpu.used_ns += now.saturating_sub(start);
+        }
+    }
+
+    /// CPU time the current (or last) run has used, its resume in progress
+    /// included (read from the running thread's clock).
+    pub fn cpu_used(&self) -> Duration {
+        let (used, running) = {
+            let s = self.lock();
+            (s.cpu.used_ns, s.cpu.running)
+        };
+        let now = running.and_then(|(clock, start)| Some(clock.now_ns()?.saturating_sub(start)));
+        Duration::from_nanos(used + now.unwrap_or(0))
     }
 
     /// The number of the run in progress, if one is.

@@ -132,6 +132,14 @@ impl Store {
         self.domain.deadline = deadline;
     }
 
+    /// Stop every run of the store's instances that uses more than `limit`
+    /// of CPU time (see
+    /// [`Instance::set_cpu_time_limit`](crate::Instance::set_cpu_time_limit));
+    /// `None` (the default) removes it.
+    pub fn set_cpu_time_limit(&mut self, limit: Option<std::time::Duration>) {
+        self.domain.cpu_limit = limit;
+    }
+
     /// Limit each run of the store's instances to `budget` wasm
     /// instructions (modules compiled with instruction counting); `None`
     /// (the default) removes it.

@@ -1,11 +1,19 @@
-//! Deadlines: one thread for the process stops runs that outlast theirs.
+//! Deadlines and CPU-time limits: one thread for the process stops runs
+//! that outlast their deadline or use more CPU time than their limit.
+//!
+//! Deadlines sit in a map ordered by when they fall due; the thread sleeps
+//! until the first. A run with a CPU-time limit is looked at every few
+//! milliseconds while it is armed ([`cpu_tick`]): its CPU time is read from
+//! the clocks of the threads that ran it (see [`crate::cpu_clock`]), so a
+//! run overshoots its limit by at most about a tick, guest code pays
+//! nothing, and time the run spent waiting is never billed.
 
 use crate::run_control::{RunControl, Target, Termination};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-/// An armed deadline: which run of which instance, and the limit it had.
+/// An armed limit: which run of which instance, and the limit it had.
 struct Armed {
     control: Weak<RunControl>,
     run: u64,
@@ -20,11 +28,20 @@ struct Watchdog {
 struct State {
     /// Armed deadlines: (when, run control address) -> what to stop.
     armed: BTreeMap<(Instant, usize), Armed>,
+    /// Armed CPU-time limits, by run control address.
+    cpu: BTreeMap<usize, Armed>,
     /// When the thread will wake up by itself, if it sleeps with a timeout.
     /// A deadline later than that needs no wake-up: the thread will see it
     /// then. (Runs usually end long before their deadline, so most armed
     /// deadlines are disarmed without the thread ever waking for them.)
     planned: Option<Instant>,
+}
+
+/// How often runs with a CPU-time limit are looked at: an eighth of the
+/// smallest limit armed, between 1 and 10 ms.
+fn cpu_tick(cpu: &BTreeMap<usize, Armed>) -> Option<Duration> {
+    let min = cpu.values().map(|a| a.limit).min()?;
+    Some((min / 8).clamp(Duration::from_millis(1), Duration::from_millis(10)))
 }
 
 static WATCHDOG: OnceLock<&'static Watchdog> = OnceLock::new();
@@ -34,6 +51,7 @@ fn watchdog() -> &'static Watchdog {
         let w: &'static Watchdog = Box::leak(Box::new(Watchdog {
             state: Mutex::new(State {
                 armed: BTreeMap::new(),
+                cpu: BTreeMap::new(),
                 planned: None,
             }),
             wake: Condvar::new(),
@@ -47,7 +65,9 @@ fn watchdog() -> &'static Watchdog {
 }
 
 fn run(w: &'static Watchdog) {
-    let mut due: Vec<Armed> = Vec::new();
+    let mut due: Vec<(Armed, Termination)> = Vec::new();
+    let mut metered: Vec<(usize, u64, Weak<RunControl>, Duration)> = Vec::new();
+    let mut next_cpu_look: Option<Instant> = None;
     let mut state = w.lock();
     loop {
         let now = Instant::now();
@@ -55,20 +75,54 @@ fn run(w: &'static Watchdog) {
             if entry.key().0 > now {
                 break;
             }
-            due.push(entry.remove());
+            let a = entry.remove();
+            let why = Termination::Deadline { limit: a.limit };
+            due.push((a, why));
+        }
+        if state.cpu.is_empty() {
+            next_cpu_look = None;
+        } else if next_cpu_look.is_none_or(|t| t <= now) {
+            // Read the clocks without the lock: each read is a system call.
+            metered.extend(
+                state
+                    .cpu
+                    .iter()
+                    .map(|(k, a)| (*k, a.run, a.control.clone(), a.limit)),
+            );
+            drop(state);
+            let over: Vec<(usize, u64)> = metered
+                .drain(..)
+                .filter(|(_, _, c, limit)| c.upgrade().is_none_or(|c| c.cpu_used() >= *limit))
+                .map(|(k, run, _, _)| (k, run))
+                .collect();
+            state = w.lock();
+            for (k, run) in over {
+                // Unless that run ended meanwhile and another was armed.
+                if state.cpu.get(&k).is_some_and(|a| a.run == run) {
+                    if let Some(a) = state.cpu.remove(&k) {
+                        let why = Termination::CpuTime { limit: a.limit };
+                        due.push((a, why));
+                    }
+                }
+            }
+            next_cpu_look = cpu_tick(&state.cpu).map(|t| now + t);
         }
         if !due.is_empty() {
             // Stopped without the lock: stopping a run wakes its waker,
             // which may poll the run to its end inline, and ending a run
-            // disarms its deadline, which takes this lock.
+            // disarms its limits, which takes this lock.
             drop(state);
-            for a in due.drain(..) {
-                stop(a);
+            for (a, why) in due.drain(..) {
+                stop(a, why);
             }
             state = w.lock();
             continue;
         }
         let next = state.armed.keys().next().map(|k| k.0);
+        let next = match (next, next_cpu_look) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         state.planned = next;
         state = match next {
             Some(when) => {
@@ -83,16 +137,15 @@ fn run(w: &'static Watchdog) {
     }
 }
 
-/// Stop the run a deadline was armed for. A waker that panics is the
+/// Stop the run a limit was armed for. A waker that panics is the
 /// embedder's bug, and must not take the one thread that fires every
 /// deadline of the process down with it.
-fn stop(a: Armed) {
+fn stop(a: Armed, why: Termination) {
     if let Some(control) = a.control.upgrade() {
-        let limit = a.limit;
         let run = a.run;
         // Aimed at that run only: if it has ended, nothing happens.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            control.stop(Termination::Deadline { limit }, Target::Run(run));
+            control.stop(why, Target::Run(run));
         }));
     }
 }
@@ -138,5 +191,35 @@ pub(crate) fn disarm(control: &Arc<RunControl>, when: Instant) {
     if let Some(w) = WATCHDOG.get() {
         let mut state = w.lock();
         state.armed.remove(&(when, key(control)));
+    }
+}
+
+/// Stop run number `run` of `control` once it has used `limit` of CPU
+/// time, unless disarmed first. The run's resumes must be metered
+/// (`RunControl::cpu_resume_begins`/`_ends`).
+pub(crate) fn arm_cpu(control: &Arc<RunControl>, run: u64, limit: Duration) {
+    let w = watchdog();
+    let mut state = w.lock();
+    state.cpu.insert(
+        key(control),
+        Armed {
+            control: Arc::downgrade(control),
+            run,
+            limit,
+        },
+    );
+    // The thread must look within a tick: wake it if it sleeps longer.
+    let tick = cpu_tick(&state.cpu).unwrap_or(limit);
+    let soon = Instant::now() + tick;
+    if state.planned.is_none_or(|p| soon < p) {
+        state.planned = Some(soon);
+        w.wake.notify_one();
+    }
+}
+
+/// Forget the CPU-time limit armed for `control` (its run ended).
+pub(crate) fn disarm_cpu(control: &Arc<RunControl>) {
+    if let Some(w) = WATCHDOG.get() {
+        w.lock().cpu.remove(&key(control));
     }
 }

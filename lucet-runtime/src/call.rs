@@ -8,16 +8,18 @@
 //! way it ends (return, trap, error, or abandoned by `reset` or drop) the
 //! run ends with it.
 
-use crate::active_run::{Awaited, ResumeWith, TrapRecord};
-use crate::code_registry;
 use crate::domain::{Domain, Suspended};
-use crate::execute::{Execution, SlotStack, Step};
-use crate::instance_state::InstanceState;
-use crate::region::StackRelease;
-use crate::run_control::{RunControl, Termination};
+use crate::error::Error;
+use crate::run_control::RunControl;
+use crate::termination::Termination;
 use crate::trap::Trap;
+use crate::val::Val;
+use crate::vm::active_run::{Awaited, ResumeWith, TrapRecord};
+use crate::vm::code_registry;
+use crate::vm::execute::{Execution, SlotStack, Step};
+use crate::vm::instance_state::InstanceState;
+use crate::vm::region::StackRelease;
 use crate::yielding::{self, YieldState};
-use crate::{Error, Val};
 use lucet_module::TrapCode;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -31,7 +33,7 @@ use std::task::{Context, Poll, Wake, Waker};
 pub enum RunResult {
     /// The function returned these results.
     Returned(Vec<Val>),
-    /// A hostcall yielded this value (see [`yield_value`](crate::yield_value));
+    /// A hostcall yielded this value (see [`yield_value`](crate::yielding::yield_value));
     /// `resume` continues the call.
     Yielded(Val),
 }

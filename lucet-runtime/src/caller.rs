@@ -1,7 +1,7 @@
 //! What a host function sees of the instance that called it.
 
-use crate::instance_state::InstanceState;
-use crate::Error;
+use crate::error::Error;
+use crate::vm::instance_state::InstanceState;
 use std::any::Any;
 
 /// What a host function sees of the instance that called it.
@@ -81,16 +81,16 @@ impl Caller<'_> {
         self.state.control.event_fd()
     }
 
-    /// An owned handle on this run's stop (see [`StopSignal`](crate::StopSignal)),
+    /// An owned handle on this run's stop (see [`StopSignal`](crate::run_control::StopSignal)),
     /// which does not borrow the caller.
-    pub fn stop_signal(&self) -> crate::StopSignal {
-        crate::StopSignal {
+    pub fn stop_signal(&self) -> crate::run_control::StopSignal {
+        crate::run_control::StopSignal {
             control: self.state.control.clone(),
         }
     }
 
     /// The embedder's per-instance context of type `T`, if one was set with
-    /// [`Instance::set_context`](crate::Instance::set_context).
+    /// [`Instance::set_context`](crate::instance::Instance::set_context).
     pub fn context<T: Any + Send>(&mut self) -> Option<&mut T> {
         // SAFETY: the instance is running on this thread and the guest is
         // suspended; nothing else borrows the context.

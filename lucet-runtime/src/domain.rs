@@ -15,14 +15,14 @@
 //! - Values that cross from the host into a guest are checked against it:
 //!   a function reference from another domain is an error, never a jump.
 //!
-//! [`Store`]: crate::Store
-//! [`Instance`]: crate::Instance
+//! [`Store`]: crate::store::Store
+//! [`Instance`]: crate::instance::Instance
 
-use crate::active_run::Awaiting;
 use crate::domain_id::DomainId;
-use crate::execute::Execution;
-use crate::region::StackRelease;
 use crate::run_control::RunControl;
+use crate::vm::active_run::Awaiting;
+use crate::vm::execute::Execution;
+use crate::vm::region::StackRelease;
 use crate::yielding::YieldState;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -106,7 +106,7 @@ pub enum Error {
     Trap(Trap),
     /// The embedder stopped the guest (kill switch, deadline or budget).
     #[error("terminated: {0}")]
-    Terminated(crate::Termination),
+    Terminated(crate::termination::Termination),
     /// A hostcall ended the guest with the embedder's own error.
     #[error("hostcall error: {0}")]
     Host(Box<dyn std::error::Error + Send + Sync>),
@@ -116,7 +116,7 @@ pub enum Error {
     /// A hostcall yielded this value and the call is suspended: continue
     /// it with `Instance::resume`.
     #[error("the guest yielded {0:?}")]
-    Yielded(crate::Val),
+    Yielded(crate::val::Val),
     /// A value or handle of one store (or standalone instance) was given to
     /// another: a function reference, a global, a memory, a table or an
     /// instance id.
@@ -140,5 +140,16 @@ impl Error {
 
     pub(crate) fn last_os(what: &str) -> Error {
         Error::System(format!("{what}: {}", std::io::Error::last_os_error()))
+    }
+}
+
+impl From<crate::val::ValError> for Error {
+    fn from(e: crate::val::ValError) -> Error {
+        match e {
+            crate::val::ValError::WrongDomain(what) => Error::WrongDomain(what),
+            crate::val::ValError::ReservedExternRef => {
+                Error::InvalidState("externref u64::MAX is reserved for null".into())
+            }
+        }
     }
 }

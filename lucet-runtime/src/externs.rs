@@ -1,6 +1,6 @@
 //! What an import can be bound to: host functions and host globals, which
 //! belong to no domain, and the exports of instances, which belong to the
-//! domain (the [`Store`](crate::Store)) of their instance.
+//! domain (the [`Store`](crate::store::Store)) of their instance.
 //!
 //! A handle to something of a domain is its domain's id plus an address.
 //! The address is only followed when the handle is presented together with
@@ -8,13 +8,14 @@
 //! the domain is alive and not running elsewhere; presented with another
 //! domain, the handle is an error. So handles are `Send + Sync` and may be
 //! cloned and kept anywhere, like indices. (The methods that take a store
-//! are defined with [`Store`](crate::Store), in `store.rs`.)
+//! are defined with [`Store`](crate::store::Store), in `store.rs`.)
 
 use crate::caller::Caller;
 use crate::domain_id::DomainId;
+use crate::error::Error;
 use crate::hostcall::{HostFuncRecord, HostKind};
-use crate::instance_state::InstanceState;
-use crate::{Error, Val};
+use crate::val::Val;
+use crate::vm::instance_state::InstanceState;
 use lucet_module::{FuncType, GlobalType};
 use std::sync::Arc;
 
@@ -51,13 +52,13 @@ impl Func {
     }
 
     /// A host function of type `ty` that returns a future: the guest is
-    /// suspended until it is ready. Under [`Instance::run_async`](crate::Instance::run_async)
+    /// suspended until it is ready. Under [`Instance::run_async`](crate::instance::Instance::run_async)
     /// the thread is free meanwhile; under `run` it waits. The future is
     /// `Send` (it may be resumed on another thread) and may hand values to
-    /// the host on the way with [`yield_value`](crate::yield_value).
+    /// the host on the way with [`yield_value`](crate::yielding::yield_value).
     pub fn wrap_async(
         ty: FuncType,
-        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFuture + Send + Sync + 'static,
+        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::vm::active_run::HostFuture + Send + Sync + 'static,
     ) -> Func {
         Func {
             kind: FuncKind::Host(HostFuncRecord::new(ty, HostKind::Async(Box::new(f)))),
@@ -66,7 +67,7 @@ impl Func {
 
     /// Like [`wrap_async`](Self::wrap_async), for a wait whose results go
     /// into the guest's memory: the future's output is a
-    /// [`HostCompletion`](crate::HostCompletion), which the runtime runs
+    /// [`HostCompletion`](crate::vm::active_run::HostCompletion), which the runtime runs
     /// with the caller once the future is ready, so nothing has to reach
     /// the guest's memory while it is suspended.
     ///
@@ -91,7 +92,10 @@ impl Func {
     /// ```
     pub fn wrap_async_then(
         ty: FuncType,
-        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFutureThen + Send + Sync + 'static,
+        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::vm::active_run::HostFutureThen
+            + Send
+            + Sync
+            + 'static,
     ) -> Func {
         Func {
             kind: FuncKind::Host(HostFuncRecord::new(ty, HostKind::AsyncThen(Box::new(f)))),

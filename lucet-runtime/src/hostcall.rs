@@ -1,10 +1,11 @@
 //! Host functions: Rust closures the guest can import.
 
-use crate::active_run::{Awaited, Awaiting, HostFuture, HostFutureThen, ResumeWith, Suspend};
 use crate::caller::Caller;
-use crate::execute;
-use crate::instance_state::InstanceState;
-use crate::{Error, Val};
+use crate::error::Error;
+use crate::val::Val;
+use crate::vm::active_run::{Awaited, Awaiting, HostFuture, HostFutureThen, ResumeWith, Suspend};
+use crate::vm::execute;
+use crate::vm::instance_state::InstanceState;
 use lucet_module::FuncType;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -43,7 +44,7 @@ pub(crate) enum HostKind {
 pub type AsyncHostFn = dyn Fn(&mut Caller<'_>, &[Val]) -> HostFuture + Send + Sync;
 
 /// An async host function whose future ends in a
-/// [`HostCompletion`](crate::HostCompletion) run with the caller.
+/// [`HostCompletion`](crate::vm::active_run::HostCompletion) run with the caller.
 pub type AsyncThenHostFn = dyn Fn(&mut Caller<'_>, &[Val]) -> HostFutureThen + Send + Sync;
 
 const _: () = assert!(std::mem::offset_of!(HostFuncRecord, dispatch) == 0);

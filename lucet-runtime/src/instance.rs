@@ -3,15 +3,19 @@
 //! An [`Instance`] stands alone: it is a domain of its own (see
 //! [`crate::domain`]), imports only host functions and host globals, and is
 //! the cheap common case of one instance per request. Instances that import
-//! each other's exports live in a [`Store`](crate::Store), which hands out
-//! an [`InstanceMut`](crate::InstanceMut) with the same methods.
+//! each other's exports live in a [`Store`](crate::store::Store), which hands out
+//! an [`InstanceMut`](crate::store::InstanceMut) with the same methods.
 
 use crate::call::RunResult;
 use crate::domain::Domain;
-use crate::instance_state::{InstanceState, StartState};
+use crate::error::Error;
 use crate::instantiate;
-use crate::region::Region;
-use crate::{Error, Limits, Linker, Module, Val};
+use crate::limits::Limits;
+use crate::linker::Linker;
+use crate::module::Module;
+use crate::val::Val;
+use crate::vm::instance_state::{InstanceState, StartState};
+use crate::vm::region::Region;
 use lucet_module::ExportKind;
 use std::sync::Arc;
 
@@ -105,7 +109,7 @@ pub(crate) fn run_start(domain: &mut Domain, st: &InstanceState) -> Result<(), E
     };
     st.start.set(StartState::Failed);
     domain.begin_call(st, start, &[])?;
-    match domain.drive(crate::active_run::ResumeWith::Start) {
+    match domain.drive(crate::vm::active_run::ResumeWith::Start) {
         Ok(RunResult::Returned(_)) => {
             st.start.set(StartState::Done);
             Ok(())
@@ -170,7 +174,7 @@ pub(crate) fn reset(domain: &mut Domain, st: &InstanceState) -> Result<(), Error
     run_start(domain, st)
 }
 
-/// The methods common to [`Instance`] and [`InstanceMut`](crate::InstanceMut):
+/// The methods common to [`Instance`] and [`InstanceMut`](crate::store::InstanceMut):
 /// each provides `parts(&mut self) -> (&mut Domain, &InstanceState)` and
 /// `parts_ref(&self) -> (&Domain, &InstanceState)`.
 macro_rules! instance_methods {
@@ -181,7 +185,7 @@ macro_rules! instance_methods {
         }
 
         /// Run the start function if it has not run yet (an instance made
-        /// by [`Region::instantiate_unstarted`](crate::Region::instantiate_unstarted)),
+        /// by [`Region::instantiate_unstarted`](crate::vm::region::Region::instantiate_unstarted)),
         /// under the deadline, budget and interrupt handle already set, like
         /// any other run. Exports cannot run before it has.
         pub fn start(&mut self) -> Result<(), $crate::Error> {
@@ -203,7 +207,7 @@ macro_rules! instance_methods {
         ///
         /// A hostcall awaiting a future is waited for on this thread. If a
         /// hostcall yields, the call stays suspended and this returns
-        /// [`Error::Yielded`](crate::Error::Yielded); continue it with
+        /// [`Error::Yielded`](crate::error::Error::Yielded); continue it with
         /// `resume`.
         pub fn run(
             &mut self,
@@ -218,7 +222,7 @@ macro_rules! instance_methods {
 
         /// Call exported function `name`, returning when it returns or when
         /// a hostcall yields a value to the host (see
-        /// [`yield_value`](crate::yield_value)).
+        /// [`yield_value`](crate::yielding::yield_value)).
         pub fn run_resumable(
             &mut self,
             name: &str,
@@ -226,7 +230,7 @@ macro_rules! instance_methods {
         ) -> Result<$crate::RunResult, $crate::Error> {
             let (domain, st) = self.parts();
             $crate::instance::begin_export_call(domain, st, name, args)?;
-            domain.drive($crate::active_run::ResumeWith::Start)
+            domain.drive($crate::vm::active_run::ResumeWith::Start)
         }
 
         /// Continue a call suspended by a yield; the yielding hostcall
@@ -241,7 +245,7 @@ macro_rules! instance_methods {
         }
 
         /// Call exported function `name` as a future: hostcalls that await
-        /// futures (see [`Func::wrap_async`](crate::Func::wrap_async))
+        /// futures (see [`Func::wrap_async`](crate::externs::Func::wrap_async))
         /// suspend the guest instead of blocking the thread, and the
         /// returned future is pending until theirs are ready. A deadline or
         /// interrupt ends it, abandoning the awaited future.
@@ -258,7 +262,7 @@ macro_rules! instance_methods {
 
         /// Stop every run that lasts longer than `deadline` (wall-clock
         /// time from its start, suspensions included) with
-        /// [`Error::Terminated`](crate::Error::Terminated). `None` (the
+        /// [`Error::Terminated`](crate::error::Error::Terminated). `None` (the
         /// default) removes the deadline. For an instance of a store, this
         /// is the store's deadline.
         pub fn set_deadline(&mut self, deadline: Option<std::time::Duration>) {
@@ -266,8 +270,8 @@ macro_rules! instance_methods {
         }
 
         /// Stop every run that uses more than `limit` of CPU time with
-        /// [`Error::Terminated`](crate::Error::Terminated) and
-        /// [`Termination::CpuTime`](crate::Termination::CpuTime). A run is
+        /// [`Error::Terminated`](crate::error::Error::Terminated) and
+        /// [`Termination::CpuTime`](crate::termination::Termination::CpuTime). A run is
         /// billed for the CPU time of the thread running it while it runs:
         /// guest code and hostcalls, not time blocked in the kernel (a WASI
         /// read or sleep), suspended on a future, or waiting for a core on a
@@ -326,7 +330,7 @@ macro_rules! instance_methods {
         }
 
         /// Set the embedder's per-instance context, readable by hostcalls
-        /// through [`Caller::context`](crate::Caller::context).
+        /// through [`Caller::context`](crate::caller::Caller::context).
         pub fn set_context<T: std::any::Any + Send>(&mut self, ctx: T) {
             let (_, st) = self.parts();
             // SAFETY: `&mut self` holds the domain: nothing runs, nothing
@@ -441,6 +445,35 @@ impl Instance {
     }
 
     instance_methods!();
+}
+
+/// Instantiation in a region's slots (the region itself is in the vm
+/// layer, which knows nothing of instances).
+impl Region {
+    /// Instantiate `module` with imports from `linker` in a free slot, and
+    /// run its start function (with no deadline: to bound it, use
+    /// [`instantiate_unstarted`](Self::instantiate_unstarted)).
+    ///
+    /// Errors: [`Error::LimitExceeded`] when the module can never fit this
+    /// region's limits, [`Error::RegionFull`] when it would but every slot
+    /// is in use (wait and retry), import and trap errors as usual.
+    pub fn instantiate(&self, module: &Arc<Module>, linker: &Linker) -> Result<Instance, Error> {
+        let mut instance = Instance::unstarted(self, module, linker)?;
+        instance.start()?;
+        Ok(instance)
+    }
+
+    /// Instantiate like [`instantiate`](Self::instantiate), but leave the
+    /// start function to [`Instance::start`], so it
+    /// runs under a deadline, budget or interrupt handle set first, like
+    /// any other run. Exports cannot run until it has.
+    pub fn instantiate_unstarted(
+        &self,
+        module: &Arc<Module>,
+        linker: &Linker,
+    ) -> Result<Instance, Error> {
+        Instance::unstarted(self, module, linker)
+    }
 }
 
 impl std::fmt::Debug for Instance {

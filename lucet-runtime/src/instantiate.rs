@@ -2,16 +2,18 @@
 //! type-checking every import, filling in the vmctx, and initializing
 //! memory, globals, tables and segments.
 
-use crate::builtins;
-use crate::const_eval;
 use crate::domain::Domain;
 use crate::domain_id::DomainId;
+use crate::error::Error;
 use crate::externs::{Extern, FuncKind};
-use crate::instance_state::{InstanceState, Mutable, Owned, StartCell, StartState, VmctxArea};
+use crate::limits::Limits;
 use crate::linker::Linker;
-use crate::region::Region;
+use crate::module::Module;
 use crate::trap::Trap;
-use crate::{Error, Limits, Module};
+use crate::vm::builtins;
+use crate::vm::const_eval;
+use crate::vm::instance_state::{InstanceState, Mutable, Owned, StartCell, StartState, VmctxArea};
+use crate::vm::region::Region;
 use lucet_module::{
     funcref, imported_func, memory_def, ImportKind, ModuleData, SegmentMode, TrapCode, VmctxOffsets,
 };
@@ -193,7 +195,7 @@ pub(crate) fn create(
     // Resolve imports before touching memory.
     let resolved = resolve(data, linker, domain.id)?;
 
-    let slot = region.take_slot(module)?;
+    let slot = region.take_slot(Arc::as_ptr(module) as usize)?;
     let vmctx_area = VmctxArea::new(layout.size() as usize)?;
     let vmctx = vmctx_area.vmctx();
     let mut keepalive: Vec<Arc<dyn Any + Send + Sync>> = Vec::new();

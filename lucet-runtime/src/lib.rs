@@ -17,41 +17,29 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
-mod active_run;
-mod builtins;
 mod call;
 mod caller;
-mod code_registry;
-mod const_eval;
-mod cpu_clock;
 mod domain;
 mod domain_id;
 mod error;
-mod execute;
 mod externs;
-mod heap_image;
 mod hostcall;
 mod instance;
-mod instance_state;
 mod instantiate;
 mod limits;
 mod linker;
-mod memfd;
 mod module;
-mod page;
-mod pagemap;
-mod region;
 mod run_control;
-mod signals;
 mod signature;
 mod store;
+mod termination;
 mod trap;
 pub mod typed;
 mod val;
+mod vm;
 mod watchdog;
 mod yielding;
 
-pub use active_run::{HostCompletion, HostFuture, HostFutureThen};
 pub use call::RunResult;
 pub use caller::Caller;
 pub use error::Error;
@@ -65,10 +53,12 @@ pub use module::{
     inspect, signature_path, Inspection, KeyId, LoadOptions, Module, PublicKey, SignatureInfo,
     SignatureStatus, TrustedKeys, DEFAULT_MAX_FILE_SIZE,
 };
-pub use region::Region;
-pub use run_control::{InterruptHandle, RunId, StopSignal, Termination};
+pub use run_control::{InterruptHandle, RunId, StopSignal};
 pub use store::{InstanceId, InstanceMut, Store};
+pub use termination::Termination;
 pub use trap::Trap;
 pub use typed::{ExternRef, IntoFunc, WasmResults, WasmTy};
 pub use val::{FuncRef, Val};
+pub use vm::active_run::{HostCompletion, HostFuture, HostFutureThen};
+pub use vm::region::Region;
 pub use yielding::{yield_value, YieldValue};

@@ -2,9 +2,10 @@
 //! exports of instances of a store.
 
 use crate::caller::Caller;
+use crate::error::Error;
 use crate::externs::{Extern, Func};
 use crate::typed::IntoFunc;
-use crate::{Error, Val};
+use crate::val::Val;
 use lucet_module::FuncType;
 use std::collections::HashMap;
 
@@ -13,7 +14,7 @@ use std::collections::HashMap;
 ///
 /// A linker holding only host items can instantiate into any region or
 /// store, from any number of threads. Items taken from a store's instances
-/// (see [`Linker::instance`], defined with [`Store`](crate::Store)) can
+/// (see [`Linker::instance`], defined with [`Store`](crate::store::Store)) can
 /// only be imported by instances of that store.
 #[derive(Clone, Default)]
 pub struct Linker {
@@ -65,7 +66,7 @@ impl Linker {
         module: &str,
         field: &str,
         ty: FuncType,
-        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFuture + Send + Sync + 'static,
+        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::vm::active_run::HostFuture + Send + Sync + 'static,
     ) -> &mut Self {
         self.define(module, field, Extern::Func(Func::wrap_async(ty, f)))
     }
@@ -77,7 +78,10 @@ impl Linker {
         module: &str,
         field: &str,
         ty: FuncType,
-        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::HostFutureThen + Send + Sync + 'static,
+        f: impl Fn(&mut Caller<'_>, &[Val]) -> crate::vm::active_run::HostFutureThen
+            + Send
+            + Sync
+            + 'static,
     ) -> &mut Self {
         self.define(module, field, Extern::Func(Func::wrap_async_then(ty, f)))
     }

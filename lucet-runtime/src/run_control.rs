@@ -22,51 +22,14 @@
 //! - a host future the guest awaits is abandoned: the waker of whoever polls
 //!   it is woken, and the poller sees the stop before polling again.
 
-use crate::cpu_clock::{this_thread_ns, ThreadClock};
-use crate::Error;
+use crate::error::Error;
+use crate::termination::Termination;
+use crate::vm::cpu_clock::{this_thread_ns, ThreadClock};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
-
-/// Why the embedder stopped a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Termination {
-    /// The run outlasted its deadline.
-    Deadline {
-        /// The deadline that was set: wall-clock time from the run's start.
-        limit: Duration,
-    },
-    /// [`InterruptHandle::interrupt`] was called during the run.
-    Interrupted,
-    /// The guest executed more instructions than its budget allows
-    /// (modules compiled with instruction counting).
-    InstructionBudget {
-        /// The budget that was set.
-        budget: u64,
-    },
-    /// The run used more CPU time than its limit (see
-    /// [`Instance::set_cpu_time_limit`](crate::Instance::set_cpu_time_limit)).
-    CpuTime {
-        /// The limit that was set.
-        limit: Duration,
-    },
-}
-
-impl std::fmt::Display for Termination {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Termination::Deadline { limit } => write!(f, "deadline of {limit:?} exceeded"),
-            Termination::Interrupted => f.write_str("interrupted by the embedder"),
-            Termination::InstructionBudget { budget } => {
-                write!(f, "instruction budget of {budget} exhausted")
-            }
-            Termination::CpuTime { limit } => write!(f, "CPU time limit of {limit:?} exceeded"),
-        }
-    }
-}
 
 /// Limits of the run in progress, read and written by guest code through
 /// the vmctx (layout: [`lucet_module::run_limits`]).
@@ -364,8 +327,8 @@ impl InterruptHandle {
 }
 
 /// What a hostcall holds to notice that its run was stopped: the owned,
-/// `Send + Sync` form of [`Caller::check_interrupt`](crate::Caller::check_interrupt)
-/// and [`Caller::interrupt_fd`](crate::Caller::interrupt_fd), for code that
+/// `Send + Sync` form of [`Caller::check_interrupt`](crate::caller::Caller::check_interrupt)
+/// and [`Caller::interrupt_fd`](crate::caller::Caller::interrupt_fd), for code that
 /// must not borrow the caller meanwhile (it is borrowing the guest's memory)
 /// or that waits on another thread. It watches the runs of the instance's
 /// domain; its descriptor stays valid as long as it lives.

@@ -22,11 +22,16 @@
 
 use crate::domain::Domain;
 use crate::domain_id::DomainId;
+use crate::error::Error;
 use crate::externs::{Extern, Func, FuncKind, Global, GlobalKind, Memory, Table};
+use crate::instance;
 use crate::instance::instance_methods;
-use crate::instance_state::{InstanceState, StartState};
-use crate::region::Region;
-use crate::{instance, instantiate, Error, Linker, Module, Val};
+use crate::instantiate;
+use crate::linker::Linker;
+use crate::module::Module;
+use crate::val::Val;
+use crate::vm::instance_state::{InstanceState, StartState};
+use crate::vm::region::Region;
 use lucet_module::{ExportKind, GlobalType, MemoryType, TableType};
 use std::cell::UnsafeCell;
 use std::sync::Arc;
@@ -59,7 +64,7 @@ pub struct InstanceId {
 }
 
 /// An instance of a store, borrowed with the store: the same methods as a
-/// standalone [`Instance`](crate::Instance). Limits (deadline, budget,
+/// standalone [`Instance`](crate::instance::Instance). Limits (deadline, budget,
 /// interrupt handle) are the store's.
 pub struct InstanceMut<'s> {
     domain: &'s mut Domain,
@@ -134,7 +139,7 @@ impl Store {
 
     /// Stop every run of the store's instances that uses more than `limit`
     /// of CPU time (see
-    /// [`Instance::set_cpu_time_limit`](crate::Instance::set_cpu_time_limit));
+    /// [`Instance::set_cpu_time_limit`](crate::instance::Instance::set_cpu_time_limit));
     /// `None` (the default) removes it.
     pub fn set_cpu_time_limit(&mut self, limit: Option<std::time::Duration>) {
         self.domain.cpu_limit = limit;
@@ -151,8 +156,8 @@ impl Store {
     }
 
     /// A handle another thread can use to stop the store's runs.
-    pub fn interrupt_handle(&self) -> crate::InterruptHandle {
-        crate::InterruptHandle {
+    pub fn interrupt_handle(&self) -> crate::run_control::InterruptHandle {
+        crate::run_control::InterruptHandle {
             control: self.domain.control.clone(),
         }
     }

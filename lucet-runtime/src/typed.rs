@@ -17,11 +17,12 @@
 
 use crate::caller::Caller;
 use crate::domain_id::DomainId;
+use crate::error::Error;
 use crate::externs::Func;
 use crate::hostcall::{finish_hostcall, HostFuncRecord, HostKind};
-use crate::instance_state::InstanceState;
 use crate::val::FuncRef;
-use crate::{Error, Val};
+use crate::val::Val;
+use crate::vm::instance_state::InstanceState;
 use lucet_module::{FuncType, ValType};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -106,7 +107,7 @@ impl sealed::Raw for Option<FuncRef> {
         }
     }
     fn into_raw(self, domain: DomainId) -> Result<u128, Error> {
-        Val::FuncRef(self).to_raw(domain)
+        Ok(Val::FuncRef(self).to_raw(domain)?)
     }
 }
 impl WasmTy for Option<FuncRef> {}
@@ -120,7 +121,7 @@ impl sealed::Raw for Option<ExternRef> {
         }
     }
     fn into_raw(self, domain: DomainId) -> Result<u128, Error> {
-        Val::ExternRef(self.map(|r| r.0)).to_raw(domain)
+        Ok(Val::ExternRef(self.map(|r| r.0)).to_raw(domain)?)
     }
 }
 impl WasmTy for Option<ExternRef> {}

@@ -1,18 +1,28 @@
 //! Values passed between host and guest.
 
 use crate::domain_id::DomainId;
-use crate::Error;
 use lucet_module::ValType;
 use std::fmt;
 use std::num::NonZeroUsize;
 
-/// A reference to a function of a domain (a [`Store`](crate::Store), or a
-/// standalone [`Instance`](crate::Instance)), as the host sees it.
+/// Why a value cannot enter a guest of a domain; the caller's
+/// [`Error`](crate::error::Error) says so (`From`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValError {
+    /// A function reference of another domain: names what it was.
+    WrongDomain(&'static str),
+    /// `ExternRef(Some(u64::MAX))`, whose encoding is null's.
+    ReservedExternRef,
+}
+
+/// A reference to a function of a domain (a [`Store`](crate::store::Store), or a
+/// standalone [`Instance`](crate::instance::Instance)), as the host sees it.
 ///
 /// It can only come from the guest (a result, a hostcall argument, a
 /// global), never be made up, and it is only accepted back by the domain it
 /// came from, which keeps the function alive as long as it lives: a
-/// reference from another domain is [`Error::WrongDomain`], never a jump.
+/// reference from another domain is
+/// [`Error::WrongDomain`](crate::error::Error::WrongDomain), never a jump.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FuncRef {
     domain: DomainId,
@@ -23,11 +33,11 @@ pub struct FuncRef {
 
 impl FuncRef {
     /// The record address, if this reference belongs to `domain`.
-    pub(crate) fn record_in(&self, domain: DomainId) -> Result<usize, Error> {
+    pub(crate) fn record_in(&self, domain: DomainId) -> Result<usize, ValError> {
         if self.domain == domain {
             Ok(self.record.get())
         } else {
-            Err(Error::WrongDomain("a function reference"))
+            Err(ValError::WrongDomain("a function reference"))
         }
     }
 }
@@ -88,7 +98,7 @@ impl Val {
 
     /// Encode into a 16-byte value slot of domain `domain`: a function
     /// reference must belong to it.
-    pub(crate) fn to_raw(self, domain: DomainId) -> Result<u128, Error> {
+    pub(crate) fn to_raw(self, domain: DomainId) -> Result<u128, ValError> {
         Ok(match self {
             Val::I32(v) => v as u32 as u128,
             Val::I64(v) => v as u64 as u128,
@@ -100,9 +110,7 @@ impl Val {
             // Null is 0, so host reference n is stored as n + 1 (and the
             // largest u64 has no encoding).
             Val::ExternRef(None) => 0,
-            Val::ExternRef(Some(n)) => n.checked_add(1).ok_or_else(|| {
-                Error::InvalidState("externref u64::MAX is reserved for null".into())
-            })? as u128,
+            Val::ExternRef(Some(n)) => n.checked_add(1).ok_or(ValError::ReservedExternRef)? as u128,
         })
     }
 

@@ -4,11 +4,12 @@
 //! Deadlines sit in a map ordered by when they fall due; the thread sleeps
 //! until the first. A run with a CPU-time limit is looked at every few
 //! milliseconds while it is armed ([`cpu_tick`]): its CPU time is read from
-//! the clocks of the threads that ran it (see [`crate::cpu_clock`]), so a
+//! the clocks of the threads that ran it (see [`crate::vm::cpu_clock`]), so a
 //! run overshoots its limit by at most about a tick, guest code pays
 //! nothing, and time the run spent waiting is never billed.
 
-use crate::run_control::{RunControl, Target, Termination};
+use crate::run_control::{RunControl, Target};
+use crate::termination::Termination;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};

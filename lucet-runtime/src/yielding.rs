@@ -11,11 +11,11 @@
 //! The runtime polls the awaited future with this thread's yield slot
 //! pointing into the suspended call: a [`YieldValue`] future parks its
 //! value there and stays pending; the runtime sees the value, returns
-//! [`RunResult::Yielded`](crate::RunResult::Yielded), and on
-//! [`resume`](crate::Instance::resume) puts the answer in the slot and
+//! [`RunResult::Yielded`](crate::call::RunResult::Yielded), and on
+//! [`resume`](crate::instance::Instance::resume) puts the answer in the slot and
 //! polls again.
 
-use crate::Val;
+use crate::val::Val;
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -69,13 +69,13 @@ fn slot() -> *mut YieldState {
 }
 
 /// Hand `value` to the host from inside an async hostcall's future
-/// ([`Func::wrap_async`](crate::Func::wrap_async)); resolves to the value
+/// ([`Func::wrap_async`](crate::externs::Func::wrap_async)); resolves to the value
 /// the host resumes the call with.
 ///
-/// The run returns [`RunResult::Yielded`](crate::RunResult::Yielded)`(value)`
-/// from [`Instance::run_resumable`](crate::Instance::run_resumable) (or
-/// [`Error::Yielded`](crate::Error::Yielded) from `run`), and
-/// [`Instance::resume`](crate::Instance::resume) continues it. Outside a
+/// The run returns [`RunResult::Yielded`](crate::call::RunResult::Yielded)`(value)`
+/// from [`Instance::run_resumable`](crate::instance::Instance::run_resumable) (or
+/// [`Error::Yielded`](crate::error::Error::Yielded) from `run`), and
+/// [`Instance::resume`](crate::instance::Instance::resume) continues it. Outside a
 /// hostcall's future the returned future never completes.
 ///
 /// ```

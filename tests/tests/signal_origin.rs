@@ -57,11 +57,16 @@ fn a_sent_sigsegv_is_not_a_trap() {
         while h.current_run().is_none() {
             std::thread::sleep(Duration::from_millis(1));
         }
-        for _ in 0..SENT {
+        for i in 0..SENT {
             // SAFETY: the guest thread lives until the run ends, which it
             // cannot before this loop's interrupt below.
             assert_eq!(unsafe { libc::pthread_kill(guest, libc::SIGSEGV) }, 0);
-            std::thread::sleep(Duration::from_micros(200));
+            // One at a time: a signal sent while the last is still pending
+            // would merge with it.
+            let sent = std::time::Instant::now();
+            while FORWARDED.load(Ordering::SeqCst) <= i && sent.elapsed() < Duration::from_secs(5) {
+                std::thread::yield_now();
+            }
         }
         assert!(h.interrupt());
     });

@@ -1,7 +1,7 @@
 //! The CPU features a module was compiled for, checked against this CPU.
 
 use super::invalid;
-use crate::Error;
+use crate::error::Error;
 use lucet_module::ModuleData;
 use std::path::Path;
 

@@ -10,7 +10,7 @@
 //! growth and shrinking. Every check runs on those sealed bytes, and the
 //! dynamic loader maps the same memfd: what runs is what was checked.
 
-use crate::Error;
+use crate::error::Error;
 use memmap2::Mmap;
 use std::ffi::CString;
 use std::fs::File;
@@ -125,7 +125,7 @@ impl SealedFile {
         let source = open_regular(path, max_size)?;
         // Writing the copy past the process's file size limit would kill
         // it with SIGXFSZ: refuse such a file, and never copy more.
-        let fsize = crate::memfd::file_size_limit();
+        let fsize = crate::vm::memfd::file_size_limit();
         let len = source.metadata().map_err(|e| Error::io(path, e))?.len();
         if len > fsize {
             let why = format!(
@@ -137,7 +137,7 @@ impl SealedFile {
                 std::io::Error::new(std::io::ErrorKind::FileTooLarge, why),
             ));
         }
-        let fd = crate::memfd::create(c"lucet-module")?;
+        let fd = crate::vm::memfd::create(c"lucet-module")?;
         let mut sink = File::from(fd);
         // std copies file to file inside the kernel (copy_file_range or
         // sendfile) when it can.
@@ -157,7 +157,7 @@ impl SealedFile {
             });
         }
         sink.flush().map_err(|e| Error::io(path, e))?;
-        crate::memfd::seal(&sink, "the module's memfd")?;
+        crate::vm::memfd::seal(&sink, "the module's memfd")?;
         // SAFETY: the memfd is sealed: its contents and size cannot change
         // while the map lives, which is what makes the slice sound.
         let map = unsafe { Mmap::map(&sink) }.map_err(|e| Error::io(path, e))?;

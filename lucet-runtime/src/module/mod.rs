@@ -28,10 +28,10 @@ pub use file::DEFAULT_MAX_FILE_SIZE;
 pub use inspect::{inspect, Inspection, SignatureStatus};
 pub use signature::{signature_path, KeyId, PublicKey, SignatureInfo, TrustedKeys};
 
-use crate::code_registry::{self, CodeMap, FunctionCode};
-use crate::heap_image::HeapImage;
+use crate::error::Error;
 use crate::signature as signature_ids;
-use crate::Error;
+use crate::vm::code_registry::{self, CodeMap, FunctionCode};
+use crate::vm::heap_image::HeapImage;
 use dlopen::Library;
 use elf::{ElfLayout, Segment};
 use file::SealedFile;

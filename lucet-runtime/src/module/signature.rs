@@ -10,7 +10,7 @@
 //! dependencies); it runs before anything in the file is parsed.
 
 use super::file::read_regular;
-use crate::Error;
+use crate::error::Error;
 use ct_codecs::{Base64, Decoder};
 use std::fmt;
 use std::path::{Path, PathBuf};

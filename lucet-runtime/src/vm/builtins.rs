@@ -10,7 +10,7 @@
 //! a run of that instance's domain on this thread (so the domain's state is
 //! held exclusively and no Rust reference into it is live).
 
-use crate::instance_state::InstanceState;
+use crate::vm::instance_state::InstanceState;
 use lucet_module::abi::Builtin;
 
 /// The table whose address goes into every vmctx.
@@ -217,7 +217,7 @@ unsafe extern "C" fn table_init(
     unsafe {
         let st = state(vmctx);
         let items = match st.elem_segment(seg) {
-            Some(items) => match crate::const_eval::elem_items(st, items) {
+            Some(items) => match crate::vm::const_eval::elem_items(st, items) {
                 Ok(items) => items,
                 Err(_) => return 1,
             },

@@ -2,17 +2,18 @@
 //!
 //! Guest code runs inside a corosensei coroutine on the instance's stack.
 //! It comes back three ways: by returning; by a trap, when the signal
-//! handler (see [`crate::signals`]) rewrites the faulting context so the
+//! handler (see [`crate::vm::signals`]) rewrites the faulting context so the
 //! coroutine returns [`Outcome::Trapped`] without unwinding guest frames; by
 //! a hostcall suspending it to await a future, to be resumed later; or by a
 //! hostcall ending the run with an error, after which the coroutine is
 //! discarded without unwinding.
 
-use crate::active_run::{
+use crate::error::Error;
+use crate::vm::active_run::{
     current, replace_current, ActiveRun, Awaiting, GuestYielder, Outcome, ResumeWith, Suspend,
     TrapRecord,
 };
-use crate::{signals, Error};
+use crate::vm::signals;
 use corosensei::stack::{Stack, StackPointer};
 use corosensei::{Coroutine, CoroutineResult};
 use lucet_module::TrapCode;

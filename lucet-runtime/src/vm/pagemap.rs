@@ -10,7 +10,7 @@
 //! faults in only what was written, not every page it reads. (Faulting in
 //! a memfd's pages costs about a quarter of a microsecond each here.)
 
-use crate::page::PAGE_SIZE;
+use crate::vm::page::PAGE_SIZE;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::OnceLock;

@@ -1,8 +1,8 @@
 //! Evaluating constant expressions (global initializers, segment offsets,
 //! element items) against an instance being initialized.
 
-use crate::instance_state::InstanceState;
-use crate::Error;
+use crate::error::Error;
+use crate::vm::instance_state::InstanceState;
 use lucet_module::{ConstExpr, ConstOp, ElemItems};
 
 /// The value a constant operator pushes, or `None` for arithmetic.

@@ -6,8 +6,8 @@
 //! code and the faulting instruction is in a loaded module's code; anything
 //! else goes to the handler that was installed before ours.
 
-use crate::active_run::{self, ActiveRun, Outcome, TrapRecord};
-use crate::code_registry;
+use crate::vm::active_run::{self, ActiveRun, Outcome, TrapRecord};
+use crate::vm::code_registry;
 use lucet_module::TrapCode;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
@@ -63,7 +63,7 @@ impl AltStack {
                 self.installed.set(true);
                 return;
             }
-            let len = ALT_STACK_SIZE + crate::page::PAGE_SIZE;
+            let len = ALT_STACK_SIZE + crate::vm::page::PAGE_SIZE;
             let map = libc::mmap(
                 std::ptr::null_mut(),
                 len,
@@ -76,9 +76,9 @@ impl AltStack {
                 panic!("cannot allocate an alternate signal stack");
             }
             // A guard page below the signal stack.
-            libc::mprotect(map, crate::page::PAGE_SIZE, libc::PROT_NONE);
+            libc::mprotect(map, crate::vm::page::PAGE_SIZE, libc::PROT_NONE);
             let stack = libc::stack_t {
-                ss_sp: (map as *mut u8).add(crate::page::PAGE_SIZE) as *mut libc::c_void,
+                ss_sp: (map as *mut u8).add(crate::vm::page::PAGE_SIZE) as *mut libc::c_void,
                 ss_flags: 0,
                 ss_size: ALT_STACK_SIZE,
             };
@@ -102,7 +102,7 @@ impl Drop for AltStack {
                     ss_size: 0,
                 };
                 libc::sigaltstack(&disable, std::ptr::null_mut());
-                libc::munmap(map, ALT_STACK_SIZE + crate::page::PAGE_SIZE);
+                libc::munmap(map, ALT_STACK_SIZE + crate::vm::page::PAGE_SIZE);
             }
         }
     }

@@ -3,7 +3,8 @@
 //! what it is resumed with.
 
 use crate::caller::Caller;
-use crate::{Error, Val};
+use crate::error::Error;
+use crate::val::Val;
 use corosensei::trap::CoroutineTrapHandler;
 use corosensei::Yielder;
 use lucet_module::TrapCode;

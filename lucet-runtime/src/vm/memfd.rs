@@ -2,7 +2,7 @@
 //! once written, for what must stay exactly as it was checked (a loaded
 //! module's bytes, a heap image).
 
-use crate::Error;
+use crate::error::Error;
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 

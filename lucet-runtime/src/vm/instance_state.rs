@@ -8,9 +8,10 @@
 //! which is what the `UnsafeCell` and the raw owner pointers below rely on.
 
 use crate::domain_id::DomainId;
-use crate::region::Slot;
+use crate::error::Error;
+use crate::module::Module;
 use crate::run_control::RunControl;
-use crate::{Error, Module};
+use crate::vm::region::Slot;
 use lucet_module::{
     imported_func, memory_def, table_def, ElemItems, MemoryType, TableType, VmctxOffsets,
     WASM_PAGE_SIZE,

@@ -4,7 +4,7 @@
 //! - **Copied** (images up to [`IMAGE_COPY_MAX`]): the bytes are kept in
 //!   memory and copied into the heap at instantiation. The heap stays one
 //!   anonymous read-write range with the stack, so an instance costs two
-//!   mappings (see [`crate::region`]), and a reused slot's pages are
+//!   mappings (see [`crate::vm::region`]), and a reused slot's pages are
 //!   already resident: the copy is a `memcpy`, no page faults. Typical
 //!   programs' images are a few pages.
 //! - **Mapped** (larger images): an unlinked file mapped copy-on-write over
@@ -24,8 +24,8 @@
 //!   reopen it through `/proc/PID/fd` and, being its owner, make it
 //!   writable again; a seal holds against everyone.)
 
-use crate::page::PAGE_SIZE;
-use crate::Error;
+use crate::error::Error;
+use crate::vm::page::PAGE_SIZE;
 use lucet_module::{ModuleData, SegmentMode};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -127,7 +127,7 @@ impl HeapImage {
 
 /// Whether `RLIMIT_FSIZE` lets this process make a mapped image's file.
 fn file_size_allowed() -> bool {
-    crate::memfd::file_size_limit() >= (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as u64
+    crate::vm::memfd::file_size_limit() >= (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as u64
 }
 
 /// Give `fd` its layout (see [`ImageForm::Mapped`]): `bytes` at
@@ -156,10 +156,10 @@ fn write_image(fd: &OwnedFd, bytes: &[u8]) -> bool {
 
 /// The image in a memfd sealed against any change.
 fn memfd_image(bytes: &[u8]) -> Result<OwnedFd, Error> {
-    let fd = crate::memfd::create(c"lucet-heap-image")?;
+    let fd = crate::vm::memfd::create(c"lucet-heap-image")?;
     if !write_image(&fd, bytes) {
         return Err(Error::last_os("writing the heap image"));
     }
-    crate::memfd::seal(&fd, "the heap image")?;
+    crate::vm::memfd::seal(&fd, "the heap image")?;
     Ok(fd)
 }

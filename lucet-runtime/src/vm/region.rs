@@ -14,11 +14,11 @@
 //! **Two mappings per instance.** A slot's stack and accessible heap are one
 //! contiguous anonymous read-write range, and its heap reservation, guard and
 //! the next slot's stack guard page one inaccessible range. A small heap
-//! image (up to [`IMAGE_COPY_MAX`](crate::heap_image::IMAGE_COPY_MAX)) is
+//! image (up to [`IMAGE_COPY_MAX`](crate::vm::heap_image::IMAGE_COPY_MAX)) is
 //! copied into the heap rather than mapped, so it costs no mapping of its
 //! own; a large one is mapped copy-on-write from a sparse file that also
 //! backs the stack and the rest of the heap with holes (see
-//! [`crate::heap_image`]), so stack and heap are still one mapping, and
+//! [`crate::vm::heap_image`]), so stack and heap are still one mapping, and
 //! growing the heap maps more of that file, which joins it. Against the
 //! kernel's default `vm.max_map_count` of 65,530 that fits 30,000 instances
 //! of a typical program, which is also about what the 47-bit address space
@@ -41,7 +41,7 @@
 //!   flushed. Larger heaps are discarded with `madvise`. A heap with a
 //!   mapped image has the pages that were written discarded (if guest code
 //!   ran or the host had it), found in the page map as private copies (see
-//!   [`crate::pagemap`]), which restores the image and the zeros past it;
+//!   [`crate::vm::pagemap`]), which restores the image and the zeros past it;
 //!   pages only read stay mapped, the sealed image's own, for the next
 //!   tenant of the same module. (Past 16 MiB, or when the written pages
 //!   are scattered, the heap is discarded whole.)
@@ -49,9 +49,10 @@
 //!   of its own recently freed slots if there is one (its image already
 //!   mapped, its pages warm), else the most recently freed slot.
 
-use crate::heap_image::{HeapImage, ImageForm, IMAGE_FILE_HEAP, IMAGE_FILE_OFFSET};
-use crate::page::{round_up, PAGE_SIZE};
-use crate::{Error, Limits};
+use crate::error::Error;
+use crate::limits::Limits;
+use crate::vm::heap_image::{HeapImage, ImageForm, IMAGE_FILE_HEAP, IMAGE_FILE_OFFSET};
+use crate::vm::page::{round_up, PAGE_SIZE};
 use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, RawFd};
@@ -246,38 +247,10 @@ impl Region {
         &self.inner.limits
     }
 
-    /// Instantiate `module` with imports from `linker` in a free slot, and
-    /// run its start function (with no deadline: to bound it, use
-    /// [`instantiate_unstarted`](Self::instantiate_unstarted)).
-    ///
-    /// Errors: [`Error::LimitExceeded`] when the module can never fit this
-    /// region's limits, [`Error::RegionFull`] when it would but every slot
-    /// is in use (wait and retry), import and trap errors as usual.
-    pub fn instantiate(
-        &self,
-        module: &Arc<crate::Module>,
-        linker: &crate::Linker,
-    ) -> Result<crate::Instance, Error> {
-        let mut instance = crate::Instance::unstarted(self, module, linker)?;
-        instance.start()?;
-        Ok(instance)
-    }
-
-    /// Instantiate like [`instantiate`](Self::instantiate), but leave the
-    /// start function to [`Instance::start`](crate::Instance::start), so it
-    /// runs under a deadline, budget or interrupt handle set first, like
-    /// any other run. Exports cannot run until it has.
-    pub fn instantiate_unstarted(
-        &self,
-        module: &Arc<crate::Module>,
-        linker: &crate::Linker,
-    ) -> Result<crate::Instance, Error> {
-        crate::Instance::unstarted(self, module, linker)
-    }
-
-    /// A free slot for an instance of `module`, preferring one it held.
-    pub(crate) fn take_slot(&self, module: &crate::Module) -> Result<Slot, Error> {
-        let key = module as *const crate::Module as usize;
+    /// A free slot for an instance of the module whose address is `key`,
+    /// preferring one it held (the key is a hint only: what a slot holds is
+    /// in its metadata).
+    pub(crate) fn take_slot(&self, key: usize) -> Result<Slot, Error> {
         let index = self
             .inner
             .free
@@ -568,7 +541,7 @@ impl Slot {
                 (dirty, 0)
             }
             Some(_) if meta.touched => {
-                match crate::pagemap::written(base as usize, dirty / PAGE_SIZE) {
+                match crate::vm::pagemap::written(base as usize, dirty / PAGE_SIZE) {
                     Some(w) => {
                         for (first, pages) in w.runs {
                             // SAFETY: the run lies in the accessible heap.

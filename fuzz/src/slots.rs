@@ -29,12 +29,14 @@
 //! options than its owner's may be refused; a wild write that does not
 //! trap never passes. The steps are in `lifecycle` (making, starting,
 //! resetting and dropping instances and stores) and `writes` (canaries,
-//! pokes, grows), the comparisons in `checks`.
+//! pokes, grows), what an instantiation must or may be refused for in
+//! `refusals`, the comparisons in `checks`.
 
 mod checks;
 mod lifecycle;
 pub mod model;
 pub mod modules;
+mod refusals;
 mod writes;
 
 use crate::rng::Rng;

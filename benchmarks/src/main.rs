@@ -8,8 +8,10 @@
 //! prints the table, writes the JSON (a list of records), the chart, and
 //! the generated region of `benchmarks/README.md`. See `--help`.
 
+mod args;
 mod chart;
 mod inputs;
+mod live_memory;
 mod lucet_side;
 mod native;
 mod report;
@@ -17,154 +19,15 @@ mod stats;
 mod wasmtime_side;
 
 use anyhow::{bail, Context, Result};
+use args::{Args, Plan};
+use live_memory::{maxlive_phase, rss_phase};
 use lucet_side::Lucet;
 use report::Machine;
-use stats::{interleaved, summarize, MaxLive, Record, Summary};
+use stats::{interleaved, summarize, Record, Summary};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 use wasmtime_side::Wasmtime;
-
-const USAGE: &str = "\
-lucet-benchmarks: lucet, Wasmtime and native code side by side
-
-USAGE: cargo run --release --manifest-path benchmarks/Cargo.toml -- [OPTIONS]
-
-OPTIONS:
-  --json PATH            write the figures as JSON (a list of records)
-  --quick                fewer iterations (a smoke test; figures are noisier)
-  --only GROUPS          comma-separated subset: compile,instantiate,hello,
-                         hostcall,exec,rss,maxlive (README and chart are then
-                         left alone)
-  --chart PATH           where to write the chart [benchmarks/results/chart.svg]
-  --readme PATH          README whose generated region to rewrite
-                         [benchmarks/README.md]
-  --no-readme            do not touch the README or the chart
-  --report-only          measure nothing: regenerate the README region and the
-                         chart from --json PATH (and machine.json beside it)
-  --max-live N           most live instances to try for [30000]
-  --compile-module PATH  module for compile throughput [the largest at hand]
-  --loop OP              for profiling: repeat one lucet operation for 5 s
-                         (instantiate, call, call-data, hello, hostcall)
-  -h, --help             this text
-";
-
-const GROUPS: &[&str] = &[
-    "compile",
-    "instantiate",
-    "hello",
-    "hostcall",
-    "exec",
-    "rss",
-    "maxlive",
-];
-
-struct Args {
-    json: Option<PathBuf>,
-    quick: bool,
-    only: Option<Vec<String>>,
-    chart: PathBuf,
-    readme: PathBuf,
-    no_readme: bool,
-    report_only: bool,
-    max_live: usize,
-    compile_module: Option<PathBuf>,
-    loop_op: Option<String>,
-}
-
-impl Args {
-    fn parse() -> Result<Args> {
-        let mut a = Args {
-            json: None,
-            quick: false,
-            only: None,
-            chart: inputs::bench_dir().join("results/chart.svg"),
-            readme: inputs::bench_dir().join("README.md"),
-            no_readme: false,
-            report_only: false,
-            max_live: 30_000,
-            compile_module: None,
-            loop_op: None,
-        };
-        let mut it = std::env::args().skip(1);
-        while let Some(arg) = it.next() {
-            let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
-            match arg.as_str() {
-                "--json" => a.json = Some(value()?.into()),
-                "--quick" => a.quick = true,
-                "--only" => {
-                    let v: Vec<String> =
-                        value()?.split(',').map(|s| s.trim().to_string()).collect();
-                    for g in &v {
-                        if !GROUPS.contains(&g.as_str()) {
-                            bail!("unknown group {g:?} (one of {})", GROUPS.join(", "));
-                        }
-                    }
-                    a.only = Some(v);
-                }
-                "--chart" => a.chart = value()?.into(),
-                "--readme" => a.readme = value()?.into(),
-                "--no-readme" => a.no_readme = true,
-                "--report-only" => a.report_only = true,
-                "--max-live" => a.max_live = value()?.parse().context("--max-live")?,
-                "--compile-module" => a.compile_module = Some(value()?.into()),
-                "--loop" => a.loop_op = Some(value()?),
-                "-h" | "--help" => {
-                    print!("{USAGE}");
-                    std::process::exit(0);
-                }
-                other => bail!("unknown argument {other:?}\n\n{USAGE}"),
-            }
-        }
-        Ok(a)
-    }
-
-    fn wants(&self, group: &str) -> bool {
-        self.only
-            .as_ref()
-            .is_none_or(|o| o.iter().any(|g| g == group))
-    }
-}
-
-/// Iteration counts.
-struct Plan {
-    warmup: usize,
-    inst_rounds: usize,
-    inst_per_round: usize,
-    hello_per_round: usize,
-    hostcall_samples: usize,
-    hostcall_calls: u32,
-    exec_rounds: usize,
-    compile_iters: usize,
-}
-
-impl Plan {
-    fn new(quick: bool) -> Plan {
-        if quick {
-            Plan {
-                warmup: 200,
-                inst_rounds: 5,
-                inst_per_round: 400,
-                hello_per_round: 100,
-                hostcall_samples: 60,
-                hostcall_calls: 10_000,
-                exec_rounds: 4,
-                compile_iters: 2,
-            }
-        } else {
-            Plan {
-                warmup: 2_000,
-                inst_rounds: 20,
-                inst_per_round: 2_000,
-                hello_per_round: 1_000,
-                hostcall_samples: 600,
-                hostcall_calls: 10_000,
-                exec_rounds: 25,
-                compile_iters: 8,
-            }
-        }
-    }
-}
 
 /// Slots in the regions and pools used for timing.
 const TIMING_POOL: usize = 64;
@@ -530,111 +393,6 @@ fn exec_rows(
                 report::num(nt.p99)
             );
             records.push(Record::new("exec", &subject, "native", "ms", nt));
-        }
-    }
-    Ok(())
-}
-
-fn rss_phase(l: &Lucet, records: &mut Vec<Record>) -> Result<()> {
-    eprintln!("resident memory per live instance");
-    let deep = inputs::deep_recursion();
-    for (subject, wasm, run) in [
-        (inputs::MINIMAL, inputs::minimal(), None),
-        (inputs::DATA, inputs::data_1mib(), None),
-        (inputs::DEEP, deep, Some(("recurse", inputs::DEPTH))),
-    ] {
-        let lk = lucet_side::rss_per_instance(l.by_subject(subject), &l.plain, &RSS_COUNTS, run)?;
-        let wk = wasmtime_side::rss_per_instance(&wasm, &RSS_COUNTS, run)?;
-        let kib = |b: f64| Summary {
-            p50: b / 1024.0,
-            p99: b / 1024.0,
-        };
-        for ((n, lb), wb) in RSS_COUNTS.iter().zip(&lk).zip(&wk) {
-            let at = format!("{subject} @{}k", n / 1000);
-            pair(
-                records,
-                "rss_per_instance",
-                &at,
-                "KiB",
-                kib(lb.0),
-                kib(wb.0),
-            );
-            pair(
-                records,
-                "pagetables_per_instance",
-                &at,
-                "KiB",
-                kib(lb.1),
-                kib(wb.1),
-            );
-        }
-        // Once every instance is dropped: what a free slot keeps.
-        if let (Some(lf), Some(wf)) = (lk.last(), wk.last()) {
-            let at = format!("{subject}, per free slot after all dropped");
-            pair(
-                records,
-                "rss_per_instance",
-                &at,
-                "KiB",
-                kib(lf.0),
-                kib(wf.0),
-            );
-        }
-    }
-    Ok(())
-}
-
-fn maxlive_phase(
-    args: &Args,
-    l: &Lucet,
-    records: &mut Vec<Record>,
-    notes: &mut Vec<String>,
-) -> Result<()> {
-    eprintln!("most live instances (trying up to {})", args.max_live);
-    for (subject, wasm, wasi) in [
-        (inputs::MINIMAL, inputs::minimal(), false),
-        (inputs::DATA, inputs::data_1mib(), false),
-        (inputs::HELLO, inputs::read(&inputs::hello_path())?, true),
-    ] {
-        let linker = if wasi { &l.wasi } else { &l.plain };
-        let lm = lucet_side::max_live(l.by_subject(subject), linker, args.max_live)?;
-        let wm = wasmtime_side::max_live(&wasm, args.max_live, wasi)?;
-        let one = |v: f64| Summary { p50: v, p99: v };
-        pair(
-            records,
-            "max_live_instances",
-            subject,
-            "instances",
-            one(lm.reached as f64),
-            one(wm.reached as f64),
-        );
-        let mut extra = |metric: &str, unit: &str, f: fn(&MaxLive) -> f64| {
-            records.push(Record::single(metric, subject, "lucet", unit, f(&lm)));
-            records.push(Record::single(metric, subject, "wasmtime", unit, f(&wm)));
-        };
-        // Per instance: the runtimes reach different counts.
-        extra("max_live_create_time", "us", |m| {
-            m.create_ms * 1e3 / m.reached.max(1) as f64
-        });
-        extra("max_live_rss", "KiB", |m| {
-            m.rss_mib * 1024.0 / m.reached.max(1) as f64
-        });
-        extra("max_live_pagetables", "KiB", |m| {
-            m.pagetables_mib * 1024.0 / m.reached.max(1) as f64
-        });
-        for (rt, m) in [("lucet", &lm), ("Wasmtime", &wm)] {
-            let note = format!(
-                "{rt}, {subject}: {} live instances (of {} tried) in {} ms, {} MiB resident \
-                 + {} MiB of page tables; {}.",
-                m.reached,
-                m.capacity,
-                report::num(m.create_ms),
-                report::num(m.rss_mib),
-                report::num(m.pagetables_mib),
-                m.stop
-            );
-            eprintln!("  {note}");
-            notes.push(note);
         }
     }
     Ok(())

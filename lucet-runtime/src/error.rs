@@ -139,7 +139,14 @@ impl Error {
     }
 
     pub(crate) fn last_os(what: &str) -> Error {
-        Error::System(format!("{what}: {}", std::io::Error::last_os_error()))
+        Error::os(what, std::io::Error::last_os_error())
+    }
+
+    /// A failed system call: what it was doing, and the OS error (a
+    /// rustix `Errno` or a `std::io::Error`), in the same words as
+    /// [`last_os`](Self::last_os).
+    pub(crate) fn os(what: &str, e: impl Into<std::io::Error>) -> Error {
+        Error::System(format!("{what}: {}", e.into()))
     }
 }
 

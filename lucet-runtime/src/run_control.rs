@@ -25,7 +25,8 @@
 use crate::error::Error;
 use crate::termination::Termination;
 use crate::vm::cpu_clock::{this_thread_ns, ThreadClock};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use rustix::event::{eventfd, EventfdFlags};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
@@ -131,7 +132,7 @@ impl RunControl {
         s.generation += 1;
         if s.stopped.take().is_some() {
             if let Some(fd) = &s.event {
-                drain_event(fd.as_raw_fd());
+                drain_event(fd);
             }
         }
         s.waker = None;
@@ -170,7 +171,7 @@ impl RunControl {
             s.stopped = Some(why);
             self.limits.interrupt.store(1, Ordering::SeqCst);
             if let Some(fd) = &s.event {
-                signal_event(fd.as_raw_fd());
+                signal_event(fd);
             }
             s.waker.take()
         };
@@ -240,15 +241,10 @@ impl RunControl {
     pub fn event_fd(&self) -> Result<RawFd, Error> {
         let mut s = self.lock();
         if s.event.is_none() {
-            // SAFETY: eventfd with no pointers; the result is checked.
-            let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-            if raw < 0 {
-                return Err(Error::last_os("eventfd"));
-            }
-            // SAFETY: `raw` is a fresh descriptor nobody else owns.
-            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+            let fd = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
+                .map_err(|e| Error::os("eventfd", e))?;
             if s.stopped.is_some() {
-                signal_event(fd.as_raw_fd());
+                signal_event(&fd);
             }
             s.event = Some(fd);
         }
@@ -270,17 +266,15 @@ impl RunControl {
     }
 }
 
-fn signal_event(fd: RawFd) {
-    let one: u64 = 1;
-    // SAFETY: writing 8 bytes from a live u64 to an eventfd we own. A full
-    // counter (EAGAIN) still leaves it readable, which is all that matters.
-    unsafe { libc::write(fd, &one as *const u64 as *const libc::c_void, 8) };
+fn signal_event(fd: impl AsFd) {
+    // A full counter (EAGAIN) still leaves it readable, which is all that
+    // matters.
+    let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
 }
 
-fn drain_event(fd: RawFd) {
-    let mut v: u64 = 0;
-    // SAFETY: reading 8 bytes into a live u64 from a non-blocking eventfd.
-    unsafe { libc::read(fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
+fn drain_event(fd: impl AsFd) {
+    // Non-blocking: an unsignalled eventfd (EAGAIN) is drained already.
+    let _ = rustix::io::read(fd, &mut [0u8; 8]);
 }
 
 /// Stops an instance's run from another thread.
@@ -372,6 +366,8 @@ impl std::fmt::Debug for InterruptHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    use std::os::fd::BorrowedFd;
 
     #[test]
     fn a_stop_between_runs_is_dropped() {
@@ -402,13 +398,10 @@ mod tests {
         c.begin(0);
         let fd = c.event_fd().unwrap();
         let readable = || {
-            let mut p = libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: polling one live pollfd without waiting.
-            unsafe { libc::poll(&mut p, 1, 0) == 1 }
+            // SAFETY: `c`, which owns the eventfd, outlives this borrow.
+            let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+            let mut p = [PollFd::new(&fd, PollFlags::IN)];
+            rustix::event::poll(&mut p, Some(&Timespec::default())).unwrap() == 1
         };
         assert!(!readable());
         let limit = Duration::from_secs(1);

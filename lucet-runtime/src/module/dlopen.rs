@@ -8,6 +8,9 @@
 //! the memfd stays open, which the `Module` ensures by keeping it open until
 //! after `dlclose`, so two loads never alias and a module updated at the
 //! same path loads its new code.
+//!
+//! libc: rustix has no dynamic-loader calls (`dlopen`, `dlinfo`, `dlsym`,
+//! `dlerror`, `dlclose` are glibc's, not system calls).
 
 use super::file::SealedFile;
 use std::ffi::{c_char, c_void, CStr};

@@ -12,12 +12,12 @@
 
 use crate::error::Error;
 use memmap2::Mmap;
+use rustix::fs::{fstat, open, FileType, Mode, OFlags, Stat};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// The default bound on a module file's size (`LoadOptions::max_file_size`):
@@ -32,25 +32,19 @@ pub(crate) struct SealedFile {
     fd: OwnedFd,
 }
 
-fn kind_of(mode: libc::mode_t) -> &'static str {
-    match mode & libc::S_IFMT {
-        libc::S_IFDIR => "a directory",
-        libc::S_IFIFO => "a FIFO",
-        libc::S_IFCHR => "a character device",
-        libc::S_IFBLK => "a block device",
-        libc::S_IFSOCK => "a socket",
+fn kind_of(st: &Stat) -> &'static str {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::Directory => "a directory",
+        FileType::Fifo => "a FIFO",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        FileType::Socket => "a socket",
         _ => "not a regular file",
     }
 }
 
-fn fstat(fd: &impl AsRawFd) -> std::io::Result<libc::stat> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat writes a `stat` into the buffer when it returns 0.
-    if unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: initialised by the successful call above.
-    Ok(unsafe { st.assume_init() })
+fn is_regular(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
 }
 
 /// Open `path` for reading if it is a regular file of at most `max_size`
@@ -60,18 +54,14 @@ fn open_regular(path: &Path, max_size: u64) -> Result<File, Error> {
         path: path.display().to_string(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "path contains a NUL byte"),
     })?;
-    // SAFETY: a valid C string; O_PATH opens no file, only names the inode.
-    let raw = unsafe { libc::open(cpath.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-    if raw < 0 {
-        return Err(Error::io(path, std::io::Error::last_os_error()));
-    }
-    // SAFETY: a fresh descriptor we own.
-    let named = unsafe { OwnedFd::from_raw_fd(raw) };
-    let st = fstat(&named).map_err(|e| Error::io(path, e))?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+    let io = |e: rustix::io::Errno| Error::io(path, e.into());
+    // O_PATH opens no file, only names the inode.
+    let named = open(&*cpath, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(io)?;
+    let st = fstat(&named).map_err(io)?;
+    if !is_regular(&st) {
         return Err(Error::NotRegularFile {
             path: path.display().to_string(),
-            kind: kind_of(st.st_mode),
+            kind: kind_of(&st),
         });
     }
     if st.st_size as u64 > max_size {
@@ -83,16 +73,17 @@ fn open_regular(path: &Path, max_size: u64) -> Result<File, Error> {
     // Reopening through /proc opens the inode the O_PATH descriptor holds,
     // not whatever the name points to by now.
     let reopen = format!("/proc/thread-self/fd/{}", named.as_raw_fd());
-    // O_NOCTTY: opening can never make a terminal ours (std sets O_CLOEXEC).
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOCTTY)
-        .open(&reopen)
-        .map_err(|e| Error::io(path, e))?;
-    let again = fstat(&file).map_err(|e| Error::io(path, e))?;
-    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino)
-        || again.st_mode & libc::S_IFMT != libc::S_IFREG
-    {
+    // O_NOCTTY: opening can never make a terminal ours.
+    let file = File::from(
+        open(
+            reopen.as_str(),
+            OFlags::RDONLY | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)?,
+    );
+    let again = fstat(&file).map_err(io)?;
+    if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino) || !is_regular(&again) {
         return Err(Error::InvalidModule {
             path: path.display().to_string(),
             reason: "the file changed while it was being opened".into(),

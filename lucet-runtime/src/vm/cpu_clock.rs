@@ -25,6 +25,8 @@ impl ThreadClock {
             return Some(c);
         }
         let mut id: libc::clockid_t = 0;
+        // libc: rustix has no pthread_getcpuclockid, and its clock ids
+        // cannot name another thread's clock.
         // SAFETY: pthread_self is valid for its caller; the id is written
         // into a live local.
         if unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } != 0 {
@@ -38,25 +40,24 @@ impl ThreadClock {
     /// CPU nanoseconds the thread has used; `None` if its clock cannot be
     /// read (the thread has exited).
     pub fn now_ns(self) -> Option<u64> {
-        read(self.0)
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // libc: rustix's `clock_gettime_dynamic` takes no raw clock id, so
+        // it cannot read the id `pthread_getcpuclockid` gave.
+        // SAFETY: clock_gettime writes one timespec into a live local.
+        if unsafe { libc::clock_gettime(self.0, &mut ts) } != 0 {
+            return None;
+        }
+        Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
     }
 }
 
 /// CPU nanoseconds the calling thread has used.
 pub(crate) fn this_thread_ns() -> u64 {
-    read(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or(0)
-}
-
-fn read(clock: libc::clockid_t) -> Option<u64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into a live local.
-    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
-        return None;
-    }
-    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@
 use crate::error::Error;
 use crate::vm::page::PAGE_SIZE;
 use lucet_module::{ModuleData, SegmentMode};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Images up to this size are copied into the heap at instantiation rather
@@ -132,34 +132,24 @@ fn file_size_allowed() -> bool {
 
 /// Give `fd` its layout (see [`ImageForm::Mapped`]): `bytes` at
 /// [`IMAGE_FILE_OFFSET`], holes elsewhere.
-fn write_image(fd: &OwnedFd, bytes: &[u8]) -> bool {
+fn write_image(fd: &OwnedFd, bytes: &[u8]) -> rustix::io::Result<()> {
     let mut written = 0;
     while written < bytes.len() {
-        // SAFETY: writing from a live buffer to our descriptor.
-        let n = unsafe {
-            libc::pwrite(
-                fd.as_raw_fd(),
-                bytes[written..].as_ptr() as *const libc::c_void,
-                bytes.len() - written,
-                (IMAGE_FILE_OFFSET + written) as libc::off_t,
-            )
-        };
-        if n <= 0 {
-            return false;
+        let at = (IMAGE_FILE_OFFSET + written) as u64;
+        match rustix::io::pwrite(fd, &bytes[written..], at)? {
+            // Nothing written of a non-empty buffer (not seen on a
+            // memfd) would loop forever: an I/O error.
+            0 => return Err(rustix::io::Errno::IO),
+            n => written += n,
         }
-        written += n as usize;
     }
-    let size = (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as libc::off_t;
-    // SAFETY: a plain call on our descriptor.
-    unsafe { libc::ftruncate(fd.as_raw_fd(), size) == 0 }
+    rustix::fs::ftruncate(fd, (IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP) as u64)
 }
 
 /// The image in a memfd sealed against any change.
 fn memfd_image(bytes: &[u8]) -> Result<OwnedFd, Error> {
     let fd = crate::vm::memfd::create(c"lucet-heap-image")?;
-    if !write_image(&fd, bytes) {
-        return Err(Error::last_os("writing the heap image"));
-    }
+    write_image(&fd, bytes).map_err(|e| Error::os("writing the heap image", e))?;
     crate::vm::memfd::seal(&fd, "the heap image")?;
     Ok(fd)
 }

@@ -3,46 +3,29 @@
 //! module's bytes, a heap image).
 
 use crate::error::Error;
+use rustix::fs::{MemfdFlags, SealFlags};
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 /// A new, empty memfd named `name` that can be sealed.
 pub(crate) fn create(name: &CStr) -> Result<OwnedFd, Error> {
-    // SAFETY: memfd_create with a NUL-terminated name; the result is checked
-    // and owned below.
-    let raw =
-        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
-    if raw < 0 {
-        return Err(Error::last_os("memfd_create"));
-    }
-    // SAFETY: a fresh descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+    rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
+        .map_err(|e| Error::os("memfd_create", e))
 }
 
 /// The most bytes this process may write to a file (`RLIMIT_FSIZE`; writing
 /// past it kills the process with SIGXFSZ), which the files the runtime
 /// makes (memfds, heap image files) are subject to like any other.
 pub(crate) fn file_size_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) } != 0
-        || limit.rlim_cur == libc::RLIM_INFINITY
-    {
-        return u64::MAX;
-    }
-    limit.rlim_cur
+    // `None` is RLIM_INFINITY.
+    rustix::process::getrlimit(rustix::process::Resource::Fsize)
+        .current
+        .unwrap_or(u64::MAX)
 }
 
 /// Seal `fd` (made by [`create`]) against writes, growing, shrinking and
 /// further seals: from now on its contents are what they are.
-pub(crate) fn seal(fd: &impl AsRawFd, what: &str) -> Result<(), Error> {
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    // SAFETY: fcntl on a descriptor we own.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
-        return Err(Error::last_os(&format!("sealing {what}")));
-    }
-    Ok(())
+pub(crate) fn seal(fd: impl AsFd, what: &str) -> Result<(), Error> {
+    let seals = SealFlags::SEAL | SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE;
+    rustix::fs::fcntl_add_seals(fd, seals).map_err(|e| Error::os(&format!("sealing {what}"), e))
 }

@@ -53,9 +53,13 @@ use crate::error::Error;
 use crate::limits::Limits;
 use crate::vm::heap_image::{HeapImage, ImageForm, IMAGE_FILE_HEAP, IMAGE_FILE_OFFSET};
 use crate::vm::page::{round_up, PAGE_SIZE};
+use rustix::mm::{
+    madvise, mmap, mmap_anonymous, mprotect, munmap, Advice, MapFlags, MprotectFlags, ProtFlags,
+};
 use std::cell::{Cell, UnsafeCell};
+use std::ffi::c_void;
 use std::marker::PhantomData;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::ptr;
 use std::sync::{Arc, Mutex};
 
@@ -183,28 +187,31 @@ impl Region {
             let n = chunk_slots.min(capacity - reserved);
             // SAFETY: an anonymous PROT_NONE reservation; nothing is accessed.
             let base = unsafe {
-                libc::mmap(
+                mmap_anonymous(
                     ptr::null_mut(),
                     n * slot_size,
-                    libc::PROT_NONE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                    -1,
-                    0,
+                    ProtFlags::empty(),
+                    MapFlags::PRIVATE | MapFlags::NORESERVE,
                 )
             };
-            if base == libc::MAP_FAILED {
-                let err = std::io::Error::last_os_error();
-                for (i, c) in chunks.iter().enumerate() {
-                    let len = chunk_slots.min(capacity - i * chunk_slots) * slot_size;
-                    // SAFETY: unmapping our own reservations.
-                    unsafe { libc::munmap(*c as *mut libc::c_void, len) };
+            let base = match base {
+                Ok(base) => base,
+                Err(err) => {
+                    for (i, c) in chunks.iter().enumerate() {
+                        let len = chunk_slots.min(capacity - i * chunk_slots) * slot_size;
+                        // SAFETY: unmapping our own reservations.
+                        let _ = unsafe { munmap(c.cast(), len) };
+                    }
+                    return Err(Error::os(
+                        &format!(
+                            "reserving address space for {capacity} slots of {slot_size} \
+                             bytes (got {reserved})"
+                        ),
+                        err,
+                    ));
                 }
-                return Err(Error::System(format!(
-                    "reserving address space for {capacity} slots of {slot_size} bytes \
-                     (got {reserved}): {err}"
-                )));
-            }
-            chunks.push(base as *mut u8);
+            };
+            chunks.push(base.cast());
             reserved += n;
         }
         Ok(Region {
@@ -277,7 +284,7 @@ impl Drop for RegionInner {
         for (i, c) in self.chunks.iter().enumerate() {
             let len = self.chunk_slots.min(self.capacity - i * self.chunk_slots) * self.slot_size;
             // SAFETY: every slot has been returned (slots hold an Arc to us).
-            unsafe { libc::munmap(*c as *mut libc::c_void, len) };
+            let _ = unsafe { munmap(c.cast(), len) };
         }
     }
 }
@@ -296,24 +303,47 @@ pub(crate) struct Slot {
     _not_sync: PhantomData<Cell<()>>,
 }
 
-fn protect(start: *mut u8, len: usize, prot: i32) -> Result<(), Error> {
+/// The two protections a slot's pages have: `PROT_NONE` or
+/// `PROT_READ | PROT_WRITE` (rustix spells them differently for `mmap`
+/// and `mprotect`).
+#[derive(Clone, Copy)]
+enum Access {
+    Inaccessible,
+    ReadWrite,
+}
+
+const NONE: Access = Access::Inaccessible;
+const RW: Access = Access::ReadWrite;
+
+impl Access {
+    fn map(self) -> ProtFlags {
+        match self {
+            Access::Inaccessible => ProtFlags::empty(),
+            Access::ReadWrite => ProtFlags::READ | ProtFlags::WRITE,
+        }
+    }
+
+    fn protect(self) -> MprotectFlags {
+        match self {
+            Access::Inaccessible => MprotectFlags::empty(),
+            Access::ReadWrite => MprotectFlags::READ | MprotectFlags::WRITE,
+        }
+    }
+}
+
+fn protect(start: *mut u8, len: usize, access: Access) -> Result<(), Error> {
     if len == 0 {
         return Ok(());
     }
     // SAFETY: callers pass page-aligned ranges inside a slot.
-    if unsafe { libc::mprotect(start as *mut libc::c_void, len, prot) } != 0 {
-        return Err(Error::last_os("mprotect"));
-    }
-    Ok(())
+    unsafe { mprotect(start.cast(), len, access.protect()) }.map_err(|e| Error::os("mprotect", e))
 }
 
-const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
-
-/// Fresh anonymous pages with `prot` over `[at, at + len)`, replacing what
+/// Fresh anonymous pages with `access` over `[at, at + len)`, replacing what
 /// was mapped there. (`MAP_NORESERVE` like the reservation, so that
 /// inaccessible neighbours merge into one mapping.)
-fn map_anon(at: *mut u8, len: usize, prot: i32) -> Result<(), Error> {
-    map_fixed(at, len, prot, None, "mmap")
+fn map_anon(at: *mut u8, len: usize, access: Access) -> Result<(), Error> {
+    map_fixed(at, len, access, None, "mmap")
 }
 
 /// `fd` from `offset` mapped copy-on-write, read-write, over
@@ -326,27 +356,33 @@ fn map_file(at: *mut u8, len: usize, fd: RawFd, offset: usize) -> Result<(), Err
 fn map_fixed(
     at: *mut u8,
     len: usize,
-    prot: i32,
+    access: Access,
     file: Option<(RawFd, usize)>,
     what: &str,
 ) -> Result<(), Error> {
     if len == 0 {
         return Ok(());
     }
-    let flags = libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_NORESERVE;
-    let (flags, fd, offset) = match file {
-        Some((fd, offset)) => (flags, fd, offset as libc::off_t),
-        None => (flags | libc::MAP_ANONYMOUS, -1, 0),
-    };
+    let flags = MapFlags::PRIVATE | MapFlags::FIXED | MapFlags::NORESERVE;
     // SAFETY: callers pass page-aligned ranges inside a slot, which no one
-    // uses while it is being remapped; a file is a heap image's, long
-    // enough (`IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP` bytes) for every range
-    // mapped.
-    let r = unsafe { libc::mmap(at as *mut libc::c_void, len, prot, flags, fd, offset) };
-    if r == libc::MAP_FAILED {
-        return Err(Error::last_os(what));
-    }
-    Ok(())
+    // uses while it is being remapped; a file is a heap image's, open for
+    // the call (its module is the slot's tenant's) and long enough
+    // (`IMAGE_FILE_OFFSET + IMAGE_FILE_HEAP` bytes) for every range mapped.
+    let r = unsafe {
+        match file {
+            Some((fd, offset)) => mmap(
+                at.cast(),
+                len,
+                access.map(),
+                flags,
+                BorrowedFd::borrow_raw(fd),
+                offset as u64,
+            ),
+            // MAP_ANONYMOUS is implied.
+            None => mmap_anonymous(at.cast(), len, access.map(), flags),
+        }
+    };
+    r.map(drop).map_err(|e| Error::os(what, e))
 }
 
 impl Slot {
@@ -485,9 +521,9 @@ impl Slot {
             let from = unsafe { base.add(initial) };
             if meta.mapped_image.is_some() {
                 // Inaccessible anonymous pages, one with the rest.
-                map_anon(from, accessible - initial, libc::PROT_NONE)?;
+                map_anon(from, accessible - initial, NONE)?;
             } else {
-                protect(from, accessible - initial, libc::PROT_NONE)?;
+                protect(from, accessible - initial, NONE)?;
             }
         }
         meta.heap_accessible = initial;
@@ -602,11 +638,8 @@ fn discard_pages(start: *mut u8, len: usize) -> Result<(), Error> {
     }
     // SAFETY: callers pass page-aligned ranges of a slot's heap that no
     // one uses (its tenant is gone).
-    let r = unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-    if r != 0 {
-        return Err(Error::last_os("madvise"));
-    }
-    Ok(())
+    unsafe { madvise(start.cast(), len, Advice::LinuxDontNeed) }
+        .map_err(|e| Error::os("madvise", e))
 }
 
 /// Zero the resident pages of `[start, start + len)`, leaving the others
@@ -623,6 +656,7 @@ unsafe fn zero_resident_pages(start: *mut u8, len: usize) -> Result<(), Error> {
         let n = (pages - page).min(CHUNK);
         // SAFETY: as the caller promises; `addr` is page-aligned.
         let addr = unsafe { start.add(page * PAGE_SIZE) };
+        // libc: rustix has no mincore.
         // SAFETY: `resident` has room for `n` entries.
         if unsafe {
             libc::mincore(
@@ -679,16 +713,17 @@ impl StackRelease {
         if words.iter().fold(0u64, |acc, w| acc | w) == 0 {
             return;
         }
+        // A failure leaves the pages resident: nothing to undo.
         // SAFETY: as above; `[bottom, top_page)` is the stack below its
         // top page. Discarded pages read back as zeros (anonymous ones, and
         // a mapped image file's hole), the hot top's lowest page included.
-        unsafe {
-            libc::madvise(
-                self.bottom as *mut libc::c_void,
+        let _ = unsafe {
+            madvise(
+                self.bottom as *mut c_void,
                 self.top_page - self.bottom,
-                libc::MADV_DONTNEED,
-            );
-        }
+                Advice::LinuxDontNeed,
+            )
+        };
     }
 }
 

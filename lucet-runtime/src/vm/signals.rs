@@ -5,10 +5,16 @@
 //! signal arrives). A fault is a trap only when this thread is running guest
 //! code and the faulting instruction is in a loaded module's code; anything
 //! else goes to the handler that was installed before ours.
+//!
+//! libc: rustix has no signal-handler installation for programs
+//! (`sigaction`, `sigaltstack`; its `kernel_sigaction` is a hidden API for
+//! libc implementations, without the restorer libc supplies), so those
+//! calls are libc's; the alternate stack's mapping is rustix's.
 
 use crate::vm::active_run::{self, ActiveRun, Outcome, TrapRecord};
 use crate::vm::code_registry;
 use lucet_module::TrapCode;
+use rustix::mm;
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::sync::Once;
@@ -25,6 +31,7 @@ const ALT_STACK_SIZE: usize = 64 << 10;
 /// (once per thread).
 pub(crate) fn ensure_installed() {
     INSTALL.call_once(|| {
+        // libc: rustix has no sigaction (see the module docs).
         for (i, sig) in SIGNALS.iter().enumerate() {
             // SAFETY: plain sigaction calls; PREVIOUS is written once here,
             // before any handler can read it.
@@ -54,6 +61,7 @@ struct AltStack {
 
 impl AltStack {
     fn install(&self) {
+        // libc: rustix has no sigaltstack (see the module docs).
         // SAFETY: querying and setting this thread's alternate stack with a
         // mapping we own for the thread's lifetime.
         unsafe {
@@ -64,19 +72,16 @@ impl AltStack {
                 return;
             }
             let len = ALT_STACK_SIZE + crate::vm::page::PAGE_SIZE;
-            let map = libc::mmap(
+            let Ok(map) = mm::mmap_anonymous(
                 std::ptr::null_mut(),
                 len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            if map == libc::MAP_FAILED {
+                mm::ProtFlags::READ | mm::ProtFlags::WRITE,
+                mm::MapFlags::PRIVATE,
+            ) else {
                 panic!("cannot allocate an alternate signal stack");
-            }
+            };
             // A guard page below the signal stack.
-            libc::mprotect(map, crate::vm::page::PAGE_SIZE, libc::PROT_NONE);
+            let _ = mm::mprotect(map, crate::vm::page::PAGE_SIZE, mm::MprotectFlags::empty());
             let stack = libc::stack_t {
                 ss_sp: (map as *mut u8).add(crate::vm::page::PAGE_SIZE) as *mut libc::c_void,
                 ss_flags: 0,
@@ -102,7 +107,7 @@ impl Drop for AltStack {
                     ss_size: 0,
                 };
                 libc::sigaltstack(&disable, std::ptr::null_mut());
-                libc::munmap(map, ALT_STACK_SIZE + crate::vm::page::PAGE_SIZE);
+                let _ = mm::munmap(map, ALT_STACK_SIZE + crate::vm::page::PAGE_SIZE);
             }
         }
     }

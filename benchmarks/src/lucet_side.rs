@@ -16,7 +16,7 @@ pub fn options(threads: Option<usize>, wasi: bool) -> lucetc::Options {
     lucetc::Options {
         target_cpu: lucetc::TargetCpu::Native,
         threads,
-        allowed_imports: wasi.then(lucet_wasi::allowed_imports),
+        allowed_imports: wasi.then(lucetc::AllowedImport::wasi_preview1),
         ..lucetc::Options::default()
     }
 }

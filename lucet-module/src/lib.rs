@@ -5,7 +5,10 @@
 //! exported symbol [`symbols::MODULE_DATA`]. Both sides also agree here on the
 //! native calling convention ([`abi`]), on where the runtime's per-instance
 //! state sits relative to the `vmctx` pointer ([`VmctxLayout`]) and on the
-//! meaning of trap codes ([`TrapCode`]).
+//! meaning of trap codes ([`TrapCode`]). [`wasi_preview1`] is the list of
+//! WASI functions (signatures only) that `lucetc-wasi` allows and
+//! `lucet-wasi` implements; [`units`] is how every command reads sizes and
+//! durations.
 //!
 //! This crate knows nothing of Cranelift, of dlopen or of signals: it is data
 //! and arithmetic on that data, so it can be checked in isolation.
@@ -19,7 +22,9 @@ mod module_data;
 pub mod symbols;
 mod trap;
 mod types;
+pub mod units;
 mod vmctx;
+pub mod wasi_preview1;
 
 pub use const_expr::{ConstExpr, ConstOp};
 pub use error::Error;

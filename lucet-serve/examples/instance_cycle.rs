@@ -13,7 +13,7 @@ fn main() {
     let so = dir.path().join("hello.so");
     let wasm = concat!(env!("CARGO_MANIFEST_DIR"), "/handlers/wasm/hello.wasm");
     let options = lucetc::Options {
-        allowed_imports: Some(lucet_wasi::allowed_imports()),
+        allowed_imports: Some(lucetc::AllowedImport::wasi_preview1()),
         ..lucetc::Options::default()
     };
     lucetc::compile_file(wasm.as_ref(), &so, &options).expect("compile hello");

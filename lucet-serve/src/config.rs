@@ -48,10 +48,18 @@
 //! A route whose module does not verify stops the server from starting,
 //! naming the route.
 //!
+//! Sizes and durations are read as by every lucet command
+//! (`lucet_module::units`): a size is bytes, as a bare number, or a string
+//! with a unit (`"64MiB"`; KiB/MiB/GiB are powers of 1024, KB/MB/GB of
+//! 1000); a duration is a string with a unit (`"250us"`, `"100ms"`,
+//! `"1.5s"`, `"2m"`), and a bare number (`deadline = 100` or `"100"`) is
+//! refused rather than guessed at.
+//!
 //! Relative module and key paths are resolved against the config file's
 //! directory.
 
 use anyhow::{anyhow, bail, Context, Result};
+use lucet_module::units::{parse_duration, parse_size};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -250,11 +258,71 @@ enum Size {
 }
 
 impl Size {
-    fn bytes(&self) -> Result<u64> {
+    /// The size in bytes; errors name `key`.
+    fn bytes(&self, key: &str) -> Result<u64> {
         match self {
             Size::Bytes(n) => Ok(*n),
-            Size::Text(s) => lucetc::parse_size(s).map_err(|e| anyhow!(e)),
+            Size::Text(s) => parse_size(s).map_err(|e| anyhow!("{key}: {e}")),
         }
+    }
+}
+
+/// A duration in a config file: a string with a unit, such as "100ms". A
+/// bare TOML number is read only to refuse it with the fix: the unit it
+/// would stand for is a guess (it was milliseconds here and seconds to
+/// lucet-wasi), so every duration spells its unit out.
+#[derive(Clone, Debug)]
+enum DurationText {
+    Text(String),
+    Number(f64),
+}
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = DurationText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a duration with a unit, as a string such as \"500ms\"")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<DurationText, E> {
+                Ok(DurationText::Text(s.to_string()))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<DurationText, E> {
+                Ok(DurationText::Number(n as f64))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<DurationText, E> {
+                Ok(DurationText::Number(n as f64))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<DurationText, E> {
+                Ok(DurationText::Number(n))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl DurationText {
+    /// The text; for a number, an error naming `key` and the fix.
+    fn text(&self, key: &str) -> Result<&str> {
+        match self {
+            DurationText::Text(s) => Ok(s),
+            DurationText::Number(n) => bail!(
+                "{key} = {n}: a duration needs a unit, as a string: \
+                 write {key} = \"{n}ms\" (or \"{n}s\")"
+            ),
+        }
+    }
+
+    /// `key`'s duration.
+    fn duration(&self, key: &str) -> Result<Duration> {
+        parse_duration(self.text(key)?).map_err(|e| anyhow!("{key}: {e}"))
+    }
+
+    /// `key`'s deadline-like setting: a duration, or none (see
+    /// [`parse_deadline`]).
+    fn deadline(&self, key: &str) -> Result<Option<Duration>> {
+        parse_deadline(self.text(key)?).with_context(|| key.to_string())
     }
 }
 
@@ -263,16 +331,16 @@ impl Size {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSpec {
-    deadline: Option<String>,
+    deadline: Option<DurationText>,
     heap: Option<Size>,
     stack: Option<Size>,
     instruction_budget: Option<u64>,
     max_body: Option<Size>,
     max_output: Option<Size>,
     max_concurrency: Option<usize>,
-    cpu_time: Option<String>,
+    cpu_time: Option<DurationText>,
     max_running: Option<usize>,
-    penalty_cpu: Option<String>,
+    penalty_cpu: Option<DurationText>,
     penalty_memory: Option<Size>,
 }
 
@@ -280,22 +348,22 @@ impl LimitsSpec {
     /// `limits` with every setting given here applied.
     fn apply(&self, mut limits: RouteLimits) -> Result<RouteLimits> {
         if let Some(d) = &self.deadline {
-            limits.deadline = parse_deadline(d)?;
+            limits.deadline = d.deadline("deadline")?;
         }
         if let Some(h) = &self.heap {
-            limits.heap = h.bytes().context("heap")?;
+            limits.heap = h.bytes("heap")?;
         }
         if let Some(s) = &self.stack {
-            limits.stack = s.bytes().context("stack")? as usize;
+            limits.stack = s.bytes("stack")? as usize;
         }
         if let Some(b) = self.instruction_budget {
             limits.instruction_budget = Some(b);
         }
         if let Some(b) = &self.max_body {
-            limits.max_body = b.bytes().context("max_body")?;
+            limits.max_body = b.bytes("max_body")?;
         }
         if let Some(o) = &self.max_output {
-            limits.max_output = o.bytes().context("max_output")? as usize;
+            limits.max_output = o.bytes("max_output")? as usize;
         }
         if let Some(c) = self.max_concurrency {
             if c == 0 {
@@ -304,7 +372,7 @@ impl LimitsSpec {
             limits.max_concurrency = c;
         }
         if let Some(c) = &self.cpu_time {
-            limits.cpu_time = parse_deadline(c).context("cpu_time")?;
+            limits.cpu_time = c.deadline("cpu_time")?;
         }
         if let Some(r) = self.max_running {
             if r == 0 {
@@ -313,10 +381,10 @@ impl LimitsSpec {
             limits.max_running = Some(r);
         }
         if let Some(c) = &self.penalty_cpu {
-            limits.penalty_cpu = parse_duration(c).context("penalty_cpu")?;
+            limits.penalty_cpu = c.duration("penalty_cpu")?;
         }
         if let Some(m) = &self.penalty_memory {
-            limits.penalty_memory = m.bytes().context("penalty_memory")?;
+            limits.penalty_memory = m.bytes("penalty_memory")?;
         }
         Ok(limits)
     }
@@ -340,12 +408,12 @@ struct FileSpec {
     slow_workers: Option<usize>,
     slow_queue: Option<usize>,
     slow_lane_cpu: Option<f64>,
-    penalty: Option<String>,
+    penalty: Option<DurationText>,
     io_threads: Option<usize>,
-    shutdown_timeout: Option<String>,
+    shutdown_timeout: Option<DurationText>,
     metrics_path: Option<String>,
-    header_read_timeout: Option<String>,
-    idle_timeout: Option<String>,
+    header_read_timeout: Option<DurationText>,
+    idle_timeout: Option<DurationText>,
     max_connections: Option<usize>,
     max_connections_per_client: Option<usize>,
     listen_backlog: Option<u32>,
@@ -413,7 +481,7 @@ impl ConfigBuilder {
     /// Keep a route whose guest ran out its deadline or budget in the slow
     /// lane this long (e.g. "10s", or "none" for no slow lane).
     pub fn penalty(mut self, d: impl Into<String>) -> Self {
-        self.over.penalty = Some(d.into());
+        self.over.penalty = Some(DurationText::Text(d.into()));
         self
     }
 
@@ -431,19 +499,19 @@ impl ConfigBuilder {
 
     /// Wait at most this long (e.g. "30s") for in-flight requests on shutdown.
     pub fn shutdown_timeout(mut self, d: impl Into<String>) -> Self {
-        self.over.shutdown_timeout = Some(d.into());
+        self.over.shutdown_timeout = Some(DurationText::Text(d.into()));
         self
     }
 
     /// Close connections that take longer than this to send a request head.
     pub fn header_read_timeout(mut self, d: impl Into<String>) -> Self {
-        self.over.header_read_timeout = Some(d.into());
+        self.over.header_read_timeout = Some(DurationText::Text(d.into()));
         self
     }
 
     /// Close keep-alive connections idle this long.
     pub fn idle_timeout(mut self, d: impl Into<String>) -> Self {
-        self.over.idle_timeout = Some(d.into());
+        self.over.idle_timeout = Some(DurationText::Text(d.into()));
         self
     }
 
@@ -465,25 +533,28 @@ impl ConfigBuilder {
         self
     }
 
-    /// Override the default CPU time limit per request (e.g. "50ms", "none").
+    /// Override the default CPU time limit per request (e.g. "50ms", "none";
+    /// a bare number is refused).
     pub fn cpu_time(mut self, d: impl Into<String>) -> Self {
         self.defaults.push(LimitsSpec {
-            cpu_time: Some(d.into()),
+            cpu_time: Some(DurationText::Text(d.into())),
             ..LimitsSpec::default()
         });
         self
     }
 
-    /// Override default limits with a deadline (e.g. "50ms" or "none").
+    /// Override default limits with a deadline (e.g. "50ms" or "none"; a
+    /// bare number is refused).
     pub fn deadline(mut self, d: impl Into<String>) -> Self {
         self.defaults.push(LimitsSpec {
-            deadline: Some(d.into()),
+            deadline: Some(DurationText::Text(d.into())),
             ..LimitsSpec::default()
         });
         self
     }
 
-    /// Override the default heap limit (e.g. "16MiB").
+    /// Override the default heap limit (e.g. "16MiB"; a bare number is
+    /// bytes).
     pub fn heap(mut self, h: impl Into<String>) -> Self {
         self.defaults.push(LimitsSpec {
             heap: Some(Size::Text(h.into())),
@@ -543,25 +614,26 @@ impl ConfigBuilder {
             None => d.listen,
         };
         let shutdown_timeout = match &f.shutdown_timeout {
-            Some(t) => parse_duration(t).context("shutdown_timeout")?,
+            Some(t) => t.duration("shutdown_timeout")?,
             None => d.shutdown_timeout,
         };
         let penalty = match &f.penalty {
-            Some(p) => parse_deadline(p).context("penalty")?,
+            Some(p) => p.deadline("penalty")?,
             None => d.penalty,
         };
-        let timeout = |v: &Option<String>, name: &str, default: Duration| -> Result<Duration> {
-            match v {
-                Some(t) => {
-                    let d = parse_duration(t).with_context(|| name.to_string())?;
-                    if d.is_zero() {
-                        bail!("{name} must be more than zero");
+        let timeout =
+            |v: &Option<DurationText>, name: &str, default: Duration| -> Result<Duration> {
+                match v {
+                    Some(t) => {
+                        let d = t.duration(name)?;
+                        if d.is_zero() {
+                            bail!("{name} must be more than zero");
+                        }
+                        Ok(d)
                     }
-                    Ok(d)
+                    None => Ok(default),
                 }
-                None => Ok(default),
-            }
-        };
+            };
         let header_read_timeout = timeout(
             &f.header_read_timeout,
             "header_read_timeout",
@@ -674,34 +746,13 @@ impl Config {
     }
 }
 
-/// Parse a duration: `250us`, `5ms`, `1.5s`, `2m` (a bare number is
-/// milliseconds).
-pub fn parse_duration(s: &str) -> Result<Duration> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| anyhow!("bad duration {s:?} (try 250us, 5ms, 1.5s, 2m)"))?;
-    let scale = match unit.trim() {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "" | "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        other => bail!("bad duration unit {other:?} in {s:?} (ns, us, ms, s, m)"),
-    };
-    Duration::try_from_secs_f64(n * scale).map_err(|e| anyhow!("bad duration {s:?}: {e}"))
-}
-
-/// A deadline: a duration, or `none`/`off` for no deadline.
+/// A deadline: a duration with a unit (`lucet_module::units`; a bare
+/// number is refused), or `none`/`off` for no deadline. Zero is refused.
 pub fn parse_deadline(s: &str) -> Result<Option<Duration>> {
     match s.trim() {
         "none" | "off" => Ok(None),
         other => {
-            let d = parse_duration(other)?;
+            let d = parse_duration(other).map_err(|e| anyhow!(e))?;
             if d.is_zero() {
                 bail!("a deadline of zero would stop every request; use \"none\" for no deadline");
             }
@@ -715,16 +766,96 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
-        assert_eq!(parse_duration("5ms").unwrap(), Duration::from_millis(5));
-        assert_eq!(parse_duration("7").unwrap(), Duration::from_millis(7));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("").is_err());
+    fn deadlines() {
+        assert_eq!(
+            parse_deadline("250us").unwrap(),
+            Some(Duration::from_micros(250))
+        );
+        assert_eq!(
+            parse_deadline(" 1.5s ").unwrap(),
+            Some(Duration::from_millis(1500))
+        );
         assert_eq!(parse_deadline("none").unwrap(), None);
-        assert!(parse_deadline("0ms").is_err());
+        assert_eq!(parse_deadline("off").unwrap(), None);
+        assert!(parse_deadline("0ms")
+            .unwrap_err()
+            .to_string()
+            .contains("zero"));
+        assert!(parse_deadline("5 parsecs").is_err());
+        assert!(parse_deadline("").is_err());
+        assert_eq!(
+            parse_deadline("7").unwrap_err().to_string(),
+            "expected a duration with a unit, like 500ms or 2s, got \"7\""
+        );
+    }
+
+    /// The configuration `text` makes, or its error as one line.
+    fn build(text: &str) -> Result<Config, String> {
+        ConfigBuilder::new()
+            .toml(text, ".")
+            .and_then(|b| b.build())
+            .map_err(|e| format!("{e:#}"))
+    }
+
+    /// A duration is never a bare number, in a string or as a TOML
+    /// number; a size as a bare number is bytes, in either form.
+    #[test]
+    fn bare_numbers_are_bytes_and_never_durations() {
+        let route = "[[route]]\npath=\"/a\"\nmodule=\"a\"\n";
+        let c = build(&format!(
+            "[defaults]\nheap = \"4096\"\nmax_body = 100\nmax_output = \"2KB\"\n{route}"
+        ))
+        .unwrap();
+        let l = &c.routes[0].limits;
+        assert_eq!((l.heap, l.max_body, l.max_output), (4096, 100, 2000));
+        for key in ["deadline", "cpu_time", "penalty_cpu"] {
+            let e = build(&format!("[defaults]\n{key} = 100\n{route}")).unwrap_err();
+            assert!(
+                e.contains(&format!("{key} = 100: a duration needs a unit"))
+                    && e.contains(&format!("write {key} = \"100ms\"")),
+                "{e}"
+            );
+            assert_eq!(e.lines().count(), 1, "{e}");
+            let e = build(&format!("[defaults]\n{key} = \"100\"\n{route}")).unwrap_err();
+            assert!(
+                e.contains(&format!(
+                    "{key}: expected a duration with a unit, like 500ms or 2s, got \"100\""
+                )),
+                "{e}"
+            );
+        }
+        for key in [
+            "penalty",
+            "shutdown_timeout",
+            "header_read_timeout",
+            "idle_timeout",
+        ] {
+            let e = build(&format!("{key} = 5\n{route}")).unwrap_err();
+            assert!(e.contains(&format!("write {key} = \"5ms\"")), "{e}");
+            let e = build(&format!("{key} = \"1.5\"\n{route}")).unwrap_err();
+            assert!(e.contains("expected a duration with a unit"), "{e}");
+        }
+        // The builder's (command line's) settings are read the same way.
+        let e = ConfigBuilder::new()
+            .route("/a", "a.wasm")
+            .deadline("50")
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "deadline: expected a duration with a unit, like 500ms or 2s, got \"50\""
+        );
+        let e = ConfigBuilder::new()
+            .route("/a", "a.wasm")
+            .heap("64 parsecs")
+            .build()
+            .unwrap_err();
+        assert!(format!("{e:#}").starts_with("heap: bad size"), "{e:#}");
+        let e = build(&format!("[defaults]\ndeadline = true\n{route}")).unwrap_err();
+        assert!(
+            e.contains("expected a duration with a unit, as a string such as \"500ms\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -831,14 +962,7 @@ mod tests {
 
     #[test]
     fn bad_configs_are_rejected_with_a_reason() {
-        let bad = |text: &str| {
-            ConfigBuilder::new()
-                .toml(text, ".")
-                .and_then(|b| b.build())
-                .map(drop)
-                .map_err(|e| format!("{e:#}"))
-                .unwrap_err()
-        };
+        let bad = |text: &str| build(text).unwrap_err();
         assert!(bad("").contains("no routes"));
         assert!(bad("wrokers = 2").contains("unknown field"));
         let dup = "[[route]]\npath=\"/a\"\nmodule=\"a\"\n[[route]]\npath=\"/a\"\nmodule=\"b\"";

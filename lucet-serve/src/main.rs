@@ -43,7 +43,8 @@ struct Args {
     #[arg(long)]
     queue: Option<usize>,
     /// How long a route that ran out its deadline or instruction budget is
-    /// served by the low-priority slow lane, e.g. 10s ("none": no slow lane).
+    /// served by the low-priority slow lane, e.g. 10s ("none": no slow
+    /// lane). Durations need a unit: a bare number is refused.
     #[arg(long)]
     penalty: Option<String>,
     /// Low-priority threads of the slow lane (default 1).
@@ -52,23 +53,27 @@ struct Args {
     /// Threads handling connections (default 1).
     #[arg(long)]
     io_threads: Option<usize>,
-    /// Default deadline per request, e.g. 50ms ("none" for none).
+    /// Default deadline per request, e.g. 50ms ("none" for none; a unit is
+    /// required).
     #[arg(long)]
     deadline: Option<String>,
-    /// Default heap limit per instance, e.g. 16MiB.
+    /// Default heap limit per instance, e.g. 16MiB (a bare number is bytes;
+    /// KiB/MiB/GiB are powers of 1024, KB/MB/GB of 1000).
     #[arg(long)]
     heap_limit: Option<String>,
     /// Default instruction budget per request.
     #[arg(long)]
     instruction_budget: Option<u64>,
-    /// Default CPU time limit per request, e.g. 50ms ("none" for none).
+    /// Default CPU time limit per request, e.g. 50ms ("none" for none; a
+    /// unit is required).
     #[arg(long)]
     cpu_time: Option<String>,
     /// Close connections that have not sent a whole request head in this
-    /// long, e.g. 10s (default 10s).
+    /// long, e.g. 10s (default 10s; a unit is required).
     #[arg(long)]
     header_read_timeout: Option<String>,
-    /// Close keep-alive connections idle this long, e.g. 15s (default 15s).
+    /// Close keep-alive connections idle this long, e.g. 15s (default 15s;
+    /// a unit is required).
     #[arg(long)]
     idle_timeout: Option<String>,
     /// Open connections at most; more are accepted and closed (default
@@ -81,7 +86,8 @@ struct Args {
     /// The listening socket's backlog (default 4096).
     #[arg(long)]
     listen_backlog: Option<u32>,
-    /// How long shutdown waits for in-flight requests, e.g. 30s.
+    /// How long shutdown waits for in-flight requests, e.g. 30s (a unit is
+    /// required).
     #[arg(long)]
     shutdown_timeout: Option<String>,
     /// A minisign public key file; when given (repeatable), every route's

@@ -184,7 +184,7 @@ fn load_module(
         };
         let so = scratch.join(format!("route{index}.so"));
         let options = lucetc::Options {
-            allowed_imports: Some(lucet_wasi::allowed_imports()),
+            allowed_imports: Some(lucetc::AllowedImport::wasi_preview1()),
             count_instructions: budget,
             ..lucetc::Options::default()
         };

@@ -2,7 +2,7 @@
 //! sees them in linear memory (little-endian, wasm32 pointers).
 
 /// The import module name every function here is registered under.
-pub const MODULE: &str = "wasi_snapshot_preview1";
+pub use lucet_module::wasi_preview1::MODULE;
 
 /// `filetype` values.
 pub mod filetype {

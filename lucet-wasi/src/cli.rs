@@ -1,38 +1,11 @@
 //! Command-line helpers shared by the `lucet-wasi` binary: parsing of
-//! `--dir`, `--env` and `--timeout` values, and splitting the command line
-//! into runner options and the guest's own arguments (bytes, not
-//! necessarily UTF-8).
+//! `--dir` and `--env` values, and splitting the command line into runner
+//! options and the guest's own arguments (bytes, not necessarily UTF-8).
+//! Sizes and durations are read by `lucet_module::units`, as by every
+//! command.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
-use std::time::Duration;
-
-/// Parse a duration: a number with a unit `ns`, `us`, `ms`, `s`, `m` or
-/// `h` (`500ms`, `2s`, `1.5s`); a bare number is seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("bad duration {s:?} (try 500ms, 2s)"))?;
-    let scale = match unit.trim() {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit {other:?} in {s:?} (ns, us, ms, s, m, h)"
-            ))
-        }
-    };
-    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("bad duration {s:?}: {e}"))
-}
 
 /// Parse `HOST[::GUEST]`: the host directory and the name the guest sees
 /// (the host path itself when no `::GUEST` is given). Both are bytes: they
@@ -105,16 +78,6 @@ mod tests {
 
     fn os(s: &str) -> OsString {
         OsString::from(s)
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("1m").unwrap(), Duration::from_secs(60));
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("3 parsecs").is_err());
     }
 
     #[test]

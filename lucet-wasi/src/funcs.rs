@@ -1,7 +1,9 @@
-//! The table of every `wasi_snapshot_preview1` function: name, signature
-//! and implementation. Both [`add_to_linker`] and [`allowed_imports`] read
-//! it, so what `lucetc-wasi` lets a module import is exactly what the
-//! runtime provides.
+//! The implementation of every `wasi_snapshot_preview1` function. Each
+//! one's signature is taken from [`lucet_module::wasi_preview1`], the table
+//! `lucetc-wasi` allows imports from, and checked against it when this
+//! crate is compiled: an implementation missing from the table, or whose
+//! argument types differ from it, does not build, and a test checks that
+//! every function of the table is implemented.
 
 use crate::abi::MODULE;
 use crate::block::Stop;
@@ -9,6 +11,7 @@ use crate::ctx::WasiCtx;
 use crate::errno::{Errno, HostError, HostResult};
 use crate::memory::GuestMemory;
 use crate::{args, clock, fd, path, poll, proc, random, sock};
+use lucet_module::wasi_preview1::{self, Function};
 use lucet_runtime::{Caller, Error, FuncType, Linker, Termination, Val, ValType};
 
 /// A wasm parameter type of a WASI function, as the Rust type its
@@ -34,13 +37,28 @@ impl Param for u64 {
 
 type Call = fn(&mut WasiCtx, &mut GuestMemory<'_>, &[Val]) -> HostResult;
 
-/// One WASI function.
+/// One WASI function: its signature in the table and its implementation.
 pub(crate) struct WasiFunc {
     pub name: &'static str,
-    params: &'static [ValType],
-    /// `false` only for `proc_exit`, which returns nothing.
-    pub returns_errno: bool,
+    signature: &'static Function,
     call: Call,
+}
+
+/// The table's entry for the implementation `name` taking `params`, which
+/// returns an errno unless `never_returns`. Evaluated at compile time, so a
+/// mismatch is a build error.
+const fn signature(name: &str, params: &[ValType], never_returns: bool) -> &'static Function {
+    let Some(f) = wasi_preview1::function(name) else {
+        panic!("a WASI implementation is not in lucet_module::wasi_preview1");
+    };
+    if !wasi_preview1::types_eq(f.params, params) {
+        panic!("a WASI implementation's argument types differ from lucet_module::wasi_preview1");
+    }
+    let errno: &[ValType] = if never_returns { &[] } else { &[ValType::I32] };
+    if !wasi_preview1::types_eq(f.results, errno) {
+        panic!("a WASI implementation's result differs from lucet_module::wasi_preview1");
+    }
+    f
 }
 
 macro_rules! wasi_funcs {
@@ -48,8 +66,13 @@ macro_rules! wasi_funcs {
         pub(crate) const FUNCS: &[WasiFunc] = &[ $(
             WasiFunc {
                 name: stringify!($name),
-                params: &[$(<$ty as Param>::TYPE),*],
-                returns_errno: wasi_funcs!(@returns $($never)?),
+                signature: const {
+                    signature(
+                        stringify!($name),
+                        &[$(<$ty as Param>::TYPE),*],
+                        wasi_funcs!(@never $($never)?),
+                    )
+                },
                 call: |cx, mem, vals| {
                     #[allow(unused_mut, unused_variables)]
                     let mut it = vals.iter();
@@ -59,8 +82,8 @@ macro_rules! wasi_funcs {
             },
         )* ];
     };
-    (@returns) => { true };
-    (@returns !) => { false };
+    (@never) => { false };
+    (@never !) => { true };
 }
 
 wasi_funcs! {
@@ -113,31 +136,16 @@ wasi_funcs! {
 }
 
 impl WasiFunc {
+    /// Its signature, from the table.
     pub fn ty(&self) -> FuncType {
-        let results = if self.returns_errno {
-            vec![ValType::I32]
-        } else {
-            vec![]
-        };
-        FuncType::new(self.params.to_vec(), results)
+        self.signature.ty()
     }
-}
 
-/// Every WASI function as `(module, name, signature)`.
-pub fn signatures() -> impl Iterator<Item = (&'static str, &'static str, FuncType)> {
-    FUNCS.iter().map(|f| (MODULE, f.name, f.ty()))
-}
-
-/// The imports `lucetc` should allow for a WASI program: exactly the
-/// functions [`add_to_linker`] provides.
-pub fn allowed_imports() -> Vec<lucetc::AllowedImport> {
-    signatures()
-        .map(|(module, field, ty)| lucetc::AllowedImport {
-            module: module.to_string(),
-            field: field.to_string(),
-            ty,
-        })
-        .collect()
+    /// Whether it returns an errno (all but `proc_exit`, which returns
+    /// nothing).
+    pub fn returns_errno(&self) -> bool {
+        !self.signature.results.is_empty()
+    }
 }
 
 /// The functions that may wait (for a pipe, a socket, a clock...): only
@@ -238,19 +246,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_has_every_preview1_function_once() {
-        let names: std::collections::BTreeSet<_> = FUNCS.iter().map(|f| f.name).collect();
-        assert_eq!(names.len(), FUNCS.len());
-        assert_eq!(FUNCS.len(), 46);
-        let open = FUNCS.iter().find(|f| f.name == "path_open").unwrap();
+    fn every_function_of_the_table_is_implemented_and_nothing_else() {
+        let implemented: std::collections::BTreeSet<_> = FUNCS.iter().map(|f| f.name).collect();
+        assert_eq!(implemented.len(), FUNCS.len(), "implemented twice");
+        let table: std::collections::BTreeSet<_> =
+            wasi_preview1::FUNCTIONS.iter().map(|f| f.name).collect();
         assert_eq!(
-            open.ty().to_string(),
-            "(func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32))"
+            table.difference(&implemented).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "in lucet_module::wasi_preview1 but not implemented"
         );
+        assert_eq!(
+            implemented.difference(&table).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "implemented but not in lucet_module::wasi_preview1"
+        );
+        for f in FUNCS {
+            assert_eq!(Some(f.signature), wasi_preview1::function(f.name));
+            assert_eq!(f.ty(), f.signature.ty());
+        }
+        assert_eq!(MODULE, wasi_preview1::MODULE);
         let exit = FUNCS.iter().find(|f| f.name == "proc_exit").unwrap();
-        assert!(exit.ty().results.is_empty());
+        assert!(!exit.returns_errno() && exit.ty().results.is_empty());
         for name in MAY_WAIT {
-            assert!(names.contains(name), "{name}");
+            assert!(implemented.contains(name), "{name}");
         }
     }
 }

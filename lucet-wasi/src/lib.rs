@@ -1,5 +1,6 @@
 //! WASI (`wasi_snapshot_preview1`) for lucet-runtime, and the pieces of
-//! the `lucet-wasi` and `lucetc-wasi` commands.
+//! the `lucet-wasi` command. The functions' signatures are
+//! `lucet_module::wasi_preview1`'s, the table `lucetc-wasi` allows.
 //!
 //! An embedder builds a [`WasiCtx`] per instance with [`WasiCtxBuilder`]
 //! (arguments, environment, preopened directories, standard streams),
@@ -49,7 +50,7 @@ pub use async_input::{async_pipe, AsyncInput, AsyncPipeReader, AsyncPipeWriter};
 pub use ctx::{CtxError, WasiCtx, WasiCtxBuilder};
 pub use errno::Errno;
 pub use fd_table::DEFAULT_MAX_FDS;
-pub use funcs::{add_to_linker, allowed_imports, signatures};
+pub use funcs::add_to_linker;
 pub use stdio::{ReadPipe, WritePipe};
 pub use suspend::add_to_linker_async;
 pub use timer::{SleepFuture, ThreadTimer, Timer};

@@ -13,6 +13,7 @@
 //! bad usage.
 
 use clap::Parser;
+use lucet_module::units::{parse_duration, parse_size};
 use lucet_runtime::{
     Error, Limits, Linker, LoadOptions, Module, PublicKey, Region, Termination, TrustedKeys, Val,
 };
@@ -50,12 +51,13 @@ struct Args {
     /// fails with EMFILE.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_FDS)]
     max_fds: usize,
-    /// Most linear memory the guest may use (e.g. 64MiB).
-    #[arg(long, value_name = "SIZE", value_parser = lucetc::parse_size)]
+    /// Most linear memory the guest may use, e.g. 64MiB (a bare number is
+    /// bytes; KiB/MiB/GiB are powers of 1024, KB/MB/GB of 1000).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_heap: Option<u64>,
-    /// Stop the guest after this long (e.g. 500ms, 2s), even while it waits
-    /// in a WASI call.
-    #[arg(long, value_name = "DURATION", value_parser = cli::parse_duration)]
+    /// Stop the guest after this long, e.g. 500ms or 2s (a unit is
+    /// required), even while it waits in a WASI call.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
     /// Call this exported function with ARGS parsed as its parameters and
     /// print its results, one per line.
@@ -66,8 +68,9 @@ struct Args {
     /// `minisign -G` prints it). Repeatable: any one of the keys will do.
     #[arg(long, value_name = "PUBKEY")]
     verify_key: Vec<String>,
-    /// Refuse module files larger than this (default 256MiB).
-    #[arg(long, value_name = "SIZE", value_parser = lucetc::parse_size)]
+    /// Refuse module files larger than this (default 256MiB; a bare number
+    /// is bytes).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_module_size: Option<u64>,
     /// The compiled module (.so).
     module: PathBuf,

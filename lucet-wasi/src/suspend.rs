@@ -135,7 +135,7 @@ fn dispatch_async(
         return fut;
     }
     let mut results = [Val::I32(0)];
-    let n = usize::from(f.returns_errno);
+    let n = usize::from(f.returns_errno());
     let r = dispatch(caller, f, true, args, &mut results[..n]).map(|()| results[..n].to_vec());
     Box::pin(std::future::ready(Ok(values(r))))
 }

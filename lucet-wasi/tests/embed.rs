@@ -169,12 +169,14 @@ fn builder_rejects_bad_input() {
 /// A module importing every WASI function and exporting a wrapper with
 /// the same name and signature, plus one page of memory.
 fn probe() -> &'static Arc<Module> {
+    use lucet_module::wasi_preview1::{FUNCTIONS, MODULE as module};
     static PROBE: OnceLock<(tempfile::TempDir, Arc<Module>)> = OnceLock::new();
     &PROBE
         .get_or_init(|| {
             let mut wat = String::from("(module\n");
             let mut exports = String::new();
-            for (module, name, ty) in lucet_wasi::signatures() {
+            for f in FUNCTIONS {
+                let (name, ty) = (f.name, f.ty());
                 let params: Vec<String> = ty.params.iter().map(|t| t.to_string()).collect();
                 let results: Vec<String> = ty.results.iter().map(|t| t.to_string()).collect();
                 let sig = format!(
@@ -195,7 +197,7 @@ fn probe() -> &'static Arc<Module> {
             let so = dir.path().join("probe.so");
             std::fs::write(&src, wat).unwrap();
             let options = lucetc::Options {
-                allowed_imports: Some(lucet_wasi::allowed_imports()),
+                allowed_imports: Some(lucetc::AllowedImport::wasi_preview1()),
                 ..lucetc::Options::default()
             };
             lucetc::compile_file(&src, &so, &options).unwrap();

@@ -1,6 +1,6 @@
 //! `lucet-wasi --verify-key` with keys and signatures made by the `minisign`
 //! command-line tool (Debian package `minisign`; tests/run.sh installs it),
-//! and with lucetc-wasi's own signatures.
+//! and with lucetc's own (what `lucetc-wasi --sign` writes).
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -94,18 +94,15 @@ fn modules_signed_by_the_minisign_tool_run_with_verify_key() {
 }
 
 #[test]
-fn lucetc_wasi_signatures_verify_with_minisign_and_lucet_wasi() {
+fn lucetc_signatures_verify_with_minisign_and_lucet_wasi() {
+    use lucetc::signing::{load_secret_key, sign_file, Password};
     let dir = tempfile::tempdir().unwrap();
     let d = |n: &str| path(dir.path(), n);
     let o = minisign(&["-G", "-W", "-p", &d("k.pub"), "-s", &d("k.key")]);
     assert!(o.status.success());
-    let wasm = common::fixtures().join("wasm/hello.wasm");
-    let o = Command::new(env!("CARGO_BIN_EXE_lucetc-wasi"))
-        .arg(&wasm)
-        .args(["-o", &d("hello.so"), "--sign", &d("k.key")])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::copy(common::compiled("hello"), d("hello.so")).unwrap();
+    let key = load_secret_key(Path::new(&d("k.key")), Password::None).unwrap();
+    sign_file(Path::new(&d("hello.so")), &key).unwrap();
     assert!(minisign(&["-Vm", &d("hello.so"), "-p", &d("k.pub")])
         .status
         .success());

@@ -12,6 +12,7 @@
 use crate::signing::{self, Password};
 use crate::{AllowedImport, Emit, OptLevel, Options, TargetCpu};
 use clap::Parser;
+use lucet_module::units::parse_size;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -58,12 +59,15 @@ struct Args {
     /// Target CPU: baseline (x86-64-v2) or native.
     #[arg(long, default_value = "baseline")]
     target_cpu: TargetCpu,
-    /// Heap address space reserved per instance (default 4GiB).
-    #[arg(long, value_parser = crate::parse_size)]
+    /// Heap address space reserved per instance (default 4GiB; at least
+    /// 4GiB, a multiple of 4KiB), e.g. 8GiB: a bare number is bytes;
+    /// KiB/MiB/GiB are powers of 1024, KB/MB/GB of 1000.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     heap_reserved_size: Option<u64>,
-    /// Guard region beyond the heap reservation (default 32MiB); static
-    /// offsets beyond it get an explicit bounds check.
-    #[arg(long, value_parser = crate::parse_size)]
+    /// Guard region beyond the heap reservation (default 32MiB; a multiple
+    /// of 4KiB; a bare number is bytes); static offsets beyond it get an
+    /// explicit bounds check.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     heap_guard_size: Option<u64>,
     /// Count executed wasm instructions (readable after a run, and usable
     /// as a budget that stops it).

@@ -76,6 +76,23 @@ pub struct AllowedImport {
     pub ty: FuncType,
 }
 
+impl AllowedImport {
+    /// Every `wasi_snapshot_preview1` function with its signature
+    /// ([`lucet_module::wasi_preview1`]): what `lucetc-wasi` allows, and
+    /// exactly what `lucet-wasi` provides.
+    pub fn wasi_preview1() -> Vec<AllowedImport> {
+        use lucet_module::wasi_preview1::{FUNCTIONS, MODULE};
+        FUNCTIONS
+            .iter()
+            .map(|f| AllowedImport {
+                module: MODULE.to_string(),
+                field: f.name.to_string(),
+                ty: f.ty(),
+            })
+            .collect()
+    }
+}
+
 /// Options for [`compile`](crate::compile).
 #[derive(Clone, Debug)]
 pub struct Options {

@@ -91,6 +91,13 @@ fn options_are_accepted() {
         &["--opt-level", "none"][..],
         &["--opt-level", "speed_and_size", "--target-cpu", "native"],
         &["--heap-guard-size", "64KiB", "--threads", "1"],
+        // A bare number is bytes.
+        &[
+            "--heap-guard-size",
+            "65536",
+            "--heap-reserved-size",
+            "8589934592",
+        ],
     ] {
         let out = dir.path().join("m.so");
         let mut args = vec![inp.as_str(), "-o", out.to_str().unwrap()];
@@ -105,6 +112,13 @@ fn options_are_accepted() {
     let o = lucetc(&[&inp, "-o", "/tmp/x.so", "--heap-reserved-size", "1GiB"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("below the 4 GiB"));
+    // KB is 1000 bytes, so 64KB is not a whole number of pages.
+    let o = lucetc(&[&inp, "-o", "/tmp/x.so", "--heap-guard-size", "64KB"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("multiples of 4 KiB"));
+    let o = lucetc(&[&inp, "-o", "/tmp/x.so", "--heap-guard-size", "64 parsecs"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad size \"64 parsecs\""));
 }
 
 /// The disassembly of one symbol.

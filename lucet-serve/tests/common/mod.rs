@@ -43,7 +43,7 @@ pub fn so(name: &str, counted: bool) -> PathBuf {
         if counted { "-counted" } else { "" }
     ));
     let options = lucetc::Options {
-        allowed_imports: Some(lucet_wasi::allowed_imports()),
+        allowed_imports: Some(lucetc::AllowedImport::wasi_preview1()),
         count_instructions: counted,
         ..lucetc::Options::default()
     };

@@ -52,7 +52,7 @@ pub fn compiled_wasm(input: &Path) -> PathBuf {
     let stem = input.file_stem().unwrap_or_default().to_string_lossy();
     let output = scratch().join(format!("{stem}.{}.so", done.len()));
     let options = lucetc::Options {
-        allowed_imports: Some(lucet_wasi::allowed_imports()),
+        allowed_imports: Some(lucetc::AllowedImport::wasi_preview1()),
         ..lucetc::Options::default()
     };
     lucetc::compile_file(input, &output, &options)

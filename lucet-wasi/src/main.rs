@@ -59,6 +59,12 @@ struct Args {
     /// required), even while it waits in a WASI call.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     timeout: Option<Duration>,
+    /// Stop the guest once it has used this much CPU time, e.g. 100ms (a
+    /// unit is required): time it spends computing, in its own code or in
+    /// WASI calls, not time it waits (sleeping, blocked on input) or waits
+    /// for a core on a busy machine.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    cpu_time: Option<Duration>,
     /// Call this exported function with ARGS parsed as its parameters and
     /// print its results, one per line.
     #[arg(long, value_name = "NAME")]
@@ -88,6 +94,7 @@ const TAKES_VALUE: &[&str] = &[
     "--max-fds",
     "--max-heap",
     "--timeout",
+    "--cpu-time",
     "--invoke",
     "--verify-key",
     "--max-module-size",
@@ -216,18 +223,27 @@ fn main() -> ExitCode {
     // its own code or waiting in a WASI call). The start function, a
     // reactor's `_initialize` and the function invoked share the time
     // allowed.
+    // The CPU time allowed is shared the same way.
     let started = Instant::now();
     let left = || args.timeout.map(|t| t.saturating_sub(started.elapsed()));
+    let mut cpu_spent = Duration::ZERO;
+    let cpu_left = |spent: Duration| args.cpu_time.map(|c| c.saturating_sub(spent));
     instance.set_deadline(left());
+    instance.set_cpu_time_limit(cpu_left(cpu_spent));
     let mut outcome = instance.start().map(|()| Vec::new());
+    cpu_spent += instance.cpu_time_used();
     if outcome.is_ok() && args.invoke.is_some() && module.export_func_type("_initialize").is_some()
     {
         instance.set_deadline(left());
+        instance.set_cpu_time_limit(cpu_left(cpu_spent));
         outcome = instance.run("_initialize", &[]);
+        cpu_spent += instance.cpu_time_used();
     }
     if outcome.is_ok() {
         instance.set_deadline(left());
+        instance.set_cpu_time_limit(cpu_left(cpu_spent));
         outcome = instance.run(&name, &vals);
+        cpu_spent += instance.cpu_time_used();
     }
     let elapsed = started.elapsed();
 
@@ -244,6 +260,11 @@ fn main() -> ExitCode {
         Err(Error::Terminated(Termination::Deadline { .. })) => fail(format!(
             "timed out: the guest was stopped after {elapsed:.3?} (--timeout {:?})",
             args.timeout.unwrap_or_default()
+        )),
+        Err(Error::Terminated(Termination::CpuTime { .. })) => fail(format!(
+            "out of CPU time: the guest was stopped after {cpu_spent:.3?} of CPU \
+             (--cpu-time {:?})",
+            args.cpu_time.unwrap_or_default()
         )),
         Err(e) => fail(e),
     }

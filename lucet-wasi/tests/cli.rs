@@ -141,6 +141,37 @@ fn timed_out(mode: &str) {
     );
 }
 
+/// `--cpu-time` bills what the guest computes, not what it waits for: a
+/// spinning guest is stopped, a sleeping one only by the timeout.
+#[test]
+fn cpu_time_stops_a_spinning_guest_but_not_a_sleeping_one() {
+    let so = compiled("spin");
+    let out = run(
+        lucet_wasi()
+            .args(["--cpu-time", "100ms", "--timeout", "20s"])
+            .arg(&so)
+            .arg("spin"),
+        b"",
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: out of CPU time") && err.contains("(--cpu-time 100ms)"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let out = run(
+        lucet_wasi()
+            .args(["--cpu-time", "100ms", "--timeout", "500ms"])
+            .arg(&so)
+            .arg("sleep"),
+        b"",
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("timed out"), "{err}");
+}
+
 #[test]
 fn timeout_stops_a_spinning_guest() {
     timed_out("spin");

@@ -88,6 +88,8 @@ pub(crate) struct RunControl {
     /// run begins; cleared without it when the run ends (a stop that still
     /// sees it set is harmless: the next `begin` clears what it did).
     active: AtomicBool,
+    /// A resume is being metered for CPU time (see `cpu_resume_begins`).
+    cpu_running: AtomicBool,
     state: Mutex<RunState>,
 }
 
@@ -110,6 +112,7 @@ impl RunControl {
                 instruction_budget: AtomicU64::new(u64::MAX),
             },
             active: AtomicBool::new(false),
+            cpu_running: AtomicBool::new(false),
             state: Mutex::new(RunState {
                 generation: 0,
                 stopped: None,
@@ -190,6 +193,13 @@ impl RunControl {
         };
         let start = this_thread_ns();
         self.lock().cpu.running = Some((clock, start));
+        self.cpu_running.store(true, Ordering::Release);
+    }
+
+    /// A resume of the current run is metered now: only such runs can be
+    /// over their CPU-time limit, so the watchdog looks at no other.
+    pub fn cpu_running(&self) -> bool {
+        self.cpu_running.load(Ordering::Acquire)
     }
 
     /// The resume begun on this thread by [`cpu_resume_begins`] is over.
@@ -197,6 +207,7 @@ impl RunControl {
     /// [`cpu_resume_begins`]: Self::cpu_resume_begins
     pub fn cpu_resume_ends(&self) {
         let now = this_thread_ns();
+        self.cpu_running.store(false, Ordering::Release);
         let mut s = self.lock();
         if let Some((_, start)) = s.cpu.running.take() {
             s.cpu.used_ns += now.saturating_sub(start);

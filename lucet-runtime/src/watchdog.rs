@@ -29,8 +29,11 @@ struct Watchdog {
 struct State {
     /// Armed deadlines: (when, run control address) -> what to stop.
     armed: BTreeMap<(Instant, usize), Armed>,
-    /// Armed CPU-time limits, by run control address.
-    cpu: BTreeMap<usize, Armed>,
+    /// Armed CPU-time limits, by run control address. The control is held
+    /// strongly until its run ends and disarms it, so that a look at
+    /// every armed run is one atomic load each (`cpu_running`): a server
+    /// with thousands of runs suspended on futures pays nothing for them.
+    cpu: BTreeMap<usize, CpuArmed>,
     /// When the thread will wake up by itself, if it sleeps with a timeout.
     /// A deadline later than that needs no wake-up: the thread will see it
     /// then. (Runs usually end long before their deadline, so most armed
@@ -38,9 +41,16 @@ struct State {
     planned: Option<Instant>,
 }
 
+/// An armed CPU-time limit.
+struct CpuArmed {
+    control: Arc<RunControl>,
+    run: u64,
+    limit: Duration,
+}
+
 /// How often runs with a CPU-time limit are looked at: an eighth of the
 /// smallest limit armed, between 1 and 10 ms.
-fn cpu_tick(cpu: &BTreeMap<usize, Armed>) -> Option<Duration> {
+fn cpu_tick(cpu: &BTreeMap<usize, CpuArmed>) -> Option<Duration> {
     let min = cpu.values().map(|a| a.limit).min()?;
     Some((min / 8).clamp(Duration::from_millis(1), Duration::from_millis(10)))
 }
@@ -67,7 +77,7 @@ fn watchdog() -> &'static Watchdog {
 
 fn run(w: &'static Watchdog) {
     let mut due: Vec<(Armed, Termination)> = Vec::new();
-    let mut metered: Vec<(usize, u64, Weak<RunControl>, Duration)> = Vec::new();
+    let mut metered: Vec<(usize, u64, Arc<RunControl>, Duration)> = Vec::new();
     let mut next_cpu_look: Option<Instant> = None;
     let mut state = w.lock();
     loop {
@@ -83,17 +93,19 @@ fn run(w: &'static Watchdog) {
         if state.cpu.is_empty() {
             next_cpu_look = None;
         } else if next_cpu_look.is_none_or(|t| t <= now) {
-            // Read the clocks without the lock: each read is a system call.
+            // Only runs being resumed now can have used more; their clocks
+            // are read without the lock (each read is a system call).
             metered.extend(
                 state
                     .cpu
                     .iter()
+                    .filter(|(_, a)| a.control.cpu_running())
                     .map(|(k, a)| (*k, a.run, a.control.clone(), a.limit)),
             );
             drop(state);
             let over: Vec<(usize, u64)> = metered
                 .drain(..)
-                .filter(|(_, _, c, limit)| c.upgrade().is_none_or(|c| c.cpu_used() >= *limit))
+                .filter(|(_, _, c, limit)| c.cpu_used() >= *limit)
                 .map(|(k, run, _, _)| (k, run))
                 .collect();
             state = w.lock();
@@ -102,7 +114,12 @@ fn run(w: &'static Watchdog) {
                 if state.cpu.get(&k).is_some_and(|a| a.run == run) {
                     if let Some(a) = state.cpu.remove(&k) {
                         let why = Termination::CpuTime { limit: a.limit };
-                        due.push((a, why));
+                        let armed = Armed {
+                            control: Arc::downgrade(&a.control),
+                            run: a.run,
+                            limit: a.limit,
+                        };
+                        due.push((armed, why));
                     }
                 }
             }
@@ -203,14 +220,17 @@ pub(crate) fn arm_cpu(control: &Arc<RunControl>, run: u64, limit: Duration) {
     let mut state = w.lock();
     state.cpu.insert(
         key(control),
-        Armed {
-            control: Arc::downgrade(control),
+        CpuArmed {
+            control: control.clone(),
             run,
             limit,
         },
     );
-    // The thread must look within a tick: wake it if it sleeps longer.
-    let tick = cpu_tick(&state.cpu).unwrap_or(limit);
+    // The thread must look within this limit's tick: wake it if it sleeps
+    // longer. (Not the smallest tick of all armed: that is a scan of
+    // every armed run, which the thread does once per look, not every
+    // run once per arm.)
+    let tick = (limit / 8).clamp(Duration::from_millis(1), Duration::from_millis(10));
     let soon = Instant::now() + tick;
     if state.planned.is_none_or(|p| soon < p) {
         state.planned = Some(soon);
@@ -221,6 +241,8 @@ pub(crate) fn arm_cpu(control: &Arc<RunControl>, run: u64, limit: Duration) {
 /// Forget the CPU-time limit armed for `control` (its run ended).
 pub(crate) fn disarm_cpu(control: &Arc<RunControl>) {
     if let Some(w) = WATCHDOG.get() {
-        w.lock().cpu.remove(&key(control));
+        // Dropped outside the lock: it may be the last reference.
+        let armed = w.lock().cpu.remove(&key(control));
+        drop(armed);
     }
 }

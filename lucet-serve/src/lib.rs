@@ -38,9 +38,10 @@
 //! - Each route has a region of its own with a slot per request it may have
 //!   in the server, so instantiation never waits and a slot is reused for
 //!   the same module, which keeps its heap image mapped (see `Routes::load`).
-//! - Deadlines and CPU-time limits: a supervisor thread stops guests through
-//!   their interrupt handles (which reach guest code, blocked WASI calls and
-//!   suspended guests); no request wakes it.
+//! - Deadlines and CPU-time limits are the runtime's, set per run (start
+//!   function, then `_start`) to what is left of the request's, and
+//!   enforced by its one watchdog thread; the server stops guests itself
+//!   only through their interrupt handles (client gone, shutdown).
 //! - Noisy neighbours: a route over its share (a trap, a limit hit, too
 //!   much CPU time or memory in one request) spends the next `penalty`
 //!   (10 s) in the slow lane, `SCHED_IDLE` threads with their own tiny

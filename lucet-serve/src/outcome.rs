@@ -2,7 +2,11 @@
 //!
 //! Classified from the runtime's typed errors only
 //! ([`Error::Terminated`]`(`[`Termination`]`)`, [`TrapCode::id`]): no
-//! message is parsed and no `Debug` output becomes a label.
+//! message is parsed and no `Debug` output becomes a label. Deadlines, CPU
+//! time and instruction budgets are the runtime's own limits, so each comes
+//! back as its own `Termination`; an interrupt is the server's doing (the
+//! client went away, or shutdown), told apart by the flag the server set
+//! before interrupting.
 
 use crate::metrics::Rejection;
 use hyper::StatusCode;
@@ -122,10 +126,6 @@ pub(crate) struct RunFacts {
     pub ran: Duration,
     /// CPU time used.
     pub cpu: Duration,
-    /// The supervisor stopped the run for its CPU time.
-    pub cpu_fired: bool,
-    /// The supervisor stopped the run at its deadline.
-    pub deadline_fired: bool,
     /// The handler stopped the run: its client went away.
     pub abandoned: bool,
     /// The guest wrote more than `max_output`.
@@ -156,13 +156,10 @@ pub(crate) fn classify(result: &Result<(), Error>, f: &RunFacts) -> Option<Failu
         Ok(()) | Err(Error::Exit(0)) if f.overflowed => output_limit(),
         Ok(()) | Err(Error::Exit(0)) => return None,
         Err(Error::Terminated(why @ Termination::Deadline { .. })) => deadline(why),
-        Err(Error::Terminated(Termination::Interrupted)) if f.deadline_fired => {
-            deadline(&"stopped by the server")
-        }
         Err(Error::Terminated(Termination::Interrupted)) if f.abandoned => {
             Failure::new(FailureKind::ClientGone, "the client went away")
         }
-        Err(Error::Terminated(why @ Termination::Interrupted)) if f.cpu_fired => Failure::new(
+        Err(Error::Terminated(why @ Termination::CpuTime { .. })) => Failure::new(
             FailureKind::CpuTime,
             format!(
                 "CPU time limit of {:?} exceeded: {:?} used ({why})",
@@ -196,8 +193,6 @@ mod tests {
             cpu_limit: Some(Duration::from_millis(5)),
             ran: Duration::from_millis(11),
             cpu: Duration::from_millis(6),
-            cpu_fired: false,
-            deadline_fired: false,
             abandoned: false,
             overflowed: false,
             max_output: 100,
@@ -222,28 +217,29 @@ mod tests {
             kind(Err(Error::Terminated(Termination::Interrupted)), &f),
             Some("terminated")
         );
-        let fired = RunFacts {
-            cpu_fired: true,
+        // The runtime's CPU-time limit (of what was left of the request's
+        // budget when the run began).
+        let cpu = Termination::CpuTime {
+            limit: Duration::from_millis(2),
+        };
+        assert_eq!(kind(Err(Error::Terminated(cpu)), &f), Some("cpu_time"));
+        // An interrupt after the client went away is not a failure of the
+        // guest's; one without (shutdown) is `terminated`.
+        let gone = RunFacts {
+            abandoned: true,
             ..facts()
         };
         assert_eq!(
-            kind(Err(Error::Terminated(Termination::Interrupted)), &fired),
-            Some("cpu_time")
+            kind(Err(Error::Terminated(Termination::Interrupted)), &gone),
+            Some("client_gone")
         );
-        // A deadline is a deadline even if the CPU limit also fired.
+        // A limit that stopped the run first is that limit, whatever the
+        // client did afterwards (the runtime keeps the first stop).
         assert_eq!(
-            kind(Err(Error::Terminated(deadline)), &fired),
+            kind(Err(Error::Terminated(deadline)), &gone),
             Some("deadline")
         );
-        let both = RunFacts {
-            cpu_fired: true,
-            deadline_fired: true,
-            ..facts()
-        };
-        assert_eq!(
-            kind(Err(Error::Terminated(Termination::Interrupted)), &both),
-            Some("deadline")
-        );
+        assert_eq!(kind(Err(Error::Terminated(cpu)), &gone), Some("cpu_time"));
         let budget = Termination::InstructionBudget { budget: 9 };
         assert_eq!(
             kind(Err(Error::Terminated(budget)), &f),

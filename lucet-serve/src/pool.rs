@@ -12,35 +12,38 @@
 //! arrived is suspended, holding its instance but no thread, and the worker
 //! runs other requests meanwhile.
 //!
-//! Limits are enforced by the supervisor thread through the instance's
-//! interrupt handle, which stops guest code, a guest blocked in a WASI
-//! call and a suspended guest alike:
-//! - deadlines: it sleeps until the earliest deadline of the requests in
-//!   the server, but never longer than the shortest deadline configured,
-//!   so a new request never has to wake it. The runtime's own deadline
-//!   (`Instance::set_deadline`) could do this job too (its watchdog is
-//!   now woken only by a deadline earlier than its planned wake-up; when
-//!   this was written it was woken by about every second request, a fifth
-//!   of the server's CPU time on clean /hello), but the supervisor is
-//!   needed for CPU time anyway, and one thread then watches every limit;
-//! - CPU time: measured per poll with the worker thread's CPU clock; the
-//!   supervisor reads the running workers' clocks every few milliseconds
-//!   and interrupts a guest over its limit (the runtime has no CPU-time
-//!   limit);
-//! - a request that runs into a limit or traps, or uses more CPU time or
-//!   memory than its route's `penalty_cpu`/`penalty_memory`, sends its route
-//!   to the slow lane for the `penalty` time.
+//! Limits are the runtime's, set per run: the start function and `_start`
+//! each get a deadline of what is left of the request's (counted from
+//! instantiation, suspensions included) and a CPU-time limit of what is
+//! left of its CPU budget (the budget less the runtime's
+//! `cpu_time_used()` of the runs before). The runtime's one watchdog
+//! thread stops a run at either, in guest code, blocked in a WASI call or
+//! suspended alike, and the run ends with a typed [`Termination`] that
+//! [`crate::outcome`] turns into the response. The runtime bills a run for
+//! the CPU time of the thread running the guest while it runs, not for
+//! sleeps, waits for the body or time waiting for a core.
+//!
+//! The server itself stops guests only through their interrupt handles:
+//! when the client goes away, and at shutdown ([`Pool::kill_all`]).
+//!
+//! CPU time is also *accounted* per poll with the worker thread's clock
+//! (instantiation and the host's work around the guest included), for
+//! the metrics, the scheduler's fair shares and the slow lane: a request
+//! that runs into a limit or traps, or uses more CPU time or memory than
+//! its route's `penalty_cpu`/`penalty_memory`, sends its route to the slow
+//! lane for the `penalty` time.
 
-use crate::cpu_clock::{thread_cpu_ns, ThreadClock};
+use crate::config::RouteLimits;
+use crate::cpu_clock::thread_cpu_ns;
 use crate::metrics::{Metrics, Rejection};
 use crate::outcome::{classify, Failure, FailureKind, RunFacts};
 use crate::output::CappedPipe;
 use crate::route::{Permit, Route, Routes};
 use crate::sched::{Completion, GuestFuture, Lane, TaskInfo};
 use bytes::{Buf, Bytes};
-use lucet_runtime::{Error, Linker, Termination};
+use lucet_runtime::{Error, Instance, Linker, Termination};
 use lucet_wasi::{AsyncPipeReader, ThreadTimer, WasiCtxBuilder};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -109,40 +112,19 @@ pub(crate) fn linker() -> Linker {
     linker
 }
 
-/// What a worker is polling, for the supervisor.
-struct Slice {
-    info: Arc<TaskInfo>,
-    /// The worker's CPU clock (`None`: unreadable, no CPU limit here).
-    clock: Option<ThreadClock>,
-}
-
 struct Shared {
     linker: Linker,
     metrics: Arc<Metrics>,
-    /// One entry per worker, normal lane first.
-    running: Vec<Mutex<Option<Slice>>>,
-    /// Every request with an instance, by deadline (far in the future for
-    /// none): for the supervisor and `kill_all`.
-    live: Mutex<BTreeMap<(Instant, u64), Arc<TaskInfo>>>,
+    /// Every request with an instance, by a number of its own: for
+    /// `kill_all`.
+    live: Mutex<HashMap<u64, Arc<TaskInfo>>>,
     next_id: AtomicU64,
     stop: AtomicBool,
-    /// Stops the supervisor: only after the workers, so that limits apply
-    /// to the very last guest.
-    supervisor_stop: AtomicBool,
     penalty: Option<Duration>,
-    /// The supervisor's longest sleep: at most the shortest deadline, so a
-    /// new request's deadline is never earlier than its next look.
-    tick: Duration,
 }
 
 impl Shared {
-    fn running(&self, worker: usize) -> MutexGuard<'_, Option<Slice>> {
-        self.running[worker]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn live(&self) -> MutexGuard<'_, BTreeMap<(Instant, u64), Arc<TaskInfo>>> {
+    fn live(&self) -> MutexGuard<'_, HashMap<u64, Arc<TaskInfo>>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -155,7 +137,6 @@ pub(crate) struct Pool {
     slow: Option<Arc<Lane>>,
     shared: Arc<Shared>,
     workers: Mutex<Vec<JoinHandle<()>>>,
-    supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// Make the calling thread a slow-lane thread: `SCHED_IDLE`, so it runs
@@ -190,29 +171,13 @@ impl Pool {
             0
         };
         let total = config.workers + slow_workers;
-        // The supervisor looks a few times per shortest CPU limit (a guest
-        // overruns its limit by at most about a period) and at least once
-        // per shortest deadline, but at most every millisecond and at least
-        // every 50 ms.
-        let limits = || routes.all().iter().map(|r| &r.config.limits);
-        let min_cpu = limits().filter_map(|l| l.cpu_time).min();
-        let min_deadline = limits().filter_map(|l| l.deadline).min();
-        let tick = [min_cpu.map(|c| c / 4), min_deadline]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(Duration::MAX)
-            .clamp(Duration::from_millis(1), Duration::from_millis(50));
         let shared = Arc::new(Shared {
             linker,
             metrics: metrics.clone(),
-            running: (0..total).map(|_| Mutex::new(None)).collect(),
-            live: Mutex::new(BTreeMap::new()),
+            live: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             stop: AtomicBool::new(false),
-            supervisor_stop: AtomicBool::new(false),
             penalty: config.penalty,
-            tick,
         });
         let max_running: Vec<usize> = routes.all().iter().map(|r| r.max_running).collect();
         let slow = (slow_workers > 0).then(|| {
@@ -234,34 +199,28 @@ impl Pool {
             None,
         );
         let mut threads = Vec::with_capacity(total);
-        let spawn = |name: String, lane: Arc<Lane>, w: usize, low: bool| {
+        let spawn = |name: String, lane: Arc<Lane>, low: bool| {
             let shared = shared.clone();
             std::thread::Builder::new().name(name).spawn(move || {
                 if low {
                     lower_priority();
                 }
-                worker(w, &lane, &shared)
+                worker(&lane, &shared)
             })
         };
         for w in 0..config.workers {
-            threads.push(spawn(format!("lucet-worker-{w}"), fast.clone(), w, false)?);
+            threads.push(spawn(format!("lucet-worker-{w}"), fast.clone(), false)?);
         }
         if let Some(slow) = &slow {
             for i in 0..slow_workers {
-                let w = config.workers + i;
-                threads.push(spawn(format!("lucet-slow-{i}"), slow.clone(), w, true)?);
+                threads.push(spawn(format!("lucet-slow-{i}"), slow.clone(), true)?);
             }
         }
-        let s = shared.clone();
-        let supervisor = std::thread::Builder::new()
-            .name("lucet-supervisor".into())
-            .spawn(move || supervisor(&s))?;
         Ok(Pool {
             fast,
             slow,
             shared,
             workers: Mutex::new(threads),
-            supervisor: Mutex::new(Some(supervisor)),
         })
     }
 
@@ -280,34 +239,24 @@ impl Pool {
             }
             _ => &self.fast,
         };
-        let info = Arc::new(TaskInfo {
-            cpu_limit: job
-                .route
-                .config
-                .limits
-                .cpu_time
-                .map_or(u64::MAX, |d| d.as_nanos() as u64),
-            ..TaskInfo::default()
-        });
+        let info = Arc::new(TaskInfo::default());
         let fut: GuestFuture = Box::pin(run_job(job, info.clone(), self.shared.clone()));
         lane.submit(route, info.clone(), fut)
             .map(|()| info)
             .map_err(|(why, _)| why)
     }
 
-    /// Stop every guest now: running, or suspended.
+    /// Stop every guest now: running, suspended, or between its start
+    /// function and `_start`.
     pub fn kill_all(&self) {
         for info in self.shared.live().values() {
-            if let Some(h) = info.interrupt.get() {
-                h.interrupt();
-            }
+            info.kill();
         }
     }
 
     /// Stop: queued and suspended requests are dropped (their clients, if
     /// any are left, get 503), guests still running are interrupted, and
-    /// the workers exit after their current poll; wait for them, then for
-    /// the supervisor (which keeps enforcing limits until then).
+    /// the workers exit after their current poll; wait for them.
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.fast.stop();
@@ -319,22 +268,12 @@ impl Pool {
         for t in workers {
             let _ = t.join();
         }
-        self.shared.supervisor_stop.store(true, Ordering::SeqCst);
-        let supervisor = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(t) = supervisor {
-            let _ = t.join();
-        }
     }
 }
 
 impl Drop for Pool {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.supervisor_stop.store(true, Ordering::SeqCst);
         self.fast.stop();
         if let Some(s) = &self.slow {
             s.stop();
@@ -347,26 +286,16 @@ fn penalized(rm: &crate::metrics::RouteMetrics, now_ms: u64) -> bool {
     rm.penalized_until_ms.load(Ordering::Relaxed) > now_ms
 }
 
-fn worker(w: usize, lane: &Lane, shared: &Shared) {
-    let clock = ThreadClock::current()
-        .map_err(|e| {
-            tracing::error!(error = %e, "worker without a CPU clock: CPU time is not limited on it");
-        })
-        .ok();
+fn worker(lane: &Lane, shared: &Shared) {
     while let Some(task) = lane.next() {
         let route = task.route;
         let rm = shared.metrics.route(route);
         let start = Instant::now();
         let cpu0 = thread_cpu_ns();
         task.info.slice_start.store(cpu0, Ordering::Relaxed);
-        *shared.running(w) = Some(Slice {
-            info: task.info.clone(),
-            clock,
-        });
         rm.running.fetch_add(1, Ordering::Relaxed);
         let done = task.poll();
         rm.running.fetch_sub(1, Ordering::Relaxed);
-        *shared.running(w) = None;
         let cpu = thread_cpu_ns().saturating_sub(cpu0);
         task.info.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
         rm.cpu_ns.fetch_add(cpu, Ordering::Relaxed);
@@ -380,57 +309,8 @@ fn worker(w: usize, lane: &Lane, shared: &Shared) {
     }
 }
 
-/// Stop a request's run for `why` (a flag the outcome reads); if no run is
-/// in progress (between the start function and `_start`), clear the flag
-/// to try again.
-fn fire(info: &TaskInfo, flag: &AtomicBool) {
-    if let Some(h) = info.interrupt.get() {
-        flag.store(true, Ordering::SeqCst);
-        if !h.interrupt() {
-            flag.store(false, Ordering::SeqCst);
-        }
-    }
-}
-
-/// Enforces deadlines and CPU-time limits through interrupt handles (see
-/// the module docs for why deadlines are not the runtime's).
-fn supervisor(shared: &Shared) {
-    while !shared.supervisor_stop.load(Ordering::Relaxed) {
-        // CPU time of the guests on workers.
-        for w in 0..shared.running.len() {
-            let running = shared.running(w);
-            let Some(s) = running.as_ref() else { continue };
-            let (info, Some(clock)) = (&s.info, s.clock) else {
-                continue;
-            };
-            if info.cpu_limit == u64::MAX || info.cpu_fired.load(Ordering::Relaxed) {
-                continue;
-            }
-            if info.cpu_used(clock.now_ns()) > info.cpu_limit {
-                fire(info, &info.cpu_fired);
-            }
-        }
-        // Deadlines of every request in the server.
-        let now = Instant::now();
-        let mut next = now + shared.tick;
-        {
-            let live = shared.live();
-            for ((when, _), info) in live.iter() {
-                if *when > now {
-                    next = next.min(*when);
-                    break;
-                }
-                if !info.deadline_fired.load(Ordering::Relaxed) {
-                    fire(info, &info.deadline_fired);
-                }
-            }
-        }
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-    }
-}
-
 /// Removes a request from the live set when dropped.
-struct Live<'a>(&'a Shared, (Instant, u64));
+struct Live<'a>(&'a Shared, u64);
 
 impl Drop for Live<'_> {
     fn drop(&mut self) {
@@ -443,6 +323,82 @@ fn reply_with(reply: oneshot::Sender<Outcome>, outcome: Outcome) -> Completion {
     Box::new(move || {
         let _ = reply.send(outcome);
     })
+}
+
+/// What is left of a request's deadline and CPU time, shared out between
+/// its runs (start function, then `_start`) as the runtime's per-run
+/// limits.
+struct LimitsLeft {
+    /// When the request's deadline falls, and the route's deadline.
+    deadline: Option<(Instant, Duration)>,
+    /// The CPU time the request may still use, and the route's limit.
+    cpu: Option<(Duration, Duration)>,
+}
+
+impl LimitsLeft {
+    /// The route's limits for a request whose instance exists since
+    /// `instantiated` (the deadline counts from there, as it always has).
+    fn new(limits: &RouteLimits, instantiated: Instant) -> LimitsLeft {
+        LimitsLeft {
+            deadline: limits.deadline.map(|d| (instantiated + d, d)),
+            cpu: limits.cpu_time.map(|c| (c, c)),
+        }
+    }
+
+    /// Give the instance's next run what is left, or say which limit has
+    /// run out already (so a run never starts with nothing left: the
+    /// runtime would stop it only at its watchdog's next look).
+    fn arm(&self, instance: &mut Instance) -> Result<(), Error> {
+        let deadline = match self.deadline {
+            None => None,
+            Some((when, limit)) => {
+                let left = when.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::Terminated(Termination::Deadline { limit }));
+                }
+                Some(left)
+            }
+        };
+        let cpu = match self.cpu {
+            None => None,
+            Some((left, limit)) => {
+                if left.is_zero() {
+                    return Err(Error::Terminated(Termination::CpuTime { limit }));
+                }
+                Some(left)
+            }
+        };
+        instance.set_deadline(deadline);
+        instance.set_cpu_time_limit(cpu);
+        Ok(())
+    }
+
+    /// Subtract the CPU time of the run that just ended (measured by the
+    /// runtime for runs with a CPU-time limit, which every run here has
+    /// when the route has one).
+    fn charge(&mut self, instance: &Instance) {
+        if let Some((left, _)) = &mut self.cpu {
+            *left = left.saturating_sub(instance.cpu_time_used());
+        }
+    }
+}
+
+/// Before each run: stop here if the server or the client already asked
+/// (an interrupt between runs reaches no run, so it is noticed by its
+/// flag), else arm the run's limits.
+fn before_run(
+    info: &TaskInfo,
+    reply: &oneshot::Sender<Outcome>,
+    left: &LimitsLeft,
+    instance: &mut Instance,
+) -> Result<(), Error> {
+    if reply.is_closed() {
+        info.abandoned.store(true, Ordering::SeqCst);
+    }
+    if info.abandoned.load(Ordering::SeqCst) || info.killed.load(Ordering::SeqCst) {
+        return Err(Error::Terminated(Termination::Interrupted));
+    }
+    left.arm(instance)
 }
 
 /// One request, from instantiation to the reply.
@@ -521,25 +477,16 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completi
             instance.set_context(ctx);
             instance.set_instruction_budget(limits.instruction_budget);
             let _ = info.interrupt.set(instance.interrupt_handle());
-            // Far in the future for no deadline (the key must be an Instant).
-            let deadline = instantiated + limits.deadline.unwrap_or(Duration::from_secs(1 << 32));
-            let key = (deadline, id);
-            shared.live().insert(key, info.clone());
-            let _live = Live(&shared, key);
+            shared.live().insert(id, info.clone());
+            let _live = Live(&shared, id);
+            let mut left = LimitsLeft::new(limits, instantiated);
             // The start function, if any, runs under the request's limits
             // (and, if it waits, without holding the worker); `_start` gets
             // what is left of them.
-            let mut r = instance.start_async().await;
-            if r.is_ok() && reply.is_closed() {
-                // The client went away during the start function.
-                info.abandoned.store(true, Ordering::SeqCst);
-                r = Err(Error::Terminated(Termination::Interrupted));
-            }
-            if r.is_ok() && Instant::now() >= deadline {
-                // Past the deadline between the two runs.
-                r = Err(Error::Terminated(Termination::Deadline {
-                    limit: limits.deadline.unwrap_or_default(),
-                }));
+            let mut r = before_run(&info, &reply, &left, &mut instance);
+            if r.is_ok() {
+                r = instance.start_async().await;
+                left.charge(&instance);
             }
             if r.is_ok() {
                 if let Some(b) = limits.instruction_budget {
@@ -547,6 +494,9 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completi
                         b.saturating_sub(instance.instruction_count()),
                     ));
                 }
+                r = before_run(&info, &reply, &left, &mut instance);
+            }
+            if r.is_ok() {
                 r = instance.run_async("_start", &[]).await.map(drop);
             }
             r
@@ -575,8 +525,6 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completi
         cpu_limit: limits.cpu_time,
         ran: outcome.run,
         cpu: outcome.cpu,
-        cpu_fired: info.cpu_fired.load(Ordering::SeqCst),
-        deadline_fired: info.deadline_fired.load(Ordering::SeqCst),
         abandoned: info.abandoned.load(Ordering::SeqCst),
         overflowed,
         max_output: limits.max_output,

@@ -41,18 +41,16 @@ pub(crate) type Completion = Box<dyn FnOnce() + Send>;
 /// A request's guest, as a future.
 pub(crate) type GuestFuture = Pin<Box<dyn Future<Output = Completion> + Send>>;
 
-/// What the worker, the CPU-time supervisor and the guest future share
-/// about one request.
+/// What the worker, the request's handler, the pool and the guest future
+/// share about one request.
 #[derive(Default)]
 pub(crate) struct TaskInfo {
     /// Stops the guest's run (set once the instance exists).
     pub interrupt: OnceLock<InterruptHandle>,
-    /// The supervisor stopped the run for its CPU time.
-    pub cpu_fired: AtomicBool,
-    /// The supervisor stopped the run at its deadline.
-    pub deadline_fired: AtomicBool,
     /// Its client went away: the handler interrupted the run.
     pub abandoned: AtomicBool,
+    /// The server stopped it (shutdown): the pool interrupted the run.
+    pub killed: AtomicBool,
     /// Refused before it started (its route went to the slow lane while it
     /// waited, and the slow lane's queue was full): answer this at once.
     pub refused: OnceLock<Rejection>,
@@ -60,15 +58,28 @@ pub(crate) struct TaskInfo {
     pub cpu_ns: AtomicU64,
     /// The worker thread's CPU clock when the current slice began.
     pub slice_start: AtomicU64,
-    /// The request's CPU time limit, in nanoseconds (`u64::MAX`: none).
-    pub cpu_limit: u64,
 }
 
 impl TaskInfo {
     /// The client went away: stop the guest (if it has not begun, it sees
     /// the closed reply channel before it runs).
     pub fn abandon(&self) {
-        self.abandoned.store(true, Ordering::SeqCst);
+        self.stop(&self.abandoned);
+    }
+
+    /// The server is stopping: stop the guest.
+    pub fn kill(&self) {
+        self.stop(&self.killed);
+    }
+
+    /// Record why, then interrupt the run in progress. `interrupt`, not a
+    /// stop bound to one run: an instance lives for one request, so the
+    /// only later run a late stop can reach is the same request's
+    /// `_start`, which should stop too; and a stop that falls between the
+    /// start function and `_start` (no run to reach) is caught by the
+    /// guest future reading the flag before it begins `_start`.
+    fn stop(&self, why: &AtomicBool) {
+        why.store(true, Ordering::SeqCst);
         if let Some(h) = self.interrupt.get() {
             h.interrupt();
         }

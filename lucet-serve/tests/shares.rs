@@ -159,6 +159,73 @@ async fn cpu_time_is_limited_per_request() {
     s.shutdown().await;
 }
 
+/// The names of this process's threads.
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim_end().to_string())
+        .collect()
+}
+
+/// Deadlines and CPU time are the runtime's limits, enforced by its one
+/// watchdog thread: the server has no thread of its own watching guests
+/// (its threads are the workers, the slow lane and the log writer; lucet
+/// adds the watchdog and the WASI timer), a guest asleep for six times its
+/// CPU limit is neither stopped nor billed for the sleep, and one that
+/// spins is stopped with `cpu_time`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_the_runtimes_and_sleep_is_not_billed() {
+    let s = server(
+        config(),
+        &[
+            route_toml("/sleep", &so("sleep", false), "cpu_time = \"50ms\""),
+            route_toml(
+                "/spin",
+                &so("spin", false),
+                "cpu_time = \"50ms\"\ndeadline = \"none\"",
+            ),
+        ],
+    );
+    let r = s.get("/sleep?ms=300").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s.get("/spin?ms=5000").await;
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("cpu_time"), "{}", r.text());
+    let m = s.get("/metrics").await.text();
+    let sleep_cpu = metric(&m, "lucet_serve_route_cpu_seconds_total{route=\"/sleep\"}");
+    assert!(sleep_cpu < 0.05, "the sleep was billed: {sleep_cpu} s\n{m}");
+    assert_eq!(
+        metric(
+            &m,
+            "lucet_serve_guest_failures_total{route=\"/spin\",kind=\"cpu_time\"}"
+        ),
+        1.0,
+        "{m}"
+    );
+    // Tests in this process run side by side, so other servers' threads
+    // may be here too; every lucet thread must be one of these kinds.
+    let names = thread_names();
+    let allowed = [
+        "lucet-worker-",
+        "lucet-slow-",
+        "lucet-log",
+        "lucet-watchdog",
+        "lucet-wasi-time",
+    ];
+    for name in names.iter().filter(|n| n.starts_with("lucet")) {
+        assert!(
+            allowed.iter().any(|a| name.starts_with(a)),
+            "a thread the server should not have: {name} (all: {names:?})"
+        );
+    }
+    assert!(
+        names.iter().any(|n| n == "lucet-watchdog"),
+        "no runtime watchdog: {names:?}"
+    );
+    s.shutdown().await;
+}
+
 /// A trap, more CPU time than `penalty_cpu` or more memory than
 /// `penalty_memory` sends the route to the slow lane, with the reason in
 /// /metrics; well-behaved routes stay where they are.

@@ -177,8 +177,9 @@ async fn a_body_cut_short_fails_only_its_request() {
 }
 
 /// A start function that never returns is stopped by the deadline (504),
-/// again and again, and the server stays healthy; a start function that
-/// does its job runs before `_start`.
+/// again and again, and the server stays healthy, or by its CPU time
+/// (500) without a deadline; a start function that does its job runs
+/// before `_start`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_functions_run_under_the_requests_limits() {
     let dir = tempfile::tempdir().unwrap();
@@ -216,6 +217,11 @@ async fn start_functions_run_under_the_requests_limits() {
                 &looping,
                 "deadline = \"200ms\"\ncpu_time = \"none\"",
             ),
+            route_toml(
+                "/start-spin",
+                &looping,
+                "deadline = \"none\"\ncpu_time = \"50ms\"",
+            ),
             route_toml("/start-init", &working, ""),
             route_toml("/hello", &so("hello", false), ""),
         ],
@@ -228,6 +234,9 @@ async fn start_functions_run_under_the_requests_limits() {
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
         assert_eq!(s.get("/hello").await.status, 200);
     }
+    let r = s.get("/start-spin").await;
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("cpu_time"), "{}", r.text());
     let r = s.get("/start-init").await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "started: S\n");

@@ -76,7 +76,7 @@ fn watchdog() -> &'static Watchdog {
 }
 
 fn run(w: &'static Watchdog) {
-    let mut due: Vec<(Armed, Termination)> = Vec::new();
+    let mut due: Vec<(Arc<RunControl>, u64, Termination)> = Vec::new();
     let mut metered: Vec<(usize, u64, Arc<RunControl>, Duration)> = Vec::new();
     let mut next_cpu_look: Option<Instant> = None;
     let mut state = w.lock();
@@ -87,8 +87,10 @@ fn run(w: &'static Watchdog) {
                 break;
             }
             let a = entry.remove();
-            let why = Termination::Deadline { limit: a.limit };
-            due.push((a, why));
+            // A control already dropped has no run left to stop.
+            if let Some(control) = a.control.upgrade() {
+                due.push((control, a.run, Termination::Deadline { limit: a.limit }));
+            }
         }
         if state.cpu.is_empty() {
             next_cpu_look = None;
@@ -113,13 +115,7 @@ fn run(w: &'static Watchdog) {
                 // Unless that run ended meanwhile and another was armed.
                 if state.cpu.get(&k).is_some_and(|a| a.run == run) {
                     if let Some(a) = state.cpu.remove(&k) {
-                        let why = Termination::CpuTime { limit: a.limit };
-                        let armed = Armed {
-                            control: Arc::downgrade(&a.control),
-                            run: a.run,
-                            limit: a.limit,
-                        };
-                        due.push((armed, why));
+                        due.push((a.control, a.run, Termination::CpuTime { limit: a.limit }));
                     }
                 }
             }
@@ -130,8 +126,8 @@ fn run(w: &'static Watchdog) {
             // which may poll the run to its end inline, and ending a run
             // disarms its limits, which takes this lock.
             drop(state);
-            for (a, why) in due.drain(..) {
-                stop(a, why);
+            for (control, run, why) in due.drain(..) {
+                stop(&control, run, why);
             }
             state = w.lock();
             continue;
@@ -158,14 +154,11 @@ fn run(w: &'static Watchdog) {
 /// Stop the run a limit was armed for. A waker that panics is the
 /// embedder's bug, and must not take the one thread that fires every
 /// deadline of the process down with it.
-fn stop(a: Armed, why: Termination) {
-    if let Some(control) = a.control.upgrade() {
-        let run = a.run;
-        // Aimed at that run only: if it has ended, nothing happens.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            control.stop(why, Target::Run(run));
-        }));
-    }
+fn stop(control: &RunControl, run: u64, why: Termination) {
+    // Aimed at that run only: if it has ended, nothing happens.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        control.stop(why, Target::Run(run));
+    }));
 }
 
 impl Watchdog {

@@ -127,7 +127,7 @@ fn a_waker_that_polls_inline_when_the_deadline_fires_does_not_deadlock_the_watch
     // The watchdog is alive and still fires deadlines.
     let (_c2, spin) = lucet_tests::load(WAIT);
     let r = within(Duration::from_secs(10), move || {
-        let mut i = Instance::new(&spin, &Linker::new().tap(), Limits::default()).unwrap();
+        let mut i = Instance::new(&spin, &spin_linker(), Limits::default()).unwrap();
         i.set_deadline(Some(Duration::from_millis(10)));
         i.run("spin", &[])
     });
@@ -137,15 +137,12 @@ fn a_waker_that_polls_inline_when_the_deadline_fires_does_not_deadlock_the_watch
     ));
 }
 
-trait Tap {
-    fn tap(self) -> Self;
-}
-impl Tap for Linker {
-    /// The "wait" import, never called by `spin`.
-    fn tap(mut self) -> Self {
-        self.func("host", "wait", FuncType::new([], []), |_, _, _| Ok(()));
-        self
-    }
+/// A linker binding `host.wait` to a no-op, for modules that import it
+/// but whose export under test (`spin`) never calls it.
+fn spin_linker() -> Linker {
+    let mut linker = Linker::new();
+    linker.func("host", "wait", FuncType::new([], []), |_, _, _| Ok(()));
+    linker
 }
 
 struct PanickingWaker(AtomicBool);
@@ -262,7 +259,7 @@ fn a_start_function_that_yields_under_start_async_is_abandoned_like_under_start(
 #[test]
 fn a_stop_bound_to_a_run_never_reaches_the_next_one() {
     let (_c, m) = lucet_tests::load(WAIT);
-    let mut inst = Instance::new(&m, &Linker::new().tap(), Limits::default()).unwrap();
+    let mut inst = Instance::new(&m, &spin_linker(), Limits::default()).unwrap();
     let h = inst.interrupt_handle();
     assert_eq!(h.current_run(), None, "no run between runs");
     // Take the id of a run in progress, from another thread, then stop it.

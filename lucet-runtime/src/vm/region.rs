@@ -1,5 +1,7 @@
 //! Regions: address space for many instances, reserved once, handed out
-//! slot by slot.
+//! slot by slot. One concern, a slot's memory from reservation to reuse
+//! (which is why it is long): the region and its free list, then a slot's
+//! mappings, its heap's setup, growth and cleaning, and its stack's.
 //!
 //! ```text
 //!  region base

@@ -1,4 +1,4 @@
-//! Generated-input testing for lucet, in four targets:
+//! Generated-input testing for lucet, in five targets:
 //!
 //! - [`diff`]: differential execution. wasm-smith generates valid modules
 //!   (WebAssembly 2.0 with SIMD, tail calls, extended-const; terminating,
@@ -16,10 +16,15 @@
 //!   other's memories, tables, globals and functions, failing to
 //!   instantiate at every point, writing canaries and wild writes aimed at
 //!   the next slot; every instance's state must stay what a model says.
+//! - [`operators`]: translation, operator by operator. Each WebAssembly
+//!   2.0 operator (every shape: widths, signs, lanes, offsets, constant
+//!   operands) applied alone to edge-biased inputs in lucet and in wasmi,
+//!   one module per operator family; a disagreement names the operator.
 //!
 //! Each case is a pure function of its seed, so a finding is reproduced by
 //! its seed alone. `tests/bounded.rs` runs a fixed range of seeds of each
-//! target under `cargo test`; the `lucet-fuzz` binary runs open-ended
+//! target under `cargo test`, and `tests/operators.rs` the whole operator
+//! catalog with a fixed seed; the `lucet-fuzz` binary runs open-ended
 //! campaigns (see the README).
 
 pub mod diff;
@@ -27,6 +32,7 @@ pub mod generate;
 pub mod lucet;
 pub mod module_data;
 pub mod mutate;
+pub mod operators;
 pub mod oracle;
 pub mod outcome;
 pub mod rng;
@@ -67,7 +73,7 @@ impl Finding {
         std::fs::create_dir_all(dir)?;
         let ext = match self.target {
             "module-data" => "bin",
-            "slots" => "wat",
+            "slots" | "operators" => "wat",
             _ => "wasm",
         };
         let stem = format!("{}-{}", self.target, self.seed);

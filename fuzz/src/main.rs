@@ -4,11 +4,12 @@
 //! cargo run --release -p lucet-fuzz -- --minutes 30
 //! cargo run --release -p lucet-fuzz -- --target diff --seed 1000 --cases 500
 //! cargo run --release -p lucet-fuzz -- --target slots --seed 7 --cases 1
+//! cargo run --release -p lucet-fuzz -- --target operators --minutes 20
 //! ```
 //! Exit codes: 0 nothing found, 1 findings (written to `--out`), 2 usage.
 
 use clap::Parser;
-use lucet_fuzz::{diff, module_data, robust, slots, Finding};
+use lucet_fuzz::{diff, module_data, operators, robust, slots, Finding};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -21,8 +22,8 @@ struct Args {
     /// Instead of a duration, run this many cases per target.
     #[arg(long)]
     cases: Option<u64>,
-    /// Which target: diff, lucetc, module-data, slots or all.
-    #[arg(long, default_value = "all", value_parser = ["diff", "lucetc", "module-data", "slots", "all"])]
+    /// Which target: diff, lucetc, module-data, slots, operators or all.
+    #[arg(long, default_value = "all", value_parser = ["diff", "lucetc", "module-data", "slots", "operators", "all"])]
     target: String,
     /// First seed (default: from the clock). Case N of a run uses seed + N.
     #[arg(long)]
@@ -40,7 +41,7 @@ fn main() {
             .map_or(1, |d| d.as_secs() << 20)
     });
     let targets: Vec<&str> = match args.target.as_str() {
-        "all" => vec!["diff", "lucetc", "module-data", "slots"],
+        "all" => vec!["diff", "lucetc", "module-data", "slots", "operators"],
         t => vec![t],
     };
     let budget = Duration::from_secs_f64(args.minutes * 60.0 / targets.len() as f64);
@@ -75,6 +76,7 @@ fn main() {
                 })
             }
             "slots" => campaign.run(slots::SlotStats::default(), slots::run_case),
+            "operators" => campaign.run(operators::OpStats::default(), operators::run_case),
             _ => {
                 let seeds = data_seeds(seed);
                 campaign.run(module_data::DataStats::default(), |seed, s| {
@@ -127,7 +129,8 @@ stats!(
     diff::DiffStats,
     robust::RobustStats,
     module_data::DataStats,
-    slots::SlotStats
+    slots::SlotStats,
+    operators::OpStats
 );
 
 /// One target's run: cases while `more` says so, findings saved as found.

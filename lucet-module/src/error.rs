@@ -7,7 +7,10 @@ pub enum Error {
     #[error("not lucet module data (bad magic)")]
     BadMagic,
     /// The data was written by an incompatible version of lucetc.
-    #[error("module data format version {found} is not supported (expected {expected})")]
+    #[error(
+        "module data format version {found} is not supported (expected {expected}): \
+         recompile the module with this version of lucetc"
+    )]
     Version {
         /// Version found in the data.
         found: u32,

@@ -1,17 +1,15 @@
 //! Translating and compiling functions, in parallel.
 
 use crate::decode::PendingFunction;
-use crate::func_env::FuncEnv;
 use crate::module_env::{clif_type, ModuleEnv};
 use crate::Error;
 use cranelift_codegen::control::ControlPlane;
-use cranelift_codegen::ir::{self, types::*, AbiParam, InstBuilder, MemFlags, Signature};
+use cranelift_codegen::ir::{self, types::*, AbiParam, InstBuilder, MemFlagsData, Signature};
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_codegen::{Context, FinalizedMachReloc};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_wasm::FuncTranslator;
 use lucet_module::abi::VALUE_SLOT_SIZE;
-use lucet_module::{TrapCode, TrapSite};
+use lucet_module::TrapSite;
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
 
@@ -25,25 +23,6 @@ pub struct CompiledFunction {
     pub relocs: Vec<FinalizedMachReloc>,
     /// Trap sites, sorted by offset.
     pub traps: Vec<TrapSite>,
-}
-
-fn trap_code(code: ir::TrapCode) -> TrapCode {
-    use ir::TrapCode as C;
-    match code {
-        C::HeapOutOfBounds => TrapCode::HeapOutOfBounds,
-        C::HeapMisaligned => TrapCode::HeapMisaligned,
-        C::TableOutOfBounds => TrapCode::TableOutOfBounds,
-        C::IndirectCallToNull => TrapCode::IndirectCallToNull,
-        C::BadSignature => TrapCode::BadSignature,
-        C::IntegerOverflow => TrapCode::IntegerOverflow,
-        C::IntegerDivisionByZero => TrapCode::IntegerDivisionByZero,
-        C::BadConversionToInteger => TrapCode::BadConversionToInteger,
-        C::UnreachableCodeReached => TrapCode::Unreachable,
-        C::StackOverflow => TrapCode::StackOverflow,
-        C::Interrupt => TrapCode::Interrupt,
-        C::NullReference | C::NullI31Ref => TrapCode::NullReference,
-        C::User(_) => TrapCode::Unreachable,
-    }
 }
 
 fn compile_ir(
@@ -66,7 +45,7 @@ fn compile_ir(
         .iter()
         .map(|t| TrapSite {
             offset: t.offset,
-            code: trap_code(t.code),
+            code: crate::translate::traps::to_lucet(t.code),
         })
         .collect();
     traps.sort_by_key(|t| t.offset);
@@ -89,8 +68,13 @@ pub fn compile_functions(
         .into_par_iter()
         .enumerate()
         .map_init(
-            || (FuncTranslator::new(), FuncValidatorAllocations::default()),
-            |(translator, allocs), (i, pending)| {
+            || {
+                (
+                    FunctionBuilderContext::new(),
+                    FuncValidatorAllocations::default(),
+                )
+            },
+            |(fctx, allocs), (i, pending)| {
                 let index = imported + i as u32;
                 let type_index = env.data.functions[i].type_index;
                 let mut func = ir::Function::with_name_signature(
@@ -98,10 +82,13 @@ pub fn compile_functions(
                     env.wasm_signature(type_index),
                 );
                 let mut validator = pending.validator.into_validator(std::mem::take(allocs));
-                let mut fenv = FuncEnv::new(env);
-                translator
-                    .translate_body(&mut validator, pending.body, &mut func, &mut fenv)
-                    .map_err(|e| Error::from_wasm(e, index))?;
+                crate::translate::translate_function(
+                    env,
+                    &mut validator,
+                    &pending.body,
+                    &mut func,
+                    fctx,
+                )?;
                 *allocs = validator.into_allocations();
                 compile_ir(isa, func, index)
             },
@@ -136,7 +123,7 @@ pub fn entry_trampoline(
         let p = b.block_params(block);
         (p[0], p[1], p[2], p[3])
     };
-    let flags = MemFlags::trusted();
+    let flags = MemFlagsData::trusted();
     let mut args = vec![callee_vmctx, caller_vmctx];
     for (i, t) in ty.params.iter().enumerate() {
         args.push(
@@ -152,7 +139,7 @@ pub fn entry_trampoline(
             .store(flags, r, values, (i * VALUE_SLOT_SIZE) as i32);
     }
     b.ins().return_(&[]);
-    b.finalize();
+    b.finalize(env.frontend_config);
     compile_ir(isa, func, u32::MAX)
 }
 
@@ -180,7 +167,7 @@ pub fn host_trampoline(
     let params = b.block_params(block).to_vec();
     let (callee_vmctx, caller_vmctx) = (params[0], params[1]);
     let values = b.ins().stack_addr(I64, slot, 0);
-    let flags = MemFlags::trusted();
+    let flags = MemFlagsData::trusted();
     for (i, p) in params[2..].iter().enumerate() {
         b.ins()
             .store(flags, *p, values, (i * VALUE_SLOT_SIZE) as i32);
@@ -200,6 +187,6 @@ pub fn host_trampoline(
         );
     }
     b.ins().return_(&results);
-    b.finalize();
+    b.finalize(env.frontend_config);
     compile_ir(isa, func, u32::MAX)
 }

@@ -97,6 +97,10 @@ impl Error {
             "invalid var_u64",
             "invalid var_s33",
             "function and code section have inconsistent lengths",
+            "function section has non-zero count but code section is absent",
+            "function section is absent but code section has non-zero count",
+            "data count is non-zero but data section is absent",
+            "expected section, got wasm magic number",
             "invalid section",
             "zero byte expected",
             "too many locals",
@@ -132,20 +136,6 @@ impl Error {
             Error::Malformed { offset, message }
         } else {
             Error::Invalid { offset, message }
-        }
-    }
-
-    pub(crate) fn from_wasm(e: cranelift_wasm::WasmError, func: u32) -> Error {
-        use cranelift_wasm::WasmError;
-        match e {
-            // Function bodies are decoded and validated while they are
-            // translated: the message tells which it was.
-            WasmError::InvalidWebAssembly { message, offset } => Error::classify(offset, message),
-            WasmError::Unsupported(s) => Error::Unsupported(s),
-            WasmError::ImplLimitExceeded => {
-                Error::Unsupported("implementation limit exceeded".into())
-            }
-            WasmError::User(s) => Error::Codegen { func, message: s },
         }
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! The pipeline: [`decode`] validates the module with wasmparser and collects
 //! its [`lucet_module::ModuleData`]; [`codegen`] translates every function
-//! through our `FuncEnvironment` with cranelift-wasm and compiles them in
-//! parallel; [`object_file`] writes code, a function table and the serialized
+//! with our own translator ([`translate`]) and compiles them with Cranelift
+//! in parallel; [`object_file`] writes code, a function table and the serialized
 //! module data into one object; [`link`] turns it into a shared object with
 //! the system linker.
 //!
@@ -16,12 +16,12 @@ mod code_hash;
 mod codegen;
 mod decode;
 mod error;
-mod func_env;
 mod link;
 mod module_env;
 mod object_file;
 mod options;
 pub mod signing;
+mod translate;
 
 pub use code_hash::record_code_hash;
 pub use error::Error;

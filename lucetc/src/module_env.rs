@@ -16,8 +16,6 @@ pub struct ModuleEnv {
     /// The platform calling convention, for host-facing code (trampolines'
     /// entry points, builtins, host dispatch).
     pub call_conv: CallConv,
-    /// Whether the target has fused multiply-add.
-    pub has_fma: bool,
     funcref_slots: HashMap<u32, u32>,
 }
 
@@ -33,6 +31,20 @@ pub fn clif_type(t: ValType) -> ir::Type {
     }
 }
 
+/// The Cranelift type holding a value of wasmparser's type `t` (any
+/// reference is a pointer-sized word).
+pub fn clif_type_of(t: wasmparser::ValType) -> ir::Type {
+    use wasmparser::ValType as W;
+    match t {
+        W::I32 => I32,
+        W::I64 => I64,
+        W::F32 => F32,
+        W::F64 => F64,
+        W::V128 => I8X16,
+        W::Ref(_) => I64,
+    }
+}
+
 impl ModuleEnv {
     /// Build the environment; `None` if the vmctx would be too large.
     pub fn new(data: ModuleData, isa: &dyn TargetIsa) -> Option<ModuleEnv> {
@@ -43,15 +55,10 @@ impl ModuleEnv {
             .enumerate()
             .map(|(slot, f)| (*f, slot as u32))
             .collect();
-        let has_fma = isa
-            .isa_flags()
-            .iter()
-            .any(|f| f.name == "has_fma" && f.as_bool().unwrap_or(false));
         Some(ModuleEnv {
             layout,
             frontend_config: isa.frontend_config(),
             call_conv: isa.default_call_conv(),
-            has_fma,
             funcref_slots,
             data,
         })

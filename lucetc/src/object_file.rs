@@ -4,7 +4,7 @@ use crate::codegen::CompiledFunction;
 use crate::Error;
 
 use cranelift_codegen::isa::TargetIsa;
-use cranelift_module::{DataDescription, Linkage, Module};
+use cranelift_module::{DataDescription, Linkage, Module, ModuleReloc};
 use cranelift_object::{ObjectBuilder, ObjectModule};
 use lucet_module::{symbols, ModuleData};
 use std::sync::Arc;
@@ -68,8 +68,13 @@ pub fn emit(isa: Arc<dyn TargetIsa>, contents: &ObjectContents<'_>) -> Result<Ve
         );
     }
     for ((_, f), id) in all.iter().zip(&ids) {
+        let relocs: Vec<ModuleReloc> = f
+            .relocs
+            .iter()
+            .map(|r| ModuleReloc::from_mach_reloc(r, &f.func, *id))
+            .collect();
         module
-            .define_function_bytes(*id, &f.func, 16, &f.code, &f.relocs)
+            .define_function_bytes(*id, 16, &f.code, &relocs)
             .map_err(obj_err)?;
     }
     // The loader only needs the addresses: one pointer per function.

@@ -199,6 +199,11 @@ impl Options {
         set(&mut flags, "enable_probestack", "true")?;
         set(&mut flags, "probestack_strategy", "inline")?;
         set(&mut flags, "unwind_info", "false")?;
+        // Functions with more results than return registers return the
+        // rest through a hidden pointer to a caller-made area (Cranelift
+        // refuses such signatures otherwise); wasm multi-value allows any
+        // number of results.
+        set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
         // Cranelift's tail calls rely on frame pointers.
         set(&mut flags, "preserve_frame_pointers", "true")?;
         let builder = match self.target_cpu {

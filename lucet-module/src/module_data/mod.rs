@@ -16,8 +16,10 @@ use std::collections::{BTreeSet, HashSet};
 pub const MAGIC: [u8; 8] = *b"LUCETMOD";
 /// Version of the serialized format; bumped on any incompatible change.
 /// (2: `code_hash`; `spectre_guards`; run limits shared by a domain
-/// instead of passed along on calls.)
-pub const FORMAT_VERSION: u32 = 2;
+/// instead of passed along on calls. 3: code from lucetc's own translator
+/// on Cranelift 0.135, whose calls between wasm functions with more results
+/// than return registers pass a hidden return-area pointer.)
+pub const FORMAT_VERSION: u32 = 3;
 /// Header: magic, version, reserved word, payload length.
 const HEADER_LEN: usize = 8 + 4 + 4 + 8;
 

@@ -17,6 +17,8 @@ pub(crate) fn check_cpu_features(path: &Path, data: &ModuleData) -> Result<(), E
             "has_avx" => std::arch::is_x86_feature_detected!("avx"),
             "has_avx2" => std::arch::is_x86_feature_detected!("avx2"),
             "has_fma" => std::arch::is_x86_feature_detected!("fma"),
+            "has_avx_vnni" => std::arch::is_x86_feature_detected!("avxvnni"),
+            "has_avx512vnni" => std::arch::is_x86_feature_detected!("avx512vnni"),
             "has_bmi1" => std::arch::is_x86_feature_detected!("bmi1"),
             "has_bmi2" => std::arch::is_x86_feature_detected!("bmi2"),
             "has_lzcnt" => std::arch::is_x86_feature_detected!("lzcnt"),

@@ -1,6 +1,8 @@
 //! Decoding and validating a wasm binary into the module description and the
 //! function bodies still to be compiled.
 
+mod encoding;
+
 use crate::Error;
 use lucet_module::{
     CompileOptions, ConstExpr, ConstOp, DataSegment, ElemItems, ElementSegment, Export, ExportKind,
@@ -130,9 +132,10 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
 
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(err)?;
+        encoding::check_limits(&payload, wasm)?;
         match validator.payload(&payload).map_err(err)? {
             ValidPayload::Func(validator, body) => {
-                check_memory_immediates(&body)?;
+                encoding::check_memory_immediates(&body)?;
                 bodies.push(PendingFunction { validator, body });
                 continue;
             }
@@ -159,7 +162,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                 }
             }
             Payload::ImportSection(reader) => {
-                for import in reader {
+                for import in reader.into_imports() {
                     let import = import.map_err(err)?;
                     use wasmparser::TypeRef;
                     let kind = match import.ty {
@@ -171,6 +174,9 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                             mutable: g.mutable,
                         }),
                         TypeRef::Tag(_) => return Err(Error::Unsupported("exception tags".into())),
+                        TypeRef::FuncExact(_) => {
+                            return Err(Error::Unsupported("exact function imports".into()))
+                        }
                     };
                     data.imports.push(Import {
                         module: import.module.to_string(),
@@ -222,7 +228,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                     let e = e.map_err(err)?;
                     use wasmparser::ExternalKind as K;
                     let kind = match e.kind {
-                        K::Func => ExportKind::Func,
+                        K::Func | K::FuncExact => ExportKind::Func,
                         K::Table => ExportKind::Table,
                         K::Memory => ExportKind::Memory,
                         K::Global => ExportKind::Global,
@@ -339,73 +345,4 @@ fn note_refs(e: &ConstExpr, escaping: &mut BTreeSet<u32>) {
             escaping.insert(*f);
         }
     }
-}
-
-/// Checks of the 2.0 binary format that wasmparser, which also decodes
-/// later proposals, leaves to validation or does not make:
-///
-/// - Without multi-memory, `memory.size` and `memory.grow` take a single
-///   zero byte; wasmparser decodes it as a memory index (so a non-zero one
-///   is "unknown memory", an invalid module) and accepts a long LEB128 zero.
-/// - A memory access's flags are an alignment exponent below 32; wasmparser
-///   reads larger values as multi-memory flags or as a huge alignment.
-fn check_memory_immediates(body: &FunctionBody<'_>) -> Result<(), Error> {
-    let mut reader = body.get_operators_reader().map_err(err)?;
-    let code = body.as_bytes();
-    let base = body.range().start;
-    while !reader.eof() {
-        let start = reader.original_position();
-        let op = reader.read().map_err(err)?;
-        let end = reader.original_position();
-        let raw = code.get(start - base..end - base).unwrap_or(&[]);
-        if matches!(
-            op,
-            wasmparser::Operator::MemorySize { .. } | wasmparser::Operator::MemoryGrow { .. }
-        ) && raw.get(1..) != Some(&[0][..])
-        {
-            return Err(Error::Malformed {
-                offset: start + 1,
-                message: "zero byte expected".into(),
-            });
-        }
-        if memarg_flags(raw).is_some_and(|flags| flags >= 32) {
-            return Err(Error::Malformed {
-                offset: start + 1,
-                message: "malformed memop flags".into(),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// The memarg flags of a load or store instruction's encoding `raw`.
-fn memarg_flags(raw: &[u8]) -> Option<u64> {
-    let (&first, rest) = raw.split_first()?;
-    let flags_at = match first {
-        // Scalar loads and stores.
-        0x28..=0x3e => rest,
-        // SIMD: v128.load* and v128.store (0..=11), lanes and zero-extending
-        // loads (84..=93).
-        0xfd => {
-            let (sub, len) = leb(rest)?;
-            if !matches!(sub, 0..=11 | 84..=93) {
-                return None;
-            }
-            rest.get(len..)?
-        }
-        _ => return None,
-    };
-    leb(flags_at).map(|(v, _)| v)
-}
-
-/// An unsigned LEB128 number and its length in bytes.
-fn leb(bytes: &[u8]) -> Option<(u64, usize)> {
-    let mut v: u64 = 0;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        v |= ((b & 0x7f) as u64) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((v, i + 1));
-        }
-    }
-    None
 }

@@ -1,0 +1,308 @@
+//! Linear memory: heap addressing under the guard-page contract, loads and
+//! stores (scalar and vector), and memory.size/grow and bulk operations.
+//!
+//! Every memory is a static heap: a reservation of at least 4 GiB (the
+//! loader refuses less) followed by a guard region. Any 32-bit index plus
+//! a static offset that is at most the guard size lands in the reservation
+//! or the guard, so such accesses need no check: the guard page faults and
+//! the runtime turns the fault into a trap. Only a larger static offset
+//! gets an explicit compare, with a spectre guard on the address.
+
+use crate::translate::env::trusted;
+use crate::translate::Translator;
+use crate::Error;
+use cranelift_codegen::ir::{
+    self, condcodes::IntCC, types::*, InstBuilder, MemFlagsData, TrapCode,
+};
+use lucet_module::abi::Builtin;
+use lucet_module::memory_def;
+use wasmparser::{MemArg, Operator};
+
+/// Flags for a guest heap access: it may trap, and a fault there is an
+/// out-of-bounds access.
+fn heap_flags() -> MemFlagsData {
+    MemFlagsData::new()
+        .with_endianness(ir::Endianness::Little)
+        .with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS))
+}
+
+/// How a load widens its value.
+#[derive(Clone, Copy)]
+enum Widen {
+    /// Loaded at the result type.
+    None,
+    /// Sign-extended from a narrower load.
+    Signed,
+    /// Zero-extended from a narrower load.
+    Unsigned,
+}
+
+impl Translator<'_, '_> {
+    /// The address to access `size` bytes at `index + memarg.offset`, and
+    /// the immediate offset to use with it.
+    fn heap_addr(&mut self, memarg: &MemArg, size: u64, index: ir::Value) -> (ir::Value, i32) {
+        let opts = &self.env.module.data.options;
+        let (reserved, guard) = (opts.heap_reserved_size, opts.heap_guard_size);
+        let spectre = self.env.spectre_guards();
+        let base = self.env.heap_base(&mut self.b, memarg.memory);
+        let index = self.b.ins().uextend(I64, index);
+        let end = memarg.offset.saturating_add(size);
+        if end <= guard {
+            // Covered by the guard (the reservation holds every 32-bit
+            // index): no check.
+            let addr = self.b.ins().iadd(base, index);
+            return match i32::try_from(memarg.offset) {
+                Ok(imm) => (addr, imm),
+                Err(_) => (self.b.ins().iadd_imm_u(addr, memarg.offset as i64), 0),
+            };
+        }
+        let span = reserved.saturating_add(guard);
+        if end > span {
+            // No index makes this access fit.
+            self.b.ins().trap(TrapCode::HEAP_OUT_OF_BOUNDS);
+            // Keep emitting well-formed code for the rest of the operator
+            // in a block nothing reaches.
+            let dead = self.b.create_block();
+            self.b.seal_block(dead);
+            self.b.switch_to_block(dead);
+            return (base, 0);
+        }
+        let oob = self
+            .b
+            .ins()
+            .icmp_imm_u(IntCC::UnsignedGreaterThan, index, (span - end) as i64);
+        self.b.ins().trapnz(oob, TrapCode::HEAP_OUT_OF_BOUNDS);
+        let addr = self.b.ins().iadd(base, index);
+        let addr = self.b.ins().iadd_imm_u(addr, memarg.offset as i64);
+        if !spectre {
+            return (addr, 0);
+        }
+        // Past a mispredicted check, the access goes to address zero.
+        let null = self.b.ins().iconst(I64, 0);
+        (self.b.ins().select_spectre_guard(oob, null, addr), 0)
+    }
+
+    fn load(&mut self, memarg: &MemArg, ty: ir::Type, width: ir::Type, extend: Widen) {
+        let index = self.stack.pop();
+        let (addr, imm) = self.heap_addr(memarg, u64::from(width.bytes()), index);
+        let flags = heap_flags();
+        let v = match (extend, width.bits()) {
+            (Widen::None, _) => self.b.ins().load(ty, flags, addr, imm),
+            (Widen::Signed, 8) => self.b.ins().sload8(ty, flags, addr, imm),
+            (Widen::Signed, 16) => self.b.ins().sload16(ty, flags, addr, imm),
+            (Widen::Signed, _) => self.b.ins().sload32(flags, addr, imm),
+            (Widen::Unsigned, 8) => self.b.ins().uload8(ty, flags, addr, imm),
+            (Widen::Unsigned, 16) => self.b.ins().uload16(ty, flags, addr, imm),
+            (Widen::Unsigned, _) => self.b.ins().uload32(flags, addr, imm),
+        };
+        self.stack.push(v);
+    }
+
+    fn store(&mut self, memarg: &MemArg, width: ir::Type) {
+        let value = self.stack.pop();
+        let index = self.stack.pop();
+        let (addr, imm) = self.heap_addr(memarg, u64::from(width.bytes()), index);
+        let flags = heap_flags();
+        let ty = self.b.func.dfg.value_type(value);
+        match width.bits() {
+            8 if ty.is_int() => self.b.ins().istore8(flags, value, addr, imm),
+            16 if ty.is_int() => self.b.ins().istore16(flags, value, addr, imm),
+            32 if ty == I64 => self.b.ins().istore32(flags, value, addr, imm),
+            _ => self.b.ins().store(flags, value, addr, imm),
+        };
+    }
+
+    /// Load a `lanes`-lane vector of `width`-bit lanes, widening each lane.
+    fn load_extend(&mut self, memarg: &MemArg, op: &Operator<'_>) {
+        let index = self.stack.pop();
+        let (addr, imm) = self.heap_addr(memarg, 8, index);
+        let f = heap_flags();
+        let ins = self.b.ins();
+        let v = match op {
+            Operator::V128Load8x8S { .. } => ins.sload8x8(f, addr, imm),
+            Operator::V128Load8x8U { .. } => ins.uload8x8(f, addr, imm),
+            Operator::V128Load16x4S { .. } => ins.sload16x4(f, addr, imm),
+            Operator::V128Load16x4U { .. } => ins.uload16x4(f, addr, imm),
+            Operator::V128Load32x2S { .. } => ins.sload32x2(f, addr, imm),
+            _ => ins.uload32x2(f, addr, imm),
+        };
+        self.push_vector(v);
+    }
+
+    /// Push a vector value in the stack's canonical lane type.
+    fn push_vector(&mut self, v: ir::Value) {
+        let v = if self.b.func.dfg.value_type(v) == I8X16 {
+            v
+        } else {
+            let flags = MemFlagsData::new().with_endianness(ir::Endianness::Little);
+            self.b.ins().bitcast(I8X16, flags, v)
+        };
+        self.stack.push(v);
+    }
+
+    fn vector_as(&mut self, v: ir::Value, ty: ir::Type) -> ir::Value {
+        if self.b.func.dfg.value_type(v) == ty {
+            return v;
+        }
+        let flags = MemFlagsData::new().with_endianness(ir::Endianness::Little);
+        self.b.ins().bitcast(ty, flags, v)
+    }
+
+    /// Load one scalar and put it in every lane.
+    fn load_splat(&mut self, memarg: &MemArg, lane: ir::Type) {
+        let index = self.stack.pop();
+        let (addr, imm) = self.heap_addr(memarg, u64::from(lane.bytes()), index);
+        let x = self.b.ins().load(lane, heap_flags(), addr, imm);
+        let v = self
+            .b
+            .ins()
+            .splat(lane.by(128 / lane.bits()).expect("lane fits"), x);
+        self.push_vector(v);
+    }
+
+    /// Load one scalar into lane 0, zeroing the others.
+    fn load_zero(&mut self, memarg: &MemArg, lane: ir::Type) {
+        let index = self.stack.pop();
+        let (addr, imm) = self.heap_addr(memarg, u64::from(lane.bytes()), index);
+        let x = self.b.ins().load(lane, heap_flags(), addr, imm);
+        let v = self
+            .b
+            .ins()
+            .scalar_to_vector(lane.by(128 / lane.bits()).expect("lane fits"), x);
+        self.push_vector(v);
+    }
+
+    /// Load one scalar into lane `lane` of the vector operand.
+    fn load_lane(&mut self, memarg: &MemArg, ty: ir::Type, lane: u8) {
+        let vector = self.stack.pop();
+        let index = self.stack.pop();
+        let (addr, imm) = self.heap_addr(memarg, u64::from(ty.bytes()), index);
+        let x = self.b.ins().load(ty, heap_flags(), addr, imm);
+        let vty = ty.by(128 / ty.bits()).expect("lane fits");
+        let vector = self.vector_as(vector, vty);
+        let v = self.b.ins().insertlane(vector, x, lane);
+        self.push_vector(v);
+    }
+
+    /// Store lane `lane` of the vector operand.
+    fn store_lane(&mut self, memarg: &MemArg, ty: ir::Type, lane: u8) {
+        let vector = self.stack.pop();
+        let index = self.stack.pop();
+        let (addr, imm) = self.heap_addr(memarg, u64::from(ty.bytes()), index);
+        let vty = ty.by(128 / ty.bits()).expect("lane fits");
+        let vector = self.vector_as(vector, vty);
+        let x = self.b.ins().extractlane(vector, lane);
+        self.b.ins().store(heap_flags(), x, addr, imm);
+    }
+
+    /// Lower a memory operator; false if `op` is not one.
+    pub(super) fn memory(&mut self, op: &Operator<'_>) -> Result<bool, Error> {
+        use Operator as O;
+        use Widen::{None as Full, Signed, Unsigned};
+        match op {
+            O::I32Load { memarg } => self.load(memarg, I32, I32, Full),
+            O::I64Load { memarg } => self.load(memarg, I64, I64, Full),
+            O::F32Load { memarg } => self.load(memarg, F32, F32, Full),
+            O::F64Load { memarg } => self.load(memarg, F64, F64, Full),
+            O::V128Load { memarg } => self.load(memarg, I8X16, I8X16, Full),
+            O::I32Load8S { memarg } => self.load(memarg, I32, I8, Signed),
+            O::I32Load8U { memarg } => self.load(memarg, I32, I8, Unsigned),
+            O::I32Load16S { memarg } => self.load(memarg, I32, I16, Signed),
+            O::I32Load16U { memarg } => self.load(memarg, I32, I16, Unsigned),
+            O::I64Load8S { memarg } => self.load(memarg, I64, I8, Signed),
+            O::I64Load8U { memarg } => self.load(memarg, I64, I8, Unsigned),
+            O::I64Load16S { memarg } => self.load(memarg, I64, I16, Signed),
+            O::I64Load16U { memarg } => self.load(memarg, I64, I16, Unsigned),
+            O::I64Load32S { memarg } => self.load(memarg, I64, I32, Signed),
+            O::I64Load32U { memarg } => self.load(memarg, I64, I32, Unsigned),
+            O::I32Store { memarg } | O::F32Store { memarg } => self.store(memarg, I32),
+            O::I64Store { memarg } | O::F64Store { memarg } => self.store(memarg, I64),
+            O::V128Store { memarg } => self.store(memarg, I8X16),
+            O::I32Store8 { memarg } | O::I64Store8 { memarg } => self.store(memarg, I8),
+            O::I32Store16 { memarg } | O::I64Store16 { memarg } => self.store(memarg, I16),
+            O::I64Store32 { memarg } => self.store(memarg, I32),
+            O::V128Load8x8S { memarg }
+            | O::V128Load8x8U { memarg }
+            | O::V128Load16x4S { memarg }
+            | O::V128Load16x4U { memarg }
+            | O::V128Load32x2S { memarg }
+            | O::V128Load32x2U { memarg } => self.load_extend(memarg, op),
+            O::V128Load8Splat { memarg } => self.load_splat(memarg, I8),
+            O::V128Load16Splat { memarg } => self.load_splat(memarg, I16),
+            O::V128Load32Splat { memarg } => self.load_splat(memarg, I32),
+            O::V128Load64Splat { memarg } => self.load_splat(memarg, I64),
+            O::V128Load32Zero { memarg } => self.load_zero(memarg, I32),
+            O::V128Load64Zero { memarg } => self.load_zero(memarg, I64),
+            O::V128Load8Lane { memarg, lane } => self.load_lane(memarg, I8, *lane),
+            O::V128Load16Lane { memarg, lane } => self.load_lane(memarg, I16, *lane),
+            O::V128Load32Lane { memarg, lane } => self.load_lane(memarg, I32, *lane),
+            O::V128Load64Lane { memarg, lane } => self.load_lane(memarg, I64, *lane),
+            O::V128Store8Lane { memarg, lane } => self.store_lane(memarg, I8, *lane),
+            O::V128Store16Lane { memarg, lane } => self.store_lane(memarg, I16, *lane),
+            O::V128Store32Lane { memarg, lane } => self.store_lane(memarg, I32, *lane),
+            O::V128Store64Lane { memarg, lane } => self.store_lane(memarg, I64, *lane),
+            O::MemorySize { mem } => {
+                let def = self.env.memory_def(&mut self.b, *mem);
+                let len = self.b.ins().load(I64, trusted(), def, memory_def::LENGTH);
+                let pages = self.b.ins().ushr_imm_u(len, 16);
+                let pages = self.b.ins().ireduce(I32, pages);
+                self.stack.push(pages);
+            }
+            O::MemoryGrow { mem } => {
+                let delta = self.stack.pop();
+                let mem = self.b.ins().iconst(I32, i64::from(*mem));
+                let delta = self.b.ins().uextend(I64, delta);
+                let old = self
+                    .env
+                    .call_builtin(&mut self.b, Builtin::MemoryGrow, &[mem, delta])
+                    .expect("memory.grow returns the old size");
+                let old = self.b.ins().ireduce(I32, old);
+                self.stack.push(old);
+            }
+            O::MemoryCopy { dst_mem, .. } => {
+                let (dst, src, len) = self.stack.pop3();
+                let mem = self.b.ins().iconst(I32, i64::from(*dst_mem));
+                let dst = self.b.ins().uextend(I64, dst);
+                let src = self.b.ins().uextend(I64, src);
+                let len = self.b.ins().uextend(I64, len);
+                self.env.call_builtin_checked(
+                    &mut self.b,
+                    Builtin::MemoryCopy,
+                    &[mem, dst, src, len],
+                    TrapCode::HEAP_OUT_OF_BOUNDS,
+                );
+            }
+            O::MemoryFill { mem } => {
+                let (dst, val, len) = self.stack.pop3();
+                let mem = self.b.ins().iconst(I32, i64::from(*mem));
+                let dst = self.b.ins().uextend(I64, dst);
+                let len = self.b.ins().uextend(I64, len);
+                self.env.call_builtin_checked(
+                    &mut self.b,
+                    Builtin::MemoryFill,
+                    &[mem, dst, val, len],
+                    TrapCode::HEAP_OUT_OF_BOUNDS,
+                );
+            }
+            O::MemoryInit { data_index, mem } => {
+                let (dst, src, len) = self.stack.pop3();
+                let mem = self.b.ins().iconst(I32, i64::from(*mem));
+                let seg = self.b.ins().iconst(I32, i64::from(*data_index));
+                let dst = self.b.ins().uextend(I64, dst);
+                self.env.call_builtin_checked(
+                    &mut self.b,
+                    Builtin::MemoryInit,
+                    &[mem, seg, dst, src, len],
+                    TrapCode::HEAP_OUT_OF_BOUNDS,
+                );
+            }
+            O::DataDrop { data_index } => {
+                let seg = self.b.ins().iconst(I32, i64::from(*data_index));
+                self.env
+                    .call_builtin(&mut self.b, Builtin::DataDrop, &[seg]);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}

@@ -27,8 +27,9 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// The module uses a feature this compiler does not support.
-    #[error("unsupported feature: {0}")]
+    /// The module uses a feature this compiler does not support: for a
+    /// proposal, `<proposal> (<operator or section>) at offset N`.
+    #[error("unsupported: {0}")]
     Unsupported(String),
     /// An import is not in the allowed set, or has the wrong signature.
     #[error("import {module}::{field} is not allowed: {reason}")]

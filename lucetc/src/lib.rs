@@ -75,12 +75,17 @@ pub fn wasm_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, Error> {
 /// Compile a wasm binary to a relocatable object.
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, Error> {
     let isa = options.isa()?;
-    let decoded = decode::decode(wasm, options.compile_options())?;
+    // A module that fails validation only for a proposal we do not
+    // implement is reported as unsupported, not invalid.
+    let refine = |e| decode::refine(wasm, e);
+    let decoded = decode::decode(wasm, options.compile_options()).map_err(refine)?;
     options.check_imports(&decoded.data)?;
     let env = ModuleEnv::new(decoded.data, &*isa)
         .ok_or_else(|| Error::Unsupported("module state too large for the vmctx".into()))?;
     let pool = options.thread_pool()?;
-    let functions = pool.install(|| codegen::compile_functions(&env, &*isa, decoded.bodies))?;
+    let functions = pool
+        .install(|| codegen::compile_functions(&env, &*isa, decoded.bodies))
+        .map_err(refine)?;
     let ntypes = env.data.types.len() as u32;
     let entry = (0..ntypes)
         .map(|t| codegen::entry_trampoline(&env, &*isa, t))

@@ -56,8 +56,18 @@ fn invalid_input_names_the_problem() {
 
 #[test]
 fn unsupported_features_are_named() {
-    rejects(b"(module (memory i64 1))", "memory64");
-    rejects(b"(module (memory 1 1 shared))", "threads");
+    rejects(
+        b"(module (memory i64 1))",
+        "unsupported: memory64 (memory section) at offset ",
+    );
+    rejects(
+        b"(module (memory 1 1 shared))",
+        "unsupported: threads (memory section) at offset ",
+    );
+    rejects(
+        b"(module (func (block $h (try_table (catch_all $h) nop))))",
+        "unsupported: exceptions (try_table) at offset ",
+    );
 }
 
 #[test]

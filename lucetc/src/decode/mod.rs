@@ -2,6 +2,7 @@
 //! function bodies still to be compiled.
 
 mod encoding;
+mod proposals;
 
 use crate::Error;
 use lucet_module::{
@@ -18,6 +19,12 @@ use wasmparser::{
 /// Features this compiler accepts.
 pub fn features() -> WasmFeatures {
     WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST | WasmFeatures::TAIL_CALL
+}
+
+/// Report a validation failure caused only by a proposal we do not
+/// implement as [`Error::Unsupported`] (see [`proposals`]).
+pub(crate) fn refine(wasm: &[u8], error: Error) -> Error {
+    proposals::refine(wasm, features(), error)
 }
 
 /// A function body with what is needed to validate it while translating.

@@ -80,7 +80,7 @@ impl<'m> FuncEnv<'m> {
     }
 
     /// The vmctx parameter of the function being translated.
-    pub fn vmctx(&self, _b: &FunctionBuilder<'_>) -> ir::Value {
+    pub fn vmctx(&self) -> ir::Value {
         self.vmctx.expect("set in the prologue")
     }
 
@@ -118,7 +118,7 @@ impl<'m> FuncEnv<'m> {
 
     /// The run-limits record (interrupt flag, instruction count, budget).
     pub fn run_limits(&self, b: &mut FunctionBuilder<'_>) -> ir::Value {
-        let vmctx = self.vmctx(b);
+        let vmctx = self.vmctx();
         b.ins()
             .load(I64, trusted(), vmctx, VmctxOffsets::RUN_LIMITS)
     }
@@ -127,7 +127,7 @@ impl<'m> FuncEnv<'m> {
     /// movable, so Cranelift shares and hoists them out of loops.
     pub fn heap_base(&mut self, b: &mut FunctionBuilder<'_>, index: u32) -> ir::Value {
         let flags = trusted_readonly().with_can_move();
-        let vmctx = self.vmctx(b);
+        let vmctx = self.vmctx();
         // A module that defines its only memory keeps the definition in
         // its own vmctx; otherwise go through the pointer.
         if self.module.data.num_imported_memories() == 0 {
@@ -142,7 +142,7 @@ impl<'m> FuncEnv<'m> {
 
     /// Address of memory `index`'s definition (base, length).
     pub fn memory_def(&self, b: &mut FunctionBuilder<'_>, index: u32) -> ir::Value {
-        let vmctx = self.vmctx(b);
+        let vmctx = self.vmctx();
         let off = self.module.layout.memory_ptr(index);
         b.ins().load(I64, trusted_readonly(), vmctx, off)
     }
@@ -155,7 +155,7 @@ impl<'m> FuncEnv<'m> {
                 .expect("validated: global exists")
                 .ty,
         );
-        let vmctx = self.vmctx(b);
+        let vmctx = self.vmctx();
         let imported = data.num_imported_globals();
         if index < imported {
             let off = self.module.layout.global_ptr(index);
@@ -187,7 +187,7 @@ impl<'m> FuncEnv<'m> {
         let type_index = data
             .func_type_index(index)
             .expect("validated: function exists");
-        let vmctx = self.vmctx(b);
+        let vmctx = self.vmctx();
         let imported = data.num_imported_funcs();
         if index < imported {
             let off = self.module.layout.imported_func(index);
@@ -236,7 +236,7 @@ impl<'m> FuncEnv<'m> {
         elem: ir::Value,
         wasm_args: &[ir::Value],
     ) -> (Callee, Vec<ir::Value>) {
-        let vmctx = self.vmctx(b);
+        let vmctx = self.vmctx();
         let addr = self.table_elem_addr(b, table, elem);
         let fref = b.ins().load(I64, trusted(), addr, 0);
         b.ins().trapz(fref, traps::INDIRECT_CALL_TO_NULL);
@@ -256,7 +256,7 @@ impl<'m> FuncEnv<'m> {
 
     /// Address of table `index`'s definition (base, length).
     pub fn table_def(&self, b: &mut FunctionBuilder<'_>, index: u32) -> ir::Value {
-        let vmctx = self.vmctx(b);
+        let vmctx = self.vmctx();
         let off = self.module.layout.table_ptr(index);
         b.ins().load(I64, trusted_readonly(), vmctx, off)
     }
@@ -294,7 +294,7 @@ impl<'m> FuncEnv<'m> {
                 func: index,
                 message: format!("ref.func {index} is not declared"),
             })?;
-        let vmctx = self.vmctx(b);
+        let vmctx = self.vmctx();
         Ok(b.ins()
             .iadd_imm_s(vmctx, self.module.layout.funcref(slot) as i64))
     }
@@ -329,7 +329,7 @@ impl<'m> FuncEnv<'m> {
         args: &[ir::Value],
     ) -> Option<ir::Value> {
         let sig = self.builtin_sig(b, builtin);
-        let vmctx = self.vmctx(b);
+        let vmctx = self.vmctx();
         let table = b
             .ins()
             .load(I64, trusted_readonly(), vmctx, VmctxOffsets::BUILTINS);

@@ -18,13 +18,11 @@ use lucet_module::abi::Builtin;
 use lucet_module::memory_def;
 use wasmparser::{MemArg, Operator};
 
-/// Flags for a guest heap access: it may trap, and a fault there is an
-/// out-of-bounds access.
-fn heap_flags() -> MemFlagsData {
-    MemFlagsData::new()
-        .with_endianness(ir::Endianness::Little)
-        .with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS))
-}
+/// The alias region of every linear-memory access. Only guest heap
+/// accesses (and calls, which clobber everything) touch heap bytes, so
+/// Cranelift may keep vmctx loads (globals, the heap base) across heap
+/// stores.
+const HEAP_REGION: u32 = 1;
 
 /// How a load widens its value.
 #[derive(Clone, Copy)]
@@ -38,6 +36,19 @@ enum Widen {
 }
 
 impl Translator<'_, '_> {
+    /// Flags for a guest heap access: little-endian, in the heap's alias
+    /// region, and a fault there is an out-of-bounds access.
+    fn heap_flags(&mut self) -> MemFlagsData {
+        let region = self.b.func.dfg.alias_regions.insert(ir::AliasRegionData {
+            user_id: HEAP_REGION,
+            description: "heap".into(),
+        });
+        MemFlagsData::new()
+            .with_endianness(ir::Endianness::Little)
+            .with_trap_code(Some(TrapCode::HEAP_OUT_OF_BOUNDS))
+            .with_alias_region(Some(region))
+    }
+
     /// The address to access `size` bytes at `index + memarg.offset`, and
     /// the immediate offset to use with it.
     fn heap_addr(&mut self, memarg: &MemArg, size: u64, index: ir::Value) -> (ir::Value, i32) {
@@ -85,7 +96,7 @@ impl Translator<'_, '_> {
     fn load(&mut self, memarg: &MemArg, ty: ir::Type, width: ir::Type, extend: Widen) {
         let index = self.stack.pop();
         let (addr, imm) = self.heap_addr(memarg, u64::from(width.bytes()), index);
-        let flags = heap_flags();
+        let flags = self.heap_flags();
         let v = match (extend, width.bits()) {
             (Widen::None, _) => self.b.ins().load(ty, flags, addr, imm),
             (Widen::Signed, 8) => self.b.ins().sload8(ty, flags, addr, imm),
@@ -102,7 +113,7 @@ impl Translator<'_, '_> {
         let value = self.stack.pop();
         let index = self.stack.pop();
         let (addr, imm) = self.heap_addr(memarg, u64::from(width.bytes()), index);
-        let flags = heap_flags();
+        let flags = self.heap_flags();
         let ty = self.b.func.dfg.value_type(value);
         match width.bits() {
             8 if ty.is_int() => self.b.ins().istore8(flags, value, addr, imm),
@@ -116,7 +127,7 @@ impl Translator<'_, '_> {
     fn load_extend(&mut self, memarg: &MemArg, op: &Operator<'_>) {
         let index = self.stack.pop();
         let (addr, imm) = self.heap_addr(memarg, 8, index);
-        let f = heap_flags();
+        let f = self.heap_flags();
         let ins = self.b.ins();
         let v = match op {
             Operator::V128Load8x8S { .. } => ins.sload8x8(f, addr, imm),
@@ -152,7 +163,8 @@ impl Translator<'_, '_> {
     fn load_splat(&mut self, memarg: &MemArg, lane: ir::Type) {
         let index = self.stack.pop();
         let (addr, imm) = self.heap_addr(memarg, u64::from(lane.bytes()), index);
-        let x = self.b.ins().load(lane, heap_flags(), addr, imm);
+        let flags = self.heap_flags();
+        let x = self.b.ins().load(lane, flags, addr, imm);
         let v = self
             .b
             .ins()
@@ -164,7 +176,8 @@ impl Translator<'_, '_> {
     fn load_zero(&mut self, memarg: &MemArg, lane: ir::Type) {
         let index = self.stack.pop();
         let (addr, imm) = self.heap_addr(memarg, u64::from(lane.bytes()), index);
-        let x = self.b.ins().load(lane, heap_flags(), addr, imm);
+        let flags = self.heap_flags();
+        let x = self.b.ins().load(lane, flags, addr, imm);
         let v = self
             .b
             .ins()
@@ -177,7 +190,8 @@ impl Translator<'_, '_> {
         let vector = self.stack.pop();
         let index = self.stack.pop();
         let (addr, imm) = self.heap_addr(memarg, u64::from(ty.bytes()), index);
-        let x = self.b.ins().load(ty, heap_flags(), addr, imm);
+        let flags = self.heap_flags();
+        let x = self.b.ins().load(ty, flags, addr, imm);
         let vty = ty.by(128 / ty.bits()).expect("lane fits");
         let vector = self.vector_as(vector, vty);
         let v = self.b.ins().insertlane(vector, x, lane);
@@ -192,7 +206,8 @@ impl Translator<'_, '_> {
         let vty = ty.by(128 / ty.bits()).expect("lane fits");
         let vector = self.vector_as(vector, vty);
         let x = self.b.ins().extractlane(vector, lane);
-        self.b.ins().store(heap_flags(), x, addr, imm);
+        let flags = self.heap_flags();
+        self.b.ins().store(flags, x, addr, imm);
     }
 
     /// Lower a memory operator; false if `op` is not one.

@@ -43,39 +43,8 @@ pub use inputs::{Gen, Lane};
 pub use run::{run_family, show, Disagreement, FamilyReport};
 pub use setup::{standard_runs, Setup};
 
-/// A WebAssembly value type, as written in the text format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ty {
-    /// `i32`.
-    I32,
-    /// `i64`.
-    I64,
-    /// `f32`.
-    F32,
-    /// `f64`.
-    F64,
-    /// `v128`.
-    V128,
-    /// `funcref`.
-    FuncRef,
-    /// `externref`.
-    ExternRef,
-}
-
-impl Ty {
-    /// The text-format name.
-    pub fn wat(self) -> &'static str {
-        match self {
-            Ty::I32 => "i32",
-            Ty::I64 => "i64",
-            Ty::F32 => "f32",
-            Ty::F64 => "f64",
-            Ty::V128 => "v128",
-            Ty::FuncRef => "funcref",
-            Ty::ExternRef => "externref",
-        }
-    }
-}
+/// A WebAssembly value type; its `Display` is the text-format name.
+pub use lucet_module::ValType as Ty;
 
 /// How an operator's results are compared, beyond [`crate::outcome`]'s
 /// rule for scalar floats (any NaN equals any NaN).
@@ -174,10 +143,10 @@ impl Family {
         for (i, op) in self.ops.iter().enumerate().filter(|(i, _)| keep(*i)) {
             s.push_str(&format!("(func (export \"{}\")", export(i)));
             for p in &op.params {
-                s.push_str(&format!(" (param {})", p.ty().wat()));
+                s.push_str(&format!(" (param {})", p.ty()));
             }
             for r in &op.results {
-                s.push_str(&format!(" (result {})", r.wat()));
+                s.push_str(&format!(" (result {})", r));
             }
             s.push_str(&format!("\n  {})\n", op.body));
         }

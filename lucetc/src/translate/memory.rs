@@ -9,11 +9,12 @@
 //! gets an explicit compare, with a spectre guard on the address.
 
 use crate::translate::env::trusted;
-use crate::translate::Translator;
+use crate::translate::{simd, Translator};
 use crate::Error;
 use cranelift_codegen::ir::{
     self, condcodes::IntCC, types::*, InstBuilder, MemFlagsData, TrapCode,
 };
+use cranelift_frontend::FunctionBuilder;
 use lucet_module::abi::Builtin;
 use lucet_module::memory_def;
 use wasmparser::{MemArg, Operator};
@@ -33,6 +34,20 @@ enum Widen {
     Signed,
     /// Zero-extended from a narrower load.
     Unsigned,
+}
+
+/// The 128-bit vector type of `lane`s.
+fn lanes_of(lane: ir::Type) -> ir::Type {
+    lane.by(128 / lane.bits())
+        .expect("a lane type of at most 64 bits")
+}
+
+fn splat(b: &mut FunctionBuilder<'_>, ty: ir::Type, x: ir::Value) -> ir::Value {
+    b.ins().splat(ty, x)
+}
+
+fn zero_extend(b: &mut FunctionBuilder<'_>, ty: ir::Type, x: ir::Value) -> ir::Value {
+    b.ins().scalar_to_vector(ty, x)
 }
 
 impl Translator<'_, '_> {
@@ -142,46 +157,22 @@ impl Translator<'_, '_> {
 
     /// Push a vector value in the stack's canonical lane type.
     fn push_vector(&mut self, v: ir::Value) {
-        let v = if self.b.func.dfg.value_type(v) == I8X16 {
-            v
-        } else {
-            let flags = MemFlagsData::new().with_endianness(ir::Endianness::Little);
-            self.b.ins().bitcast(I8X16, flags, v)
-        };
-        self.stack.push(v);
+        simd::push_v128(&mut self.b, &mut self.stack, v);
     }
 
-    fn vector_as(&mut self, v: ir::Value, ty: ir::Type) -> ir::Value {
-        if self.b.func.dfg.value_type(v) == ty {
-            return v;
-        }
-        let flags = MemFlagsData::new().with_endianness(ir::Endianness::Little);
-        self.b.ins().bitcast(ty, flags, v)
-    }
-
-    /// Load one scalar and put it in every lane.
-    fn load_splat(&mut self, memarg: &MemArg, lane: ir::Type) {
+    /// Load one scalar of type `lane` and build a vector of it with
+    /// `build` (a splat, or lane 0 of zeros).
+    fn load_scalar_into(
+        &mut self,
+        memarg: &MemArg,
+        lane: ir::Type,
+        build: fn(&mut FunctionBuilder<'_>, ir::Type, ir::Value) -> ir::Value,
+    ) {
         let index = self.stack.pop();
         let (addr, imm) = self.heap_addr(memarg, u64::from(lane.bytes()), index);
         let flags = self.heap_flags();
         let x = self.b.ins().load(lane, flags, addr, imm);
-        let v = self
-            .b
-            .ins()
-            .splat(lane.by(128 / lane.bits()).expect("lane fits"), x);
-        self.push_vector(v);
-    }
-
-    /// Load one scalar into lane 0, zeroing the others.
-    fn load_zero(&mut self, memarg: &MemArg, lane: ir::Type) {
-        let index = self.stack.pop();
-        let (addr, imm) = self.heap_addr(memarg, u64::from(lane.bytes()), index);
-        let flags = self.heap_flags();
-        let x = self.b.ins().load(lane, flags, addr, imm);
-        let v = self
-            .b
-            .ins()
-            .scalar_to_vector(lane.by(128 / lane.bits()).expect("lane fits"), x);
+        let v = build(&mut self.b, lanes_of(lane), x);
         self.push_vector(v);
     }
 
@@ -192,8 +183,7 @@ impl Translator<'_, '_> {
         let (addr, imm) = self.heap_addr(memarg, u64::from(ty.bytes()), index);
         let flags = self.heap_flags();
         let x = self.b.ins().load(ty, flags, addr, imm);
-        let vty = ty.by(128 / ty.bits()).expect("lane fits");
-        let vector = self.vector_as(vector, vty);
+        let vector = simd::cast(&mut self.b, lanes_of(ty), vector);
         let v = self.b.ins().insertlane(vector, x, lane);
         self.push_vector(v);
     }
@@ -203,8 +193,7 @@ impl Translator<'_, '_> {
         let vector = self.stack.pop();
         let index = self.stack.pop();
         let (addr, imm) = self.heap_addr(memarg, u64::from(ty.bytes()), index);
-        let vty = ty.by(128 / ty.bits()).expect("lane fits");
-        let vector = self.vector_as(vector, vty);
+        let vector = simd::cast(&mut self.b, lanes_of(ty), vector);
         let x = self.b.ins().extractlane(vector, lane);
         let flags = self.heap_flags();
         self.b.ins().store(flags, x, addr, imm);
@@ -242,12 +231,12 @@ impl Translator<'_, '_> {
             | O::V128Load16x4U { memarg }
             | O::V128Load32x2S { memarg }
             | O::V128Load32x2U { memarg } => self.load_extend(memarg, op),
-            O::V128Load8Splat { memarg } => self.load_splat(memarg, I8),
-            O::V128Load16Splat { memarg } => self.load_splat(memarg, I16),
-            O::V128Load32Splat { memarg } => self.load_splat(memarg, I32),
-            O::V128Load64Splat { memarg } => self.load_splat(memarg, I64),
-            O::V128Load32Zero { memarg } => self.load_zero(memarg, I32),
-            O::V128Load64Zero { memarg } => self.load_zero(memarg, I64),
+            O::V128Load8Splat { memarg } => self.load_scalar_into(memarg, I8, splat),
+            O::V128Load16Splat { memarg } => self.load_scalar_into(memarg, I16, splat),
+            O::V128Load32Splat { memarg } => self.load_scalar_into(memarg, I32, splat),
+            O::V128Load64Splat { memarg } => self.load_scalar_into(memarg, I64, splat),
+            O::V128Load32Zero { memarg } => self.load_scalar_into(memarg, I32, zero_extend),
+            O::V128Load64Zero { memarg } => self.load_scalar_into(memarg, I64, zero_extend),
             O::V128Load8Lane { memarg, lane } => self.load_lane(memarg, I8, *lane),
             O::V128Load16Lane { memarg, lane } => self.load_lane(memarg, I16, *lane),
             O::V128Load32Lane { memarg, lane } => self.load_lane(memarg, I32, *lane),

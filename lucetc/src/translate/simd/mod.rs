@@ -43,7 +43,7 @@ pub(crate) fn translate(
 /// Cranelift requires an explicit byte order on a bitcast that changes the
 /// lane count; little-endian is wasm's lane order, and it is accepted for
 /// every other vector bitcast too, so it is always given.
-fn cast(b: &mut FunctionBuilder<'_>, ty: Type, v: Value) -> Value {
+pub(super) fn cast(b: &mut FunctionBuilder<'_>, ty: Type, v: Value) -> Value {
     if b.func.dfg.value_type(v) == ty {
         v
     } else {
@@ -65,7 +65,7 @@ fn pop2_as(b: &mut FunctionBuilder<'_>, stack: &mut ValueStack, ty: Type) -> (Va
 }
 
 /// Push a vector result as the canonical `v128` type.
-fn push_v128(b: &mut FunctionBuilder<'_>, stack: &mut ValueStack, v: Value) {
+pub(super) fn push_v128(b: &mut FunctionBuilder<'_>, stack: &mut ValueStack, v: Value) {
     let v = cast(b, I8X16, v);
     stack.push(v);
 }

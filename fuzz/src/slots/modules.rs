@@ -14,7 +14,7 @@
 //! instance owning the function), `tgrow(n)`, `tsize()`. Importers of a
 //! peer's global and function export `pcg` and `pcall`, which read them.
 
-use crate::lucet::{self, SharedObject};
+use crate::lucet;
 use crate::rng::Rng;
 use lucet_runtime::Module;
 use std::collections::HashMap;
@@ -588,10 +588,11 @@ impl ModuleSpec {
 
 /// A compiled and loaded module.
 pub struct Compiled {
-    /// The loaded module.
+    /// The loaded module. Loading seals the object's bytes into memory, so
+    /// its file is deleted at once: the cache below is a static, never
+    /// dropped, and would otherwise leave a directory in /tmp per module
+    /// at every run.
     pub module: Arc<Module>,
-    /// Its shared object's temporary directory, gone with it.
-    _so: SharedObject,
 }
 
 /// Compiled modules by text and options, for the whole process. A case's
@@ -618,7 +619,8 @@ pub fn compile(spec: &ModuleSpec) -> Result<(Arc<Compiled>, bool), String> {
     // SAFETY: lucetc just wrote this file into a fresh temporary directory
     // of ours.
     let module = unsafe { lucet::load(&so.path) }.map_err(|e| format!("load: {e}"))?;
-    let c = Arc::new(Compiled { module, _so: so });
+    drop(so);
+    let c = Arc::new(Compiled { module });
     let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
     if map.len() >= CACHE_MAX {
         map.clear();

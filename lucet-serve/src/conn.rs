@@ -72,7 +72,7 @@ impl ConnLimits {
     /// Count a new connection from `client`, or say why it must be closed.
     pub fn admit(self: &Arc<Self>, client: IpAddr) -> Result<ConnGuard, ConnClose> {
         let mut by = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
-        if self.metrics.open_connections.load(Ordering::Relaxed) as usize >= self.max {
+        if self.metrics.open_connections.get() as usize >= self.max {
             return Err(ConnClose::MaxConnections);
         }
         let n = by.entry(client).or_default();
@@ -80,9 +80,7 @@ impl ConnLimits {
             return Err(ConnClose::PerClient);
         }
         *n += 1;
-        self.metrics
-            .open_connections
-            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.open_connections.inc();
         Ok(ConnGuard {
             limits: self.clone(),
             client,
@@ -100,7 +98,7 @@ impl Drop for ConnGuard {
                 by.remove(&self.client);
             }
         }
-        l.metrics.open_connections.fetch_sub(1, Ordering::Relaxed);
+        l.metrics.open_connections.dec();
     }
 }
 
@@ -255,7 +253,7 @@ mod tests {
         let _b1 = l.admit(b).unwrap();
         assert_eq!(l.admit(b).err(), Some(ConnClose::MaxConnections));
         drop(a1);
-        assert_eq!(m.open_connections.load(Ordering::Relaxed), 2);
+        assert_eq!(m.open_connections.get(), 2);
         let _a3 = l.admit(a).unwrap();
     }
 

@@ -454,10 +454,7 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completi
     };
     let instantiated = Instant::now();
     outcome.instantiate = Some(instantiated - started);
-    shared
-        .metrics
-        .live_instances
-        .fetch_add(1, Ordering::Relaxed);
+    shared.metrics.live_instances.inc();
 
     let stdout = CappedPipe::new(limits.max_output, false);
     let stderr = CappedPipe::new(STDERR_KEEP, true);
@@ -508,10 +505,7 @@ async fn run_job(job: Job, info: Arc<TaskInfo>, shared: Arc<Shared>) -> Completi
     rm.instructions
         .fetch_add(instance.instruction_count(), Ordering::Relaxed);
     drop(instance);
-    shared
-        .metrics
-        .live_instances
-        .fetch_sub(1, Ordering::Relaxed);
+    shared.metrics.live_instances.dec();
     let cpu = info.cpu_used(thread_cpu_ns());
     outcome.cpu = Duration::from_nanos(cpu);
     rm.cpu.observe(outcome.cpu);

@@ -288,7 +288,7 @@ impl Lane {
             fut: Mutex::new(Some(fut)),
         });
         s.waiting_new += 1;
-        self.metrics.queued.fetch_add(1, Ordering::Relaxed);
+        self.metrics.queued.inc();
         self.enqueue(s, task, false);
         Ok(())
     }
@@ -415,7 +415,7 @@ impl Lane {
         self.metrics.route(r).queued.fetch_sub(1, Ordering::Relaxed);
         if new {
             s.waiting_new -= 1;
-            self.metrics.queued.fetch_sub(1, Ordering::Relaxed);
+            self.metrics.queued.dec();
         }
         Some((task, new))
     }

@@ -6,7 +6,7 @@
 use crate::cgi::{self, RequestInfo};
 use crate::config::Config;
 use crate::conn::{self, ConnLimits, ConnPhase, Tracked};
-use crate::metrics::{Metrics, Rejection, RouteMetrics};
+use crate::metrics::{self, Metrics, Rejection, RouteMetrics};
 use crate::outcome::{Failure, FailureKind};
 use crate::pool::{Job, Outcome, Pool, PoolConfig, Stdin};
 use crate::route::Routes;
@@ -165,7 +165,7 @@ impl Server {
                         // Not ready after all.
                         Err(_) => continue,
                     };
-                    self.state.metrics.connections.fetch_add(1, Ordering::Relaxed);
+                    self.state.metrics.connections.inc();
                     let guard = match self.limits.admit(peer.ip()) {
                         Ok(g) => g,
                         Err(why) => {
@@ -261,7 +261,7 @@ struct InFlight<'a>(&'a Metrics);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.0.in_flight.dec();
     }
 }
 
@@ -302,7 +302,7 @@ async fn handle(
 ) -> Response<Full<Bytes>> {
     let start = Instant::now();
     let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    state.metrics.in_flight.inc();
     let _in_flight = InFlight(&state.metrics);
     let mut response = route_request(state, req, id, start, peer, local).await;
     response
@@ -326,14 +326,14 @@ async fn route_request(
         let mut r = text(StatusCode::OK, state.metrics.render());
         r.headers_mut().insert(
             CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            HeaderValue::from_static(metrics::CONTENT_TYPE),
         );
         debug!(id, path, "metrics");
         return r;
     }
     let Some(route) = state.routes.find(path) else {
         return refuse(
-            &state.metrics.unrouted,
+            state.metrics.unrouted(),
             id,
             (method, path, ""),
             start,

@@ -3,7 +3,6 @@
 //! powers of two a few ulps either side, and values around the limits of
 //! float-to-integer conversion.
 
-use super::inputs::mask;
 use crate::rng::Rng;
 
 /// +0, -0, 1, -1.5, +inf, -inf, a signalling NaN, the least subnormal.
@@ -167,6 +166,15 @@ pub(super) fn f64_conv(rng: &mut Rng) -> u64 {
         1 => (rng.pick(&CONV_LIMITS) + (rng.below(9) as f64 - 4.0) * 0.25).to_bits(),
         2 => *rng.pick(&f64_conv_corners()),
         _ => f64_bits(rng),
+    }
+}
+
+/// The low `bits` bits set.
+pub(super) fn mask(bits: u32) -> u64 {
+    if bits == 64 {
+        u64::MAX
+    } else {
+        (1 << bits) - 1
     }
 }
 

@@ -6,7 +6,7 @@
 //! other payloads, subnormals, halves (for rounding).
 
 use super::floats::{
-    f32_bits, f32_conv, f32_conv_corners, f64_bits, f64_conv, f64_conv_corners, F32_CORNERS,
+    f32_bits, f32_conv, f32_conv_corners, f64_bits, f64_conv, f64_conv_corners, mask, F32_CORNERS,
     F64_CORNERS,
 };
 use super::Ty;
@@ -237,15 +237,6 @@ pub fn inputs(params: &[Gen], rng: &mut Rng, n: usize) -> Vec<Vec<Value>> {
 
 fn i32v(bits: u64) -> Value {
     Value::I32(bits as u32)
-}
-
-/// The low `bits` bits set.
-pub(super) fn mask(bits: u32) -> u64 {
-    if bits == 64 {
-        u64::MAX
-    } else {
-        (1 << bits) - 1
-    }
 }
 
 /// 0, 1, -1, MIN, MAX of a `bits`-wide integer.

@@ -85,67 +85,69 @@ pub(super) fn registry(m: &Metrics) -> Registry {
     let seconds = |read: fn(&RouteMetrics) -> u64| -> Sample {
         Box::new(move |r, e| ConstCounter::new(read(r) as f64 / 1e9).encode(e))
     };
-    let route_counters: [(&str, &str, Sample); 5] = [
+    let gauge = |read: fn(&RouteMetrics) -> i64| -> Sample {
+        Box::new(move |r, e| ConstGauge::new(read(r)).encode(e))
+    };
+    let epoch = m.epoch;
+    // Per-route families of one value each: (type, name, help, sample).
+    let route_families: [(MetricType, &str, &str, Sample); 10] = [
         (
+            MetricType::Counter,
             "lucet_serve_route_cpu_seconds",
             "CPU time the route's guests used (instantiation included)",
             seconds(|r| r.cpu_ns.load(Relaxed)),
         ),
         (
+            MetricType::Counter,
             "lucet_serve_route_worker_seconds",
             "Time the route's guests held a worker thread",
             seconds(|r| r.worker_ns.load(Relaxed)),
         ),
         (
+            MetricType::Counter,
             "lucet_serve_route_memory_bytes",
             "Sum over the route's requests of the guest's memory at its end",
             counter(|r| r.memory_bytes.load(Relaxed)),
         ),
         (
+            MetricType::Counter,
             "lucet_serve_route_instructions",
             "Wasm instructions the route's guests executed (counted modules only)",
             counter(|r| r.instructions.load(Relaxed)),
         ),
         (
+            MetricType::Counter,
             "lucet_serve_slow_lane_requests",
             "Requests run in the low-priority lane because their route was over \
              its share (deadline, CPU time, budget, trap, CPU or memory per request)",
             counter(|r| r.slow_lane.load(Relaxed)),
         ),
-    ];
-    for (name, help, sample) in route_counters {
-        reg.register(
-            name,
-            help,
-            per_route(configured, MetricType::Counter, sample),
-        );
-    }
-    let gauge = |read: fn(&RouteMetrics) -> i64| -> Sample {
-        Box::new(move |r, e| ConstGauge::new(read(r)).encode(e))
-    };
-    let epoch = m.epoch;
-    let route_gauges: [(&str, &str, Sample); 5] = [
         (
+            MetricType::Gauge,
             "lucet_serve_route_memory_max_bytes",
             "The largest memory a guest of the route had",
             Box::new(|r, e| ConstGauge::new(r.memory_max_bytes.load(Relaxed)).encode(e)),
         ),
         (
+            MetricType::Gauge,
             "lucet_serve_route_running",
             "The route's guests on a worker right now",
             gauge(|r| r.running.load(Relaxed)),
         ),
         (
+            MetricType::Gauge,
             "lucet_serve_route_suspended",
             "The route's guests suspended (waiting for a timer or a body) right now",
             gauge(|r| r.suspended.load(Relaxed)),
         ),
         (
+            MetricType::Gauge,
             "lucet_serve_route_queued",
             "The route's requests waiting for a worker right now",
             gauge(|r| r.queued.load(Relaxed)),
         ),
         (
+            MetricType::Gauge,
             "lucet_serve_route_slow_lane",
             "1 while the route is served by the slow lane",
             Box::new(move |r, e| {
@@ -154,8 +156,8 @@ pub(super) fn registry(m: &Metrics) -> Registry {
             }),
         ),
     ];
-    for (name, help, sample) in route_gauges {
-        reg.register(name, help, per_route(configured, MetricType::Gauge, sample));
+    for (kind, name, help, sample) in route_families {
+        reg.register(name, help, per_route(configured, kind, sample));
     }
     reg.register(
         "lucet_serve_slow_lane_moves",

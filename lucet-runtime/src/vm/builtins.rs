@@ -47,6 +47,18 @@ fn range(start: u64, len: u64, bound: usize) -> Option<std::ops::Range<usize>> {
     (end <= bound as u64).then_some(start as usize..end as usize)
 }
 
+/// Copy `len` items from `src[src_at..]` into `dst[dst_at..]` when both
+/// ranges are in bounds: the status a builtin returns (0, or 1 to trap).
+fn copy_checked<T: Copy>(dst: &mut [T], dst_at: u64, src: &[T], src_at: u64, len: u64) -> u32 {
+    match (range(src_at, len, src.len()), range(dst_at, len, dst.len())) {
+        (Some(s), Some(d)) => {
+            dst[d].copy_from_slice(&src[s]);
+            0
+        }
+        _ => 1,
+    }
+}
+
 /// `memory.grow`: the old size in pages, or -1.
 ///
 /// # Safety
@@ -113,16 +125,7 @@ unsafe extern "C" fn memory_init(
         let st = state(vmctx);
         let data = st.data_segment(seg);
         let m = st.memory_at(mem);
-        match (
-            range(src as u64, len as u64, data.len()),
-            range(dst, len as u64, m.len()),
-        ) {
-            (Some(s), Some(d)) => {
-                m[d].copy_from_slice(&data[s]);
-                0
-            }
-            _ => 1,
-        }
+        copy_checked(m, dst, data, src.into(), len.into())
     }
 }
 
@@ -224,16 +227,7 @@ unsafe extern "C" fn table_init(
             None => Vec::new(),
         };
         let (_, t, _) = st.table_mut(table);
-        match (
-            range(src as u64, len as u64, items.len()),
-            range(dst as u64, len as u64, t.len()),
-        ) {
-            (Some(s), Some(d)) => {
-                t[d].copy_from_slice(&items[s]);
-                0
-            }
-            _ => 1,
-        }
+        copy_checked(t, dst.into(), &items, src.into(), len.into())
     }
 }
 

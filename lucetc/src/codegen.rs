@@ -21,6 +21,11 @@ pub struct CompiledFunction {
     pub code: Vec<u8>,
     /// Relocations in `code`.
     pub relocs: Vec<FinalizedMachReloc>,
+    /// The start alignment the code asks for: Cranelift's preferred
+    /// function alignment for the target (32 bytes on x86-64, so that hot
+    /// loops do not straddle an extra fetch line by accident of placement)
+    /// or more if its constant pool needs it.
+    pub alignment: u64,
     /// Trap sites, sorted by offset.
     pub traps: Vec<TrapSite>,
 }
@@ -39,6 +44,8 @@ fn compile_ir(
         })?;
     let code = compiled.code_buffer().to_vec();
     let relocs = compiled.buffer.relocs().to_vec();
+    let alignment =
+        u64::from(compiled.buffer.alignment).max(u64::from(isa.function_alignment().preferred));
     let mut traps: Vec<TrapSite> = compiled
         .buffer
         .traps()
@@ -53,6 +60,7 @@ fn compile_ir(
         func: ctx.func,
         code,
         relocs,
+        alignment,
         traps,
     })
 }

@@ -74,7 +74,7 @@ pub fn emit(isa: Arc<dyn TargetIsa>, contents: &ObjectContents<'_>) -> Result<Ve
             .map(|r| ModuleReloc::from_mach_reloc(r, &f.func, *id))
             .collect();
         module
-            .define_function_bytes(*id, 16, &f.code, &relocs)
+            .define_function_bytes(*id, f.alignment, &f.code, &relocs)
             .map_err(obj_err)?;
     }
     // The loader only needs the addresses: one pointer per function.

@@ -1,6 +1,7 @@
 //! Valid modules from wasm-smith, restricted to what lucetc claims to
-//! support (WebAssembly 2.0 with SIMD, tail calls, extended-const) and made
-//! deterministic: every function terminates (fuel), NaNs are canonical.
+//! support (WebAssembly 2.0 with SIMD, tail calls, extended-const, relaxed
+//! SIMD) and made deterministic: every function terminates (fuel), NaNs
+//! are canonical.
 
 use crate::rng::Rng;
 use arbitrary::Unstructured;
@@ -24,7 +25,7 @@ pub fn config(rng: &mut Rng) -> wasm_smith::Config {
         sign_extension_ops_enabled: true,
         tail_call_enabled: true,
         extended_const_enabled: true,
-        relaxed_simd_enabled: false,
+        relaxed_simd_enabled: true,
         exceptions_enabled: false,
         threads_enabled: false,
         gc_enabled: false,

@@ -47,6 +47,8 @@ impl Choice {
             count_instructions: self.count_instructions,
             interruptible: self.interruptible,
             threads: Some(1),
+            // The oracle's answers are the deterministic ones.
+            relaxed_simd_deterministic: true,
             ..lucetc::Options::default()
         }
     }

@@ -233,3 +233,66 @@ fn poll_with_timeouts_and_stdin() {
         assert_eq!(text, native);
     }
 }
+
+/// What `c22/relaxed_simd.c` must print, computed here lane by lane with
+/// plain integer and float arithmetic (its inputs make every allowed
+/// answer of each relaxed operator the same number).
+fn relaxed_simd_expected() -> String {
+    let weight = |r: i32, c: i32| (((r * 31 + c * 17) % 255) - 127) as i8 as i32;
+    let input = |c: i32| ((c * 13) % 128) as i8 as i32;
+    let q: Vec<i32> = (0..8)
+        .map(|r| (0..64).map(|c| weight(r, c) * input(c)).sum())
+        .collect();
+    let mut y: Vec<f32> = (0..4).map(|k| k as f32 - 1.5).collect();
+    for (r, qr) in q.iter().enumerate() {
+        for (k, yk) in y.iter_mut().enumerate() {
+            let w = ((r + 2 * k) % 7) as f32 - 3.0;
+            *yk += (*qr as f32 / 64.0) * (w * 0.5);
+        }
+    }
+    let hex: String = (0..16)
+        .map(|i| format!("{:02x}", (i * 37 + 11) as u8))
+        .collect();
+    let q: Vec<String> = q.iter().map(|v| v.to_string()).collect();
+    let y: Vec<String> = y.iter().map(|v| format!("{:.4}", v.max(0.0))).collect();
+    format!(
+        "quantized: {}\ndense+relu: {}\nhex: {hex}\nlaneselect: 1 20 3 40\n",
+        q.join(" "),
+        y.join(" ")
+    )
+}
+
+/// A program built with clang's relaxed SIMD intrinsics (relaxed dot
+/// product, madd, max, swizzle, lane select) runs under each lowering and
+/// target: native and deterministic, baseline and this CPU.
+#[test]
+fn relaxed_simd_program() {
+    let wasm = fixtures().join("wasm/relaxed_simd.wasm");
+    let expected = relaxed_simd_expected();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (deterministic, cpu)) in [
+        (false, lucetc::TargetCpu::Baseline),
+        (true, lucetc::TargetCpu::Baseline),
+        (false, lucetc::TargetCpu::Native),
+        (true, lucetc::TargetCpu::Native),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let so = dir.path().join(format!("relaxed{i}.so"));
+        let options = lucetc::Options {
+            allowed_imports: Some(lucetc::AllowedImport::wasi_preview1()),
+            relaxed_simd_deterministic: deterministic,
+            target_cpu: cpu,
+            ..lucetc::Options::default()
+        };
+        lucetc::compile_file(&wasm, &so, &options).expect("compile");
+        let out = run(lucet_wasi().arg(&so), b"");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            expected,
+            "deterministic: {deterministic}, {cpu:?}"
+        );
+    }
+}

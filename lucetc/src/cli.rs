@@ -77,6 +77,11 @@ struct Args {
     /// reads after table and heap bounds checks (on by default).
     #[arg(long)]
     no_spectre_guards: bool,
+    /// Give every relaxed SIMD operator one fixed answer, the same on every
+    /// CPU and target (fused madd, saturating truncations, ...), instead of
+    /// the native x86 instruction's.
+    #[arg(long)]
+    relaxed_simd_deterministic: bool,
     /// Compilation threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -146,6 +151,7 @@ pub fn main(name: &str, allowed_imports: Option<Vec<AllowedImport>>) -> ! {
         threads: args.threads,
         count_instructions: args.count_instructions,
         spectre_guards: !args.no_spectre_guards,
+        relaxed_simd_deterministic: args.relaxed_simd_deterministic,
         heap_reserved_size: args
             .heap_reserved_size
             .unwrap_or(defaults.heap_reserved_size),

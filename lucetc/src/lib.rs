@@ -80,7 +80,7 @@ pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, Error> {
     let refine = |e| decode::refine(wasm, e);
     let decoded = decode::decode(wasm, options.compile_options()).map_err(refine)?;
     options.check_imports(&decoded.data)?;
-    let env = ModuleEnv::new(decoded.data, &*isa)
+    let env = ModuleEnv::new(decoded.data, &*isa, options.relaxed_simd_deterministic)
         .ok_or_else(|| Error::Unsupported("module state too large for the vmctx".into()))?;
     let pool = options.thread_pool()?;
     let functions = pool

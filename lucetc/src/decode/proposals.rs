@@ -26,7 +26,6 @@ const PROPOSALS: &[(&str, WasmFeatures)] = &[
         "gc",
         WasmFeatures::GC.union(WasmFeatures::FUNCTION_REFERENCES),
     ),
-    ("relaxed-simd", WasmFeatures::RELAXED_SIMD),
     (
         "threads",
         WasmFeatures::THREADS.union(WasmFeatures::SHARED_EVERYTHING_THREADS),

@@ -11,7 +11,8 @@
 //! - [`calls`]: direct, indirect and tail calls;
 //! - [`tables`]: table operations and references;
 //! - [`numeric`]: scalar integer and float operators;
-//! - [`simd`]: 128-bit vector operators (but their loads and stores);
+//! - [`simd`]: 128-bit vector operators (but their loads and stores),
+//!   relaxed SIMD included;
 //! - [`metering`]: instruction counting and interrupt checks;
 //! - [`env`]: the vmctx contract every lowering reaches the runtime through;
 //! - [`traps`]: trap codes and their meaning for the runtime.
@@ -39,6 +40,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use env::FuncEnv;
 use frames::Frame;
 use metering::Meter;
+pub(crate) use simd::relaxed::RelaxedSimd;
 use stack::ValueStack;
 use wasmparser::{FuncValidator, FunctionBody, Operator, ValidatorResources};
 
@@ -108,6 +110,12 @@ impl Translator<'_, '_> {
             || self.table(op)?
             || numeric::translate(op, &mut self.b, &mut self.stack)
             || simd::translate(op, &mut self.b, &mut self.stack)
+            || simd::relaxed::translate(
+                op,
+                self.env.module.relaxed_simd,
+                &mut self.b,
+                &mut self.stack,
+            )
         {
             return Ok(());
         }

@@ -10,13 +10,15 @@
 //! The operators are split by concern: [`lanes`] (constants, lane access,
 //! shuffles, bitwise ops and the boolean reductions), [`integer`] (integer
 //! lane arithmetic and comparisons), [`float`] (float lane arithmetic and
-//! comparisons) and [`convert`] (changes of lane shape or type). Loads and
-//! stores, relaxed SIMD and every scalar operator are left to the caller.
+//! comparisons) and [`convert`] (changes of lane shape or type);
+//! [`relaxed`] lowers relaxed SIMD, by the module's chosen mode. Loads and
+//! stores and every scalar operator are left to the caller.
 
 mod convert;
 mod float;
 mod integer;
 mod lanes;
+pub(crate) mod relaxed;
 #[cfg(test)]
 mod tests;
 

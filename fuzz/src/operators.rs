@@ -169,7 +169,8 @@ pub fn module(family: &Family, keep: impl Fn(usize) -> bool) -> Vec<u8> {
     let features = WasmFeatures::WASM2
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::EXTENDED_CONST
-        | WasmFeatures::RELAXED_SIMD;
+        | WasmFeatures::RELAXED_SIMD
+        | WasmFeatures::MEMORY64;
     if let Err(e) = Validator::new_with_features(features).validate_all(&wasm) {
         panic!("family {}: invalid module: {e}\n{wat}", family.name);
     }

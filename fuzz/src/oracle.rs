@@ -32,7 +32,7 @@ fn engine() -> wasmi::Engine {
         // `relaxed_simd_deterministic`.
         .wasm_relaxed_simd(true)
         .wasm_multi_memory(false)
-        .wasm_memory64(false)
+        .wasm_memory64(true)
         .wasm_custom_page_sizes(false)
         .wasm_wide_arithmetic(false)
         // Deep enough for any recursion the fuel allows, so stack

@@ -22,11 +22,21 @@ pub struct HeapSpec {
     pub initial_pages: u64,
     /// Maximum size in wasm pages declared by the module, if any.
     pub max_pages: Option<u64>,
+    /// Addressed with `i64` indices (memory64): code checks every access
+    /// against the reservation, since no guard covers a 64-bit index.
+    pub memory64: bool,
 }
 
 impl HeapSpec {
     /// Initial accessible size in bytes.
     pub fn initial_bytes(&self) -> u64 {
         self.initial_pages * WASM_PAGE_SIZE
+    }
+
+    /// The most pages the memory may have: its declared maximum, or what
+    /// its index type can address (before the runtime's own limits).
+    pub fn max_pages_or_index_limit(&self) -> u64 {
+        self.max_pages
+            .unwrap_or(if self.memory64 { 1 << 48 } else { 1 << 16 })
     }
 }

@@ -29,6 +29,19 @@ fn mismatch(module: &str, field: &str, reason: String) -> Error {
     }
 }
 
+/// An active segment's offset, from its constant expression's value (raw
+/// bits, of which an offset uses the low 64): an `i32` (low 32 bits,
+/// unsigned) or, for a 64-bit memory or table, an `i64`; `usize::MAX`
+/// (never in bounds) if it does not fit the address space.
+fn segment_offset(value: u64, index64: bool) -> usize {
+    let v = if index64 {
+        value
+    } else {
+        u64::from(value as u32)
+    };
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
 fn limits_match(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) -> bool {
     min >= want_min
         && match want_max {
@@ -140,12 +153,14 @@ fn resolve<'l>(
                     )));
                 }
                 let have = owner.memory_type_now();
-                if !limits_match(
-                    have.min_pages,
-                    have.max_pages,
-                    want.min_pages,
-                    want.max_pages,
-                ) {
+                if have.memory64 != want.memory64
+                    || !limits_match(
+                        have.min_pages,
+                        have.max_pages,
+                        want.min_pages,
+                        want.max_pages,
+                    )
+                {
                     return Err(mismatch(m, f, format!("expected {want:?}, found {have:?}")));
                 }
             }
@@ -153,6 +168,7 @@ fn resolve<'l>(
                 // SAFETY: as for memories.
                 let have = unsafe { t.owner() }.table_type_now(t.defined);
                 if have.elem != want.elem
+                    || have.table64 != want.table64
                     || !limits_match(
                         have.min as u64,
                         have.max.map(u64::from),
@@ -393,7 +409,8 @@ pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
     for (i, seg) in data.elements.iter().enumerate() {
         let applied = match &seg.mode {
             SegmentMode::Active { index, offset } => {
-                let at = const_eval::eval(st, offset)? as u32 as usize;
+                let table64 = data.table_type(*index).is_some_and(|t| t.table64);
+                let at = segment_offset(const_eval::eval(st, offset)? as u64, table64);
                 let items = const_eval::elem_items(st, &seg.items)?;
                 // SAFETY: the domain is held, guest not running, no borrow.
                 let (_, table, _) = unsafe { st.table_mut(*index) };
@@ -414,7 +431,8 @@ pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
     for (i, seg) in data.data.iter().enumerate() {
         if let SegmentMode::Active { index, offset } = &seg.mode {
             if image.is_none() {
-                let at = const_eval::eval(st, offset)? as u32 as usize;
+                let memory64 = data.memory_type(*index).is_some_and(|m| m.memory64);
+                let at = segment_offset(const_eval::eval(st, offset)? as u64, memory64);
                 // Written here, not by guest code: the slot must still be
                 // wiped for its next tenant, whether this instance ever
                 // runs, traps on a later segment or is dropped unstarted.

@@ -179,6 +179,13 @@ fn main() -> ExitCode {
     let mut linker = Linker::new();
     lucet_wasi::add_to_linker(&mut linker);
     let mut limits = Limits::default();
+    // The slot reserves what the module was compiled for (a larger
+    // `--heap-reserved-size`, for a 64-bit memory past 4 GiB, say); the
+    // accessible heap stays bounded by --max-heap.
+    let opts = &module.data().options;
+    limits.heap_address_space_size = limits
+        .heap_address_space_size
+        .max(opts.heap_reserved_size.saturating_add(opts.heap_guard_size));
     if let Some(h) = args.max_heap {
         limits.heap_memory_size = h;
     }

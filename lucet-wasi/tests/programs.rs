@@ -296,3 +296,54 @@ fn relaxed_simd_program() {
         );
     }
 }
+
+/// What `c22/big_memory64.c` returns, computed the same way here.
+fn big_memory64_expected() -> u64 {
+    const STRIDE: u64 = 1 << 20;
+    const TARGET: u64 = (4 << 30) + (256 << 20);
+    let n = (TARGET - STRIDE) / STRIDE;
+    let mut x: u64 = 0x243f_6a88_85a3_08d3;
+    let mut counters = vec![0u64; n as usize];
+    for k in 0..8 * n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let c = &mut counters[(x % n) as usize];
+        *c = c.wrapping_add(k);
+    }
+    let mut sum = 0u64;
+    let mut above = 0u64;
+    for (i, c) in counters.iter().enumerate() {
+        sum = sum.wrapping_mul(31).wrapping_add(*c);
+        if STRIDE + i as u64 * STRIDE >= 1 << 32 {
+            above += 1;
+        }
+    }
+    sum ^ (above << 48) ^ (n << 32)
+}
+
+/// A wasm64 program (clang-22, memory64) grows its memory to 4.25 GiB
+/// and uses counters above 4 GiB: compiled for an 8 GiB reservation, it
+/// runs under `lucet-wasi --max-heap 8GiB`; under the default 4 GiB heap
+/// limit its growth fails and it says so (0).
+#[test]
+fn memory64_program_beyond_4_gib() {
+    let wasm = fixtures().join("wasm/big_memory64.wasm");
+    let dir = tempfile::tempdir().unwrap();
+    let so = dir.path().join("big.so");
+    let options = lucetc::Options {
+        heap_reserved_size: 8 << 30,
+        ..lucetc::Options::default()
+    };
+    lucetc::compile_file(&wasm, &so, &options).expect("compile");
+    let out = run(
+        lucet_wasi()
+            .args(["--max-heap", "8GiB", "--invoke", "run"])
+            .arg(&so),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), format!("{}\n", big_memory64_expected()));
+    let out = run(lucet_wasi().args(["--invoke", "run"]).arg(&so), b"");
+    assert_eq!(stdout(&out), "0\n", "{}", stderr(&out));
+}

@@ -118,8 +118,6 @@ impl Error {
             // Without the shared-everything-threads proposal, the bit
             // wasmparser reads as `shared` makes the mutability byte malformed.
             "shared globals require",
-            // A memarg offset past u32 is an over-long i32 constant.
-            "offset out of range: must be <= 2**32",
             "code section without function section",
             "function section without code section",
             "zero byte expected",

@@ -37,12 +37,6 @@ fn each_proposal_is_named_with_its_first_use() {
         ),
         ("(module (func try nop catch_all end))", "exceptions", "try"),
         ("(module (tag $e))", "exceptions", "tag section"),
-        ("(module (memory i64 1))", "memory64", "memory section"),
-        (
-            "(module (table i64 1 funcref))",
-            "memory64",
-            "table section",
-        ),
         (
             "(module (memory 1) (memory 1))",
             "multi-memory",

@@ -80,18 +80,21 @@ fn corrupted_module_data_is_rejected() {
         let msg = invalid(&p);
         assert!(msg.contains("not a loadable lucet module"), "{what}: {msg}");
     }
-    // An object from the lucetc before this format (version 2: code from
-    // cranelift-wasm on Cranelift 0.112) is refused with what to do.
-    let mut old = bytes.clone();
-    old[at + 8..at + 12].copy_from_slice(&2u32.to_le_bytes());
-    let p = c.dir.path().join("format2.so");
-    std::fs::write(&p, &old).unwrap();
-    let msg = invalid(&p);
-    assert!(
-        msg.contains("format version 2 is not supported")
-            && msg.contains("recompile the module with this version of lucetc"),
-        "{msg}"
-    );
+    // Objects from lucetc before this format (version 2: code from
+    // cranelift-wasm on Cranelift 0.112; 3: memories without an index
+    // type) are refused with what to do.
+    for version in [2u32, 3] {
+        let mut old = bytes.clone();
+        old[at + 8..at + 12].copy_from_slice(&version.to_le_bytes());
+        let p = c.dir.path().join(format!("format{version}.so"));
+        std::fs::write(&p, &old).unwrap();
+        let msg = invalid(&p);
+        assert!(
+            msg.contains(&format!("format version {version} is not supported"))
+                && msg.contains("recompile the module with this version of lucetc"),
+            "{msg}"
+        );
+    }
     // Truncating the file anywhere is an error too.
     for cut in [100, bytes.len() / 2, at + 10, bytes.len() - 1] {
         let p = c.dir.path().join(format!("cut{cut}.so"));

@@ -1,5 +1,5 @@
 //! The official WebAssembly spec test suite (2.0, SIMD, tail calls,
-//! extended constant expressions and relaxed SIMD), every module
+//! extended constant expressions, relaxed SIMD and memory64), every module
 //! through lucetc → .so → lucet-runtime. Prints one line per script, the
 //! counts by directive kind, and a closing `assertions: N passed, M failed`
 //! that counts only assertions (actions are reported on their own line).
@@ -34,6 +34,7 @@ fn spec_testsuite() {
             proposal(Proposal::RelaxedSimd)
                 .map(|f| (format!("{DETERMINISTIC}{}", f.name()), f.raw())),
         )
+        .chain(proposal(Proposal::Memory64).map(|f| (format!("memory64/{}", f.name()), f.raw())))
         .collect();
     if let Ok(filter) = std::env::var("SPEC_FILTER") {
         files.retain(|(n, _)| n.contains(&filter));

@@ -18,8 +18,9 @@ pub const MAGIC: [u8; 8] = *b"LUCETMOD";
 /// (2: `code_hash`; `spectre_guards`; run limits shared by a domain
 /// instead of passed along on calls. 3: code from lucetc's own translator
 /// on Cranelift 0.135, whose calls between wasm functions with more results
-/// than return registers pass a hidden return-area pointer.)
-pub const FORMAT_VERSION: u32 = 3;
+/// than return registers pass a hidden return-area pointer. 4: memories
+/// and tables say whether they are 64-bit.)
+pub const FORMAT_VERSION: u32 = 4;
 /// Header: magic, version, reserved word, payload length.
 const HEADER_LEN: usize = 8 + 4 + 4 + 8;
 
@@ -127,13 +128,15 @@ pub enum ImportKind {
     Table(TableType),
 }
 
-/// Limits of a linear memory, in pages.
+/// Limits of a linear memory, in pages, and its index type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryType {
     /// Initial pages.
     pub min_pages: u64,
     /// Maximum pages, if declared.
     pub max_pages: Option<u64>,
+    /// Addressed with `i64` (memory64) rather than `i32`.
+    pub memory64: bool,
 }
 
 /// A table type.
@@ -145,6 +148,8 @@ pub struct TableType {
     pub min: u32,
     /// Maximum elements, if declared.
     pub max: Option<u32>,
+    /// Indexed with `i64` (table64) rather than `i32`.
+    pub table64: bool,
 }
 
 /// A defined global.
@@ -461,6 +466,7 @@ impl ModuleData {
             guard_size: self.options.heap_guard_size,
             initial_pages: m.min_pages,
             max_pages: m.max_pages,
+            memory64: m.memory64,
         })
     }
 

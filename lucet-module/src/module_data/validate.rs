@@ -121,7 +121,12 @@ impl ModuleData {
                         seg.elem, table.elem
                     )));
                 }
-                self.check_const(offset, ValType::I32)
+                let at = if table.table64 {
+                    ValType::I64
+                } else {
+                    ValType::I32
+                };
+                self.check_const(offset, at)
                     .map_err(|e| fail(format!("offset: {e}")))?;
             }
             match &seg.items {
@@ -145,7 +150,9 @@ impl ModuleData {
                 if *index >= nmems {
                     return bad(format!("data segment {i} for memory {index} of {nmems}"));
                 }
-                self.check_const(offset, ValType::I32)
+                let memory64 = self.memory_type(*index).is_some_and(|m| m.memory64);
+                let at = if memory64 { ValType::I64 } else { ValType::I32 };
+                self.check_const(offset, at)
                     .map_err(|e| Error::Invalid(format!("data segment {i} offset: {e}")))?;
             }
         }
@@ -274,12 +281,12 @@ pub const MAX_HEAP_ADDRESS_SPACE: u64 = 1 << 47;
 
 /// Most pages a 32-bit memory can have.
 const MAX_PAGES: u64 = 65536;
+/// Most pages a 64-bit memory can have (2^64 bytes).
+const MAX_PAGES_64: u64 = 1 << 48;
 
 fn check_memory(m: &MemoryType, reserved: u64) -> Result<(), String> {
-    if m.min_pages > MAX_PAGES
-        || m.max_pages
-            .is_some_and(|x| x > MAX_PAGES || x < m.min_pages)
-    {
+    let most = if m.memory64 { MAX_PAGES_64 } else { MAX_PAGES };
+    if m.min_pages > most || m.max_pages.is_some_and(|x| x > most || x < m.min_pages) {
         return Err(format!("limits {}..{:?} pages", m.min_pages, m.max_pages));
     }
     if m.min_pages * crate::WASM_PAGE_SIZE > reserved {
@@ -368,10 +375,12 @@ mod tests {
                 elem: ValType::FuncRef,
                 min: 4,
                 max: Some(8),
+                table64: false,
             }],
             memories: vec![MemoryType {
                 min_pages: 1,
                 max_pages: Some(2),
+                memory64: false,
             }],
             globals: vec![
                 GlobalDef {
@@ -550,6 +559,19 @@ mod tests {
         rejected(|d| d.start = Some(3));
         rejected(|d| d.memories[0].max_pages = Some(0));
         rejected(|d| d.memories[0].min_pages = 65537);
+        // A 64-bit memory may have more pages than a 32-bit one, and its
+        // segments' offsets are i64s.
+        let mut d = sample();
+        d.memories[0].memory64 = true;
+        d.memories[0].max_pages = Some(65537);
+        d.options.heap_reserved_size = 8 << 30;
+        assert!(d.validate().unwrap_err().to_string().contains("offset"));
+        for seg in &mut d.data {
+            if let SegmentMode::Active { offset, .. } = &mut seg.mode {
+                *offset = ConstExpr(vec![ConstOp::I64Const(16)]);
+            }
+        }
+        d.validate().unwrap();
         rejected(|d| d.memories.push(d.memories[0]));
         rejected(|d| d.tables[0].max = Some(3));
         rejected(|d| {
@@ -560,6 +582,7 @@ mod tests {
                     elem: ValType::F64,
                     min: 0,
                     max: None,
+                    table64: false,
                 }),
             })
         });

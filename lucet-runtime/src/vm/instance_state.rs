@@ -238,6 +238,7 @@ impl InstanceState {
         MemoryType {
             min_pages: len / WASM_PAGE_SIZE,
             max_pages: declared.and_then(|m| m.max_pages),
+            memory64: declared.is_some_and(|m| m.memory64),
         }
     }
 
@@ -424,7 +425,7 @@ impl InstanceState {
     /// The most bytes memory 0 may grow to.
     pub fn heap_max_for(module: &Module, heap_limit: u64) -> u64 {
         module.data().heap_spec().map_or(0, |s| {
-            page_bytes(s.max_pages.unwrap_or(65536))
+            page_bytes(s.max_pages_or_index_limit())
                 .min(heap_limit)
                 .min(s.reserved_size)
         })

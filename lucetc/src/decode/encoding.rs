@@ -4,7 +4,7 @@
 //! one (well-formed, but ill-typed or over a limit).
 
 use crate::Error;
-use wasmparser::{FunctionBody, Payload};
+use wasmparser::FunctionBody;
 
 /// Checks of the 2.0 binary format that wasmparser, which also decodes
 /// later proposals, leaves to validation or does not make:
@@ -75,74 +75,4 @@ fn leb(bytes: &[u8]) -> Option<(u64, usize)> {
         }
     }
     None
-}
-
-/// A strict unsigned 32-bit LEB128 at the start of `bytes`: its value and
-/// length, or why it is malformed.
-fn leb_u32(bytes: &[u8]) -> Result<(u32, usize), &'static str> {
-    let mut v: u64 = 0;
-    for (i, b) in bytes.iter().enumerate().take(5) {
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            // The fifth byte holds only the top four bits.
-            if i == 4 && b & 0x70 != 0 {
-                return Err("integer too large");
-            }
-            return Ok((v as u32, i + 1));
-        }
-    }
-    if bytes.len() < 5 {
-        Err("unexpected end")
-    } else {
-        Err("integer representation too long")
-    }
-}
-
-/// Check the limits of 32-bit memories and tables as the core binary
-/// format reads them: a u32 LEB128 of at most five bytes. (wasmparser reads
-/// every limit as a u64, for memory64, and reports a too-large value as an
-/// invalid size.)
-pub(super) fn check_limits(payload: &Payload<'_>, wasm: &[u8]) -> Result<(), Error> {
-    let (range, tables) = match payload {
-        Payload::MemorySection(r) => (r.range(), false),
-        Payload::TableSection(r) => (r.range(), true),
-        _ => return Ok(()),
-    };
-    let Some(bytes) = wasm.get(range.clone()) else {
-        return Ok(());
-    };
-    let malformed = |at: usize, message: &str| Error::Malformed {
-        offset: range.start + at,
-        message: message.to_string(),
-    };
-    let mut at = 0;
-    let (count, len) = leb_u32(bytes).map_err(|m| malformed(at, m))?;
-    at += len;
-    for _ in 0..count {
-        if tables {
-            match bytes.get(at) {
-                // A table with an initialiser: its expression follows the
-                // limits, and nothing here reads expressions; stop.
-                Some(0x40) => return Ok(()),
-                // funcref, externref.
-                Some(0x70 | 0x6f) => at += 1,
-                // Anything else is for the validator to refuse.
-                _ => return Ok(()),
-            }
-        }
-        let Some(&flags) = bytes.get(at) else {
-            return Ok(());
-        };
-        at += 1;
-        // 64-bit limits and flags we do not know are the validator's.
-        if flags & !0x3 != 0 {
-            return Ok(());
-        }
-        let fields = if flags & 1 == 1 { 2 } else { 1 };
-        for _ in 0..fields {
-            let (_, len) = leb_u32(&bytes[at.min(bytes.len())..]).map_err(|m| malformed(at, m))?;
-            at += len;
-        }
-    }
-    Ok(())
 }

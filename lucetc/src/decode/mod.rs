@@ -22,6 +22,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::EXTENDED_CONST
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::RELAXED_SIMD
+        | WasmFeatures::MEMORY64
 }
 
 /// Report a validation failure caused only by a proposal we do not
@@ -105,9 +106,6 @@ fn const_expr(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, Error> {
 }
 
 fn memory_type(m: &wasmparser::MemoryType) -> Result<MemoryType, Error> {
-    if m.memory64 {
-        return Err(Error::Unsupported("memory64".into()));
-    }
     if m.shared {
         return Err(Error::Unsupported("shared memory (threads)".into()));
     }
@@ -117,17 +115,21 @@ fn memory_type(m: &wasmparser::MemoryType) -> Result<MemoryType, Error> {
     Ok(MemoryType {
         min_pages: m.initial,
         max_pages: m.maximum,
+        memory64: m.memory64,
     })
 }
 
 fn table_type(t: &wasmparser::TableType) -> Result<TableType, Error> {
-    if t.table64 {
-        return Err(Error::Unsupported("64-bit tables".into()));
-    }
+    // Elements are counted in u32 at run time; a 64-bit table's limits
+    // beyond that are an implementation limit (a larger maximum is
+    // clamped: growth past u32 fails as it would past any runtime limit).
+    let min = u32::try_from(t.initial)
+        .map_err(|_| Error::Unsupported(format!("table of {} initial elements", t.initial)))?;
     Ok(TableType {
         elem: ref_type(t.element_type, 0)?,
-        min: t.initial as u32,
-        max: t.maximum.map(|m| m as u32),
+        min,
+        max: t.maximum.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
+        table64: t.table64,
     })
 }
 
@@ -142,7 +144,6 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
 
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(err)?;
-        encoding::check_limits(&payload, wasm)?;
         match validator.payload(&payload).map_err(err)? {
             ValidPayload::Func(validator, body) => {
                 encoding::check_memory_immediates(&body)?;

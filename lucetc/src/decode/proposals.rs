@@ -19,7 +19,6 @@ const PROPOSALS: &[(&str, WasmFeatures)] = &[
         "exceptions",
         WasmFeatures::EXCEPTIONS.union(WasmFeatures::LEGACY_EXCEPTIONS),
     ),
-    ("memory64", WasmFeatures::MEMORY64),
     ("multi-memory", WasmFeatures::MULTI_MEMORY),
     ("function-references", WasmFeatures::FUNCTION_REFERENCES),
     (

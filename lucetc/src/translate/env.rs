@@ -270,10 +270,16 @@ impl<'m> FuncEnv<'m> {
     ) -> ir::Value {
         let def = self.table_def(b, index);
         let len = b.ins().load(I32, trusted(), def, table_def::LENGTH);
+        // A 64-bit table's index is compared at 64 bits: a large index must
+        // not wrap into range.
+        let (elem, len) = if b.func.dfg.value_type(elem) == I64 {
+            (elem, b.ins().uextend(I64, len))
+        } else {
+            (b.ins().uextend(I64, elem), b.ins().uextend(I64, len))
+        };
         let oob = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, elem, len);
         b.ins().trapnz(oob, traps::TABLE_OUT_OF_BOUNDS);
         let base = b.ins().load(I64, trusted(), def, table_def::BASE);
-        let elem = b.ins().uextend(I64, elem);
         let off = b.ins().ishl_imm_u(elem, 3);
         let addr = b.ins().iadd(base, off);
         if !self.spectre_guards() {

@@ -7,6 +7,13 @@
 //! or the guard, so such accesses need no check: the guard page faults and
 //! the runtime turns the fault into a trap. Only a larger static offset
 //! gets an explicit compare, with a spectre guard on the address.
+//!
+//! A 64-bit memory (memory64) has the same layout, but no guard covers a
+//! 64-bit index: every access compares `index + offset + size` with the
+//! reservation plus guard (one compare, and the spectre select), and
+//! everything in the reservation beyond the accessible size faults as
+//! for 32-bit memories. An index at or past the reservation traps; it
+//! never wraps. A constant index that fits needs no compare.
 
 use crate::translate::env::trusted;
 use crate::translate::{simd, Translator};
@@ -70,19 +77,32 @@ impl Translator<'_, '_> {
         let opts = &self.env.module.data.options;
         let (reserved, guard) = (opts.heap_reserved_size, opts.heap_guard_size);
         let spectre = self.env.spectre_guards();
+        let memory64 = self.memory64(memarg.memory);
         let base = self.env.heap_base(&mut self.b, memarg.memory);
-        let index = self.b.ins().uextend(I64, index);
+        let index = if memory64 {
+            index
+        } else {
+            self.b.ins().uextend(I64, index)
+        };
         let end = memarg.offset.saturating_add(size);
-        if end <= guard {
+        let span = reserved.saturating_add(guard);
+        // A 64-bit index is covered by no guard, but a constant one that
+        // lands in the reservation or guard needs no check either.
+        let covered = if memory64 {
+            self.constant(index)
+                .is_some_and(|i| i.checked_add(end).is_some_and(|e| e <= span))
+        } else {
+            end <= guard
+        };
+        if covered {
             // Covered by the guard (the reservation holds every 32-bit
-            // index): no check.
+            // index, or the constant 64-bit one): no check.
             let addr = self.b.ins().iadd(base, index);
             return match i32::try_from(memarg.offset) {
                 Ok(imm) => (addr, imm),
                 Err(_) => (self.b.ins().iadd_imm_u(addr, memarg.offset as i64), 0),
             };
         }
-        let span = reserved.saturating_add(guard);
         if end > span {
             // No index makes this access fit.
             self.b.ins().trap(TrapCode::HEAP_OUT_OF_BOUNDS);
@@ -106,6 +126,37 @@ impl Translator<'_, '_> {
         // Past a mispredicted check, the access goes to address zero.
         let null = self.b.ins().iconst(I64, 0);
         (self.b.ins().select_spectre_guard(oob, null, addr), 0)
+    }
+
+    /// Whether memory `mem` is addressed with `i64` (memory64).
+    fn memory64(&self, mem: u32) -> bool {
+        self.env
+            .module
+            .data
+            .memory_type(mem)
+            .is_some_and(|m| m.memory64)
+    }
+
+    /// The value of `v` if it is an integer constant.
+    fn constant(&self, v: ir::Value) -> Option<u64> {
+        let inst = self.b.func.dfg.value_def(v).inst()?;
+        match self.b.func.dfg.insts[inst] {
+            ir::InstructionData::UnaryImm {
+                opcode: ir::Opcode::Iconst,
+                imm,
+            } => Some(imm.bits() as u64),
+            _ => None,
+        }
+    }
+
+    /// A memory address or length operand of memory `mem` as the u64 the
+    /// builtins take.
+    fn address_operand(&mut self, mem: u32, v: ir::Value) -> ir::Value {
+        if self.memory64(mem) {
+            v
+        } else {
+            self.b.ins().uextend(I64, v)
+        }
     }
 
     fn load(&mut self, memarg: &MemArg, ty: ir::Type, width: ir::Type, extend: Widen) {
@@ -249,26 +300,34 @@ impl Translator<'_, '_> {
                 let def = self.env.memory_def(&mut self.b, *mem);
                 let len = self.b.ins().load(I64, trusted(), def, memory_def::LENGTH);
                 let pages = self.b.ins().ushr_imm_u(len, 16);
-                let pages = self.b.ins().ireduce(I32, pages);
+                let pages = if self.memory64(*mem) {
+                    pages
+                } else {
+                    self.b.ins().ireduce(I32, pages)
+                };
                 self.stack.push(pages);
             }
-            O::MemoryGrow { mem } => {
+            O::MemoryGrow { mem: index } => {
                 let delta = self.stack.pop();
-                let mem = self.b.ins().iconst(I32, i64::from(*mem));
-                let delta = self.b.ins().uextend(I64, delta);
+                let mem = self.b.ins().iconst(I32, i64::from(*index));
+                let delta = self.address_operand(*index, delta);
                 let old = self
                     .env
                     .call_builtin(&mut self.b, Builtin::MemoryGrow, &[mem, delta])
                     .expect("memory.grow returns the old size");
-                let old = self.b.ins().ireduce(I32, old);
+                let old = if self.memory64(*index) {
+                    old
+                } else {
+                    self.b.ins().ireduce(I32, old)
+                };
                 self.stack.push(old);
             }
             O::MemoryCopy { dst_mem, .. } => {
                 let (dst, src, len) = self.stack.pop3();
                 let mem = self.b.ins().iconst(I32, i64::from(*dst_mem));
-                let dst = self.b.ins().uextend(I64, dst);
-                let src = self.b.ins().uextend(I64, src);
-                let len = self.b.ins().uextend(I64, len);
+                let dst = self.address_operand(*dst_mem, dst);
+                let src = self.address_operand(*dst_mem, src);
+                let len = self.address_operand(*dst_mem, len);
                 self.env.call_builtin_checked(
                     &mut self.b,
                     Builtin::MemoryCopy,
@@ -276,11 +335,11 @@ impl Translator<'_, '_> {
                     TrapCode::HEAP_OUT_OF_BOUNDS,
                 );
             }
-            O::MemoryFill { mem } => {
+            O::MemoryFill { mem: index } => {
                 let (dst, val, len) = self.stack.pop3();
-                let mem = self.b.ins().iconst(I32, i64::from(*mem));
-                let dst = self.b.ins().uextend(I64, dst);
-                let len = self.b.ins().uextend(I64, len);
+                let mem = self.b.ins().iconst(I32, i64::from(*index));
+                let dst = self.address_operand(*index, dst);
+                let len = self.address_operand(*index, len);
                 self.env.call_builtin_checked(
                     &mut self.b,
                     Builtin::MemoryFill,
@@ -288,11 +347,14 @@ impl Translator<'_, '_> {
                     TrapCode::HEAP_OUT_OF_BOUNDS,
                 );
             }
-            O::MemoryInit { data_index, mem } => {
+            O::MemoryInit {
+                data_index,
+                mem: index,
+            } => {
                 let (dst, src, len) = self.stack.pop3();
-                let mem = self.b.ins().iconst(I32, i64::from(*mem));
+                let mem = self.b.ins().iconst(I32, i64::from(*index));
                 let seg = self.b.ins().iconst(I32, i64::from(*data_index));
-                let dst = self.b.ins().uextend(I64, dst);
+                let dst = self.address_operand(*index, dst);
                 self.env.call_builtin_checked(
                     &mut self.b,
                     Builtin::MemoryInit,

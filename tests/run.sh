@@ -5,7 +5,8 @@
 #
 # Steps: formatting, clippy (warnings are errors), the workspace's tests
 # (unit, end-to-end, the spec suite, and the bounded fuzz targets with
-# fixed seeds), then the benchmarks/ workspace's tests (it builds
+# fixed seeds), as root the deploy/ end-to-end scripts under a private
+# containerd, then the benchmarks/ workspace's tests (it builds
 # Wasmtime, so it is its own workspace) and the fuzz triage tool's (the
 # same Wasmtime as a third engine). Each step prints its duration.
 set -euo pipefail
@@ -40,6 +41,11 @@ step "cargo fmt --check (benchmarks)" cargo fmt --manifest-path benchmarks/Cargo
 step "cargo fmt --check (fuzz triage)" cargo fmt --manifest-path fuzz/triage/Cargo.toml --all --check
 step "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace" cargo test --workspace
+# As root (CI is): containerd and runc from apt, a private containerd per
+# script, everything removed afterwards; each says so and passes when not
+# root. serve-image.sh uses the debug binaries the step above built.
+step "deploy: lucet-serve image under containerd/runc (root)" deploy/tests/serve-image.sh
+step "deploy: containerd 1.6 loads the lucet runtime entry (root)" deploy/tests/containerd-config.sh
 step "benchmarks: cargo test" cargo test --manifest-path benchmarks/Cargo.toml
 # The three-engine triage tool (lucet, wasmi, Wasmtime) shares the
 # benchmarks' target directory, where Wasmtime's dependencies are built.

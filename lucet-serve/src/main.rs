@@ -90,6 +90,11 @@ struct Args {
     /// required).
     #[arg(long)]
     shutdown_timeout: Option<String>,
+    /// After SIGTERM, keep serving this long with /readyz answering 503
+    /// before closing the listener, e.g. 5s (default 0s; a unit is
+    /// required).
+    #[arg(long)]
+    drain_delay: Option<String>,
     /// A minisign public key file; when given (repeatable), every route's
     /// module must carry a valid signature MODULE.minisig by one of them.
     #[arg(long, value_name = "PUBKEY")]
@@ -169,6 +174,9 @@ fn run() -> Result<()> {
     }
     if let Some(t) = args.shutdown_timeout {
         b = b.shutdown_timeout(t);
+    }
+    if let Some(d) = args.drain_delay {
+        b = b.drain_delay(d);
     }
     if let Some(c) = args.cpu_time {
         b = b.cpu_time(c);

@@ -56,8 +56,9 @@ pub struct Routes {
 }
 
 impl Routes {
-    /// Load every route's module, compiling `.wasm`/`.wat` files into
-    /// `scratch`, and check each can be instantiated.
+    /// Load every route's module, compiling `.wasm`/`.wat` files in a
+    /// scratch directory made only if one needs compiling (see
+    /// [`Scratch`]), and check each can be instantiated.
     ///
     /// Each route gets a region of its own, with a slot per request it may
     /// have in the server (`max_concurrency`: running, queued or
@@ -74,12 +75,8 @@ impl Routes {
     /// (see `Limits::heap_keep_resident`).
     ///
     /// `workers` resolves each route's default `max_running`.
-    pub fn load(
-        config: &Config,
-        workers: usize,
-        linker: &Linker,
-        scratch: &Path,
-    ) -> Result<Routes> {
+    pub fn load(config: &Config, workers: usize, linker: &Linker) -> Result<Routes> {
+        let mut scratch = Scratch::new();
         let mut routes = Vec::new();
         let mut exact = HashMap::new();
         let mut prefixes = Vec::new();
@@ -90,7 +87,7 @@ impl Routes {
         };
         for (index, rc) in config.routes.iter().enumerate() {
             // The errors name the module file.
-            let module = load_module(rc, index, scratch, keys.as_ref())
+            let module = load_module(rc, index, &mut scratch, keys.as_ref())
                 .with_context(|| format!("route {}", rc.path))?;
             let limits = Limits {
                 heap_memory_size: rc.limits.heap,
@@ -131,6 +128,9 @@ impl Routes {
                 in_flight: AtomicUsize::new(0),
             }));
         }
+        // Every module is in memory now (the runtime reads a module file
+        // once, into a sealed memfd): the compiled objects can go.
+        drop(scratch);
         prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         Ok(Routes {
             routes,
@@ -163,6 +163,50 @@ fn under(prefix: &str, path: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || prefix.ends_with('/'))
 }
 
+/// Where the shared objects compiled from `.wasm`/`.wat` routes are
+/// written before they are loaded: a private directory under `TMPDIR`
+/// (`/tmp` by default), made on first use and removed when dropped.
+///
+/// Routes given as precompiled `.so` files need none, so a server whose
+/// routes are all precompiled writes nothing anywhere: it runs in a
+/// container image that has no `/tmp` and a read-only root file system.
+pub struct Scratch {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Scratch {
+    /// No directory yet.
+    pub fn new() -> Scratch {
+        Scratch { dir: None }
+    }
+
+    /// The directory, made now if it does not exist yet.
+    pub fn dir(&mut self) -> Result<&Path> {
+        if self.dir.is_none() {
+            let parent = std::env::temp_dir();
+            let dir = tempfile::Builder::new()
+                .prefix("lucet-serve-")
+                .tempdir_in(&parent)
+                .with_context(|| {
+                    format!(
+                        "creating a directory for compiled modules in {} (a .wasm route is \
+                         compiled at startup: set TMPDIR to a writable directory, or give \
+                         the route a module precompiled with lucetc-wasi)",
+                        parent.display()
+                    )
+                })?;
+            self.dir = Some(dir);
+        }
+        Ok(self.dir.as_ref().expect("made above").path())
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch::new()
+    }
+}
+
 /// Load (or compile and load) a route's module; with `keys`, only if it
 /// carries a valid signature by one of them. A `.wasm` is verified as read
 /// and exactly the verified bytes are compiled; the shared object the
@@ -171,7 +215,7 @@ fn under(prefix: &str, path: &str) -> bool {
 fn load_module(
     rc: &RouteConfig,
     index: usize,
-    scratch: &Path,
+    scratch: &mut Scratch,
     keys: Option<&TrustedKeys>,
 ) -> Result<Arc<Module>> {
     let name = rc.module.display();
@@ -182,7 +226,7 @@ fn load_module(
             Some(keys) => keys.read_verified(&rc.module, lucet_runtime::DEFAULT_MAX_FILE_SIZE)?,
             None => std::fs::read(&rc.module).with_context(|| format!("reading {name}"))?,
         };
-        let so = scratch.join(format!("route{index}.so"));
+        let so = scratch.dir()?.join(format!("route{index}.so"));
         let options = lucetc::Options {
             allowed_imports: Some(lucetc::AllowedImport::wasi_preview1()),
             count_instructions: budget,
@@ -222,6 +266,17 @@ fn load_module(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scratch_is_made_on_first_use_and_removed_when_dropped() {
+        let mut scratch = super::Scratch::new();
+        assert!(scratch.dir.is_none(), "nothing is made up front");
+        let dir = scratch.dir().unwrap().to_path_buf();
+        assert!(dir.is_dir());
+        assert_eq!(scratch.dir().unwrap(), dir, "made once");
+        drop(scratch);
+        assert!(!dir.exists());
+    }
+
     #[test]
     fn prefix_matching_respects_segments() {
         let matches = super::under;

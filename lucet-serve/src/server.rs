@@ -1,7 +1,9 @@
 //! The HTTP side: accept connections (hyper, HTTP/1.1 with keep-alive)
 //! within the connection limits, route requests, hand them to the worker
 //! pool (streaming request bodies to guests as they arrive), turn outcomes
-//! into responses, metrics and one log line each; shut down gracefully.
+//! into responses, metrics and one log line each; answer the server's own
+//! endpoints (metrics, liveness, readiness); shut down gracefully, first
+//! draining (not ready, still serving) for the configured delay.
 
 use crate::cgi::{self, RequestInfo};
 use crate::config::Config;
@@ -14,7 +16,7 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Body, Incoming};
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -23,7 +25,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -34,6 +36,11 @@ struct State {
     pool: Pool,
     metrics: Arc<Metrics>,
     metrics_path: Option<String>,
+    health_path: Option<String>,
+    ready_path: Option<String>,
+    /// Shutdown has begun: not ready, and every response closes its
+    /// connection.
+    draining: AtomicBool,
     next_id: AtomicU64,
 }
 
@@ -45,15 +52,19 @@ pub struct Server {
     shutdown_timeout: Duration,
     header_read_timeout: Duration,
     idle_timeout: Duration,
+    drain_delay: Duration,
     limits: Arc<ConnLimits>,
-    /// Shared objects compiled from `.wasm` routes live here.
-    _scratch: tempfile::TempDir,
 }
 
 impl Server {
     /// Load and check every route (compiling `.wasm` modules), start the
     /// workers and bind the listening socket. Blocking: call it before
     /// entering the async runtime, or from a blocking context.
+    ///
+    /// Nothing is written to disk unless a `.wasm`/`.wat` route needs
+    /// compiling (in a scratch directory under `TMPDIR`, removed once the
+    /// routes are loaded): with precompiled `.so` routes the server needs
+    /// no writable directory at all.
     pub fn new(config: Config) -> Result<Server> {
         config.validate()?;
         let metrics = Arc::new(Metrics::new(config.routes.iter().map(|r| r.path.as_str())));
@@ -65,12 +76,8 @@ impl Server {
             penalty: config.penalty,
             slow_lane_cpu: config.slow_lane_cpu,
         };
-        let scratch = tempfile::Builder::new()
-            .prefix("lucet-serve-")
-            .tempdir()
-            .context("creating a directory for compiled modules")?;
         let linker = crate::pool::linker();
-        let routes = Routes::load(&config, config.workers, &linker, scratch.path())?;
+        let routes = Routes::load(&config, config.workers, &linker)?;
         let pool = Pool::new(&pool_config, &routes, linker, metrics.clone())
             .context("starting worker threads")?;
         let listener = conn::listen(config.listen, config.listen_backlog)
@@ -99,14 +106,17 @@ impl Server {
                 pool,
                 metrics,
                 metrics_path: config.metrics_path,
+                health_path: config.health_path,
+                ready_path: config.ready_path,
+                draining: AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
             }),
             listener,
             shutdown_timeout: config.shutdown_timeout,
             header_read_timeout: config.header_read_timeout,
             idle_timeout: config.idle_timeout,
+            drain_delay: config.drain_delay,
             limits,
-            _scratch: scratch,
         })
     }
 
@@ -122,9 +132,12 @@ impl Server {
         self.state.metrics.clone()
     }
 
-    /// Serve until `shutdown` completes, then stop accepting, let in-flight
-    /// requests finish (closing idle connections), and stop the workers.
-    /// Requests still running after the shutdown timeout are stopped.
+    /// Serve until `shutdown` completes; then drain: keep serving for the
+    /// configured `drain_delay` with the readiness endpoint answering 503
+    /// and every response closing its connection; then stop accepting, let
+    /// in-flight requests finish (closing idle connections), and stop the
+    /// workers. Requests still running after the shutdown timeout are
+    /// stopped.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
         info!(addr = %self.listener.local_addr()?, "listening");
         // Accepted with std's accept on readiness from tokio, so that a
@@ -143,7 +156,11 @@ impl Server {
         let epoch = tokio::time::Instant::now();
         let (header_timeout, idle_timeout) = (self.header_read_timeout, self.idle_timeout);
         tokio::pin!(shutdown);
+        // Armed when shutdown is asked for: the end of the drain.
+        let drained = tokio::time::sleep(Duration::MAX / 4);
+        tokio::pin!(drained);
         loop {
+            let draining = self.state.draining.load(Ordering::Relaxed);
             tokio::select! {
                 ready = listener.readable() => {
                     let mut ready = match ready {
@@ -223,9 +240,18 @@ impl Server {
                         }
                     });
                 }
-                () = &mut shutdown => break,
+                () = &mut shutdown, if !draining => {
+                    self.state.draining.store(true, Ordering::Relaxed);
+                    if self.drain_delay.is_zero() {
+                        break;
+                    }
+                    info!(delay = ?self.drain_delay, "draining: not ready, still serving");
+                    drained.as_mut().reset(tokio::time::Instant::now() + self.drain_delay);
+                }
+                () = &mut drained, if draining => break,
             }
         }
+        self.state.draining.store(true, Ordering::Relaxed);
         drop(listener);
         let open = graceful.count();
         info!(
@@ -305,9 +331,12 @@ async fn handle(
     state.metrics.in_flight.inc();
     let _in_flight = InFlight(&state.metrics);
     let mut response = route_request(state, req, id, start, peer, local).await;
-    response
-        .headers_mut()
-        .insert("x-request-id", HeaderValue::from(id));
+    let headers = response.headers_mut();
+    headers.insert("x-request-id", HeaderValue::from(id));
+    if state.draining.load(Ordering::Relaxed) {
+        // Keep-alive clients reconnect, to a server that is staying.
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 
@@ -322,6 +351,18 @@ async fn route_request(
     let (parts, body) = req.into_parts();
     let path = parts.uri.path();
     let method = &parts.method;
+    if state.health_path.as_deref() == Some(path) {
+        debug!(id, path, "liveness");
+        return text(StatusCode::OK, "ok\n");
+    }
+    if state.ready_path.as_deref() == Some(path) {
+        debug!(id, path, "readiness");
+        return if state.draining.load(Ordering::Relaxed) {
+            text(StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+        } else {
+            text(StatusCode::OK, "ready\n")
+        };
+    }
     if state.metrics_path.as_deref() == Some(path) {
         let mut r = text(StatusCode::OK, state.metrics.render());
         r.headers_mut().insert(

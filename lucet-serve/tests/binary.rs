@@ -63,8 +63,13 @@ impl Drop for Running {
 }
 
 fn start(args: &[String]) -> Running {
+    start_with(args, &[])
+}
+
+fn start_with(args: &[String], env: &[(&str, &std::path::Path)]) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lucet-serve"))
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -90,6 +95,24 @@ fn start(args: &[String]) -> Running {
 
 fn route(path: &str, so: &std::path::Path) -> [String; 2] {
     ["--route".into(), format!("{path}={}", so.display())]
+}
+
+impl Running {
+    /// The address from the "listening" line.
+    fn addr(&mut self) -> std::net::SocketAddr {
+        let line = self.wait_for("listening");
+        line.split("addr=")
+            .nth(1)
+            .and_then(|a| a.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+}
+
+fn listen_args() -> Vec<String> {
+    ["--listen", "127.0.0.1:0", "--workers", "1"]
+        .map(String::from)
+        .to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,4 +181,75 @@ fn bad_command_lines_exit_1_with_a_message() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no routes"));
+}
+
+/// As in a minimal container image: no /tmp (TMPDIR names a directory
+/// that does not exist). Precompiled routes need no directory at all; the
+/// server serves, drains on SIGTERM (not ready, still serving) and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn precompiled_routes_need_no_temp_dir_and_sigterm_drains() {
+    let missing = std::path::Path::new("/nonexistent/lucet-serve-tmp");
+    assert!(!missing.exists());
+    let mut args = listen_args();
+    args.extend(["--drain-delay".into(), "1s".into()]);
+    args.extend(route("/hello", &so("hello", false)));
+    let mut server = start_with(&args, &[("TMPDIR", missing)]);
+    let addr = server.addr();
+    assert_eq!(
+        request(addr, "GET", "/hello", &[], b"").await.text(),
+        "Hello, world!\n"
+    );
+    assert_eq!(request(addr, "GET", "/readyz", &[], b"").await.status, 200);
+    assert_eq!(request(addr, "GET", "/healthz", &[], b"").await.status, 200);
+
+    let t = Instant::now();
+    server.terminate();
+    server.wait_for("SIGTERM");
+    server.wait_for("draining");
+    let r = request(addr, "GET", "/readyz", &[], b"").await;
+    assert_eq!((r.status, r.text().as_str()), (503, "draining\n"));
+    assert_eq!(request(addr, "GET", "/hello", &[], b"").await.status, 200);
+    server.wait_for("stopped");
+    let status = server.wait_exit();
+    assert!(status.success(), "exit status {status}");
+    assert!(t.elapsed() >= Duration::from_secs(1), "{:?}", t.elapsed());
+}
+
+/// A .wasm route needs a scratch directory to compile in: without one the
+/// server says where it looked and what to do, and exits 1.
+#[test]
+fn wasm_routes_without_a_temp_dir_say_what_to_do() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lucet-serve"))
+        .args(listen_args())
+        .args(route("/hello", &wasm("hello")))
+        .env("TMPDIR", "/nonexistent/lucet-serve-tmp")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "lucet-serve: error: route /hello",
+        "creating a directory for compiled modules in /nonexistent/lucet-serve-tmp",
+        "TMPDIR",
+        "No such file or directory",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing from {err}");
+    }
+}
+
+/// The objects compiled from .wasm routes are removed once loaded (the
+/// runtime holds each module in memory): nothing is left in TMPDIR while
+/// the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compiled_routes_leave_nothing_in_the_temp_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut args = listen_args();
+    args.extend(route("/hello", &wasm("hello")));
+    let mut server = start_with(&args, &[("TMPDIR", tmp.path())]);
+    let addr = server.addr();
+    assert_eq!(request(addr, "GET", "/hello", &[], b"").await.status, 200);
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    server.terminate();
+    assert!(server.wait_exit().success());
 }

@@ -82,6 +82,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// After shutdown is asked for, keep serving this long (e.g. "5s") with
+    /// the readiness endpoint answering 503 (see [`Config::drain_delay`]).
+    pub fn drain_delay(mut self, d: impl Into<String>) -> Self {
+        self.over.drain_delay = Some(DurationText::Text(d.into()));
+        self
+    }
+
     /// Close connections that take longer than this to send a request head.
     pub fn header_read_timeout(mut self, d: impl Into<String>) -> Self {
         self.over.header_read_timeout = Some(DurationText::Text(d.into()));
@@ -186,6 +193,7 @@ impl ConfigBuilder {
                 .max_connections_per_client
                 .or(self.file.max_connections_per_client),
             listen_backlog: o.listen_backlog.or(self.file.listen_backlog),
+            drain_delay: o.drain_delay.or(self.file.drain_delay),
             ..self.file
         };
         let listen = match &f.listen {
@@ -219,10 +227,17 @@ impl ConfigBuilder {
             d.header_read_timeout,
         )?;
         let idle_timeout = timeout(&f.idle_timeout, "idle_timeout", d.idle_timeout)?;
-        let metrics_path = match &f.metrics_path {
+        let endpoint = |given: &Option<String>, default: Option<String>| match given {
             Some(p) if p.is_empty() => None,
             Some(p) => Some(p.clone()),
-            None => d.metrics_path,
+            None => default,
+        };
+        let metrics_path = endpoint(&f.metrics_path, d.metrics_path);
+        let health_path = endpoint(&f.health_path, d.health_path);
+        let ready_path = endpoint(&f.ready_path, d.ready_path);
+        let drain_delay = match &f.drain_delay {
+            Some(t) => t.duration("drain_delay")?,
+            None => d.drain_delay,
         };
         let mut defaults = f
             .defaults
@@ -268,6 +283,9 @@ impl ConfigBuilder {
             io_threads: f.io_threads.unwrap_or(d.io_threads),
             shutdown_timeout,
             metrics_path,
+            health_path,
+            ready_path,
+            drain_delay,
             routes,
             header_read_timeout,
             idle_timeout,
@@ -482,6 +500,36 @@ mod tests {
     }
 
     #[test]
+    fn health_endpoints_and_drain_delay() {
+        let route = "[[route]]\npath=\"/a\"\nmodule=\"a\"\n";
+        let c = ConfigBuilder::new()
+            .toml(route, ".")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(c.health_path.as_deref(), Some("/healthz"));
+        assert_eq!(c.ready_path.as_deref(), Some("/readyz"));
+        assert_eq!(c.drain_delay, Duration::ZERO);
+        let text =
+            format!("health_path = \"/live\"\nready_path = \"\"\ndrain_delay = \"5s\"\n{route}");
+        let c = ConfigBuilder::new()
+            .toml(&text, ".")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(c.health_path.as_deref(), Some("/live"));
+        assert_eq!(c.ready_path, None, "an empty path turns the endpoint off");
+        assert_eq!(c.drain_delay, Duration::from_secs(5));
+        let c = ConfigBuilder::new()
+            .toml(&text, ".")
+            .unwrap()
+            .drain_delay("1s")
+            .build()
+            .unwrap();
+        assert_eq!(c.drain_delay, Duration::from_secs(1), "the builder wins");
+    }
+
+    #[test]
     fn bad_configs_are_rejected_with_a_reason() {
         let bad = |text: &str| build(text).unwrap_err();
         assert!(bad("").contains("no routes"));
@@ -490,10 +538,19 @@ mod tests {
         assert!(bad(dup).contains("twice"));
         assert!(bad("[[route]]\npath=\"a\"\nmodule=\"a\"").contains("start with"));
         assert!(bad("[[route]]\npath=\"/metrics\"\nmodule=\"a\"").contains("metrics"));
+        assert!(bad("[[route]]\npath=\"/healthz\"\nmodule=\"a\"").contains("health_path"));
+        assert!(bad("[[route]]\npath=\"/readyz\"\nmodule=\"a\"").contains("ready_path"));
         let route = "[[route]]\npath=\"/a\"\nmodule=\"a\"\n";
         assert!(bad(&format!("{route}max_running = 0")).contains("max_running"));
         assert!(bad(&format!("max_connections = 0\n{route}")).contains("max_connections"));
         assert!(bad(&format!("idle_timeout = \"0s\"\n{route}")).contains("idle_timeout"));
+        let e = bad(&format!("ready_path = \"/metrics\"\n{route}"));
+        assert!(
+            e.contains("ready_path") && e.contains("metrics_path"),
+            "{e}"
+        );
+        assert!(bad(&format!("health_path = \"up\"\n{route}")).contains("start with"));
+        assert!(bad(&format!("drain_delay = 5\n{route}")).contains("drain_delay = \"5ms\""));
         let e = ConfigBuilder::new()
             .toml(
                 "[[route]]\npath=\"/a\"\nmodule=\"a\"\ndeadline=\"soon\"",

@@ -20,6 +20,12 @@
 //! max_connections_per_client = 256   # per client IP address, likewise
 //! listen_backlog = 4096        # connections the kernel queues for accept
 //!
+//! # the server's own endpoints ("" turns one off)
+//! metrics_path = "/metrics"    # Prometheus text
+//! health_path = "/healthz"     # liveness: 200 while the server answers
+//! ready_path = "/readyz"       # readiness: 200, or 503 once shutting down
+//! drain_delay = "0s"           # after SIGTERM, keep serving (not ready) this long
+//!
 //! [defaults]             # limits for every route, each overridable per route
 //! deadline = "100ms"     # wall-clock time per request -> 504 ("none": no deadline)
 //! cpu_time = "100ms"     # CPU time per request -> 500 ("none": no limit)
@@ -181,6 +187,22 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Path of the Prometheus endpoint (`None`: no endpoint).
     pub metrics_path: Option<String>,
+    /// Path of the liveness endpoint (`None`: none): `200 ok` whenever the
+    /// server's event loop answers, draining or not. Default `/healthz`.
+    pub health_path: Option<String>,
+    /// Path of the readiness endpoint (`None`: none): `200 ready` while the
+    /// server takes new requests, `503 draining` once shutdown has begun.
+    /// Default `/readyz`.
+    pub ready_path: Option<String>,
+    /// After SIGTERM (or the end of [`Server::run`](crate::Server::run)'s
+    /// shutdown future), keep accepting and serving this long with the
+    /// readiness endpoint answering 503 and every response closing its
+    /// connection, before the listener closes and in-flight requests are
+    /// finished. Kubernetes removes a terminating pod from its Service's
+    /// endpoints at about the time it sends SIGTERM, not before, so
+    /// without a delay clients that had not yet heard are refused. Default
+    /// 0 (close at once).
+    pub drain_delay: Duration,
     /// Routes, matched by exact path first, then longest prefix.
     pub routes: Vec<RouteConfig>,
     /// Minisign public key files. If any are given, every route's module
@@ -243,6 +265,9 @@ impl Default for Config {
             io_threads: 1,
             shutdown_timeout: Duration::from_secs(30),
             metrics_path: Some("/metrics".into()),
+            health_path: Some("/healthz".into()),
+            ready_path: Some("/readyz".into()),
+            drain_delay: Duration::ZERO,
             routes: Vec::new(),
             trusted_keys: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
@@ -278,6 +303,23 @@ impl Config {
         if self.listen_backlog == 0 {
             bail!("listen_backlog must be at least 1");
         }
+        let endpoints = [
+            ("metrics_path", &self.metrics_path),
+            ("health_path", &self.health_path),
+            ("ready_path", &self.ready_path),
+        ];
+        for (i, (key, path)) in endpoints.iter().enumerate() {
+            let Some(path) = path else { continue };
+            if !path.starts_with('/') {
+                bail!("{key} {path:?} must start with '/'");
+            }
+            if let Some((other, _)) = endpoints[..i]
+                .iter()
+                .find(|(_, p)| p.as_ref() == Some(path))
+            {
+                bail!("{key} {path:?} is also the {other}");
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for r in &self.routes {
             if !r.path.starts_with('/') {
@@ -289,8 +331,8 @@ impl Config {
             if !seen.insert(r.path.as_str()) {
                 bail!("route {:?} is given twice", r.path);
             }
-            if Some(&r.path) == self.metrics_path.as_ref() {
-                bail!("route {:?} is the metrics endpoint", r.path);
+            if let Some((key, _)) = endpoints.iter().find(|(_, p)| p.as_ref() == Some(&r.path)) {
+                bail!("route {:?} is the server's own endpoint ({key})", r.path);
             }
         }
         Ok(())

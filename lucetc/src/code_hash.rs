@@ -1,17 +1,18 @@
 //! Recording the code hash in a linked shared object.
 //!
 //! The hash covers the linked file (see [`lucet_module::code_hash`]), so it
-//! can only be computed after the system linker has run; it is written into
-//! the last bytes of the module data in place, which changes no size or
-//! offset.
+//! can only be computed once the shared object is written; it is written
+//! into the last bytes of the module data in place, which changes no size
+//! or offset.
 
+use crate::shared_object::LinkError;
 use crate::Error;
 use lucet_module::code_hash::{code_hash, CODE_HASH_LEN};
 use lucet_module::{symbols, ModuleData};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 fn err(reason: impl std::fmt::Display) -> Error {
-    Error::Link(format!("recording the code hash: {reason}"))
+    Error::Link(LinkError::CodeHash(reason.to_string()))
 }
 
 /// Compute the code hash of the shared object `so` (lucetc's objects

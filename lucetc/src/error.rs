@@ -1,3 +1,4 @@
+use crate::shared_object::LinkError;
 use thiserror::Error;
 
 /// Why a module could not be compiled.
@@ -52,9 +53,10 @@ pub enum Error {
     /// The object file could not be written.
     #[error("writing the object file failed: {0}")]
     Object(String),
-    /// The system linker failed.
+    /// The object could not be written as a shared object, or its code
+    /// hash recorded.
     #[error("linking failed: {0}")]
-    Link(String),
+    Link(#[from] LinkError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -5,8 +5,9 @@
 //! its [`lucet_module::ModuleData`]; [`codegen`] translates every function
 //! with our own translator ([`translate`]) and compiles them with Cranelift
 //! in parallel; [`object_file`] writes code, a function table and the serialized
-//! module data into one object; [`link`] turns it into a shared object with
-//! the system linker.
+//! module data into one object; [`shared_object`] writes that as an ELF
+//! shared object itself (no system linker or C compiler is needed), and
+//! [`link`] records its code hash and writes it out.
 //!
 //! This crate knows nothing of slots, signals or instances: everything it
 //! assumes about the runtime is in `lucet_module`.
@@ -20,6 +21,7 @@ mod link;
 mod module_env;
 mod object_file;
 mod options;
+pub mod shared_object;
 pub mod signing;
 mod translate;
 
@@ -27,6 +29,7 @@ pub use code_hash::record_code_hash;
 pub use error::Error;
 pub use lucet_module::{FuncType, ModuleData, ValType};
 pub use options::{AllowedImport, Emit, OptLevel, Options, TargetCpu};
+pub use shared_object::LinkError;
 
 use module_env::ModuleEnv;
 use std::path::Path;
@@ -74,7 +77,16 @@ pub fn wasm_from_bytes(bytes: &[u8]) -> Result<Vec<u8>, Error> {
 
 /// Compile a wasm binary to a relocatable object.
 pub fn compile(wasm: &[u8], options: &Options) -> Result<Compiled, Error> {
-    let isa = options.isa()?;
+    compile_for(wasm, options, options.isa()?)
+}
+
+/// [`compile`] for `isa` rather than the one `options` name (tests use it
+/// for CPUs lucetc's targets exclude).
+pub(crate) fn compile_for(
+    wasm: &[u8],
+    options: &Options,
+    isa: cranelift_codegen::isa::OwnedTargetIsa,
+) -> Result<Compiled, Error> {
     // A module that fails validation only for a proposal we do not
     // implement is reported as unsupported, not invalid.
     let refine = |e| decode::refine(wasm, e);

@@ -57,8 +57,8 @@ fn invalid_input_names_the_problem() {
 #[test]
 fn unsupported_features_are_named() {
     rejects(
-        b"(module (memory i64 1))",
-        "unsupported: memory64 (memory section) at offset ",
+        b"(module (memory 1) (memory 1))",
+        "unsupported: multi-memory (memory section) at offset ",
     );
     rejects(
         b"(module (memory 1 1 shared))",

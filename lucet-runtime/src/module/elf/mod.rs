@@ -14,7 +14,8 @@
 //! - only the dynamic tags a linked lucetc object has: no constructors or
 //!   destructors (`DT_INIT*`, `DT_PREINIT_ARRAY`, `DT_FINI*`), no search
 //!   paths, `DT_SONAME`, filters or text relocations, and no `DT_NEEDED`
-//!   but libc and libm (the C compiler driver's link may add them);
+//!   but libc and libm (lucetc's writer adds them when code imports
+//!   `memcpy` or a libm function);
 //! - symbol, string, hash, version and relocation tables inside read-only
 //!   segments, every index and offset in them in range, hash chains that
 //!   end; symbols neither TLS nor IFUNC (whose resolvers would run inside
@@ -92,9 +93,9 @@ pub(crate) struct ElfLayout {
     pub needed: Vec<String>,
 }
 
-/// Libraries lucetc's link may depend on: libm because it links with
-/// `-lm` (Cranelift calls `floor` and friends on CPUs without SSE4.1), libc
-/// for the C compiler driver's default `-lc` (`memcpy`).
+/// Libraries a lucetc object may depend on: libm (Cranelift calls `floor`
+/// and friends on CPUs without SSE4.1, and `fma` where there is no FMA)
+/// and libc (`memcpy`), each only when the code imports from it.
 const ALLOWED_NEEDED: &[&str] = &["libm.so.6", "libc.so.6"];
 
 /// The only functions Cranelift-generated code imports (cranelift-module's

@@ -16,6 +16,11 @@ cd "$(dirname "$0")/.."
 # needed to build). Installed only when missing.
 need_pkgs=(
     minisign # signatures made and checked by the minisign tool (lucetc, lucet-wasi tests)
+    # The containerd shim's build (containerd-shim-lucet, a workspace
+    # member `--workspace` builds but plain `cargo build` does not):
+    protobuf-compiler # protoc, for containerd's ttrpc API
+    pkg-config        # finds libseccomp
+    libseccomp-dev    # youki's seccomp support, linked by the shim
 )
 if ((${#need_pkgs[@]})); then
     missing=()
@@ -46,6 +51,8 @@ step "cargo test --workspace" cargo test --workspace
 # root. serve-image.sh uses the debug binaries the step above built.
 step "deploy: lucet-serve image under containerd/runc (root)" deploy/tests/serve-image.sh
 step "deploy: containerd 1.6 loads the lucet runtime entry (root)" deploy/tests/containerd-config.sh
+# The shim under containerd with the debug build `cargo test` just made.
+step "deploy: containerd shim end to end (root)" env SHIM_PROFILE=debug deploy/tests/shim.sh
 step "benchmarks: cargo test" cargo test --manifest-path benchmarks/Cargo.toml
 # The three-engine triage tool (lucet, wasmi, Wasmtime) shares the
 # benchmarks' target directory, where Wasmtime's dependencies are built.

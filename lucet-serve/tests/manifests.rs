@@ -184,7 +184,18 @@ fn runtime_class_names_the_containerd_runtime_entries() {
             Some(RUNTIME_TYPE),
             "{file}"
         );
-        assert_eq!(entry.len(), 1, "{file}: only runtime_type is set");
+        // The shim's limit annotations reach it only if CRI passes them.
+        let passed: Vec<&str> = entry
+            .get("pod_annotations")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(passed, ["lucet.dev/*"], "{file}: pod_annotations");
+        assert_eq!(
+            entry.len(),
+            2,
+            "{file}: only runtime_type and pod_annotations are set"
+        );
     }
 }
 

@@ -21,6 +21,8 @@ fn engine() -> wasmtime::Result<wasmtime::Engine> {
         .wasm_extended_const(true)
         .wasm_reference_types(true)
         .wasm_multi_memory(false)
+        // The diff target generates 64-bit memories too.
+        .wasm_memory64(true)
         // The most Wasmtime allows without async support (its async
         // stack size bounds it); deep enough for the per-call fuel.
         .max_wasm_stack(2 << 20);

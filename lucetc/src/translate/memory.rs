@@ -117,13 +117,16 @@ impl Translator<'_, '_> {
             .b
             .ins()
             .icmp_imm_u(IntCC::UnsignedGreaterThan, index, (span - end) as i64);
-        self.b.ins().trapnz(oob, TrapCode::HEAP_OUT_OF_BOUNDS);
         let addr = self.b.ins().iadd(base, index);
         let addr = self.b.ins().iadd_imm_u(addr, memarg.offset as i64);
         if !spectre {
+            self.b.ins().trapnz(oob, TrapCode::HEAP_OUT_OF_BOUNDS);
             return (addr, 0);
         }
-        // Past a mispredicted check, the access goes to address zero.
+        // One compare does both jobs: out of bounds, architecturally or
+        // speculatively, the access goes to address zero. Page zero is
+        // never mapped (the kernel's mmap_min_addr), so it faults, and the
+        // access's trap code makes that fault the heap trap: no branch.
         let null = self.b.ins().iconst(I64, 0);
         (self.b.ins().select_spectre_guard(oob, null, addr), 0)
     }

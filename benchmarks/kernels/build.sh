@@ -22,3 +22,17 @@ for src in *.c; do
         -Wall -Wextra -Werror -Wl,--strip-debug \
         -o "$out" "$src"
 done
+
+# What 64-bit memories cost: some kernels built freestanding by clang-22
+# (there is no wasm64 libc; they need none) for a 32-bit and a 64-bit
+# memory, the same compiler and flags but the target.
+#   apt-get install -y clang-22 lld-22
+mkdir -p wasm/mem32 wasm/mem64
+for name in sieve matmul quicksort crc32; do
+    for bits in 32 64; do
+        out="wasm/mem$bits/$name.wasm"
+        echo "build $name.c -> $out (clang-22)"
+        clang-22 --target="wasm$bits-unknown-unknown" -O2 -nostdlib -Wl,--no-entry \
+            -fuse-ld=lld -Wall -Wextra -Werror -Wl,--strip-debug -o "$out" "$name.c"
+    done
+done

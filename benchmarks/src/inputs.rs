@@ -158,6 +158,23 @@ pub const KERNELS: &[Kernel] = &[
     },
 ];
 
+/// The kernels also built freestanding by clang-22 twice, for a 32-bit and
+/// a 64-bit memory (`kernels/wasm/mem32/`, `kernels/wasm/mem64/`): what
+/// memory64's bounds checks cost, the rest of the code being equal.
+pub const MEMORY_KERNELS: &[&str] = &["sieve", "matmul", "quicksort", "crc32"];
+
+/// `kernels/wasm/memBITS/NAME.wasm`.
+pub fn memory_kernel_path(name: &str, bits: u32) -> PathBuf {
+    bench_dir()
+        .join(format!("kernels/wasm/mem{bits}"))
+        .join(format!("{name}.wasm"))
+}
+
+/// The argument kernel `name` is timed with.
+pub fn kernel_arg(name: &str) -> u32 {
+    KERNELS.iter().find(|k| k.name == name).map_or(0, |k| k.arg)
+}
+
 pub fn kernel_path(name: &str) -> PathBuf {
     bench_dir()
         .join("kernels/wasm")

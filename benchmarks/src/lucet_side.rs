@@ -50,6 +50,8 @@ pub struct Lucet {
     pub kernels_unchecked: Vec<(&'static str, Arc<Module>)>,
     /// The kernels compiled without spectre guards.
     pub kernels_unguarded: Vec<(&'static str, Arc<Module>)>,
+    /// `inputs::MEMORY_KERNELS` built for a 32-bit and a 64-bit memory.
+    pub memory_kernels: Vec<(&'static str, Arc<Module>, Arc<Module>)>,
     pub plain: Linker,
     pub wasi: Linker,
     /// The echo host function, untyped (a closure over `Val` slices).
@@ -81,6 +83,14 @@ impl Lucet {
             let name = format!("{}-unguarded", k.name);
             kernels_unguarded.push((k.name, compile_with(d, &name, &wasm, &unguarded)?));
         }
+        let mut memory_kernels = Vec::new();
+        for name in inputs::MEMORY_KERNELS {
+            let build = |bits| -> Result<Arc<Module>> {
+                let wasm = inputs::read(&inputs::memory_kernel_path(name, bits))?;
+                compile(d, &format!("{name}-mem{bits}"), &wasm, false)
+            };
+            memory_kernels.push((*name, build(32)?, build(64)?));
+        }
         let mut wasi = Linker::new();
         lucet_wasi::add_to_linker(&mut wasi);
         let mut host = Linker::new();
@@ -104,6 +114,7 @@ impl Lucet {
             kernels,
             kernels_unchecked,
             kernels_unguarded,
+            memory_kernels,
             plain: Linker::new(),
             wasi,
             host,

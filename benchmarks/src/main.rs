@@ -317,6 +317,56 @@ fn timing_phases(args: &Args, plan: &Plan, l: &Lucet, records: &mut Vec<Record>)
             UNGUARDED,
             records,
         )?;
+        eprintln!("CPU-bound kernels for a 32-bit and a 64-bit memory");
+        memory_rows(plan, l, &region, records)?;
+    }
+    Ok(())
+}
+
+/// Subject of a kernel built by clang-22 for a `bits`-bit memory.
+pub fn memory_subject(name: &str, bits: u32) -> String {
+    format!("{name}, memory{bits} (clang-22)")
+}
+
+/// Time the kernels built for a 32-bit and for a 64-bit memory on lucet
+/// and Wasmtime, after checking all four give one result.
+fn memory_rows(
+    plan: &Plan,
+    l: &Lucet,
+    region: &lucet_runtime::Region,
+    records: &mut Vec<Record>,
+) -> Result<()> {
+    let w = wasmtime_side::MemoryKernels::new()?;
+    for ((name, l32, l64), (_, w32, w64)) in l.memory_kernels.iter().zip(&w.kernels) {
+        let arg = inputs::kernel_arg(name);
+        let mut expected = None;
+        for (bits, lm, wpre) in [(32, l32, w32), (64, l64, w64)] {
+            let mut li = lucet_side::kernel_instance(region, l, lm)?;
+            let mut wi = wasmtime_side::kernel_instance(&w.engine, wpre, name)?;
+            let lr = lucet_side::kernel_call(&mut li, name, arg);
+            let wr = wasmtime_side::kernel_call(&mut wi, name, arg);
+            if lr != wr || expected.is_some_and(|e| e != lr) {
+                bail!("kernel {name} (memory{bits}): lucet returned {lr:#x}, wasmtime {wr:#x}");
+            }
+            expected = Some(lr);
+            let mut lop = || {
+                black_box(lucet_side::kernel_call(&mut li, name, black_box(arg)));
+            };
+            let mut wop = || {
+                black_box(wasmtime_side::kernel_call(&mut wi, name, black_box(arg)));
+            };
+            let s = interleaved(0, plan.exec_rounds, 1, &mut [&mut lop, &mut wop]);
+            let ms = |s: Vec<f64>| {
+                let s = summarize(s);
+                Summary {
+                    p50: s.p50 / 1e6,
+                    p99: s.p99 / 1e6,
+                }
+            };
+            let mut s = s.into_iter();
+            let (lt, wt) = (ms(s.next().unwrap()), ms(s.next().unwrap()));
+            pair(records, "exec", &memory_subject(name, bits), "ms", lt, wt);
+        }
     }
     Ok(())
 }
@@ -342,7 +392,7 @@ fn exec_rows(
         assert_eq!(k.name, *name);
         let (_, wpre) = w.kernels.iter().find(|(n, _)| n == name).unwrap();
         let mut li = lucet_side::kernel_instance(region, l, lm)?;
-        let mut wi = wasmtime_side::kernel_instance(w, wpre, name)?;
+        let mut wi = wasmtime_side::kernel_instance(&w.engine, wpre, name)?;
         let native = native::kernel(name);
         let arg = k.arg;
         let lr = lucet_side::kernel_call(&mut li, name, arg);

@@ -498,6 +498,47 @@ pub fn statements(records: &[Record]) -> String {
             each.join(", ")
         );
     }
+    // What 64-bit memories cost: each kernel built for a 64-bit memory
+    // against the same source built for a 32-bit one, in the same run.
+    let pairs: Vec<(&str, f64, f64)> = crate::inputs::MEMORY_KERNELS
+        .iter()
+        .filter_map(|name| {
+            let find = |bits| {
+                let s = crate::memory_subject(name, bits);
+                rows.iter().find(|r| r.subject == s)
+            };
+            let (m32, m64) = (find(32)?, find(64)?);
+            Some((
+                *name,
+                m64.lucet?.p50 / m32.lucet?.p50,
+                m64.wasmtime?.p50 / m32.wasmtime?.p50,
+            ))
+        })
+        .collect();
+    if !pairs.is_empty() {
+        let geo = |f: &dyn Fn(&(&str, f64, f64)) -> f64| {
+            (pairs.iter().map(|p| f(p).ln()).sum::<f64>() / pairs.len() as f64).exp()
+        };
+        let each: Vec<String> = pairs
+            .iter()
+            .map(|(n, l, w)| {
+                format!(
+                    "{n} {:+.1}% / {:+.1}%",
+                    (l - 1.0) * 100.0,
+                    (w - 1.0) * 100.0
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "- 64-bit memories (memory64; every access bounds-checked in code) cost lucet \
+             {:+.1}% and Wasmtime {:+.1}% (geometric mean of the time of a kernel built by \
+             clang-22 for a 64-bit memory over the same for a 32-bit one; lucet / Wasmtime: {}).",
+            (geo(&|p| p.1) - 1.0) * 100.0,
+            (geo(&|p| p.2) - 1.0) * 100.0,
+            each.join(", ")
+        );
+    }
     out
 }
 

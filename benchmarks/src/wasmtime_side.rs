@@ -132,6 +132,35 @@ impl Wasmtime {
     }
 }
 
+/// `inputs::MEMORY_KERNELS` for 32-bit and 64-bit memories, on an engine
+/// like the kernels' (epoch interruption, 4 GiB reservation) with memory64
+/// enabled, allocating on demand.
+pub struct MemoryKernels {
+    pub engine: Engine,
+    pub kernels: Vec<(&'static str, InstancePre<WasiState>, InstancePre<WasiState>)>,
+}
+
+impl MemoryKernels {
+    pub fn new() -> Result<MemoryKernels> {
+        let mut c = config_with(None, true, true);
+        c.wasm_memory64(true);
+        let engine = Engine::new(&c).map_err(|e| anyhow!("{e}"))?;
+        let wasi = wasi_linker(&engine)?;
+        let mut kernels = Vec::new();
+        for name in inputs::MEMORY_KERNELS {
+            let build = |bits| -> Result<InstancePre<WasiState>> {
+                pre(
+                    &wasi,
+                    &engine,
+                    &inputs::read(&inputs::memory_kernel_path(name, bits))?,
+                )
+            };
+            kernels.push((*name, build(32)?, build(64)?));
+        }
+        Ok(MemoryKernels { engine, kernels })
+    }
+}
+
 /// Create a store, instantiate, drop both.
 pub fn instantiate_drop<T: Default + 'static>(engine: &Engine, pre: &InstancePre<T>) {
     let mut s = store(engine, T::default());
@@ -211,11 +240,11 @@ pub struct KernelInstance {
 }
 
 pub fn kernel_instance(
-    w: &Wasmtime,
+    engine: &Engine,
     pre: &InstancePre<WasiState>,
     name: &str,
 ) -> Result<KernelInstance> {
-    let mut store = store(&w.engine, Some(WasiCtxBuilder::new().build_p1()));
+    let mut store = store(engine, Some(WasiCtxBuilder::new().build_p1()));
     let i = pre.instantiate(&mut store)?;
     if let Ok(init) = i.get_typed_func::<(), ()>(&mut store, "_initialize") {
         init.call(&mut store, ())?;

@@ -1,10 +1,19 @@
 //! Module-wide facts every function translation needs.
 
-use crate::translate::RelaxedSimd;
 use cranelift_codegen::ir::{self, types::*, AbiParam, ArgumentPurpose, Signature};
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig, TargetIsa};
 use lucet_module::{ModuleData, ValType, VmctxLayout};
 use std::collections::HashMap;
+
+/// How relaxed SIMD operators are lowered for a module (see
+/// `translate::simd::relaxed`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RelaxedSimd {
+    /// Give every operator one fixed, hardware-independent answer.
+    pub deterministic: bool,
+    /// The target has FMA, so a fused multiply-add is one instruction.
+    pub fma: bool,
+}
 
 /// Shared, read-only state for translating a module's functions.
 pub struct ModuleEnv {

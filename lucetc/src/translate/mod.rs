@@ -40,7 +40,6 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use env::FuncEnv;
 use frames::Frame;
 use metering::Meter;
-pub(crate) use simd::relaxed::RelaxedSimd;
 use stack::ValueStack;
 use wasmparser::{FuncValidator, FunctionBody, Operator, ValidatorResources};
 

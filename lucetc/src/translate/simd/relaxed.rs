@@ -26,21 +26,13 @@
 //! change a native-mode result, and deterministic mode rules that out too.
 
 use super::{cast, pop2_as, pop_as, push_v128, vconst, ValueStack};
+use crate::module_env::RelaxedSimd;
 use cranelift_codegen::ir::{
     types::{F32X4, F64X2, I16X8, I32X4, I64X2, I8X16},
     InstBuilder, Type, Value,
 };
 use cranelift_frontend::FunctionBuilder;
 use wasmparser::Operator;
-
-/// How relaxed SIMD operators are lowered for one module.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RelaxedSimd {
-    /// Give every operator one fixed, hardware-independent answer.
-    pub deterministic: bool,
-    /// The target has FMA, so a fused multiply-add is one instruction.
-    pub fma: bool,
-}
 
 /// Translate `op` if it is a relaxed SIMD operator; returns false (having
 /// done nothing) otherwise.

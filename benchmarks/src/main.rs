@@ -323,6 +323,15 @@ fn timing_phases(args: &Args, plan: &Plan, l: &Lucet, records: &mut Vec<Record>)
     Ok(())
 }
 
+/// Nanosecond samples summarized in milliseconds.
+fn ms(samples: Vec<f64>) -> Summary {
+    let s = summarize(samples);
+    Summary {
+        p50: s.p50 / 1e6,
+        p99: s.p99 / 1e6,
+    }
+}
+
 /// Subject of a kernel built by clang-22 for a `bits`-bit memory.
 pub fn memory_subject(name: &str, bits: u32) -> String {
     format!("{name}, memory{bits} (clang-22)")
@@ -356,13 +365,6 @@ fn memory_rows(
                 black_box(wasmtime_side::kernel_call(&mut wi, name, black_box(arg)));
             };
             let s = interleaved(0, plan.exec_rounds, 1, &mut [&mut lop, &mut wop]);
-            let ms = |s: Vec<f64>| {
-                let s = summarize(s);
-                Summary {
-                    p50: s.p50 / 1e6,
-                    p99: s.p99 / 1e6,
-                }
-            };
             let mut s = s.into_iter();
             let (lt, wt) = (ms(s.next().unwrap()), ms(s.next().unwrap()));
             pair(records, "exec", &memory_subject(name, bits), "ms", lt, wt);
@@ -412,13 +414,6 @@ fn exec_rows(
         };
         let mut wop = || {
             black_box(wasmtime_side::kernel_call(&mut wi, name, black_box(arg)));
-        };
-        let ms = |s: Vec<f64>| {
-            let s = summarize(s);
-            Summary {
-                p50: s.p50 / 1e6,
-                p99: s.p99 / 1e6,
-            }
         };
         let s = match native {
             Some(f) => {

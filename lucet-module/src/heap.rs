@@ -4,6 +4,10 @@ use serde::{Deserialize, Serialize};
 
 /// Size of a WebAssembly page.
 pub const WASM_PAGE_SIZE: u64 = 65536;
+/// Most pages a 32-bit memory can have (4 GiB).
+pub const MAX_PAGES_32: u64 = 1 << 16;
+/// Most pages a 64-bit memory can have (2^64 bytes).
+pub const MAX_PAGES_64: u64 = 1 << 48;
 
 /// The address-space needs of a module's linear memory, fixed at compile time.
 ///
@@ -36,7 +40,10 @@ impl HeapSpec {
     /// The most pages the memory may have: its declared maximum, or what
     /// its index type can address (before the runtime's own limits).
     pub fn max_pages_or_index_limit(&self) -> u64 {
-        self.max_pages
-            .unwrap_or(if self.memory64 { 1 << 48 } else { 1 << 16 })
+        self.max_pages.unwrap_or(if self.memory64 {
+            MAX_PAGES_64
+        } else {
+            MAX_PAGES_32
+        })
     }
 }

@@ -279,13 +279,13 @@ impl ModuleData {
 /// user address space of x86-64.
 pub const MAX_HEAP_ADDRESS_SPACE: u64 = 1 << 47;
 
-/// Most pages a 32-bit memory can have.
-const MAX_PAGES: u64 = 65536;
-/// Most pages a 64-bit memory can have (2^64 bytes).
-const MAX_PAGES_64: u64 = 1 << 48;
-
 fn check_memory(m: &MemoryType, reserved: u64) -> Result<(), String> {
-    let most = if m.memory64 { MAX_PAGES_64 } else { MAX_PAGES };
+    use crate::heap::{MAX_PAGES_32, MAX_PAGES_64};
+    let most = if m.memory64 {
+        MAX_PAGES_64
+    } else {
+        MAX_PAGES_32
+    };
     if m.min_pages > most || m.max_pages.is_some_and(|x| x > most || x < m.min_pages) {
         return Err(format!("limits {}..{:?} pages", m.min_pages, m.max_pages));
     }

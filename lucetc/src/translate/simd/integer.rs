@@ -114,9 +114,7 @@ pub(super) fn translate(
             // `pmaddwd`. The one overflowing case (both pairs
             // -32768 * -32768) wraps to i32::MIN in wasm and in `pmaddwd`.
             let (x, y) = super::pop2_as(b, stack, I16X8);
-            let lo = widening_mul(b, x, y, Half::Low, true);
-            let hi = widening_mul(b, x, y, Half::High, true);
-            let r = b.ins().iadd_pairwise(lo, hi);
+            let r = signed_dot(b, x, y);
             push_v128(b, stack, r);
         }
 
@@ -228,8 +226,6 @@ fn extmul(
 }
 
 /// `extadd_pairwise`: adjacent lanes of `narrow` type, widened and summed.
-/// Widening both halves and adding pairwise across the two keeps lane order:
-/// the low half's pairs fill the low result lanes.
 fn extadd_pairwise(
     b: &mut FunctionBuilder<'_>,
     stack: &mut ValueStack,
@@ -237,10 +233,26 @@ fn extadd_pairwise(
     signed: bool,
 ) {
     let x = pop_as(b, stack, narrow);
+    let r = pairwise_sum(b, x, signed);
+    push_v128(b, stack, r);
+}
+
+/// Sums of adjacent lanes of `x`, widened to twice their width. Widening
+/// both halves and adding pairwise across the two keeps lane order: the
+/// low half's pairs fill the low result lanes.
+pub(super) fn pairwise_sum(b: &mut FunctionBuilder<'_>, x: Value, signed: bool) -> Value {
     let lo = widen(b, x, Half::Low, signed);
     let hi = widen(b, x, Half::High, signed);
-    let r = b.ins().iadd_pairwise(lo, hi);
-    push_v128(b, stack, r);
+    b.ins().iadd_pairwise(lo, hi)
+}
+
+/// Sums of adjacent signed products of `x` and `y`'s lanes, at twice their
+/// width (wrapping): `i32x4.dot_i16x8_s`, and relaxed SIMD's deterministic
+/// dot products.
+pub(super) fn signed_dot(b: &mut FunctionBuilder<'_>, x: Value, y: Value) -> Value {
+    let lo = widening_mul(b, x, y, Half::Low, true);
+    let hi = widening_mul(b, x, y, Half::High, true);
+    b.ins().iadd_pairwise(lo, hi)
 }
 
 /// Lane-wise comparison; Cranelift's vector `icmp` already gives wasm's

@@ -59,9 +59,7 @@ pub(crate) fn translate(
                 let d = dot_i16(b, stack, mode);
                 // Adjacent 16-bit sums widened and added, as
                 // `i32x4.extadd_pairwise_i16x8_s` does, then the accumulator.
-                let lo = b.ins().swiden_low(d);
-                let hi = b.ins().swiden_high(d);
-                let d = b.ins().iadd_pairwise(lo, hi);
+                let d = super::integer::pairwise_sum(b, d, true);
                 let r = b.ins().iadd(d, acc);
                 push_v128(b, stack, r);
                 true
@@ -182,11 +180,5 @@ fn dot_i16(b: &mut FunctionBuilder<'_>, stack: &mut ValueStack, mode: RelaxedSim
     if !mode.deterministic {
         return b.ins().x86_pmaddubsw(x, y);
     }
-    let xl = b.ins().swiden_low(x);
-    let yl = b.ins().swiden_low(y);
-    let lo = b.ins().imul(xl, yl);
-    let xh = b.ins().swiden_high(x);
-    let yh = b.ins().swiden_high(y);
-    let hi = b.ins().imul(xh, yh);
-    b.ins().iadd_pairwise(lo, hi)
+    super::integer::signed_dot(b, x, y)
 }

@@ -32,6 +32,10 @@ if ((${#need_pkgs[@]})); then
     fi
 fi
 
+# A one-shot build gains nothing from incremental caches, which cost
+# gigabytes of disk.
+export CARGO_INCREMENTAL=0
+
 step() {
     local name=$1
     shift

@@ -126,6 +126,7 @@ fn value(v: &Val) -> Value {
         Val::V128(x) => Value::V128(x),
         Val::FuncRef(r) => Value::FuncRef { null: r.is_none() },
         Val::ExternRef(r) => Value::ExternRef { null: r.is_none() },
+        Val::ExnRef(r) => Value::ExnRef { null: r.is_none() },
     }
 }
 
@@ -139,6 +140,7 @@ fn val(v: &Value) -> Val {
         // Only null references are passed in.
         Value::FuncRef { .. } => Val::FuncRef(None),
         Value::ExternRef { .. } => Val::ExternRef(None),
+        Value::ExnRef { .. } => Val::ExnRef(None),
     }
 }
 

@@ -96,6 +96,8 @@ fn val(v: &Value) -> wasmi::Val {
         Value::V128(x) => wasmi::Val::V128(x.into()),
         Value::FuncRef { .. } => wasmi::Val::default(wasmi::ValType::FuncRef),
         Value::ExternRef { .. } => wasmi::Val::default(wasmi::ValType::ExternRef),
+        // wasmi has no exceptions: the generator gives it no exnref.
+        Value::ExnRef { .. } => wasmi::Val::default(wasmi::ValType::ExternRef),
     }
 }
 

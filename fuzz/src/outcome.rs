@@ -21,6 +21,8 @@ pub enum Value {
     FuncRef { null: bool },
     /// An external reference: whether it is null.
     ExternRef { null: bool },
+    /// An exception reference: whether it is null.
+    ExnRef { null: bool },
 }
 
 impl Value {
@@ -48,7 +50,9 @@ impl Value {
             Value::I32(v) | Value::F32(v) => h.write(&v.to_le_bytes()),
             Value::I64(v) | Value::F64(v) => h.write(&v.to_le_bytes()),
             Value::V128(v) => h.write(&v.to_le_bytes()),
-            Value::FuncRef { null } | Value::ExternRef { null } => h.write(&[null as u8]),
+            Value::FuncRef { null } | Value::ExternRef { null } | Value::ExnRef { null } => {
+                h.write(&[null as u8])
+            }
         }
     }
 }

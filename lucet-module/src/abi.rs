@@ -43,9 +43,18 @@ pub enum Builtin {
     TableInit,
     /// `(vmctx, seg: u32)`.
     ElemDrop,
+    /// `(vmctx, tag: u32) -> *mut` a new exception of tag `tag` (its
+    /// payload slots for the caller to fill; see
+    /// [`exceptions::record`](crate::exceptions::record)), or null when
+    /// the instance holds [`MAX_LIVE_EXCEPTIONS`](crate::exceptions::MAX_LIVE_EXCEPTIONS).
+    ExnAlloc,
+    /// `(vmctx, exn: *mut)`, never returns: unwind to the nearest landing
+    /// pad of a caller (see [`exceptions`](crate::exceptions)). Reads the
+    /// frame pointer and return address of the code that called it.
+    Throw,
 }
 
 impl Builtin {
     /// Number of builtins; the length of the builtins table.
-    pub const COUNT: usize = Builtin::ElemDrop as usize + 1;
+    pub const COUNT: usize = Builtin::Throw as usize + 1;
 }

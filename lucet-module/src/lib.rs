@@ -17,6 +17,7 @@ pub mod abi;
 pub mod code_hash;
 mod const_expr;
 mod error;
+pub mod exceptions;
 mod heap;
 mod module_data;
 pub mod symbols;
@@ -28,6 +29,7 @@ pub mod wasi_preview1;
 
 pub use const_expr::{ConstExpr, ConstOp};
 pub use error::Error;
+pub use exceptions::CallSite;
 pub use heap::{HeapSpec, WASM_PAGE_SIZE};
 pub use module_data::{
     CompileOptions, DataSegment, ElemItems, ElementSegment, Export, ExportKind, FunctionEntry,

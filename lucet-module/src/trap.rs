@@ -30,6 +30,8 @@ pub enum TrapCode {
     HeapMisaligned,
     /// A null reference was dereferenced.
     NullReference,
+    /// The instance holds as many exceptions as it may.
+    ExceptionLimit,
 }
 
 impl TrapCode {
@@ -48,6 +50,7 @@ impl TrapCode {
             TrapCode::Interrupt => "interrupted",
             TrapCode::HeapMisaligned => "unaligned atomic",
             TrapCode::NullReference => "null reference",
+            TrapCode::ExceptionLimit => "too many live exceptions",
         }
     }
 }
@@ -69,6 +72,7 @@ impl TrapCode {
             TrapCode::Interrupt => "interrupt",
             TrapCode::HeapMisaligned => "heap_misaligned",
             TrapCode::NullReference => "null_reference",
+            TrapCode::ExceptionLimit => "exception_limit",
         }
     }
 }
@@ -99,6 +103,7 @@ mod tests {
             Interrupt,
             HeapMisaligned,
             NullReference,
+            ExceptionLimit,
         ];
         let ids: std::collections::HashSet<_> = all.iter().map(|c| c.id()).collect();
         assert_eq!(ids.len(), all.len());

@@ -20,12 +20,17 @@ pub enum ValType {
     FuncRef,
     /// Nullable opaque host reference.
     ExternRef,
+    /// Nullable reference to a caught exception (the exceptions proposal).
+    ExnRef,
 }
 
 impl ValType {
     /// Whether this is a reference type.
     pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef)
+        matches!(
+            self,
+            ValType::FuncRef | ValType::ExternRef | ValType::ExnRef
+        )
     }
 }
 
@@ -39,6 +44,7 @@ impl fmt::Display for ValType {
             ValType::V128 => "v128",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
+            ValType::ExnRef => "exnref",
         };
         f.write_str(s)
     }

@@ -10,6 +10,8 @@
 //! ```text
 //!   lower addresses
 //!   ┌──────────────────────────────┐ vmctx - size()
+//!   │ defined tags        8 B each │ a tag's identity is its address
+//!   │ tag pointers        8 B each │ -> a tag definition (own or imported)
 //!   │ funcref records    24 B each │ {code, vmctx, signature id}
 //!   │ defined globals    16 B each │ value, little-endian
 //!   │ imported globals    8 B each │ -> the exporter's 16-byte slot
@@ -61,6 +63,9 @@ pub struct VmctxLayout {
     globals: u32,
     funcrefs: u32,
     num_funcrefs: u32,
+    tag_ptrs: u32,
+    num_tags: u32,
+    tag_defs: u32,
     size: u32,
 }
 
@@ -80,6 +85,8 @@ impl VmctxLayout {
         num_imported_globals: u32,
         num_defined_globals: u32,
         num_funcrefs: u32,
+        num_imported_tags: u32,
+        num_defined_tags: u32,
     ) -> Option<VmctxLayout> {
         // Areas are laid out downward from the header; `cursor` is the
         // distance below vmctx of the lowest byte allocated so far.
@@ -99,6 +106,9 @@ impl VmctxLayout {
         let global_ptrs = area(num_imported_globals, 8);
         let globals = area(num_defined_globals, 16);
         let funcrefs = area(num_funcrefs, FUNCREF_SIZE as u64);
+        let num_tags = num_imported_tags + num_defined_tags;
+        let tag_ptrs = area(num_tags, 8);
+        let tag_defs = area(num_defined_tags, 8);
         let size = cursor;
         if size > (1 << 30) {
             return None;
@@ -118,6 +128,9 @@ impl VmctxLayout {
             globals: c(globals),
             funcrefs: c(funcrefs),
             num_funcrefs,
+            tag_ptrs: c(tag_ptrs),
+            num_tags,
+            tag_defs: c(tag_defs),
             size: c(size),
         })
     }
@@ -133,6 +146,8 @@ impl VmctxLayout {
             data.num_imported_globals(),
             data.globals.len() as u32,
             data.escaping_functions.len() as u32,
+            data.num_imported_tags(),
+            data.tags.len() as u32,
         )
     }
 
@@ -182,6 +197,18 @@ impl VmctxLayout {
     /// Offset of defined global `i`'s 16-byte storage (defined index).
     pub fn global(&self, i: u32) -> i32 {
         Self::at(self.globals, i, 16)
+    }
+
+    /// Offset of the pointer to tag `i`'s definition (its identity).
+    pub fn tag_ptr(&self, i: u32) -> i32 {
+        debug_assert!(i < self.num_tags);
+        Self::at(self.tag_ptrs, i, 8)
+    }
+
+    /// Offset of defined tag `i`'s definition (defined index): an 8-byte
+    /// slot whose address is the tag's identity.
+    pub fn tag_def(&self, i: u32) -> i32 {
+        Self::at(self.tag_defs, i, 8)
     }
 
     /// Offset of funcref record `i` (index into `escaping_functions`).
@@ -243,7 +270,7 @@ mod tests {
 
     #[test]
     fn areas_do_not_overlap_and_stay_below_vmctx() {
-        let l = VmctxLayout::new(2, 0, 1, 0, 1, 1, 3, 2).unwrap();
+        let l = VmctxLayout::new(2, 0, 1, 0, 1, 1, 3, 2, 1, 2).unwrap();
         let mut spans = vec![
             (l.imported_func(0), 32),
             (l.memory_ptr(0), 8),
@@ -253,6 +280,8 @@ mod tests {
             (l.global_ptr(0), 8),
             (l.global(0), 48),
             (l.funcref(0), 48),
+            (l.tag_ptr(0), 24),
+            (l.tag_def(0), 16),
             (-(VmctxOffsets::HEADER_SIZE as i32), 64),
         ];
         spans.sort();

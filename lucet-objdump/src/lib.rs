@@ -240,7 +240,16 @@ fn kind_name(k: ExportKind) -> &'static str {
         ExportKind::Table => "table",
         ExportKind::Memory => "memory",
         ExportKind::Global => "global",
+        ExportKind::Tag => "tag",
     }
+}
+
+/// A tag's type: the type of its payload.
+fn tag_type(d: &lucet_module::ModuleData, t: u32) -> String {
+    d.types
+        .get(t as usize)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
 fn global_type(g: lucet_module::GlobalType) -> String {
@@ -283,6 +292,7 @@ impl Report {
                         "table",
                         format!("{} {}", t.elem, limits(t.min.into(), t.max.map(Into::into))),
                     ),
+                    ImportKind::Tag(t) => ("tag", tag_type(d, *t)),
                 };
                 Import {
                     module: imp.module.clone(),
@@ -308,6 +318,7 @@ impl Report {
                     ExportKind::Table => d.table_type(e.index).map(|t| {
                         format!("{} {}", t.elem, limits(t.min.into(), t.max.map(Into::into)))
                     }),
+                    ExportKind::Tag => d.tag_type_index(e.index).map(|t| tag_type(d, t)),
                 }
                 .unwrap_or_default(),
             })

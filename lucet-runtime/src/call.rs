@@ -9,18 +9,22 @@
 //! run ends with it.
 
 use crate::domain::{Domain, Suspended};
+use crate::domain_id::DomainId;
 use crate::error::Error;
+use crate::exception::UncaughtException;
 use crate::run_control::RunControl;
 use crate::termination::Termination;
 use crate::trap::Trap;
 use crate::val::Val;
 use crate::vm::active_run::{Awaited, ResumeWith, TrapRecord};
 use crate::vm::code_registry;
+use crate::vm::exceptions;
 use crate::vm::execute::{Execution, SlotStack, Step};
 use crate::vm::instance_state::InstanceState;
 use crate::vm::region::StackRelease;
 use crate::yielding::{self, YieldState};
 use lucet_module::TrapCode;
+use lucet_module::{ExportKind, ImportKind};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -86,8 +90,10 @@ impl Domain {
             });
         }
         self.values.clear();
-        self.values
-            .resize(ty.params.len().max(ty.results.len()).max(1), 0);
+        // The slots for arguments and results, then one for an uncaught
+        // exception (zero if none).
+        let slots = ty.params.len().max(ty.results.len());
+        self.values.resize(slots + 1, 0);
         for (slot, a) in self.values.iter_mut().zip(args) {
             *slot = a.to_raw(self.id)?;
         }
@@ -110,10 +116,12 @@ impl Domain {
             // `code` is a function of that type, the vmctx pointers are live
             // (the domain holds their instances) and `values` (the domain's,
             // not resized while the call lasts) has room for every argument
-            // and result.
+            // and result, and one more for the uncaught exception.
             unsafe {
-                let f: extern "C" fn(usize, usize, usize, usize) = std::mem::transmute(trampoline);
-                f(code, callee_vmctx, caller_vmctx, values_ptr);
+                let f: extern "C" fn(usize, usize, usize, usize) -> u64 =
+                    std::mem::transmute(trampoline);
+                let exn = f(code, callee_vmctx, caller_vmctx, values_ptr);
+                *(values_ptr as *mut u128).add(slots) = u128::from(exn);
             }
         });
         // The run begins: a clean slate of limits, and its own deadline.
@@ -212,6 +220,12 @@ impl Domain {
             Step::Await(f) => {
                 s.awaiting = Some(f);
                 return Ok(None);
+            }
+            Step::Returned if self.values.last().is_some_and(|e| *e != 0) => {
+                let exn = self.values.last().copied().unwrap_or(0) as u64;
+                // SAFETY: the trampoline returned an exception record of
+                // an instance of this domain, which this call holds.
+                Err(Error::Exception(unsafe { uncaught(exn, self.id) }))
             }
             Step::Returned => {
                 // SAFETY: see `Suspended::results`: the module is alive.
@@ -396,4 +410,53 @@ impl AsyncRun<'_> {
             }
         }
     }
+}
+
+/// Read the exception record `exn`, thrown during a run of `domain`.
+///
+/// # Safety
+/// `exn` must be a record of a live instance of `domain`, which the
+/// caller holds (a run of it has just returned it).
+unsafe fn uncaught(exn: u64, domain: DomainId) -> UncaughtException {
+    // SAFETY: as the caller promises.
+    let parts = unsafe { exceptions::parts(exn) };
+    // SAFETY: the record names the live instance that allocated it.
+    let st = unsafe { InstanceState::from_vmctx(parts.vmctx) };
+    let data = st.module.data();
+    // The index of the tag in that instance: by identity, so that a
+    // host tag it imports is named too.
+    let identity = parts.identity;
+    let index = (0..data.num_tags())
+        .find(|i| {
+            // SAFETY: tag pointers lie in the vmctx area.
+            unsafe { *st.field::<u64>(st.module.layout().tag_ptr(*i)) == identity }
+        })
+        .unwrap_or(parts.tag_index);
+    let tag = data
+        .exports
+        .iter()
+        .find(|e| e.kind == ExportKind::Tag && e.index == index)
+        .map(|e| format!("{:?}", e.name))
+        .or_else(|| {
+            data.imports
+                .iter()
+                .filter(|i| matches!(i.kind, ImportKind::Tag(_)))
+                .nth(index as usize)
+                .map(|i| format!("{}.{}", i.module, i.field))
+        })
+        .unwrap_or_else(|| match index {
+            u32::MAX => "of the host".to_string(),
+            _ => format!("#{index}"),
+        });
+    let types = data
+        .tag_type_index(index)
+        .and_then(|t| data.types.get(t as usize))
+        .map(|t| t.params.clone())
+        .unwrap_or_default();
+    let payload = types
+        .iter()
+        .zip(&parts.payload)
+        .map(|(t, raw)| Val::from_raw(*t, *raw, domain))
+        .collect();
+    UncaughtException { tag, payload }
 }

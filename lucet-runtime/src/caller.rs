@@ -1,6 +1,9 @@
 //! What a host function sees of the instance that called it.
 
 use crate::error::Error;
+use crate::exception::Thrown;
+use crate::tag::Tag;
+use crate::val::Val;
 use crate::vm::instance_state::InstanceState;
 use std::any::Any;
 
@@ -10,6 +13,17 @@ pub struct Caller<'a> {
 }
 
 impl Caller<'_> {
+    /// An exception of `tag` carrying `payload`, for the host function to
+    /// return as its error (`return Err(caller.throw(&tag, &[..]))`): the
+    /// guest code that called it sees the call throw, and may catch it
+    /// with a handler for `tag` (which it must import to name) or a
+    /// catch-all. Any other error is what went wrong: a payload that does
+    /// not match the tag's type, a tag of another store, or the instance's
+    /// limit of live exceptions.
+    pub fn throw(&mut self, tag: &Tag, payload: &[Val]) -> Error {
+        throw(self.state, tag, payload)
+    }
+
     /// The caller's linear memory (empty if it has none). Guest pointers
     /// must be checked against its length: use [`slice::get`] and friends,
     /// or the helpers below, and turn `None` into an error, never a panic.
@@ -96,4 +110,58 @@ impl Caller<'_> {
         // suspended; nothing else borrows the context.
         unsafe { self.state.context_mut() }
     }
+}
+
+/// Make an exception of `tag` with `payload` in the instance `state`, for
+/// a host function to throw.
+fn throw(state: &InstanceState, tag: &Tag, payload: &[Val]) -> Error {
+    if tag.domain.is_some_and(|d| d != state.domain) {
+        return Error::WrongDomain("tag");
+    }
+    let ty = tag.ty();
+    if payload.len() != ty.params.len() || payload.iter().zip(&ty.params).any(|(v, t)| v.ty() != *t)
+    {
+        let given: Vec<String> = payload.iter().map(|v| v.ty().to_string()).collect();
+        return Error::ArgumentMismatch {
+            name: "throw".into(),
+            reason: format!("the tag takes {ty}, given ({})", given.join(" ")),
+        };
+    }
+    let raw = match payload
+        .iter()
+        .map(|v| v.to_raw(state.domain))
+        .collect::<Result<Vec<u128>, _>>()
+    {
+        Ok(raw) => raw,
+        Err(e) => return e.into(),
+    };
+    // SAFETY: a hostcall of `state` runs on its domain's thread; no other
+    // borrow of its mutable state is live.
+    let store = unsafe { &mut state.mutable().exceptions };
+    if let Some(h) = tag.host() {
+        store.keep_tag(h);
+    }
+    // Host tags have no index in the module: u32::MAX names none.
+    let Some(record) = store.alloc(
+        tag.identity() as u64,
+        state.vmctx as u64,
+        u32::MAX,
+        raw.len() as u32,
+    ) else {
+        return Error::Trap(crate::trap::Trap::new(
+            lucet_module::TrapCode::ExceptionLimit,
+        ));
+    };
+    // SAFETY: the record has a slot per payload value, after its header.
+    unsafe {
+        let slots = (record as *mut u128).add(2);
+        for (i, r) in raw.iter().enumerate() {
+            slots.add(i).write(*r);
+        }
+    }
+    Error::Thrown(Thrown::new(
+        state.vmctx as usize,
+        store.generation(),
+        record,
+    ))
 }

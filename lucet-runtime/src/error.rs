@@ -104,6 +104,15 @@ pub enum Error {
     /// The guest trapped.
     #[error("trap: {0}")]
     Trap(Trap),
+    /// An exception left the function the host called: no handler of the
+    /// guest caught it.
+    #[error("uncaught exception: {0}")]
+    Exception(crate::exception::UncaughtException),
+    /// An exception a host function throws: returned as the host
+    /// function's error, it is thrown to its caller (see
+    /// [`Caller::throw`](crate::caller::Caller::throw)).
+    #[error("an exception thrown by a host function, returned elsewhere")]
+    Thrown(crate::exception::Thrown),
     /// The embedder stopped the guest (kill switch, deadline or budget).
     #[error("terminated: {0}")]
     Terminated(crate::termination::Termination),
@@ -156,6 +165,9 @@ impl From<crate::val::ValError> for Error {
             crate::val::ValError::WrongDomain(what) => Error::WrongDomain(what),
             crate::val::ValError::ReservedExternRef => {
                 Error::InvalidState("externref u64::MAX is reserved for null".into())
+            }
+            crate::val::ValError::ExnRefIntoGuest => {
+                Error::InvalidState("an exception reference cannot be passed into a guest".into())
             }
         }
     }

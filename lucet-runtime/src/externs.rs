@@ -14,6 +14,7 @@ use crate::caller::Caller;
 use crate::domain_id::DomainId;
 use crate::error::Error;
 use crate::hostcall::{HostFuncRecord, HostKind};
+use crate::tag::Tag;
 use crate::val::Val;
 use crate::vm::instance_state::InstanceState;
 use lucet_module::{FuncType, GlobalType};
@@ -245,6 +246,8 @@ pub enum Extern {
     Memory(Memory),
     /// A table.
     Table(Table),
+    /// An exception tag.
+    Tag(Tag),
 }
 
 impl Extern {
@@ -254,6 +257,7 @@ impl Extern {
             Extern::Global(_) => "global",
             Extern::Memory(_) => "memory",
             Extern::Table(_) => "table",
+            Extern::Tag(_) => "tag",
         }
     }
 
@@ -267,6 +271,7 @@ impl Extern {
             },
             Extern::Memory(m) => Some(m.domain),
             Extern::Table(t) => Some(t.domain),
+            Extern::Tag(t) => t.domain,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::caller::Caller;
 use crate::error::Error;
+use crate::exception::Thrown;
 use crate::val::Val;
 use crate::vm::active_run::{Awaited, Awaiting, HostFuture, HostFutureThen, ResumeWith, Suspend};
 use crate::vm::execute;
@@ -22,7 +23,7 @@ pub type HostFn = dyn Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), Erro
 /// `dispatch(record, caller_vmctx, values)`.
 #[repr(C)]
 pub(crate) struct HostFuncRecord {
-    dispatch: unsafe extern "C" fn(*mut u8, *mut u8, *mut u128),
+    dispatch: Dispatch,
     pub(crate) ty: FuncType,
     pub(crate) func: HostKind,
 }
@@ -49,8 +50,9 @@ pub type AsyncThenHostFn = dyn Fn(&mut Caller<'_>, &[Val]) -> HostFutureThen + S
 
 const _: () = assert!(std::mem::offset_of!(HostFuncRecord, dispatch) == 0);
 
-/// A host function's dispatcher, as the host trampoline calls it.
-pub(crate) type Dispatch = unsafe extern "C" fn(*mut u8, *mut u8, *mut u128);
+/// A host function's dispatcher, as the host trampoline calls it: it
+/// returns an exception for the trampoline to throw, or 0.
+pub(crate) type Dispatch = unsafe extern "C" fn(*mut u8, *mut u8, *mut u128) -> u64;
 
 impl HostFuncRecord {
     pub(crate) fn new(ty: FuncType, func: HostKind) -> Arc<HostFuncRecord> {
@@ -124,7 +126,11 @@ impl std::ops::DerefMut for ValBuf {
 /// `callee` is a live [`HostFuncRecord`]'s vmctx, `caller_vmctx` the vmctx
 /// of the instance importing it (its domain running on this thread), and
 /// `values` has a slot per parameter and per result of the record's type.
-unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, values: *mut u128) {
+unsafe extern "C" fn host_dispatch(
+    callee: *mut u8,
+    caller_vmctx: *mut u8,
+    values: *mut u128,
+) -> u64 {
     // SAFETY: `callee` is the vmctx of a HostFuncRecord kept alive by the
     // instance that imported it; `caller_vmctx` is that live instance's
     // vmctx, and its domain is running on this thread.
@@ -177,11 +183,12 @@ unsafe extern "C" fn host_dispatch(callee: *mut u8, caller_vmctx: *mut u8, value
         }
         Ok(())
     }));
-    if !matches!(outcome, Ok(Ok(()))) {
-        // SAFETY: on the guest stack; this frame's values are dropped or
-        // moved.
-        unsafe { finish_hostcall(outcome) };
+    if matches!(outcome, Ok(Ok(()))) {
+        return 0;
     }
+    // SAFETY: on the guest stack; this frame's values are dropped or
+    // moved.
+    unsafe { finish_hostcall(state, outcome) }
 }
 
 /// Suspend the guest until `fut` is ready, and put what it gave (finished
@@ -221,16 +228,26 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "panic".into())
 }
 
-/// Return to the guest if the hostcall succeeded; otherwise end the run with
-/// its error (a panic becomes [`Error::Host`]).
+/// Return to the guest if the hostcall succeeded (0) or threw an exception
+/// of `state`'s (the exception, for the trampoline to throw); otherwise end
+/// the run with its error (a panic becomes [`Error::Host`]).
 ///
 /// # Safety
-/// Must be called last in a hostcall, on the guest stack, with nothing left
-/// in the caller's frame that needs dropping.
+/// Must be called last in a hostcall of `state`, on the guest stack, with
+/// nothing left in the caller's frame that needs dropping.
 #[cold]
-pub(crate) unsafe fn finish_hostcall(outcome: std::thread::Result<Result<(), Error>>) {
+pub(crate) unsafe fn finish_hostcall(
+    state: &InstanceState,
+    outcome: std::thread::Result<Result<(), Error>>,
+) -> u64 {
     let error = match outcome {
-        Ok(Ok(())) => return,
+        Ok(Ok(())) => return 0,
+        Ok(Err(Error::Thrown(t))) => match thrown_record(&t, state) {
+            Some(exn) => return exn,
+            None => Error::InvalidState(
+                "a host function returned an exception made by another call".into(),
+            ),
+        },
         Ok(Err(e)) => e,
         Err(panic) => {
             Error::Host(format!("host function panicked: {}", panic_message(&*panic)).into())
@@ -240,4 +257,13 @@ pub(crate) unsafe fn finish_hostcall(outcome: std::thread::Result<Result<(), Err
     // frame owns nothing more that needs dropping: everything was dropped
     // or moved into `error`.
     unsafe { execute::end_run(error) };
+}
+
+/// The record of an exception a host function of `state` threw, if it was
+/// made by a call of `state` and the instance has not been reset since.
+fn thrown_record(t: &Thrown, state: &InstanceState) -> Option<u64> {
+    // SAFETY: called in a hostcall of `state`, whose domain this run
+    // holds; no other borrow of its mutable state is live.
+    let generation = unsafe { state.mutable().exceptions.generation() };
+    (t.vmctx == state.vmctx as usize && t.generation == generation).then_some(t.record)
 }

@@ -164,6 +164,16 @@ fn resolve<'l>(
                     return Err(mismatch(m, f, format!("expected {want:?}, found {have:?}")));
                 }
             }
+            (ImportKind::Tag(t), Extern::Tag(tag)) => {
+                let want = &data.types[*t as usize];
+                if tag.ty() != want {
+                    return Err(mismatch(
+                        m,
+                        f,
+                        format!("expected a tag of {want}, found one of {}", tag.ty()),
+                    ));
+                }
+            }
             (ImportKind::Table(want), Extern::Table(t)) => {
                 // SAFETY: as for memories.
                 let have = unsafe { t.owner() }.table_type_now(t.defined);
@@ -218,7 +228,7 @@ pub(crate) fn create(
     let mut memories = Vec::with_capacity(data.num_memories() as usize);
     let mut tables = Vec::with_capacity(data.num_tables() as usize);
     let mut fill: Vec<(i32, usize)> = Vec::with_capacity(2 * resolved.len());
-    let (mut nf, mut ng) = (0u32, 0u32);
+    let (mut nf, mut ng, mut nt) = (0u32, 0u32, 0u32);
     for item in &resolved {
         match item {
             Extern::Func(func) => {
@@ -255,6 +265,13 @@ pub(crate) fn create(
                     owner: o,
                     defined: 0,
                 });
+            }
+            Extern::Tag(tag) => {
+                if let Some(h) = tag.host() {
+                    keepalive.push(h);
+                }
+                fill.push((layout.tag_ptr(nt), tag.identity()));
+                nt += 1;
             }
             Extern::Table(t) => {
                 // SAFETY: checked to be of `domain` by `resolve`.
@@ -311,6 +328,14 @@ pub(crate) fn create(
             put(
                 layout.memory_ptr(data.num_imported_memories()),
                 st.field::<u8>(def) as usize,
+            );
+        }
+        // A defined tag's identity is the address of its definition.
+        let imported_tags = data.num_imported_tags();
+        for d in 0..data.tags.len() as u32 {
+            put(
+                layout.tag_ptr(imported_tags + d),
+                st.field::<u8>(layout.tag_def(d)) as usize,
             );
         }
         let imported_tables = data.num_imported_tables();
@@ -401,6 +426,11 @@ pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
             .collect();
         m.dropped_data = vec![false; data.data.len()];
         m.dropped_elems = vec![false; data.elements.len()];
+        // An instance of a store keeps its exceptions until the store is
+        // dropped: another instance may hold a reference to one.
+        if !st.in_store {
+            m.exceptions.clear();
+        }
     }
     for d in 0..data.tables.len() as u32 {
         // SAFETY: the table vector was just created; no borrow is live.

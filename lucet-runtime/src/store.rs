@@ -29,6 +29,7 @@ use crate::instance::instance_methods;
 use crate::instantiate;
 use crate::linker::Linker;
 use crate::module::Module;
+use crate::tag::Tag;
 use crate::val::Val;
 use crate::vm::instance_state::{InstanceState, StartState};
 use crate::vm::region::Region;
@@ -244,6 +245,18 @@ impl Store {
                 domain,
                 owner: st.memory_owner(index) as *const InstanceState as usize,
             }),
+            ExportKind::Tag => {
+                let ty = data.tag_type_index(index)?;
+                // SAFETY: the tag pointer lies in the vmctx area, written
+                // at instantiation.
+                let identity = unsafe { *st.field::<usize>(st.module.layout().tag_ptr(index)) };
+                Extern::Tag(Tag {
+                    domain: Some(domain),
+                    identity,
+                    host: None,
+                    ty: data.types.get(ty as usize)?.clone(),
+                })
+            }
             ExportKind::Table => {
                 let (owner, defined) = st.table_owner(index);
                 Extern::Table(Table {

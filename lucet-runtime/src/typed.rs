@@ -239,7 +239,8 @@ macro_rules! into_func {
                     callee: *mut u8,
                     caller_vmctx: *mut u8,
                     values: *mut u128,
-                ) where
+                ) -> u64
+                where
                     F: Fn($($a),*) -> R + 'static,
                     R: WasmResults,
                     $($a: WasmTy,)*
@@ -255,10 +256,12 @@ macro_rules! into_func {
                         let r = f($(<$a as sealed::Raw>::from_raw(values.add($i).read_unaligned(), domain)),*);
                         r.store(values, domain)
                     }));
-                    if !matches!(outcome, Ok(Ok(()))) {
-                        // SAFETY: last in the hostcall, on the guest stack.
-                        unsafe { finish_hostcall(outcome) };
+                    if matches!(outcome, Ok(Ok(()))) {
+                        return 0;
                     }
+                    // SAFETY: last in the hostcall, on the guest stack, of
+                    // the instance at `caller_vmctx`.
+                    unsafe { finish_hostcall(InstanceState::from_vmctx(caller_vmctx), outcome) }
                 }
                 let ty = FuncType::new(
                     [$(<$a as sealed::Raw>::TYPE),*],
@@ -289,7 +292,8 @@ macro_rules! into_func {
                     callee: *mut u8,
                     caller_vmctx: *mut u8,
                     values: *mut u128,
-                ) where
+                ) -> u64
+                where
                     F: Fn(&mut Caller<'_>, $($a),*) -> R + 'static,
                     R: WasmResults,
                     $($a: WasmTy,)*
@@ -304,10 +308,12 @@ macro_rules! into_func {
                         let r = f(&mut caller, $(<$a as sealed::Raw>::from_raw(values.add($i).read_unaligned(), domain)),*);
                         r.store(values, domain)
                     }));
-                    if !matches!(outcome, Ok(Ok(()))) {
-                        // SAFETY: last in the hostcall, on the guest stack.
-                        unsafe { finish_hostcall(outcome) };
+                    if matches!(outcome, Ok(Ok(()))) {
+                        return 0;
                     }
+                    // SAFETY: last in the hostcall, on the guest stack, of
+                    // the instance at `caller_vmctx`.
+                    unsafe { finish_hostcall(InstanceState::from_vmctx(caller_vmctx), outcome) }
                 }
                 let ty = FuncType::new(
                     [$(<$a as sealed::Raw>::TYPE),*],

@@ -13,6 +13,17 @@ pub(crate) enum ValError {
     WrongDomain(&'static str),
     /// `ExternRef(Some(u64::MAX))`, whose encoding is null's.
     ReservedExternRef,
+    /// A non-null `ExnRef`: the host cannot pass exceptions in (yet).
+    ExnRefIntoGuest,
+}
+
+/// A reference to an exception held by a guest, as the host sees it: it
+/// can be told from null and compared, not passed back in (the exception
+/// belongs to its instance, which may free it when reset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExnRef {
+    domain: DomainId,
+    record: NonZeroUsize,
 }
 
 /// A reference to a function of a domain (a [`Store`](crate::store::Store), or a
@@ -67,6 +78,8 @@ pub enum Val {
     /// `u64::MAX`), or `None` for null. The runtime never interprets it: guest code can only store and
     /// pass it back, so a made-up number can do no harm here.
     ExternRef(Option<u64>),
+    /// An exception reference, or `None` for null.
+    ExnRef(Option<ExnRef>),
 }
 
 impl Val {
@@ -80,6 +93,7 @@ impl Val {
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
+            Val::ExnRef(_) => ValType::ExnRef,
         }
     }
 
@@ -93,6 +107,7 @@ impl Val {
             ValType::V128 => Val::V128(0),
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
+            ValType::ExnRef => Val::ExnRef(None),
         }
     }
 
@@ -111,6 +126,8 @@ impl Val {
             // largest u64 has no encoding).
             Val::ExternRef(None) => 0,
             Val::ExternRef(Some(n)) => n.checked_add(1).ok_or(ValError::ReservedExternRef)? as u128,
+            Val::ExnRef(None) => 0,
+            Val::ExnRef(Some(_)) => return Err(ValError::ExnRefIntoGuest),
         })
     }
 
@@ -130,6 +147,9 @@ impl Val {
                 0 => None,
                 n => Some(n - 1),
             }),
+            ValType::ExnRef => Val::ExnRef(
+                NonZeroUsize::new(raw as u64 as usize).map(|record| ExnRef { domain, record }),
+            ),
         }
     }
 
@@ -209,7 +229,8 @@ impl fmt::Display for Val {
                 || format!("{:?}", f64::from_bits(b)),
             ),
             Val::V128(v) => write!(f, "0x{v:032x}"),
-            Val::FuncRef(None) | Val::ExternRef(None) => write!(f, "null"),
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => write!(f, "null"),
+            Val::ExnRef(Some(r)) => write!(f, "exnref:{:#x}", r.record),
             Val::FuncRef(Some(r)) => write!(f, "funcref:{:#x}", r.record),
             Val::ExternRef(Some(n)) => write!(f, "externref:{n}"),
         }

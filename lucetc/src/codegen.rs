@@ -6,10 +6,10 @@ use crate::Error;
 use cranelift_codegen::control::ControlPlane;
 use cranelift_codegen::ir::{self, types::*, AbiParam, InstBuilder, MemFlagsData, Signature};
 use cranelift_codegen::isa::TargetIsa;
-use cranelift_codegen::{Context, FinalizedMachReloc};
+use cranelift_codegen::{Context, FinalizedMachExceptionHandler, FinalizedMachReloc};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use lucet_module::abi::VALUE_SLOT_SIZE;
-use lucet_module::TrapSite;
+use lucet_module::{CallSite, TrapSite};
 use rayon::prelude::*;
 use wasmparser::FuncValidatorAllocations;
 
@@ -28,6 +28,8 @@ pub struct CompiledFunction {
     pub alignment: u64,
     /// Trap sites, sorted by offset.
     pub traps: Vec<TrapSite>,
+    /// Calls with a landing pad, sorted by return offset.
+    pub call_sites: Vec<CallSite>,
 }
 
 fn compile_ir(
@@ -56,12 +58,36 @@ fn compile_ir(
         })
         .collect();
     traps.sort_by_key(|t| t.offset);
+    let mut call_sites = Vec::new();
+    for site in compiled.buffer.call_sites() {
+        let handler_offset = match site.exception_handlers {
+            [] => continue,
+            [FinalizedMachExceptionHandler::Default(offset)] => *offset,
+            other => {
+                return Err(Error::Codegen {
+                    func: index,
+                    message: format!("unexpected exception handlers {other:?}"),
+                })
+            }
+        };
+        let frame_offset = site.frame_offset.ok_or_else(|| Error::Codegen {
+            func: index,
+            message: "a landing pad without a frame offset".into(),
+        })?;
+        call_sites.push(CallSite {
+            ret_offset: site.ret_addr,
+            handler_offset,
+            frame_offset,
+        });
+    }
+    call_sites.sort_by_key(|s| s.ret_offset);
     Ok(CompiledFunction {
         func: ctx.func,
         code,
         relocs,
         alignment,
         traps,
+        call_sites,
     })
 }
 
@@ -123,6 +149,7 @@ pub fn entry_trampoline(
     let ty = &env.data.types[type_index as usize];
     let mut sig = Signature::new(env.call_conv);
     sig.params.extend([AbiParam::new(I64); 4]);
+    sig.returns.push(AbiParam::new(I64));
     let mut func = ir::Function::with_name_signature(ir::UserFuncName::user(2, type_index), sig);
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(&mut func, &mut fctx);
@@ -140,13 +167,43 @@ pub fn entry_trampoline(
         );
     }
     let wasm_sig = b.import_signature(env.wasm_signature(type_index));
-    let call = b.ins().call_indirect(wasm_sig, callee, &args);
-    let results = b.inst_results(call).to_vec();
+    // The call lands on `uncaught` when the callee throws: the exception
+    // is returned to the host, as null is on a normal return.
+    let done = b.create_block();
+    for t in &ty.results {
+        b.append_block_param(done, clif_type(*t));
+    }
+    let uncaught = b.create_block();
+    let exn = b.append_block_param(uncaught, I64);
+    let pool = &mut b.func.dfg.value_lists;
+    let normal = ir::BlockCall::new(
+        done,
+        (0..ty.results.len()).map(|i| ir::BlockArg::TryCallRet(i as u32)),
+        pool,
+    );
+    let landing = ir::BlockCall::new(uncaught, [ir::BlockArg::TryCallExn(0)], pool);
+    let table = b
+        .func
+        .dfg
+        .exception_tables
+        .push(ir::ExceptionTableData::new(
+            wasm_sig,
+            normal,
+            [ir::ExceptionTableItem::Default(landing)],
+        ));
+    b.ins().try_call_indirect(callee, &args, table);
+    b.seal_block(done);
+    b.seal_block(uncaught);
+    b.switch_to_block(done);
+    let results = b.block_params(done).to_vec();
     for (i, r) in results.into_iter().enumerate() {
         b.ins()
             .store(flags, r, values, (i * VALUE_SLOT_SIZE) as i32);
     }
-    b.ins().return_(&[]);
+    let none = b.ins().iconst(I64, 0);
+    b.ins().return_(&[none]);
+    b.switch_to_block(uncaught);
+    b.ins().return_(&[exn]);
     b.finalize(env.frontend_config);
     compile_ir(isa, func, u32::MAX)
 }
@@ -184,9 +241,38 @@ pub fn host_trampoline(
     let mut dsig = Signature::new(env.call_conv);
     dsig.params
         .extend([AbiParam::new(I64), AbiParam::new(I64), AbiParam::new(I64)]);
+    dsig.returns.push(AbiParam::new(I64));
     let dsig = b.import_signature(dsig);
-    b.ins()
+    let call = b
+        .ins()
         .call_indirect(dsig, dispatch, &[callee_vmctx, caller_vmctx, values]);
+    // A non-null result is an exception the host function threw: throw
+    // it from here, as if the import had.
+    let exn = b.inst_results(call)[0];
+    let throw = b.create_block();
+    let returned = b.create_block();
+    b.ins().brif(exn, throw, &[], returned, &[]);
+    b.seal_block(throw);
+    b.seal_block(returned);
+    b.switch_to_block(throw);
+    let mut tsig = Signature::new(env.call_conv);
+    tsig.params.extend([AbiParam::new(I64), AbiParam::new(I64)]);
+    let tsig = b.import_signature(tsig);
+    let builtins = b.ins().load(
+        I64,
+        flags.with_readonly(),
+        caller_vmctx,
+        lucet_module::VmctxOffsets::BUILTINS,
+    );
+    let thrower = b.ins().load(
+        I64,
+        flags.with_readonly(),
+        builtins,
+        (lucet_module::abi::Builtin::Throw as i32) * 8,
+    );
+    b.ins().call_indirect(tsig, thrower, &[caller_vmctx, exn]);
+    b.ins().trap(crate::translate::traps::UNREACHABLE);
+    b.switch_to_block(returned);
     let mut results = Vec::new();
     for (i, t) in ty.results.iter().enumerate() {
         results.push(

@@ -109,7 +109,17 @@ pub(crate) fn compile_for(
     for (entry, f) in data.functions.iter_mut().zip(&functions) {
         entry.code_len = f.code.len() as u32;
         entry.traps = f.traps.clone();
+        entry.call_sites = f.call_sites.clone();
     }
+    data.entry_landings = entry
+        .iter()
+        .map(|t| {
+            t.call_sites
+                .first()
+                .copied()
+                .ok_or_else(|| Error::Object("an entry trampoline without a landing pad".into()))
+        })
+        .collect::<Result<_, _>>()?;
     data.options.cpu_features = options::enabled_cpu_features(&*isa);
     data.validate()
         .map_err(|e| Error::Object(format!("inconsistent module data: {e}")))?;

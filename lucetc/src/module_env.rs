@@ -39,7 +39,7 @@ pub fn clif_type(t: ValType) -> ir::Type {
         ValType::F32 => F32,
         ValType::F64 => F64,
         ValType::V128 => I8X16,
-        ValType::FuncRef | ValType::ExternRef => I64,
+        ValType::FuncRef | ValType::ExternRef | ValType::ExnRef => I64,
     }
 }
 

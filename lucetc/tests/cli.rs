@@ -65,8 +65,8 @@ fn unsupported_features_are_named() {
         "unsupported: threads (memory section) at offset ",
     );
     rejects(
-        b"(module (func (block $h (try_table (catch_all $h) nop))))",
-        "unsupported: exceptions (try_table) at offset ",
+        b"(module (type (struct)))",
+        "unsupported: gc (type section) at offset ",
     );
 }
 

@@ -149,6 +149,7 @@ fn arg(a: &WastArg<'_>) -> Result<Val, String> {
         WastArgCore::RefNull(t) => match null_type(Some(t)) {
             Some(ValType::FuncRef) => Val::FuncRef(None),
             Some(ValType::ExternRef) => Val::ExternRef(None),
+            Some(ValType::ExnRef) => Val::ExnRef(None),
             _ => return Err(format!("null reference of type {t:?}")),
         },
         WastArgCore::RefExtern(n) => Val::ExternRef(Some(*n as u64)),
@@ -205,7 +206,13 @@ fn ret_matches(r: &WastRetCore<'_>, v: &Val, func_index: &dyn Fn(&FuncRef) -> Op
             }
         },
         // A typed null matches only a null of that type.
-        (WastRetCore::RefNull(None), Val::FuncRef(None) | Val::ExternRef(None)) => true,
+        (
+            WastRetCore::RefNull(None),
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None),
+        ) => true,
+        (WastRetCore::RefNull(t @ Some(_)), Val::ExnRef(None)) => {
+            null_type(t.as_ref()) == Some(ValType::ExnRef)
+        }
         (WastRetCore::RefNull(t @ Some(_)), Val::FuncRef(None)) => {
             null_type(t.as_ref()) == Some(ValType::FuncRef)
         }
@@ -238,6 +245,10 @@ fn null_type(t: Option<&HeapType<'_>>) -> Option<ValType> {
             shared: false,
             ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
         } => Some(ValType::ExternRef),
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
+        } => Some(ValType::ExnRef),
         _ => None,
     }
 }
@@ -592,7 +603,11 @@ impl Runner {
                     Err(e) => Fail(format!("compilation failed: {e}")),
                 }
             }
-            WastDirective::AssertException { .. } => Skip("exception handling".into()),
+            WastDirective::AssertException { exec, .. } => match self.execute(exec) {
+                Ok(Err(Error::Exception(_))) => Pass,
+                Ok(other) => Fail(format!("expected an uncaught exception, got {other:?}")),
+                Err(e) => Fail(e),
+            },
             WastDirective::AssertSuspension { .. } => Skip("stack switching".into()),
             WastDirective::Thread(_) | WastDirective::Wait { .. } => Skip("threads".into()),
             WastDirective::AssertInvalidCustom { .. }

@@ -35,6 +35,10 @@ fn spec_testsuite() {
                 .map(|f| (format!("{DETERMINISTIC}{}", f.name()), f.raw())),
         )
         .chain(proposal(Proposal::Memory64).map(|f| (format!("memory64/{}", f.name()), f.raw())))
+        .chain(
+            proposal(Proposal::ExceptionHandling)
+                .map(|f| (format!("exceptions/{}", f.name()), f.raw())),
+        )
         .collect();
     if let Ok(filter) = std::env::var("SPEC_FILTER") {
         files.retain(|(n, _)| n.contains(&filter));

@@ -54,6 +54,7 @@ pub fn show(v: &Value) -> String {
         Value::ExternRef { null } => {
             format!("externref {}", if null { "null" } else { "non-null" })
         }
+        Value::ExnRef { null } => format!("exnref {}", if null { "null" } else { "non-null" }),
     }
 }
 

@@ -72,6 +72,7 @@ fn val(v: &Value) -> wasmtime::Val {
         Value::V128(x) => wasmtime::Val::V128(x.into()),
         Value::FuncRef { .. } => wasmtime::Val::null_func_ref(),
         Value::ExternRef { .. } => wasmtime::Val::null_extern_ref(),
+        Value::ExnRef { .. } => wasmtime::Val::ExnRef(None),
     }
 }
 

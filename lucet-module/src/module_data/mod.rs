@@ -7,7 +7,9 @@ mod validate;
 pub use validate::MAX_HEAP_ADDRESS_SPACE;
 
 use crate::code_hash::CODE_HASH_LEN;
-use crate::{ConstExpr, ConstOp, Error, FuncType, GlobalType, HeapSpec, TrapCode, ValType};
+use crate::{
+    CallSite, ConstExpr, ConstOp, Error, FuncType, GlobalType, HeapSpec, TrapCode, ValType,
+};
 use bincode::Options;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashSet};
@@ -19,8 +21,10 @@ pub const MAGIC: [u8; 8] = *b"LUCETMOD";
 /// instead of passed along on calls. 3: code from lucetc's own translator
 /// on Cranelift 0.135, whose calls between wasm functions with more results
 /// than return registers pass a hidden return-area pointer. 4: memories
-/// and tables say whether they are 64-bit.)
-pub const FORMAT_VERSION: u32 = 4;
+/// and tables say whether they are 64-bit. 5: exception tags, `exnref`,
+/// the landing pads of calls inside `try` blocks and of the entry
+/// trampolines, which now return an uncaught exception.)
+pub const FORMAT_VERSION: u32 = 5;
 /// Header: magic, version, reserved word, payload length.
 const HEADER_LEN: usize = 8 + 4 + 4 + 8;
 
@@ -48,6 +52,9 @@ pub struct ModuleData {
     pub exports: Vec<Export>,
     /// Start function index.
     pub start: Option<u32>,
+    /// Defined exception tags, by the type index of their payload
+    /// (index space offset by imported tags).
+    pub tags: Vec<u32>,
     /// Element segments.
     pub elements: Vec<ElementSegment>,
     /// Data segments.
@@ -55,6 +62,9 @@ pub struct ModuleData {
     /// Functions that may be referenced as values (tables, `ref.func`,
     /// exports); each gets a funcref record in the vmctx, in this order.
     pub escaping_functions: Vec<u32>,
+    /// The landing pad of each entry trampoline's call (indexed by type
+    /// index), where an exception no wasm handler caught ends up.
+    pub entry_landings: Vec<CallSite>,
     /// Options the module was compiled with that the runtime must honour.
     pub options: CompileOptions,
     /// SHA-256 of the linked shared object, taken with these 32 bytes as
@@ -126,6 +136,8 @@ pub enum ImportKind {
     Memory(MemoryType),
     /// A table.
     Table(TableType),
+    /// An exception tag whose payload has the given type index.
+    Tag(u32),
 }
 
 /// Limits of a linear memory, in pages, and its index type.
@@ -183,6 +195,8 @@ pub enum ExportKind {
     Memory,
     /// A global.
     Global,
+    /// An exception tag.
+    Tag,
 }
 
 /// How a segment is applied.
@@ -256,6 +270,9 @@ pub struct FunctionEntry {
     pub code_len: u32,
     /// Trap sites, sorted by offset.
     pub traps: Vec<TrapSite>,
+    /// Calls made inside a `try` block, sorted by return offset: where
+    /// the unwinder resumes when the callee throws.
+    pub call_sites: Vec<CallSite>,
 }
 
 /// An instruction that may trap, and why.
@@ -288,9 +305,11 @@ impl ModuleData {
             globals: Vec::new(),
             exports: Vec::new(),
             start: None,
+            tags: Vec::new(),
             elements: Vec::new(),
             data: Vec::new(),
             escaping_functions: Vec::new(),
+            entry_landings: Vec::new(),
             options,
             code_hash: [0; crate::code_hash::CODE_HASH_LEN],
         }
@@ -375,6 +394,27 @@ impl ModuleData {
     /// Number of imported globals.
     pub fn num_imported_globals(&self) -> u32 {
         self.count_imports(|k| matches!(k, ImportKind::Global(_)))
+    }
+
+    /// Number of imported exception tags.
+    pub fn num_imported_tags(&self) -> u32 {
+        self.count_imports(|k| matches!(k, ImportKind::Tag(_)))
+    }
+
+    /// Total exception tags (imported + defined).
+    pub fn num_tags(&self) -> u32 {
+        self.num_imported_tags() + self.tags.len() as u32
+    }
+
+    /// Payload type index of exception tag `index`.
+    pub fn tag_type_index(&self, index: u32) -> Option<u32> {
+        match index.checked_sub(self.num_imported_tags()) {
+            None => self.nth_import(index, |k| match k {
+                ImportKind::Tag(t) => Some(*t),
+                _ => None,
+            }),
+            Some(d) => self.tags.get(d as usize).copied(),
+        }
     }
 
     fn count_imports(&self, f: impl Fn(&ImportKind) -> bool) -> u32 {

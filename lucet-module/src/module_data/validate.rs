@@ -47,6 +47,9 @@ impl ModuleData {
                 ImportKind::Table(t) => {
                     check_table(&t).map_err(|e| Error::Invalid(format!("{}: {e}", what())))?
                 }
+                ImportKind::Tag(t) => self
+                    .check_tag_type(t)
+                    .map_err(|e| Error::Invalid(format!("{}: {e}", what())))?,
                 _ => {}
             }
         }
@@ -66,6 +69,28 @@ impl ModuleData {
                 }
                 last = Some(t.offset);
             }
+            let mut last = None;
+            for s in &f.call_sites {
+                if s.ret_offset > f.code_len
+                    || s.handler_offset >= f.code_len
+                    || last.is_some_and(|l| s.ret_offset <= l)
+                {
+                    return bad(format!(
+                        "function {i} has a call site out of order or range"
+                    ));
+                }
+                last = Some(s.ret_offset);
+            }
+        }
+        for (i, t) in self.tags.iter().enumerate() {
+            self.check_tag_type(*t)
+                .map_err(|e| Error::Invalid(format!("tag {i}: {e}")))?;
+        }
+        if self.entry_landings.len() != self.types.len() {
+            return bad(format!(
+                "{} entry landing pads for {ntypes} types",
+                self.entry_landings.len()
+            ));
         }
         for (i, t) in self.tables.iter().enumerate() {
             check_table(t).map_err(|e| Error::Invalid(format!("table {i}: {e}")))?;
@@ -88,6 +113,7 @@ impl ModuleData {
                 ExportKind::Table => ntables,
                 ExportKind::Memory => nmems,
                 ExportKind::Global => self.num_globals(),
+                ExportKind::Tag => self.num_tags(),
             };
             if e.index >= limit {
                 return bad(format!(
@@ -168,6 +194,15 @@ impl ModuleData {
             return bad("instance state too large".into());
         }
         Ok(())
+    }
+
+    /// A tag's payload is the parameters of a type with no results.
+    fn check_tag_type(&self, t: u32) -> Result<(), String> {
+        match self.types.get(t as usize) {
+            None => Err(format!("type {t} of {}", self.types.len())),
+            Some(ty) if !ty.results.is_empty() => Err(format!("type {t} has results")),
+            Some(_) => Ok(()),
+        }
     }
 
     fn validate_options(&self) -> Result<(), Error> {
@@ -363,12 +398,18 @@ mod tests {
                             code: TrapCode::Unreachable,
                         },
                     ],
+                    call_sites: vec![CallSite {
+                        ret_offset: 7,
+                        handler_offset: 12,
+                        frame_offset: 16,
+                    }],
                 },
                 FunctionEntry {
                     type_index: 1,
                     name: Some("start".into()),
                     code_len: 4,
                     traps: vec![],
+                    call_sites: vec![],
                 },
             ],
             tables: vec![TableType {
@@ -408,6 +449,7 @@ mod tests {
                 index: 1,
             }],
             start: Some(2),
+            tags: vec![1],
             elements: vec![
                 ElementSegment {
                     mode: SegmentMode::Active {
@@ -434,6 +476,14 @@ mod tests {
                 bytes: b"hi".to_vec(),
             }],
             escaping_functions: vec![0, 1, 2],
+            entry_landings: vec![
+                CallSite {
+                    ret_offset: 20,
+                    handler_offset: 30,
+                    frame_offset: 16,
+                };
+                2
+            ],
             options: CompileOptions::default(),
             code_hash: [0; crate::code_hash::CODE_HASH_LEN],
         }
@@ -540,6 +590,13 @@ mod tests {
         rejected(|d| d.imports[0].kind = ImportKind::Func(5));
         rejected(|d| d.functions[0].traps[1].offset = 2);
         rejected(|d| d.functions[0].traps[1].offset = 16);
+        rejected(|d| d.functions[0].call_sites[0].handler_offset = 16);
+        rejected(|d| {
+            let site = d.functions[0].call_sites[0];
+            d.functions[0].call_sites.push(site)
+        });
+        rejected(|d| d.tags[0] = 7);
+        rejected(|d| d.entry_landings.pop().map(drop).unwrap_or(()));
         rejected(|d| d.exports[0].index = 3);
         rejected(|d| {
             d.exports.push(Export {

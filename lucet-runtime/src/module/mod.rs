@@ -30,7 +30,7 @@ pub use signature::{signature_path, KeyId, PublicKey, SignatureInfo, TrustedKeys
 
 use crate::error::Error;
 use crate::signature as signature_ids;
-use crate::vm::code_registry::{self, CodeMap, FunctionCode};
+use crate::vm::code_registry::{self, CodeMap, FunctionCode, Landing};
 use crate::vm::heap_image::HeapImage;
 use dlopen::Library;
 use elf::{ElfLayout, Segment};
@@ -379,10 +379,41 @@ impl Module {
         }
         let functions: Vec<usize> = table[..nfuncs].iter().map(|a| *a as usize).collect();
         let ntypes = data.types.len();
-        let entry_trampolines = table[nfuncs..nfuncs + ntypes]
+        let entry_trampolines: Vec<usize> = table[nfuncs..nfuncs + ntypes]
             .iter()
             .map(|a| *a as usize)
             .collect();
+        // Landing pads: of calls inside `try` blocks, and of every entry
+        // trampoline's call. Both addresses must be in the code.
+        let sites = data
+            .functions
+            .iter()
+            .zip(&functions)
+            .flat_map(|(f, addr)| f.call_sites.iter().map(move |s| (*addr, *s)))
+            .chain(
+                entry_trampolines
+                    .iter()
+                    .copied()
+                    .zip(data.entry_landings.iter().copied()),
+            );
+        let mut landings = Vec::new();
+        for (start, site) in sites {
+            let at = |off: u32| {
+                start
+                    .checked_add(off as usize)
+                    .filter(|a| in_text(*a as u64, 1))
+            };
+            let (Some(ret_addr), Some(handler)) = (at(site.ret_offset), at(site.handler_offset))
+            else {
+                return Err(invalid(path, "a landing pad points outside the code"));
+            };
+            landings.push(Landing {
+                ret_addr,
+                handler,
+                frame_offset: site.frame_offset,
+            });
+        }
+        landings.sort_by_key(|l| l.ret_addr);
         let host_trampolines = table[nfuncs + ntypes..]
             .iter()
             .map(|a| *a as usize)
@@ -420,6 +451,7 @@ impl Module {
             start: text.0,
             end: text.1,
             functions: code,
+            landings,
         }));
         let module_data =
             elf.module_data_offset..elf.module_data_offset + elf.module_data.size as usize;

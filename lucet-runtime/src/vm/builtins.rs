@@ -29,6 +29,8 @@ pub(crate) fn table() -> *const *const () {
         table_fill as *const (),
         table_init as *const (),
         elem_drop as *const (),
+        exn_alloc as *const (),
+        crate::vm::exceptions::lucet_exn_throw as *const (),
     ]);
     TABLE.0.as_ptr()
 }
@@ -240,4 +242,24 @@ unsafe extern "C" fn elem_drop(vmctx: *mut u8, seg: u32) {
     unsafe {
         state(vmctx).drop_elem(seg);
     }
+}
+
+/// A new exception of tag `tag`: its record's address, or 0 at the limit.
+///
+/// # Safety
+/// The builtin contract (see the module docs).
+unsafe extern "C" fn exn_alloc(vmctx: *mut u8, tag: u32) -> u64 {
+    // SAFETY: the builtin contract (see the module docs).
+    let st = unsafe { state(vmctx) };
+    let data = st.module.data();
+    let len = data
+        .tag_type_index(tag)
+        .and_then(|t| data.types.get(t as usize))
+        .map_or(0, |t| t.params.len() as u32);
+    // SAFETY: the tag pointer lies in the vmctx area, written at
+    // instantiation.
+    let identity = unsafe { *st.field::<u64>(st.module.layout().tag_ptr(tag)) };
+    // SAFETY: the domain is held by this run; no other borrow is live.
+    let store = unsafe { &mut st.mutable().exceptions };
+    store.alloc(identity, vmctx as u64, tag, len).unwrap_or(0)
 }

@@ -1,5 +1,6 @@
 //! Where compiled code lives, so the signal handler can turn a faulting
-//! program counter into a trap.
+//! program counter into a trap, and the unwinder a return address into a
+//! landing pad.
 
 use lucet_module::{TrapCode, TrapSite};
 use std::cell::Cell;
@@ -15,6 +16,19 @@ pub struct CodeMap {
     /// Defined functions sorted by address: (address, length, index in the
     /// module's function index space, trap sites, name).
     pub functions: Vec<FunctionCode>,
+    /// Calls with a landing pad, sorted by return address.
+    pub landings: Vec<Landing>,
+}
+
+/// A call with a landing pad, at absolute addresses.
+#[derive(Clone, Copy, Debug)]
+pub struct Landing {
+    /// The call's return address.
+    pub ret_addr: usize,
+    /// Where to resume when the callee throws.
+    pub handler: usize,
+    /// The stack pointer there is the frame pointer minus this.
+    pub frame_offset: u32,
 }
 
 /// One compiled function.
@@ -59,6 +73,23 @@ impl CodeMap {
             .map(|t| function.traps[t].code);
         Some(PcInfo { function, trap })
     }
+}
+
+impl CodeMap {
+    /// The landing pad of the call returning to `ret_addr`, if it has one:
+    /// (handler address, frame offset).
+    pub fn landing(&self, ret_addr: usize) -> Option<(usize, u32)> {
+        self.landings
+            .binary_search_by_key(&ret_addr, |l| l.ret_addr)
+            .ok()
+            .map(|i| (self.landings[i].handler, self.landings[i].frame_offset))
+    }
+}
+
+/// For the unwinder: `None` if `pc` is in no loaded module's code, else
+/// the landing pad of the call returning there, if any.
+pub(crate) fn landing_at(pc: usize) -> Option<Option<(usize, u32)>> {
+    with_code_at(pc, |map| map.landing(pc))
 }
 
 /// Code maps by start address, with how many loaded modules share each

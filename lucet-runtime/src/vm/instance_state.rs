@@ -73,6 +73,8 @@ pub(crate) struct Mutable {
     pub dropped_data: Vec<bool>,
     pub dropped_elems: Vec<bool>,
     pub context: Option<Box<dyn Any + Send>>,
+    /// Exceptions it has thrown (see `vm::exceptions`).
+    pub exceptions: crate::vm::exceptions::ExceptionStore,
 }
 
 /// Everything an instance owns. It lives in a `Box` owned by its domain

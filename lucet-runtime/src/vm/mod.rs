@@ -7,7 +7,8 @@
 //! which evaluates constant expressions against it), the stack switch into
 //! guest code and back (`execute`, `active_run`), the process-wide signal
 //! handler and the code it looks faults up in (`signals`, `code_registry`),
-//! and threads' CPU clocks (`cpu_clock`).
+//! exception records and the unwinder that carries a throw to its landing
+//! pad (`exceptions`), and threads' CPU clocks (`cpu_clock`).
 //!
 //! What it guarantees to the safe API above it (`instance`, `store`,
 //! `call`, `linker`, `externs`, `caller`, `typed`, ...):
@@ -22,6 +23,10 @@
 //! - A fault in guest code on a thread running it becomes a trap record and
 //!   a return to the host without unwinding guest frames; any other fault
 //!   goes to the handler installed before ours (`signals`).
+//! - An exception thrown in guest code resumes at the nearest landing pad
+//!   up its frame chain, which is always guest code: at the latest the
+//!   entry trampoline's, which returns it to the host. No host frame is
+//!   ever unwound by it.
 //! - Guest code runs on its slot's stack, and a run ends (returns, traps,
 //!   ends with an error, or is dropped suspended) without leaving anything
 //!   of it on the host's stack (`execute`).
@@ -42,6 +47,7 @@ pub(crate) mod builtins;
 pub(crate) mod code_registry;
 pub(crate) mod const_eval;
 pub(crate) mod cpu_clock;
+pub(crate) mod exceptions;
 pub(crate) mod execute;
 pub(crate) mod heap_image;
 pub(crate) mod instance_state;

@@ -23,6 +23,8 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::TAIL_CALL
         | WasmFeatures::RELAXED_SIMD
         | WasmFeatures::MEMORY64
+        | WasmFeatures::EXCEPTIONS
+        | WasmFeatures::LEGACY_EXCEPTIONS
 }
 
 /// Report a validation failure caused only by a proposal we do not
@@ -68,6 +70,8 @@ fn ref_type(r: wasmparser::RefType, _offset: usize) -> Result<ValType, Error> {
         Ok(ValType::FuncRef)
     } else if r == wasmparser::RefType::EXTERNREF {
         Ok(ValType::ExternRef)
+    } else if r == wasmparser::RefType::EXNREF {
+        Ok(ValType::ExnRef)
     } else {
         Err(Error::Unsupported(format!("reference type {r}")))
     }
@@ -184,7 +188,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                             ty: val_type(g.content_type, 0)?,
                             mutable: g.mutable,
                         }),
-                        TypeRef::Tag(_) => return Err(Error::Unsupported("exception tags".into())),
+                        TypeRef::Tag(t) => ImportKind::Tag(t.func_type_idx),
                         TypeRef::FuncExact(_) => {
                             return Err(Error::Unsupported("exact function imports".into()))
                         }
@@ -203,6 +207,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                         name: None,
                         code_len: 0,
                         traps: Vec::new(),
+                        call_sites: Vec::new(),
                     });
                 }
             }
@@ -243,7 +248,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                         K::Table => ExportKind::Table,
                         K::Memory => ExportKind::Memory,
                         K::Global => ExportKind::Global,
-                        K::Tag => return Err(Error::Unsupported("exception tags".into())),
+                        K::Tag => ExportKind::Tag,
                     };
                     if kind == ExportKind::Func {
                         escaping.insert(e.index);
@@ -256,6 +261,11 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                 }
             }
             Payload::StartSection { func, .. } => data.start = Some(func),
+            Payload::TagSection(reader) => {
+                for t in reader {
+                    data.tags.push(t.map_err(err)?.func_type_idx);
+                }
+            }
             Payload::ElementSection(reader) => {
                 for el in reader {
                     let el = el.map_err(err)?;

@@ -15,10 +15,6 @@ use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 /// The proposals a module may use that lucetc refuses, by the names the
 /// proposals go by, with the wasmparser features each needs.
 const PROPOSALS: &[(&str, WasmFeatures)] = &[
-    (
-        "exceptions",
-        WasmFeatures::EXCEPTIONS.union(WasmFeatures::LEGACY_EXCEPTIONS),
-    ),
     ("multi-memory", WasmFeatures::MULTI_MEMORY),
     ("function-references", WasmFeatures::FUNCTION_REFERENCES),
     (
@@ -83,10 +79,13 @@ pub(crate) fn refine(wasm: &[u8], ours: WasmFeatures, error: Error) -> Error {
         }
     }
     let name = best.map_or("a proposal this compiler does not implement", |(_, n)| n);
-    Error::Unsupported(format!(
-        "{name} ({}) at offset {offset}",
-        what_is_at(wasm, offset)
-    ))
+    let what = what_is_at(wasm, offset);
+    // A tag with results is invalid in WebAssembly 3.0; only the stack
+    // switching proposal allows one. Its operators are what name it.
+    if name == "stack-switching" && matches!(what.as_str(), "tag section" | "import section") {
+        return error;
+    }
+    Error::Unsupported(format!("{name} ({what}) at offset {offset}"))
 }
 
 /// The operator at `offset`, if it is in a function body, or else the

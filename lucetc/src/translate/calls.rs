@@ -3,10 +3,13 @@
 //! Every wasm function takes the callee's vmctx and the caller's vmctx
 //! before its wasm parameters (see [`crate::module_env::ModuleEnv::wasm_signature`]);
 //! [`env`](super::env) resolves the callee and builds that argument list.
+//! Inside a frame that handles exceptions a call is a `try_call` landing
+//! on the frame's dispatch block (see [`exceptions`](super::exceptions));
+//! elsewhere it is a plain call.
 
 use crate::translate::env::Callee;
 use crate::translate::Translator;
-use cranelift_codegen::ir::InstBuilder;
+use cranelift_codegen::ir::{self, BlockArg, ExceptionTableData, ExceptionTableItem, InstBuilder};
 use wasmparser::Operator;
 
 impl Translator<'_, '_> {
@@ -64,11 +67,55 @@ impl Translator<'_, '_> {
             self.reachable = false;
             return;
         }
+        if let Some(dispatch) = self.handler() {
+            self.emit_try_call(callee, args, dispatch);
+            return;
+        }
         let call = match callee {
             Callee::Direct(f) => self.b.ins().call(f, args),
             Callee::Indirect(sig, code) => self.b.ins().call_indirect(sig, code, args),
         };
         let results = self.b.inst_results(call).to_vec();
+        self.stack.extend(results);
+    }
+
+    /// A call that continues in a new block with the results, or lands on
+    /// `dispatch` with the exception when the callee throws.
+    fn emit_try_call(&mut self, callee: Callee, args: &[ir::Value], dispatch: ir::Block) {
+        let sig = match callee {
+            Callee::Direct(f) => self.b.func.dfg.ext_funcs[f].signature,
+            Callee::Indirect(sig, _) => sig,
+        };
+        let result_types: Vec<ir::Type> = self.b.func.dfg.signatures[sig]
+            .returns
+            .iter()
+            .map(|r| r.value_type)
+            .collect();
+        let next = self.block_with_params(&result_types);
+        let pool = &mut self.b.func.dfg.value_lists;
+        let normal = ir::BlockCall::new(
+            next,
+            (0..result_types.len()).map(|i| BlockArg::TryCallRet(i as u32)),
+            pool,
+        );
+        let landing = ir::BlockCall::new(dispatch, [BlockArg::TryCallExn(0)], pool);
+        let table = self
+            .b
+            .func
+            .dfg
+            .exception_tables
+            .push(ExceptionTableData::new(
+                sig,
+                normal,
+                [ExceptionTableItem::Default(landing)],
+            ));
+        match callee {
+            Callee::Direct(f) => self.b.ins().try_call(f, args, table),
+            Callee::Indirect(_, code) => self.b.ins().try_call_indirect(code, args, table),
+        };
+        self.b.seal_block(next);
+        self.b.switch_to_block(next);
+        let results = self.b.block_params(next).to_vec();
         self.stack.extend(results);
     }
 }

@@ -50,7 +50,7 @@ impl Translator<'_, '_> {
         Ok(())
     }
 
-    fn block_with_params(&mut self, types: &[ir::Type]) -> ir::Block {
+    pub(super) fn block_with_params(&mut self, types: &[ir::Type]) -> ir::Block {
         let block = self.b.create_block();
         for t in types {
             self.b.append_block_param(block, *t);
@@ -59,7 +59,7 @@ impl Translator<'_, '_> {
     }
 
     /// Parameter and result types of a block type.
-    fn block_signature(&self, bt: BlockType) -> (Vec<ir::Type>, Vec<ir::Type>) {
+    pub(super) fn block_signature(&self, bt: BlockType) -> (Vec<ir::Type>, Vec<ir::Type>) {
         match bt {
             BlockType::Empty => (vec![], vec![]),
             BlockType::Type(t) => (vec![], vec![clif_type_of(t)]),
@@ -73,7 +73,7 @@ impl Translator<'_, '_> {
         }
     }
 
-    fn jump(&mut self, target: ir::Block, args: &[ir::Value]) {
+    pub(super) fn jump(&mut self, target: ir::Block, args: &[ir::Value]) {
         let args: Vec<BlockArg> = args.iter().map(|v| BlockArg::Value(*v)).collect();
         self.b.ins().jump(target, &args);
     }
@@ -139,7 +139,7 @@ impl Translator<'_, '_> {
                 );
             }
             Operator::Else => self.else_arm(),
-            Operator::End => self.end(),
+            Operator::End => self.end_frame(None),
             Operator::Br { relative_depth } => {
                 self.branch(*relative_depth);
                 self.reachable = false;
@@ -177,7 +177,13 @@ impl Translator<'_, '_> {
         Ok(true)
     }
 
-    fn push_frame(&mut self, kind: FrameKind, exit: ir::Block, params: usize, results: usize) {
+    pub(super) fn push_frame(
+        &mut self,
+        kind: FrameKind,
+        exit: ir::Block,
+        params: usize,
+        results: usize,
+    ) {
         self.frames.push(Frame {
             kind,
             exit,
@@ -188,7 +194,7 @@ impl Translator<'_, '_> {
         });
     }
 
-    fn frame_mut(&mut self, depth: u32) -> &mut Frame {
+    pub(super) fn frame_mut(&mut self, depth: u32) -> &mut Frame {
         let i = self.frames.len() - 1 - depth as usize;
         &mut self.frames[i]
     }
@@ -264,8 +270,9 @@ impl Translator<'_, '_> {
         self.reachable = true;
     }
 
-    /// `end`: close the innermost frame and continue after it.
-    fn end(&mut self) {
+    /// `end` (or a legacy `try`'s `delegate depth`): close the innermost
+    /// frame and continue after it.
+    pub(super) fn end_frame(&mut self, delegate: Option<u32>) {
         let mut frame = self.frames.pop().expect("validated: a frame to end");
         if self.reachable {
             let args = self.stack.popn(frame.results);
@@ -286,6 +293,14 @@ impl Translator<'_, '_> {
                 self.jump(frame.exit, &params);
                 frame.exit_reached = true;
             }
+            // Everything that lands on the dispatch block is in the body.
+            FrameKind::TryTable { dispatch } => self.b.seal_block(*dispatch),
+            FrameKind::Try {
+                dispatch, clauses, ..
+            } => {
+                let clauses = clauses.clone();
+                self.fill_legacy_dispatch(*dispatch, &clauses, delegate);
+            }
             _ => {}
         }
         self.stack.truncate(frame.height);
@@ -302,12 +317,20 @@ impl Translator<'_, '_> {
     /// An operator in unreachable code: only the nesting matters.
     pub(super) fn unreachable_operator(&mut self, op: &Operator<'_>) -> Result<(), Error> {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
-                self.dead_depth += 1
-            }
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::Try { .. }
+            | Operator::TryTable { .. } => self.dead_depth += 1,
             Operator::Else if self.dead_depth == 0 => self.else_arm(),
-            Operator::End if self.dead_depth > 0 => self.dead_depth -= 1,
-            Operator::End => self.end(),
+            Operator::Catch { .. } | Operator::CatchAll if self.dead_depth == 0 => {
+                self.exception(op)?;
+            }
+            Operator::End | Operator::Delegate { .. } if self.dead_depth > 0 => {
+                self.dead_depth -= 1
+            }
+            Operator::End => self.end_frame(None),
+            Operator::Delegate { relative_depth } => self.end_frame(Some(*relative_depth)),
             _ => {}
         }
         Ok(())

@@ -291,6 +291,14 @@ impl<'m> FuncEnv<'m> {
         b.ins().select_spectre_guard(oob, base, addr)
     }
 
+    /// The identity of exception tag `index` (the address of its
+    /// definition, in this instance or the one it is imported from).
+    pub fn tag_identity(&self, b: &mut FunctionBuilder<'_>, index: u32) -> ir::Value {
+        let vmctx = self.vmctx();
+        let off = self.module.layout.tag_ptr(index);
+        b.ins().load(I64, trusted_readonly(), vmctx, off)
+    }
+
     /// The address of function `index`'s funcref record, for `ref.func`.
     pub fn funcref(&self, b: &mut FunctionBuilder<'_>, index: u32) -> Result<ir::Value, Error> {
         let slot = self
@@ -319,6 +327,8 @@ impl<'m> FuncEnv<'m> {
                 Builtin::TableGrow => (&[I32, I32, I64], Some(I32)),
                 Builtin::TableCopy | Builtin::TableInit => (&[I32, I32, I32, I32, I32], Some(I32)),
                 Builtin::TableFill => (&[I32, I32, I64, I32], Some(I32)),
+                Builtin::ExnAlloc => (&[I32], Some(I64)),
+                Builtin::Throw => (&[I64], None),
             };
             sig.params.extend(params.iter().map(|t| AbiParam::new(*t)));
             sig.returns.extend(ret.map(AbiParam::new));

@@ -1,7 +1,9 @@
 //! Control frames: what the translator remembers of each enclosing
-//! `block`, `loop`, `if` and the function body itself.
+//! `block`, `loop`, `if`, `try_table`, legacy `try` and the function body
+//! itself.
 
 use cranelift_codegen::ir;
+use cranelift_frontend::Variable;
 
 /// The kind of construct a frame belongs to.
 pub(crate) enum FrameKind {
@@ -22,6 +24,40 @@ pub(crate) enum FrameKind {
         /// Whether `else` has been seen.
         else_seen: bool,
     },
+    /// `try_table`: calls in its body land on `dispatch`, which was
+    /// filled in when the frame opened (its catch clauses are known then).
+    TryTable {
+        /// Takes the exception and matches it against the clauses.
+        dispatch: ir::Block,
+    },
+    /// Legacy `try`: calls in its body land on `dispatch`, which is
+    /// filled in at `end` or `delegate`, once every clause is known.
+    Try {
+        /// Takes the exception and matches it against the clauses.
+        dispatch: ir::Block,
+        /// `catch` (`Some(tag)`) and `catch_all` (`None`) clauses so far,
+        /// each with the block that starts it (taking the exception).
+        clauses: Vec<(Option<u32>, ir::Block)>,
+        /// Inside a clause: the caught exception, for `rethrow`.
+        caught: Option<Variable>,
+    },
+}
+
+impl FrameKind {
+    /// The block a call or throw inside this frame lands on, if the frame
+    /// handles exceptions there (a legacy `try` does in its body, not in
+    /// its clauses).
+    pub fn handler(&self) -> Option<ir::Block> {
+        match self {
+            FrameKind::TryTable { dispatch } => Some(*dispatch),
+            FrameKind::Try {
+                dispatch,
+                caught: None,
+                ..
+            } => Some(*dispatch),
+            _ => None,
+        }
+    }
 }
 
 /// One enclosing construct.

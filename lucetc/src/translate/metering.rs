@@ -48,6 +48,14 @@ impl Meter {
                 | Operator::ReturnCall { .. }
                 | Operator::ReturnCallIndirect { .. }
                 | Operator::Unreachable
+                | Operator::TryTable { .. }
+                | Operator::Try { .. }
+                | Operator::Catch { .. }
+                | Operator::CatchAll
+                | Operator::Delegate { .. }
+                | Operator::Throw { .. }
+                | Operator::ThrowRef
+                | Operator::Rethrow { .. }
         ) {
             self.flush(env, b);
         }

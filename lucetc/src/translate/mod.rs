@@ -9,6 +9,7 @@
 //! - [`variables`]: locals and globals;
 //! - [`memory`]: heap addressing, loads and stores, bulk memory;
 //! - [`calls`]: direct, indirect and tail calls;
+//! - [`exceptions`]: tags, throwing, and catching in both encodings;
 //! - [`tables`]: table operations and references;
 //! - [`numeric`]: scalar integer and float operators;
 //! - [`simd`]: 128-bit vector operators (but their loads and stores),
@@ -23,6 +24,7 @@
 mod calls;
 mod control;
 mod env;
+mod exceptions;
 mod frames;
 mod memory;
 mod metering;
@@ -103,6 +105,7 @@ impl Translator<'_, '_> {
         self.b.set_srcloc(ir::SourceLoc::new(offset as u32));
         self.meter.before_operator(&mut self.env, &mut self.b, op);
         if self.control(op)?
+            || self.exception(op)?
             || self.variable(op)
             || self.memory(op)?
             || self.call(op)

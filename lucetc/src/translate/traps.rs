@@ -17,6 +17,8 @@ pub(crate) const BAD_SIGNATURE: ir::TrapCode = ir::TrapCode::unwrap_user(4);
 pub(crate) const INTERRUPT: ir::TrapCode = ir::TrapCode::unwrap_user(5);
 /// A null reference used where a value is needed.
 pub(crate) const NULL_REFERENCE: ir::TrapCode = ir::TrapCode::unwrap_user(6);
+/// A throw when the instance holds as many exceptions as it may.
+pub(crate) const EXCEPTION_LIMIT: ir::TrapCode = ir::TrapCode::unwrap_user(7);
 
 /// The runtime's name for a trap the code buffer recorded.
 pub(crate) fn to_lucet(code: ir::TrapCode) -> TrapCode {
@@ -31,6 +33,7 @@ pub(crate) fn to_lucet(code: ir::TrapCode) -> TrapCode {
         BAD_SIGNATURE => TrapCode::BadSignature,
         INTERRUPT => TrapCode::Interrupt,
         NULL_REFERENCE => TrapCode::NullReference,
+        EXCEPTION_LIMIT => TrapCode::ExceptionLimit,
         // `UNREACHABLE`, and any code not listed: the guest cannot go on.
         _ => TrapCode::Unreachable,
     }
@@ -49,6 +52,7 @@ mod tests {
             (BAD_SIGNATURE, TrapCode::BadSignature),
             (INTERRUPT, TrapCode::Interrupt),
             (NULL_REFERENCE, TrapCode::NullReference),
+            (EXCEPTION_LIMIT, TrapCode::ExceptionLimit),
             (ir::TrapCode::HEAP_OUT_OF_BOUNDS, TrapCode::HeapOutOfBounds),
             (ir::TrapCode::STACK_OVERFLOW, TrapCode::StackOverflow),
         ] {

@@ -1,0 +1,185 @@
+//! Exceptions at run time: the records an instance holds, and the unwinder
+//! that carries a thrown exception to the nearest landing pad (see
+//! [`lucet_module::exceptions`] for the contract with compiled code).
+//!
+//! The unwinder never runs Rust destructors and never crosses host frames:
+//! every entry into guest code is an entry trampoline whose call has a
+//! catch-all landing pad, so the walk up the frame-pointer chain from the
+//! thrower always ends in guest code, at the latest in that trampoline,
+//! which returns the exception to the host.
+
+use crate::vm::code_registry;
+use lucet_module::exceptions::{record, MAX_LIVE_EXCEPTIONS};
+
+/// The exceptions an instance has allocated. Each record is a boxed
+/// slice of 16-byte words (aligned for any payload value), so its address
+/// stays put while the vector grows; records are freed all at once, when
+/// the instance is reset or dropped, since an `exnref` to one may be kept
+/// anywhere the guest likes.
+#[derive(Default)]
+pub(crate) struct ExceptionStore {
+    records: Vec<Box<[u128]>>,
+    /// How many times the records were freed: a record made before
+    /// belongs to an earlier generation.
+    generation: u64,
+    /// Host tags exceptions were thrown with: an identity must not be
+    /// reused while an exception carries it.
+    host_tags: Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl ExceptionStore {
+    /// A new record for tag `tag_index` (identity `identity`) of the
+    /// instance at `vmctx`, with room for `len` payload values; `None` at
+    /// the limit.
+    pub fn alloc(&mut self, identity: u64, vmctx: u64, tag_index: u32, len: u32) -> Option<u64> {
+        if self.records.len() >= MAX_LIVE_EXCEPTIONS {
+            return None;
+        }
+        let header = (record::PAYLOAD / record::SLOT) as usize;
+        let mut words = vec![0u128; header + len as usize].into_boxed_slice();
+        words[0] = u128::from(identity) | (u128::from(vmctx) << 64);
+        words[1] = u128::from(tag_index) | (u128::from(len) << 32);
+        let addr = words.as_mut_ptr() as u64;
+        self.records.push(words);
+        Some(addr)
+    }
+
+    /// Free every record.
+    pub fn clear(&mut self) {
+        self.records = Vec::new();
+        self.host_tags = Vec::new();
+        self.generation += 1;
+    }
+
+    /// The current generation (see [`clear`](Self::clear)).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Keep a host tag alive as long as the records.
+    pub fn keep_tag(&mut self, tag: std::sync::Arc<dyn std::any::Any + Send + Sync>) {
+        if !self
+            .host_tags
+            .iter()
+            .any(|t| std::sync::Arc::ptr_eq(t, &tag))
+        {
+            self.host_tags.push(tag);
+        }
+    }
+}
+
+/// What the host learns of an exception: the tag's index in the module
+/// of the instance that threw it, and its payload words.
+pub(crate) struct ExceptionParts {
+    pub identity: u64,
+    pub vmctx: *mut u8,
+    pub tag_index: u32,
+    pub payload: Vec<u128>,
+}
+
+/// Read the record at `exn`.
+///
+/// # Safety
+/// `exn` must be a record of an [`ExceptionStore`] that is still alive.
+pub(crate) unsafe fn parts(exn: u64) -> ExceptionParts {
+    let words = exn as *const u128;
+    // SAFETY: the caller promises a live record, whose header is two
+    // words followed by `len` payload words.
+    unsafe {
+        let header0 = *words;
+        let header1 = *words.add(1);
+        let len = (header1 >> 32) as u32 as usize;
+        let payload = std::slice::from_raw_parts(words.add(2), len).to_vec();
+        ExceptionParts {
+            identity: header0 as u64,
+            vmctx: (header0 >> 64) as u64 as *mut u8,
+            tag_index: header1 as u32,
+            payload,
+        }
+    }
+}
+
+// The two pieces of the unwinder that Rust cannot express: reading the
+// thrower's frame pointer and return address on entry, and resuming at a
+// landing pad with a given stack and frame pointer.
+//
+// `lucet_exn_throw(vmctx, exn)` is the `Throw` builtin, called (System V)
+// by compiled code whose frames all keep a frame pointer: on entry `[rsp]`
+// is the return address into the thrower and `rbp` the thrower's frame.
+//
+// `lucet_exn_resume(pc, sp, fp, exn)` switches to the landing pad's frame
+// and jumps to it with the exception in `rax`, the first payload register
+// of Cranelift's `tail` convention (`rdx`, the second, is unused).
+core::arch::global_asm!(
+    ".pushsection .text.lucet_exn,\"ax\",@progbits",
+    ".p2align 4",
+    ".globl lucet_exn_throw",
+    ".hidden lucet_exn_throw",
+    ".type lucet_exn_throw,@function",
+    "lucet_exn_throw:",
+    "mov rdx, [rsp]",
+    "mov rcx, rbp",
+    // Entered with rsp = 8 (mod 16): realign for the call.
+    "sub rsp, 8",
+    "call {unwind}",
+    "ud2",
+    ".size lucet_exn_throw, . - lucet_exn_throw",
+    ".p2align 4",
+    ".globl lucet_exn_resume",
+    ".hidden lucet_exn_resume",
+    ".type lucet_exn_resume,@function",
+    "lucet_exn_resume:",
+    "mov rsp, rsi",
+    "mov rbp, rdx",
+    "mov rax, rcx",
+    "xor edx, edx",
+    "jmp rdi",
+    ".size lucet_exn_resume, . - lucet_exn_resume",
+    ".popsection",
+    unwind = sym unwind,
+);
+
+unsafe extern "C" {
+    /// The `Throw` builtin (see above), for the builtins table; never
+    /// returns.
+    pub(crate) fn lucet_exn_throw(vmctx: *mut u8, exn: u64);
+    /// Resume at a landing pad (see above).
+    fn lucet_exn_resume(pc: usize, sp: usize, fp: usize, exn: u64) -> !;
+}
+
+/// Walk up from the thrower (return address `pc` in the frame `fp`) to the
+/// first return address with a landing pad, and resume there.
+///
+/// # Safety
+/// Called only by `lucet_exn_throw`, from compiled code on its own stack,
+/// with a record of a live instance: every frame from `fp` up is a frame of
+/// compiled code with a frame pointer, up to an entry trampoline's.
+unsafe extern "C" fn unwind(_vmctx: *mut u8, exn: u64, mut pc: usize, mut fp: usize) -> ! {
+    loop {
+        match code_registry::landing_at(pc) {
+            Some(Some((handler, frame_offset))) => {
+                // SAFETY: the landing pad's frame is live (it is the frame
+                // at `fp`, which called the frame we came from), and its
+                // stack pointer at the pad is what the compiler recorded.
+                unsafe { lucet_exn_resume(handler, fp - frame_offset as usize, fp, exn) }
+            }
+            Some(None) => {
+                // SAFETY: compiled code keeps the frame chain: the caller's
+                // frame pointer, then the return address into it.
+                unsafe {
+                    pc = *((fp + 8) as *const usize);
+                    fp = *(fp as *const usize);
+                }
+            }
+            None => {
+                // Not compiled code: the frame chain is broken, which the
+                // entry trampolines' landing pads rule out. Going on would
+                // resume somewhere arbitrary.
+                eprintln!(
+                    "lucet-runtime: an exception reached code with no landing pad at {pc:#x}"
+                );
+                std::process::abort();
+            }
+        }
+    }
+}

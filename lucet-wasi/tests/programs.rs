@@ -347,3 +347,18 @@ fn memory64_program_beyond_4_gib() {
     let out = run(lucet_wasi().args(["--invoke", "run"]).arg(&so), b"");
     assert_eq!(stdout(&out), "0\n", "{}", stderr(&out));
 }
+
+/// Lua 5.4 with real `setjmp`/`longjmp` through wasm exceptions, built by
+/// `tests/fixtures/lua-sjlj/build.sh` in both encodings: `pcall`, `error`,
+/// `xpcall`, errors in coroutines and from C, and an uncaught error the C
+/// driver handles. The program prints one line per check.
+#[test]
+fn lua_with_setjmp_longjmp_through_exceptions() {
+    let expected =
+        std::fs::read_to_string(fixtures().join("lua-sjlj/expected.txt")).expect("expected.txt");
+    for name in ["lua_sjlj", "lua_sjlj_legacy"] {
+        let out = run(lucet_wasi().arg(compiled(name)), b"");
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        assert_eq!(stdout(&out), expected, "{name}");
+    }
+}

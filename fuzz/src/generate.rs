@@ -1,7 +1,8 @@
 //! Valid modules from wasm-smith, restricted to what lucetc claims to
 //! support (WebAssembly 2.0 with SIMD, tail calls, extended-const,
-//! memory64) and made deterministic: every function terminates (fuel), NaNs
-//! are canonical.
+//! memory64, and on request exceptions, which wasmi lacks: those modules
+//! are compared with Wasmtime by `fuzz/triage`) and made deterministic:
+//! every function terminates (fuel), NaNs are canonical.
 
 use crate::rng::Rng;
 use arbitrary::Unstructured;
@@ -11,9 +12,10 @@ use arbitrary::Unstructured;
 /// header, it traps `unreachable` at zero. It also bounds recursion depth.
 pub const FUEL: u32 = 3000;
 
-/// The wasm-smith configuration for one case: fixed proposals, with the
-/// sizes drawn from `rng` so cases differ in shape.
-pub fn config(rng: &mut Rng) -> wasm_smith::Config {
+/// The wasm-smith configuration for one case: fixed proposals (exceptions
+/// if `exceptions`), with the sizes drawn from `rng` so cases differ in
+/// shape.
+pub fn config(rng: &mut Rng, exceptions: bool) -> wasm_smith::Config {
     // Start from wasm-smith's defaults (all stage-4 proposals on) and
     // switch off everything lucetc does not claim.
     let mut c = wasm_smith::Config {
@@ -32,7 +34,7 @@ pub fn config(rng: &mut Rng) -> wasm_smith::Config {
         // operator instead (`operators`, NaN lanes as any NaN) and against
         // the standard's allowed answers (tests/tests/relaxed_simd.rs).
         relaxed_simd_enabled: false,
-        exceptions_enabled: false,
+        exceptions_enabled: exceptions,
         threads_enabled: false,
         gc_enabled: false,
         memory64_enabled: true,
@@ -77,8 +79,14 @@ pub const REFUEL: &str = "lucet_fuzz_refuel";
 /// from the bytes drawn (rare). It exports [`REFUEL`] (unless it has no
 /// function, type, export or code section to add it to).
 pub fn module(seed: u64) -> Option<Vec<u8>> {
+    module_with(seed, false)
+}
+
+/// [`module`], with exceptions (tags, `throw`, `throw_ref`, `try_table`)
+/// when `exceptions`.
+pub fn module_with(seed: u64, exceptions: bool) -> Option<Vec<u8>> {
     let mut rng = Rng::new(seed);
-    let config = config(&mut rng);
+    let config = config(&mut rng, exceptions);
     let n = rng.range(4 << 10, 64 << 10) as usize;
     let raw = rng.bytes(n);
     let mut u = Unstructured::new(&raw);
@@ -164,4 +172,28 @@ fn add_refuel(wasm: &[u8], fuel: u32) -> Option<Vec<u8>> {
         .validate_all(&out)
         .ok()?;
     Some(out)
+}
+
+/// How many `throw`, `throw_ref` and `try_table` operators `wasm`'s
+/// function bodies hold (0 if it does not parse): what a campaign with
+/// exceptions exercises.
+pub fn exception_operators(wasm: &[u8]) -> usize {
+    let mut n = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload else {
+            continue;
+        };
+        let Ok(mut ops) = body.get_operators_reader() else {
+            continue;
+        };
+        while let Ok(op) = ops.read() {
+            n += matches!(
+                op,
+                wasmparser::Operator::Throw { .. }
+                    | wasmparser::Operator::ThrowRef
+                    | wasmparser::Operator::TryTable { .. }
+            ) as usize;
+        }
+    }
+    n
 }

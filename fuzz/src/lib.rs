@@ -28,6 +28,10 @@
 //! campaigns (see the README).
 
 pub mod diff;
+
+/// The interpreter the differential target compares with, whose types
+/// [`oracle::Exports`] speaks (for `fuzz/triage`).
+pub use wasmi;
 pub mod generate;
 pub mod lucet;
 pub mod module_data;

@@ -113,6 +113,7 @@ fn outcome(r: Result<Vec<Val>, Error>) -> Outcome {
     match r {
         Ok(vals) => Outcome::Returned(vals.iter().map(value).collect()),
         Err(Error::Trap(t)) => Outcome::Trap(trap_kind(t.code)),
+        Err(Error::Exception(_)) => Outcome::Exception,
         Err(e) => Outcome::Error(e.to_string()),
     }
 }

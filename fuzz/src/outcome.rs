@@ -91,6 +91,9 @@ pub enum Outcome {
     Returned(Vec<Value>),
     /// Trapped.
     Trap(TrapKind),
+    /// An exception left the called function (its tag and payload are
+    /// each engine's to describe).
+    Exception,
     /// Failed otherwise (an engine error that is not a trap).
     Error(String),
 }
@@ -100,6 +103,7 @@ impl fmt::Display for Outcome {
         match self {
             Outcome::Returned(v) => write!(f, "returned {v:?}"),
             Outcome::Trap(t) => write!(f, "trap {t:?}"),
+            Outcome::Exception => write!(f, "uncaught exception"),
             Outcome::Error(e) => write!(f, "error {e}"),
         }
     }

@@ -65,6 +65,7 @@ fn show_outcome(o: &Outcome) -> String {
             format!("returned [{}]", v.join(", "))
         }
         Outcome::Trap(t) => format!("trapped {t:?}"),
+        Outcome::Exception => "threw an uncaught exception".to_string(),
         Outcome::Error(e) => format!("failed: {e}"),
     }
 }

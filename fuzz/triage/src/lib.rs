@@ -23,6 +23,9 @@ fn engine() -> wasmtime::Result<wasmtime::Engine> {
         .wasm_multi_memory(false)
         // The diff target generates 64-bit memories too.
         .wasm_memory64(true)
+        // And, for the exceptions replay, exceptions (which need the gc
+        // feature in this Wasmtime).
+        .wasm_exceptions(true)
         // The most Wasmtime allows without async support (its async
         // stack size bounds it); deep enough for the per-call fuel.
         .max_wasm_stack(2 << 20);
@@ -31,6 +34,9 @@ fn engine() -> wasmtime::Result<wasmtime::Engine> {
 
 fn outcome(e: &wasmtime::Error) -> Outcome {
     use wasmtime::Trap as T;
+    if e.is::<wasmtime::ThrownException>() {
+        return Outcome::Exception;
+    }
     let Some(t) = e.downcast_ref::<T>() else {
         return Outcome::Error(format!("{e:#}"));
     };
@@ -58,6 +64,7 @@ fn value(v: &wasmtime::Val) -> Value {
         wasmtime::Val::V128(x) => Value::V128(x.as_u128()),
         wasmtime::Val::FuncRef(r) => Value::FuncRef { null: r.is_none() },
         wasmtime::Val::ExternRef(r) => Value::ExternRef { null: r.is_none() },
+        wasmtime::Val::ExnRef(r) => Value::ExnRef { null: r.is_none() },
         // Not produced by the proposals the generator uses.
         _ => Value::ExternRef { null: false },
     }
@@ -77,6 +84,33 @@ fn val(v: &Value) -> wasmtime::Val {
 }
 
 impl Wasmtime {
+    /// What the differential plan needs of `wasm`'s exports, read by
+    /// Wasmtime: `None` if it cannot compile it. Functions taking a
+    /// parameter the plan cannot make (an exnref) are left out.
+    pub fn exports(wasm: &[u8]) -> Option<Exports> {
+        let engine = engine().ok()?;
+        let module = wasmtime::Module::new(&engine, wasm).ok()?;
+        let mut exports = Exports::default();
+        for e in module.exports() {
+            match e.ty() {
+                wasmtime::ExternType::Func(_) if e.name() == lucet_fuzz::generate::REFUEL => {
+                    exports.refuel = true
+                }
+                wasmtime::ExternType::Func(f) => {
+                    let params: Option<Vec<lucet_fuzz::wasmi::ValType>> =
+                        f.params().map(|t| wasmi_type(&t)).collect();
+                    if let Some(params) = params {
+                        exports.funcs.push((e.name().to_string(), params));
+                    }
+                }
+                wasmtime::ExternType::Global(_) => exports.globals.push(e.name().to_string()),
+                wasmtime::ExternType::Memory(_) => exports.memory = Some(e.name().to_string()),
+                _ => {}
+            }
+        }
+        Some(exports)
+    }
+
     /// Compile and instantiate `wasm` (running its start function).
     pub fn instantiate(wasm: &[u8]) -> Result<Wasmtime, Outcome> {
         let engine = engine().map_err(|e| Outcome::Error(e.to_string()))?;
@@ -148,17 +182,52 @@ fn odd_one_out<T: PartialEq>(l: &T, o: &T, w: &T) -> &'static str {
 
 /// Replay the differential case of `seed` in lucet, wasmi and Wasmtime.
 pub fn replay(seed: u64, log: &mut Vec<String>) -> Replay {
+    replay_with(seed, false, log)
+}
+
+/// Replay the case of `seed` generated with exceptions in lucet and
+/// Wasmtime: wasmi has no exceptions, so Wasmtime is the one oracle, and
+/// a disagreement names no odd one out.
+pub fn replay_exceptions(seed: u64, log: &mut Vec<String>) -> Replay {
+    replay_with(seed, true, log)
+}
+
+/// Whether the outcomes agree (wasmi's, when it took part).
+fn agree<T: PartialEq>(l: &T, o: Option<&T>, w: &T) -> bool {
+    l == w && o.is_none_or(|o| l == o)
+}
+
+/// The engine that differs, if wasmi took part and two agreed.
+fn suspect<T: PartialEq>(l: &T, o: Option<&T>, w: &T) -> &'static str {
+    o.map_or("none", |o| odd_one_out(l, o, w))
+}
+
+fn show<T: std::fmt::Display>(o: Option<&T>) -> String {
+    o.map_or("-".to_string(), |o| o.to_string())
+}
+
+fn replay_with(seed: u64, exceptions: bool, log: &mut Vec<String>) -> Replay {
     let mut r = Replay::default();
-    let Some(wasm) = lucet_fuzz::generate::module(seed) else {
+    let Some(wasm) = lucet_fuzz::generate::module_with(seed, exceptions) else {
         r.skipped = Some("no module".into());
         return r;
     };
-    let (mut oracle, exports, o_start) = match Oracle::instantiate(&wasm) {
-        Ok((o, e)) => (Some(o), e, Outcome::Returned(vec![])),
-        Err(Some(out)) => (None, Exports::default(), out),
-        Err(None) => {
-            r.skipped = Some("wasmi cannot decode it".into());
-            return r;
+    let (mut oracle, exports, o_start) = if exceptions {
+        match Wasmtime::exports(&wasm) {
+            Some(e) => (None, e, None),
+            None => {
+                r.skipped = Some("Wasmtime cannot decode it".into());
+                return r;
+            }
+        }
+    } else {
+        match Oracle::instantiate(&wasm) {
+            Ok((o, e)) => (Some(o), e, Some(Outcome::Returned(vec![]))),
+            Err(Some(out)) => (None, Exports::default(), Some(out)),
+            Err(None) => {
+                r.skipped = Some("wasmi cannot decode it".into());
+                return r;
+            }
         }
     };
     let (choice, calls) = diff::plan(seed, &exports);
@@ -187,59 +256,95 @@ pub fn replay(seed: u64, log: &mut Vec<String>) -> Replay {
         Err(o) => (None, o),
     };
     log.push(format!(
-        "instantiate: lucet {l_start}, wasmi {o_start}, wasmtime {w_start}"
+        "instantiate: lucet {l_start}, wasmi {}, wasmtime {w_start}",
+        show(o_start.as_ref())
     ));
-    if l_start != o_start || l_start != w_start {
+    if !agree(&l_start, o_start.as_ref(), &w_start) {
         r.disagreement = Some((
-            format!("instantiation: lucet {l_start}, wasmi {o_start}, wasmtime {w_start}"),
-            odd_one_out(&l_start, &o_start, &w_start),
+            format!(
+                "instantiation: lucet {l_start}, wasmi {}, wasmtime {w_start}",
+                show(o_start.as_ref())
+            ),
+            suspect(&l_start, o_start.as_ref(), &w_start),
         ));
         return r;
     }
     r.agreed += 1;
-    let (Some(l), Some(o), Some(w)) = (l.as_mut(), oracle.as_mut(), w.as_mut()) else {
+    let (Some(l), Some(w)) = (l.as_mut(), w.as_mut()) else {
         return r;
     };
+    if !exceptions && oracle.is_none() {
+        return r;
+    }
     for Call { round, name, args } in &calls {
         if exports.refuel {
             let refuel = lucet_fuzz::generate::REFUEL;
             let (lf, of, wf) = (
                 l.call(refuel, &[]),
-                o.call(refuel, &[]),
+                oracle.as_mut().map(|o| o.call(refuel, &[])),
                 w.call(refuel, &[]),
             );
-            if lf != of || lf != wf {
+            if !agree(&lf, of.as_ref(), &wf) {
                 r.disagreement = Some((
-                    format!("refuel: lucet {lf}, wasmi {of}, wasmtime {wf}"),
-                    odd_one_out(&lf, &of, &wf),
+                    format!(
+                        "refuel: lucet {lf}, wasmi {}, wasmtime {wf}",
+                        show(of.as_ref())
+                    ),
+                    suspect(&lf, of.as_ref(), &wf),
                 ));
                 return r;
             }
         }
-        let (lo, oo, wo) = (l.call(name, args), o.call(name, args), w.call(name, args));
+        let (lo, oo, wo) = (
+            l.call(name, args),
+            oracle.as_mut().map(|o| o.call(name, args)),
+            w.call(name, args),
+        );
         log.push(format!(
-            "round {round} call {name} {args:?}: lucet {lo}, wasmi {oo}, wasmtime {wo}"
+            "round {round} call {name} {args:?}: lucet {lo}, wasmi {}, wasmtime {wo}",
+            show(oo.as_ref())
         ));
-        if lo != oo || lo != wo {
+        if !agree(&lo, oo.as_ref(), &wo) {
             r.disagreement = Some((
-                format!("round {round}, {name}: lucet {lo}, wasmi {oo}, wasmtime {wo}"),
-                odd_one_out(&lo, &oo, &wo),
+                format!(
+                    "round {round}, {name}: lucet {lo}, wasmi {}, wasmtime {wo}",
+                    show(oo.as_ref())
+                ),
+                suspect(&lo, oo.as_ref(), &wo),
             ));
             return r;
         }
         let (ls, os, ws) = (
             diff::lucet_state(l, &exports),
-            diff::oracle_state(o, &exports),
+            oracle.as_mut().map(|o| diff::oracle_state(o, &exports)),
             w.state(&exports),
         );
-        if ls != os || ls != ws {
+        if !agree(&ls, os.as_ref(), &ws) {
             r.disagreement = Some((
-                format!("state after round {round}, {name}: {ls:#x} {os:#x} {ws:#x}"),
-                odd_one_out(&ls, &os, &ws),
+                format!(
+                    "state after round {round}, {name}: {ls:#x} {} {ws:#x}",
+                    os.map_or("-".to_string(), |o| format!("{o:#x}"))
+                ),
+                suspect(&ls, os.as_ref(), &ws),
             ));
             return r;
         }
         r.agreed += 1;
     }
     r
+}
+
+/// The plan's spelling of a parameter type, if it can make one.
+fn wasmi_type(t: &wasmtime::ValType) -> Option<lucet_fuzz::wasmi::ValType> {
+    use wasmtime::ValType as W;
+    Some(match t {
+        W::I32 => lucet_fuzz::wasmi::ValType::I32,
+        W::I64 => lucet_fuzz::wasmi::ValType::I64,
+        W::F32 => lucet_fuzz::wasmi::ValType::F32,
+        W::F64 => lucet_fuzz::wasmi::ValType::F64,
+        W::V128 => lucet_fuzz::wasmi::ValType::V128,
+        W::Ref(r) if r.heap_type().is_func() => lucet_fuzz::wasmi::ValType::FuncRef,
+        W::Ref(r) if r.heap_type().is_extern() => lucet_fuzz::wasmi::ValType::ExternRef,
+        W::Ref(_) => return None,
+    })
 }

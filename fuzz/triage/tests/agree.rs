@@ -18,3 +18,36 @@ fn three_engines_agree() {
     println!("{agreed} calls agreed");
     assert!(agreed > 500);
 }
+
+/// Generated modules with exceptions (tags, throw, throw_ref, try_table):
+/// lucet and Wasmtime agree on results, uncaught exceptions, traps and
+/// state, and the cases do throw.
+#[test]
+fn lucet_and_wasmtime_agree_with_exceptions() {
+    let (mut agreed, mut throwing, mut operators) = (0, 0, 0);
+    for seed in 0..150 {
+        if let Some(wasm) = lucet_fuzz::generate::module_with(seed, true) {
+            operators += lucet_fuzz::generate::exception_operators(&wasm);
+        }
+        let mut log = Vec::new();
+        let r = lucet_fuzz_triage::replay_exceptions(seed, &mut log);
+        assert!(
+            r.disagreement.is_none(),
+            "seed {seed}: {:?}\n{}",
+            r.disagreement,
+            log.join("\n")
+        );
+        agreed += r.agreed;
+        throwing += log
+            .iter()
+            .filter(|l| l.contains("uncaught exception"))
+            .count();
+    }
+    println!(
+        "{agreed} calls agreed, {throwing} ended in an uncaught exception; \
+         {operators} throw, throw_ref and try_table operators generated"
+    );
+    assert!(agreed > 500);
+    assert!(throwing > 0, "no generated call threw");
+    assert!(operators > 1000, "few exception operators: {operators}");
+}

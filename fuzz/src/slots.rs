@@ -423,6 +423,7 @@ fn env_linker(off: u32, toff: u32, omit: Option<&str>) -> Linker {
     let ty = GlobalType {
         ty: ValType::I32,
         mutable: false,
+        ref_type: None,
     };
     for (name, v) in [("off", off), ("toff", toff)] {
         if omit != Some(name) {

@@ -37,7 +37,7 @@ pub use module_data::{
     FORMAT_VERSION, MAGIC, MAX_HEAP_ADDRESS_SPACE,
 };
 pub use trap::TrapCode;
-pub use types::{FuncType, GlobalType, ValType};
+pub use types::{FuncType, GlobalType, HeapType, RefType, ValType};
 pub use vmctx::{
     funcref, imported_func, memory_def, run_limits, table_def, VmctxLayout, VmctxOffsets,
     FUNCREF_SIZE,

@@ -93,4 +93,83 @@ pub struct GlobalType {
     pub ty: ValType,
     /// Whether `global.set` is allowed.
     pub mutable: bool,
+    /// For a reference, its exact type where it is not the nullable
+    /// abstract one `ty` names (`None`: `(ref null func)` for a funcref).
+    pub ref_type: Option<RefType>,
+}
+
+impl GlobalType {
+    /// A global of `ty`, mutable or not (a reference of the nullable
+    /// abstract type).
+    pub fn new(ty: ValType, mutable: bool) -> GlobalType {
+        GlobalType {
+            ty,
+            mutable,
+            ref_type: None,
+        }
+    }
+}
+
+/// A reference type, as exactly as linking needs it: typed function
+/// references (WebAssembly 3.0) say whether they may be null and which
+/// function type they refer to, and an import must match its export's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RefType {
+    /// Whether null is a value of the type.
+    pub nullable: bool,
+    /// What it refers to.
+    pub heap: HeapType,
+}
+
+/// What a reference refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HeapType {
+    /// Any function.
+    Func,
+    /// No function (only null).
+    NoFunc,
+    /// Any host reference.
+    Extern,
+    /// No host reference.
+    NoExtern,
+    /// Any exception.
+    Exn,
+    /// No exception.
+    NoExn,
+    /// A function of one type: in module data, a type index of the
+    /// module; compared across modules by the runtime's signature ids.
+    Concrete(u32),
+}
+
+impl RefType {
+    /// The nullable abstract type of reference type `ty`, what `None`
+    /// stands for in [`GlobalType::ref_type`] and
+    /// [`TableType::ref_type`](crate::TableType::ref_type).
+    pub fn of(ty: ValType) -> Option<RefType> {
+        let heap = match ty {
+            ValType::FuncRef => HeapType::Func,
+            ValType::ExternRef => HeapType::Extern,
+            ValType::ExnRef => HeapType::Exn,
+            _ => return None,
+        };
+        Some(RefType {
+            nullable: true,
+            heap,
+        })
+    }
+
+    /// Whether a value of `self` is always a value of `other` (both with
+    /// concrete types in one numbering).
+    pub fn is_subtype_of(self, other: RefType) -> bool {
+        use HeapType::*;
+        let heap = self.heap == other.heap
+            || matches!(
+                (self.heap, other.heap),
+                (NoFunc, Func | Concrete(_))
+                    | (Concrete(_), Func)
+                    | (NoExtern, Extern)
+                    | (NoExn, Exn)
+            );
+        heap && (other.nullable || !self.nullable)
+    }
 }

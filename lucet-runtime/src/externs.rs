@@ -175,7 +175,9 @@ impl Global {
         })
     }
 
-    /// Its type.
+    /// Its type. A typed function reference exported by an instance
+    /// names its function type by the runtime's signature id (the same
+    /// for equal types of any module), not by a module's type index.
     pub fn ty(&self) -> GlobalType {
         self.ty
     }

@@ -15,7 +15,8 @@ use crate::vm::const_eval;
 use crate::vm::instance_state::{InstanceState, Mutable, Owned, StartCell, StartState, VmctxArea};
 use crate::vm::region::Region;
 use lucet_module::{
-    funcref, imported_func, memory_def, ImportKind, ModuleData, SegmentMode, TrapCode, VmctxOffsets,
+    funcref, imported_func, memory_def, GlobalType, HeapType, ImportKind, RefType, SegmentMode,
+    TrapCode, ValType, VmctxOffsets,
 };
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -87,13 +88,52 @@ fn check_limits(module: &Module, limits: &Limits) -> Result<(), Error> {
     Ok(())
 }
 
+/// The exact type of a reference of type `ty` in `module` (`exact`, or
+/// the nullable abstract type), with a concrete function type numbered by
+/// the runtime's signature ids, so that two modules' types compare;
+/// `None` if `ty` is not a reference.
+pub(crate) fn canonical_ref(
+    module: &Module,
+    ty: ValType,
+    exact: Option<RefType>,
+) -> Option<RefType> {
+    let r = exact.or_else(|| RefType::of(ty))?;
+    Some(match r.heap {
+        HeapType::Concrete(t) => RefType {
+            heap: HeapType::Concrete(
+                module
+                    .sig_ids()
+                    .get(t as usize)
+                    .copied()
+                    .unwrap_or(u32::MAX),
+            ),
+            ..r
+        },
+        _ => r,
+    })
+}
+
+/// Whether a global of (canonical) type `have` satisfies an import of
+/// `want`: a mutable one has exactly that type, an immutable one may hold
+/// a subtype.
+fn global_matches(have: GlobalType, want: GlobalType) -> bool {
+    let refs = match (have.ref_type.or(RefType::of(have.ty)), want.ref_type) {
+        (Some(h), Some(w)) if want.mutable => h == w,
+        (Some(h), Some(w)) => h.is_subtype_of(w),
+        (None, None) => true,
+        _ => false,
+    };
+    have.ty == want.ty && have.mutable == want.mutable && refs
+}
+
 /// Find every import's binding and check its type; items of a domain must
 /// be of `domain`.
 fn resolve<'l>(
-    data: &ModuleData,
+    module: &Module,
     linker: &'l Linker,
     domain: DomainId,
 ) -> Result<Vec<&'l Extern>, Error> {
+    let data = module.data();
     let mut resolved = Vec::with_capacity(data.imports.len());
     for import in &data.imports {
         let (m, f) = (import.module.as_str(), import.field.as_str());
@@ -124,7 +164,11 @@ fn resolve<'l>(
                 }
             }
             (ImportKind::Global(want), Extern::Global(g)) => {
-                if g.ty != *want {
+                let want = GlobalType {
+                    ref_type: canonical_ref(module, want.ty, want.ref_type),
+                    ..*want
+                };
+                if !global_matches(g.ty, want) {
                     return Err(mismatch(
                         m,
                         f,
@@ -176,8 +220,13 @@ fn resolve<'l>(
             }
             (ImportKind::Table(want), Extern::Table(t)) => {
                 // SAFETY: as for memories.
-                let have = unsafe { t.owner() }.table_type_now(t.defined);
-                if have.elem != want.elem
+                let owner = unsafe { t.owner() };
+                let have = owner.table_type_now(t.defined);
+                // Tables are read and written: the element types must be
+                // the same.
+                if canonical_ref(&owner.module, have.elem, have.ref_type)
+                    != canonical_ref(module, want.elem, want.ref_type)
+                    || have.elem != want.elem
                     || have.table64 != want.table64
                     || !limits_match(
                         have.min as u64,
@@ -219,7 +268,7 @@ pub(crate) fn create(
     let data = module.data();
     let layout = *module.layout();
     // Resolve imports before touching memory.
-    let resolved = resolve(data, linker, domain.id)?;
+    let resolved = resolve(module, linker, domain.id)?;
 
     let slot = region.take_slot(Arc::as_ptr(module) as usize)?;
     let vmctx_area = VmctxArea::new(layout.size() as usize)?;
@@ -424,6 +473,19 @@ pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
             .iter()
             .map(|t| vec![0u64; t.min as usize])
             .collect();
+    }
+    // Tables with an initializer start out filled with it (evaluated with
+    // no borrow of the tables live: it may read globals).
+    for (d, init) in data.table_inits.iter().enumerate() {
+        if let Some(init) = init {
+            let v = const_eval::eval(st, init)? as u64;
+            // SAFETY: the caller holds the domain; no other borrow is live.
+            unsafe { st.mutable() }.tables[d].fill(v);
+        }
+    }
+    {
+        // SAFETY: the caller holds the domain; no other borrow is live.
+        let m = unsafe { st.mutable() };
         m.dropped_data = vec![false; data.data.len()];
         m.dropped_elems = vec![false; data.elements.len()];
         // An instance of a store keeps its exceptions until the store is

@@ -27,6 +27,7 @@ use crate::externs::{Extern, Func, FuncKind, Global, GlobalKind, Memory, Table};
 use crate::instance;
 use crate::instance::instance_methods;
 use crate::instantiate;
+use crate::instantiate::canonical_ref;
 use crate::linker::Linker;
 use crate::module::Module;
 use crate::tag::Tag;
@@ -234,13 +235,22 @@ impl Store {
                     },
                 })
             }
-            ExportKind::Global => Extern::Global(Global {
-                kind: GlobalKind::Domain {
-                    domain,
-                    ptr: st.global_ptr(index) as usize,
-                },
-                ty: data.global_type(index)?,
-            }),
+            ExportKind::Global => {
+                // Numbered by the runtime, so it compares with any
+                // module's (see `canonical_ref`).
+                let ty = data.global_type(index)?;
+                let ty = GlobalType {
+                    ref_type: canonical_ref(&st.module, ty.ty, ty.ref_type),
+                    ..ty
+                };
+                Extern::Global(Global {
+                    kind: GlobalKind::Domain {
+                        domain,
+                        ptr: st.global_ptr(index) as usize,
+                    },
+                    ty,
+                })
+            }
             ExportKind::Memory => Extern::Memory(Memory {
                 domain,
                 owner: st.memory_owner(index) as *const InstanceState as usize,

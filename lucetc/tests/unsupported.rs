@@ -35,12 +35,6 @@ fn each_proposal_is_named_with_its_first_use() {
             "multi-memory",
             "memory section",
         ),
-        (
-            "(module (type $t (func)) (elem declare func $f) (func $f)
-               (func (call_ref $t (ref.func $f))))",
-            "function-references",
-            "call_ref",
-        ),
         ("(module (type (struct)))", "gc", "type section"),
         ("(module (memory 1 1 shared))", "threads", "memory section"),
         (

@@ -249,6 +249,9 @@ fn null_type(t: Option<&HeapType<'_>>) -> Option<ValType> {
             shared: false,
             ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
         } => Some(ValType::ExnRef),
+        // A typed function reference (no GC: every concrete type is a
+        // function type).
+        HeapType::Concrete(_) => Some(ValType::FuncRef),
         _ => None,
     }
 }

@@ -186,6 +186,7 @@ fn host_linker() -> Linker {
                 GlobalType {
                     ty: ValType::I32,
                     mutable: false,
+                    ref_type: None,
                 },
                 Val::I32(77),
             )

@@ -56,6 +56,7 @@ fn a_function_reference_only_enters_its_own_domain() {
     let ty = GlobalType {
         ty: ValType::FuncRef,
         mutable: false,
+        ref_type: None,
     };
     assert!(matches!(Global::new(ty, r), Err(Error::WrongDomain(_))));
     assert!(Global::new(ty, Val::FuncRef(None)).is_ok());

@@ -99,6 +99,7 @@ fn data_copied_at_instantiation_never_reaches_the_next_tenant() {
     let at = GlobalType {
         ty: ValType::I32,
         mutable: false,
+        ref_type: None,
     };
     linker.define(
         "env",

@@ -1,5 +1,6 @@
 //! The official WebAssembly spec test suite (2.0, SIMD, tail calls,
-//! extended constant expressions, relaxed SIMD and memory64), every module
+//! extended constant expressions, relaxed SIMD, memory64, exceptions, and
+//! the 3.0 core suite), every module
 //! through lucetc → .so → lucet-runtime. Prints one line per script, the
 //! counts by directive kind, and a closing `assertions: N passed, M failed`
 //! that counts only assertions (actions are reported on their own line).
@@ -39,6 +40,10 @@ fn spec_testsuite() {
             proposal(Proposal::ExceptionHandling)
                 .map(|f| (format!("exceptions/{}", f.name()), f.raw())),
         )
+        // The WebAssembly 3.0 core suite (typed function references'
+        // scripts are here; the other 3.0 additions also run from their
+        // proposals' directories above).
+        .chain(spec(SpecVersion::V3).map(|f| (format!("wasm-v3/{}", f.name()), f.raw())))
         .collect();
     if let Ok(filter) = std::env::var("SPEC_FILTER") {
         files.retain(|(n, _)| n.contains(&filter));

@@ -23,8 +23,9 @@ pub const MAGIC: [u8; 8] = *b"LUCETMOD";
 /// than return registers pass a hidden return-area pointer. 4: memories
 /// and tables say whether they are 64-bit. 5: exception tags, `exnref`,
 /// the landing pads of calls inside `try` blocks and of the entry
-/// trampolines, which now return an uncaught exception.)
-pub const FORMAT_VERSION: u32 = 5;
+/// trampolines, which now return an uncaught exception. 6: tables'
+/// initializer expressions.)
+pub const FORMAT_VERSION: u32 = 6;
 /// Header: magic, version, reserved word, payload length.
 const HEADER_LEN: usize = 8 + 4 + 4 + 8;
 
@@ -44,6 +45,10 @@ pub struct ModuleData {
     pub functions: Vec<FunctionEntry>,
     /// Defined tables.
     pub tables: Vec<TableType>,
+    /// Each defined table's initial element, when its definition gives
+    /// one (function references: a table of non-nullable references must);
+    /// null otherwise.
+    pub table_inits: Vec<Option<ConstExpr>>,
     /// Defined memories (at most one, alone or imported).
     pub memories: Vec<MemoryType>,
     /// Defined globals.
@@ -162,6 +167,9 @@ pub struct TableType {
     pub max: Option<u32>,
     /// Indexed with `i64` (table64) rather than `i32`.
     pub table64: bool,
+    /// The exact element type where it is not the nullable abstract one
+    /// `elem` names (see [`GlobalType::ref_type`]).
+    pub ref_type: Option<crate::RefType>,
 }
 
 /// A defined global.
@@ -301,6 +309,7 @@ impl ModuleData {
             imports: Vec::new(),
             functions: Vec::new(),
             tables: Vec::new(),
+            table_inits: Vec::new(),
             memories: Vec::new(),
             globals: Vec::new(),
             exports: Vec::new(),

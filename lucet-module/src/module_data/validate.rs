@@ -36,6 +36,21 @@ impl ModuleData {
             return bad(format!("{nmems} memories; at most one is supported"));
         }
         self.validate_options()?;
+        let exact = self
+            .imports
+            .iter()
+            .filter_map(|i| match &i.kind {
+                ImportKind::Global(g) => Some((g.ty, g.ref_type)),
+                ImportKind::Table(t) => Some((t.elem, t.ref_type)),
+                _ => None,
+            })
+            .chain(self.globals.iter().map(|g| (g.ty.ty, g.ty.ref_type)))
+            .chain(self.tables.iter().map(|t| (t.elem, t.ref_type)));
+        for (ty, r) in exact {
+            if let Some(r) = r {
+                self.check_ref_type(ty, r).map_err(Error::Invalid)?;
+            }
+        }
         for import in &self.imports {
             let what = || format!("import {}::{}", import.module, import.field);
             match import.kind {
@@ -92,8 +107,19 @@ impl ModuleData {
                 self.entry_landings.len()
             ));
         }
-        for (i, t) in self.tables.iter().enumerate() {
+        if self.table_inits.len() != self.tables.len() {
+            return bad(format!(
+                "{} table initializers for {} tables",
+                self.table_inits.len(),
+                self.tables.len()
+            ));
+        }
+        for (i, (t, init)) in self.tables.iter().zip(&self.table_inits).enumerate() {
             check_table(t).map_err(|e| Error::Invalid(format!("table {i}: {e}")))?;
+            if let Some(init) = init {
+                self.check_const(init, t.elem)
+                    .map_err(|e| Error::Invalid(format!("initializer of table {i}: {e}")))?;
+            }
         }
         for m in &self.memories {
             check_memory(m, self.options.heap_reserved_size)
@@ -196,6 +222,25 @@ impl ModuleData {
         Ok(())
     }
 
+    /// An exact reference type refines `ty` and names a type that exists.
+    fn check_ref_type(&self, ty: ValType, r: crate::RefType) -> Result<(), String> {
+        use crate::HeapType::*;
+        let kind = match r.heap {
+            Func | NoFunc | Concrete(_) => ValType::FuncRef,
+            Extern | NoExtern => ValType::ExternRef,
+            Exn | NoExn => ValType::ExnRef,
+        };
+        if kind != ty {
+            return Err(format!("reference type {r:?} given for {ty}"));
+        }
+        match r.heap {
+            Concrete(t) if t as usize >= self.types.len() => {
+                Err(format!("reference to type {t} of {}", self.types.len()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A tag's payload is the parameters of a type with no results.
     fn check_tag_type(&self, t: u32) -> Result<(), String> {
         match self.types.get(t as usize) {
@@ -243,6 +288,7 @@ impl ModuleData {
         for g in &self.globals {
             note(&g.init);
         }
+        self.table_inits.iter().flatten().for_each(&mut note);
         for seg in &self.elements {
             if let ElemItems::Exprs(es) = &seg.items {
                 es.iter().for_each(&mut note);
@@ -380,6 +426,7 @@ mod tests {
                     kind: ImportKind::Global(GlobalType {
                         ty: ValType::I32,
                         mutable: false,
+                        ref_type: None,
                     }),
                 },
             ],
@@ -417,7 +464,9 @@ mod tests {
                 min: 4,
                 max: Some(8),
                 table64: false,
+                ref_type: None,
             }],
+            table_inits: vec![Some(ConstExpr(vec![ConstOp::RefFunc(0)]))],
             memories: vec![MemoryType {
                 min_pages: 1,
                 max_pages: Some(2),
@@ -428,6 +477,7 @@ mod tests {
                     ty: GlobalType {
                         ty: ValType::I32,
                         mutable: true,
+                        ref_type: None,
                     },
                     init: ConstExpr(vec![
                         ConstOp::GlobalGet(0),
@@ -439,6 +489,7 @@ mod tests {
                     ty: GlobalType {
                         ty: ValType::FuncRef,
                         mutable: false,
+                        ref_type: None,
                     },
                     init: ConstExpr(vec![ConstOp::RefFunc(2)]),
                 },
@@ -546,6 +597,7 @@ mod tests {
             d.imports[1].kind = ImportKind::Global(GlobalType {
                 ty: ValType::I32,
                 mutable: true,
+                ref_type: None,
             })
         });
         rejected(|d| d.globals[1].init = ConstExpr(vec![ConstOp::RefFunc(9)]));
@@ -640,6 +692,7 @@ mod tests {
                     min: 0,
                     max: None,
                     table64: false,
+                    ref_type: None,
                 }),
             })
         });

@@ -25,6 +25,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::MEMORY64
         | WasmFeatures::EXCEPTIONS
         | WasmFeatures::LEGACY_EXCEPTIONS
+        | WasmFeatures::FUNCTION_REFERENCES
 }
 
 /// Report a validation failure caused only by a proposal we do not
@@ -65,15 +66,27 @@ fn val_type(t: wasmparser::ValType, offset: usize) -> Result<ValType, Error> {
     })
 }
 
+/// The runtime's type for a reference type. Typed function references
+/// (`(ref $t)`, `(ref null func)`, ...) are all function references to
+/// the runtime: the translator knows their signatures, `call_ref` checks
+/// the callee's all the same, and nullness matters only to validation.
 fn ref_type(r: wasmparser::RefType, _offset: usize) -> Result<ValType, Error> {
-    if r == wasmparser::RefType::FUNCREF {
-        Ok(ValType::FuncRef)
-    } else if r == wasmparser::RefType::EXTERNREF {
-        Ok(ValType::ExternRef)
-    } else if r == wasmparser::RefType::EXNREF {
-        Ok(ValType::ExnRef)
-    } else {
-        Err(Error::Unsupported(format!("reference type {r}")))
+    use wasmparser::{AbstractHeapType as A, HeapType as H};
+    match r.heap_type() {
+        H::Concrete(_) | H::Exact(_) => Ok(ValType::FuncRef),
+        H::Abstract {
+            shared: false,
+            ty: A::Func | A::NoFunc,
+        } => Ok(ValType::FuncRef),
+        H::Abstract {
+            shared: false,
+            ty: A::Extern | A::NoExtern,
+        } => Ok(ValType::ExternRef),
+        H::Abstract {
+            shared: false,
+            ty: A::Exn | A::NoExn,
+        } => Ok(ValType::ExnRef),
+        _ => Err(Error::Unsupported(format!("gc (reference type {r})"))),
     }
 }
 
@@ -109,6 +122,39 @@ fn const_expr(e: &wasmparser::ConstExpr<'_>) -> Result<ConstExpr, Error> {
     Ok(ConstExpr(ops))
 }
 
+/// The exact type of reference type `r` where it is not the nullable
+/// abstract one its `ValType` names.
+fn exact_ref(r: wasmparser::RefType) -> Option<lucet_module::RefType> {
+    use lucet_module::HeapType as L;
+    use wasmparser::{AbstractHeapType as A, HeapType as H};
+    let heap = match r.heap_type() {
+        H::Concrete(i) | H::Exact(i) => L::Concrete(i.as_module_index()?),
+        H::Abstract { ty: A::Func, .. } => L::Func,
+        H::Abstract { ty: A::NoFunc, .. } => L::NoFunc,
+        H::Abstract { ty: A::Extern, .. } => L::Extern,
+        H::Abstract {
+            ty: A::NoExtern, ..
+        } => L::NoExtern,
+        H::Abstract { ty: A::Exn, .. } => L::Exn,
+        H::Abstract { ty: A::NoExn, .. } => L::NoExn,
+        _ => return None,
+    };
+    let exact = lucet_module::RefType {
+        nullable: r.is_nullable(),
+        heap,
+    };
+    let plain = matches!(heap, L::Func | L::Extern | L::Exn) && exact.nullable;
+    (!plain).then_some(exact)
+}
+
+/// [`exact_ref`] of a value type, if it is a reference.
+fn exact_val(t: wasmparser::ValType) -> Option<lucet_module::RefType> {
+    match t {
+        wasmparser::ValType::Ref(r) => exact_ref(r),
+        _ => None,
+    }
+}
+
 fn memory_type(m: &wasmparser::MemoryType) -> Result<MemoryType, Error> {
     if m.shared {
         return Err(Error::Unsupported("shared memory (threads)".into()));
@@ -134,6 +180,7 @@ fn table_type(t: &wasmparser::TableType) -> Result<TableType, Error> {
         min,
         max: t.maximum.map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
         table64: t.table64,
+        ref_type: exact_ref(t.element_type),
     })
 }
 
@@ -187,6 +234,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                         TypeRef::Global(g) => ImportKind::Global(GlobalType {
                             ty: val_type(g.content_type, 0)?,
                             mutable: g.mutable,
+                            ref_type: exact_val(g.content_type),
                         }),
                         TypeRef::Tag(t) => ImportKind::Tag(t.func_type_idx),
                         TypeRef::FuncExact(_) => {
@@ -214,10 +262,16 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
             Payload::TableSection(reader) => {
                 for table in reader {
                     let table = table.map_err(err)?;
-                    if !matches!(table.init, wasmparser::TableInit::RefNull) {
-                        return Err(Error::Unsupported("table initializer expressions".into()));
-                    }
+                    let init = match &table.init {
+                        wasmparser::TableInit::RefNull => None,
+                        wasmparser::TableInit::Expr(e) => {
+                            let e = const_expr(e)?;
+                            note_refs(&e, &mut escaping);
+                            Some(e)
+                        }
+                    };
                     data.tables.push(table_type(&table.ty)?);
+                    data.table_inits.push(init);
                 }
             }
             Payload::MemorySection(reader) => {
@@ -234,6 +288,7 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
                         ty: GlobalType {
                             ty: val_type(g.ty.content_type, 0)?,
                             mutable: g.ty.mutable,
+                            ref_type: exact_val(g.ty.content_type),
                         },
                         init,
                     });

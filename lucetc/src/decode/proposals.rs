@@ -16,7 +16,6 @@ use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 /// proposals go by, with the wasmparser features each needs.
 const PROPOSALS: &[(&str, WasmFeatures)] = &[
     ("multi-memory", WasmFeatures::MULTI_MEMORY),
-    ("function-references", WasmFeatures::FUNCTION_REFERENCES),
     (
         "gc",
         WasmFeatures::GC.union(WasmFeatures::FUNCTION_REFERENCES),

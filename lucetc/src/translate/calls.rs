@@ -1,4 +1,5 @@
-//! Calls: direct, through a table, and their tail-call forms.
+//! Calls: direct, through a table, through a typed function reference,
+//! and their tail-call forms.
 //!
 //! Every wasm function takes the callee's vmctx and the caller's vmctx
 //! before its wasm parameters (see [`crate::module_env::ModuleEnv::wasm_signature`]);
@@ -51,6 +52,16 @@ impl Translator<'_, '_> {
                     self.env
                         .table_callee(&mut self.b, table_index, type_index, elem, &wasm_args);
                 let tail = matches!(op, Operator::ReturnCallIndirect { .. });
+                self.emit_call(callee, &args, tail);
+            }
+            Operator::CallRef { type_index } | Operator::ReturnCallRef { type_index } => {
+                let (params, _) = self.wasm_arity(type_index);
+                let fref = self.stack.pop();
+                let wasm_args = self.stack.popn(params);
+                let (callee, args) = self
+                    .env
+                    .ref_callee(&mut self.b, type_index, fref, &wasm_args);
+                let tail = matches!(op, Operator::ReturnCallRef { .. });
                 self.emit_call(callee, &args, tail);
             }
             _ => return false,

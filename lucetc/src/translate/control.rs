@@ -1,5 +1,5 @@
 //! Structured control flow: `block`, `loop`, `if`/`else`, `end`, the
-//! branches, `return`, `unreachable`, and the parametric operators
+//! branches (`br_on_null` and `br_on_non_null` among them), `return`, `unreachable`, and the parametric operators
 //! (`drop`, `select`, `nop`).
 //!
 //! Values that flow into a construct need no block parameters: the code
@@ -155,6 +155,37 @@ impl Translator<'_, '_> {
                     .collect();
                 let next = self.b.create_block();
                 self.b.ins().brif(cond, target, &args, next, &[]);
+                self.b.seal_block(next);
+                self.b.switch_to_block(next);
+            }
+            Operator::BrOnNull { relative_depth } => {
+                let r = self.stack.pop();
+                let (target, n) = self.frame_mut(*relative_depth).branch_target();
+                let args: Vec<BlockArg> = self
+                    .stack
+                    .peekn(n)
+                    .iter()
+                    .map(|v| BlockArg::Value(*v))
+                    .collect();
+                let next = self.b.create_block();
+                self.b.ins().brif(r, next, &[], target, &args);
+                self.b.seal_block(next);
+                self.b.switch_to_block(next);
+                self.stack.push(r);
+            }
+            Operator::BrOnNonNull { relative_depth } => {
+                // The reference goes along as the target's last value.
+                let r = self.stack.pop();
+                let (target, n) = self.frame_mut(*relative_depth).branch_target();
+                let mut args: Vec<BlockArg> = self
+                    .stack
+                    .peekn(n - 1)
+                    .iter()
+                    .map(|v| BlockArg::Value(*v))
+                    .collect();
+                args.push(BlockArg::Value(r));
+                let next = self.b.create_block();
+                self.b.ins().brif(r, target, &args, next, &[]);
                 self.b.seal_block(next);
                 self.b.switch_to_block(next);
             }

@@ -236,10 +236,37 @@ impl<'m> FuncEnv<'m> {
         elem: ir::Value,
         wasm_args: &[ir::Value],
     ) -> (Callee, Vec<ir::Value>) {
-        let vmctx = self.vmctx();
         let addr = self.table_elem_addr(b, table, elem);
         let fref = b.ins().load(I64, trusted(), addr, 0);
         b.ins().trapz(fref, traps::INDIRECT_CALL_TO_NULL);
+        self.checked_callee(b, type_index, fref, wasm_args)
+    }
+
+    /// The callee of `call_ref` through `fref`, a reference typed for wasm
+    /// type `type_index`: null traps. Validation proved the type, but the
+    /// record's signature is checked all the same, as for a table entry:
+    /// the runtime links typed references across modules by kind only.
+    pub fn ref_callee(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        type_index: u32,
+        fref: ir::Value,
+        wasm_args: &[ir::Value],
+    ) -> (Callee, Vec<ir::Value>) {
+        b.ins().trapz(fref, traps::NULL_REFERENCE);
+        self.checked_callee(b, type_index, fref, wasm_args)
+    }
+
+    /// The callee in funcref record `fref` (not null), checked to have
+    /// wasm type `type_index`, and the full argument list.
+    fn checked_callee(
+        &mut self,
+        b: &mut FunctionBuilder<'_>,
+        type_index: u32,
+        fref: ir::Value,
+        wasm_args: &[ir::Value],
+    ) -> (Callee, Vec<ir::Value>) {
+        let vmctx = self.vmctx();
         let ro = trusted_readonly();
         let actual = b.ins().load(I32, ro, fref, funcref::SIG_ID);
         let sig_ids = b.ins().load(I64, ro, vmctx, VmctxOffsets::SIG_IDS);

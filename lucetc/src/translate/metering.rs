@@ -47,6 +47,10 @@ impl Meter {
                 | Operator::CallIndirect { .. }
                 | Operator::ReturnCall { .. }
                 | Operator::ReturnCallIndirect { .. }
+                | Operator::CallRef { .. }
+                | Operator::ReturnCallRef { .. }
+                | Operator::BrOnNull { .. }
+                | Operator::BrOnNonNull { .. }
                 | Operator::Unreachable
                 | Operator::TryTable { .. }
                 | Operator::Try { .. }

@@ -104,6 +104,10 @@ impl Translator<'_, '_> {
                 let v = self.b.ins().iconst(I64, 0);
                 self.stack.push(v);
             }
+            Operator::RefAsNonNull => {
+                let r = self.stack.peek();
+                self.b.ins().trapz(r, traps::NULL_REFERENCE);
+            }
             Operator::RefIsNull => {
                 let r = self.stack.pop();
                 let is_null = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);

@@ -10,7 +10,7 @@ pub struct Exports {
     pub funcs: Vec<(String, Vec<wasmi::ValType>)>,
     /// Exported global names.
     pub globals: Vec<String>,
-    /// Exported memory name (at most one memory).
+    /// Exported memory name (the generator makes at most one memory).
     pub memory: Option<String>,
     /// Whether the module exports [`crate::generate::REFUEL`].
     pub refuel: bool,

@@ -25,7 +25,7 @@ pub const VALUE_SLOT_SIZE: usize = 16;
 pub enum Builtin {
     /// `(vmctx, mem: u32, delta_pages: u64) -> i64` old size in pages, or -1.
     MemoryGrow = 0,
-    /// `(vmctx, mem: u32, dst: u64, src: u64, len: u64) -> status`.
+    /// `(vmctx, dst_mem: u32, src_mem: u32, dst: u64, src: u64, len: u64) -> status`.
     MemoryCopy,
     /// `(vmctx, mem: u32, dst: u64, val: u32, len: u64) -> status`.
     MemoryFill,

@@ -205,6 +205,8 @@ impl Global {
 pub struct Memory {
     pub(crate) domain: DomainId,
     pub(crate) owner: usize,
+    /// Its index among the owner's defined memories.
+    pub(crate) defined: u32,
 }
 
 impl Memory {

@@ -12,11 +12,12 @@ use crate::module::Module;
 use crate::trap::Trap;
 use crate::vm::builtins;
 use crate::vm::const_eval;
+use crate::vm::extra_heap::ExtraHeap;
 use crate::vm::instance_state::{InstanceState, Mutable, Owned, StartCell, StartState, VmctxArea};
 use crate::vm::region::Region;
 use lucet_module::{
-    funcref, imported_func, memory_def, GlobalType, HeapType, ImportKind, RefType, SegmentMode,
-    TrapCode, ValType, VmctxOffsets,
+    funcref, imported_func, memory_def, ExportKind, GlobalType, HeapType, ImportKind, RefType,
+    SegmentMode, TrapCode, ValType, VmctxOffsets,
 };
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -78,6 +79,13 @@ fn check_limits(module: &Module, limits: &Limits) -> Result<(), Error> {
                 limits.heap_address_space_size
             )));
         }
+    }
+    // Every defined memory is held to the heap limit.
+    let imported = data.num_imported_memories();
+    for d in 0..data.memories.len() as u32 {
+        let Some(spec) = data.heap_spec_of(imported + d) else {
+            continue;
+        };
         if spec.initial_bytes() > limits.heap_memory_size {
             return Err(Error::LimitExceeded(format!(
                 "initial memory of {} pages exceeds the heap limit of {} bytes",
@@ -188,7 +196,7 @@ fn resolve<'l>(
                     .options
                     .heap_reserved_size
                     .saturating_add(data.options.heap_guard_size);
-                let backed = owner.slot.heap_reservation() as u64;
+                let backed = owner.memory_reservation(mem.defined) as u64;
                 if assumed > backed {
                     return Err(Error::LimitExceeded(format!(
                         "imported memory {m}.{f}: the module was compiled for {assumed} bytes \
@@ -196,7 +204,7 @@ fn resolve<'l>(
                          backs {backed}"
                     )));
                 }
-                let have = owner.memory_type_now();
+                let have = owner.memory_type_now(mem.defined);
                 if have.memory64 != want.memory64
                     || !limits_match(
                         have.min_pages,
@@ -308,11 +316,11 @@ pub(crate) fn create(
                 let o = unsafe { mem.owner() };
                 fill.push((
                     layout.memory_ptr(memories.len() as u32),
-                    o.field::<u8>(o.module.layout().memory_def(0)) as usize,
+                    o.field::<u8>(o.module.layout().memory_def(mem.defined)) as usize,
                 ));
                 memories.push(Owned {
                     owner: o,
-                    defined: 0,
+                    defined: mem.defined,
                 });
             }
             Extern::Tag(tag) => {
@@ -337,7 +345,22 @@ pub(crate) fn create(
         }
     }
 
-    let heap_max = InstanceState::heap_max_for(module, limits.heap_memory_size);
+    // Defined memories after the first get reservations of their own, as
+    // large as the code assumes.
+    let span = data
+        .options
+        .heap_reserved_size
+        .saturating_add(data.options.heap_guard_size);
+    let span = usize::try_from(span)
+        .map_err(|_| Error::LimitExceeded(format!("a reservation of {span} bytes")))?;
+    let extra_heaps = (1..data.memories.len())
+        .map(|_| ExtraHeap::new(span))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host_memory = data
+        .exports
+        .iter()
+        .find(|e| e.kind == ExportKind::Memory && e.name == "memory")
+        .map_or(0, |e| e.index);
     let st = InstanceState {
         module: module.clone(),
         domain: domain.id,
@@ -346,8 +369,10 @@ pub(crate) fn create(
         slot,
         vmctx,
         _vmctx_area: vmctx_area,
-        heap_max,
+        heap_limit: limits.heap_memory_size,
         memories,
+        extra_heaps,
+        host_memory,
         tables,
         mutable: UnsafeCell::new(Mutable::default()),
         start: StartCell::new(if data.start.is_some() {
@@ -370,12 +395,17 @@ pub(crate) fn create(
         for (off, v) in fill {
             put(off, v);
         }
-        if !data.memories.is_empty() {
-            let def = layout.memory_def(0);
-            put(def + memory_def::BASE, st.slot.heap_base() as usize);
+        let imported_memories = data.num_imported_memories();
+        for d in 0..data.memories.len() as u32 {
+            let def = layout.memory_def(d);
+            let base = match d.checked_sub(1) {
+                None => st.slot.heap_base(),
+                Some(extra) => st.extra_heaps[extra as usize].base(),
+            };
+            put(def + memory_def::BASE, base as usize);
             put(def + memory_def::LENGTH, 0);
             put(
-                layout.memory_ptr(data.num_imported_memories()),
+                layout.memory_ptr(imported_memories + d),
                 st.field::<u8>(def) as usize,
             );
         }
@@ -439,6 +469,24 @@ pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
         let def = st.field::<u64>(layout.memory_def(0) + memory_def::LENGTH);
         // SAFETY: the definition lies in this instance's vmctx area.
         unsafe { *def = spec.initial_bytes() };
+    }
+    // Further memories: fresh zeros, sized, wherever they are mapped now.
+    let imported_memories = data.num_imported_memories();
+    for (extra, heap) in st.extra_heaps.iter().enumerate() {
+        let defined = extra as u32 + 1;
+        let initial = data
+            .heap_spec_of(imported_memories + defined)
+            .map_or(0, |s| s.initial_bytes());
+        // SAFETY: the guest is not running and no borrow of the memory is
+        // live (the caller holds the domain).
+        unsafe { heap.reset()? };
+        heap.grow(initial as usize)?;
+        let def = layout.memory_def(defined);
+        // SAFETY: the definition lies in this instance's vmctx area.
+        unsafe {
+            *st.field::<usize>(def + memory_def::BASE) = heap.base() as usize;
+            *st.field::<u64>(def + memory_def::LENGTH) = initial;
+        }
     }
     // Function references of escaping functions, before anything that may
     // refer to them.
@@ -529,7 +577,7 @@ pub(crate) fn initialize(st: &InstanceState) -> Result<(), Error> {
                 // wiped for its next tenant, whether this instance ever
                 // runs, traps on a later segment or is dropped unstarted.
                 if !seg.bytes.is_empty() {
-                    st.memory_owner(*index).slot.mark_touched();
+                    st.memory_owner(*index).0.slot.mark_touched();
                 }
                 // SAFETY: the domain is held, guest not running, no borrow.
                 let mem = unsafe { st.memory_at(*index) };

@@ -251,10 +251,14 @@ impl Store {
                     ty,
                 })
             }
-            ExportKind::Memory => Extern::Memory(Memory {
-                domain,
-                owner: st.memory_owner(index) as *const InstanceState as usize,
-            }),
+            ExportKind::Memory => {
+                let (owner, defined) = st.memory_owner(index);
+                Extern::Memory(Memory {
+                    domain,
+                    owner: owner as *const InstanceState as usize,
+                    defined,
+                })
+            }
             ExportKind::Tag => {
                 let ty = data.tag_type_index(index)?;
                 // SAFETY: the tag pointer lies in the vmctx area, written
@@ -338,7 +342,7 @@ impl Memory {
     pub fn ty(&self, store: &Store) -> Result<MemoryType, Error> {
         store.check(self.domain, "a memory")?;
         // SAFETY: the owner belongs to the borrowed store, which keeps it.
-        Ok(unsafe { self.owner() }.memory_type_now())
+        Ok(unsafe { self.owner() }.memory_type_now(self.defined))
     }
 }
 

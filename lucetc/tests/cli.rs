@@ -57,10 +57,6 @@ fn invalid_input_names_the_problem() {
 #[test]
 fn unsupported_features_are_named() {
     rejects(
-        b"(module (memory 1) (memory 1))",
-        "unsupported: multi-memory (memory section) at offset ",
-    );
-    rejects(
         b"(module (memory 1 1 shared))",
         "unsupported: threads (memory section) at offset ",
     );

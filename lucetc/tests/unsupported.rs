@@ -30,11 +30,6 @@ fn unsupported(wat: &str, proposal: &str, what: &str) {
 #[test]
 fn each_proposal_is_named_with_its_first_use() {
     let cases = [
-        (
-            "(module (memory 1) (memory 1))",
-            "multi-memory",
-            "memory section",
-        ),
         ("(module (type (struct)))", "gc", "type section"),
         ("(module (memory 1 1 shared))", "threads", "memory section"),
         (

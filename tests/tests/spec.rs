@@ -37,6 +37,10 @@ fn spec_testsuite() {
         )
         .chain(proposal(Proposal::Memory64).map(|f| (format!("memory64/{}", f.name()), f.raw())))
         .chain(
+            proposal(Proposal::MultiMemory)
+                .map(|f| (format!("multi-memory/{}", f.name()), f.raw())),
+        )
+        .chain(
             proposal(Proposal::ExceptionHandling)
                 .map(|f| (format!("exceptions/{}", f.name()), f.raw())),
         )

@@ -49,7 +49,8 @@ pub struct ModuleData {
     /// one (function references: a table of non-nullable references must);
     /// null otherwise.
     pub table_inits: Vec<Option<ConstExpr>>,
-    /// Defined memories (at most one, alone or imported).
+    /// Defined memories (the first lives in an instance's slot, the
+    /// others in reservations of their own).
     pub memories: Vec<MemoryType>,
     /// Defined globals.
     pub globals: Vec<GlobalDef>,
@@ -508,9 +509,17 @@ impl ModuleData {
         }
     }
 
-    /// The heap this module defines, if it defines one.
+    /// The heap of this module's first defined memory, if it defines one
+    /// (the one in an instance's slot).
     pub fn heap_spec(&self) -> Option<HeapSpec> {
-        self.memories.first().map(|m| HeapSpec {
+        self.heap_spec_of(self.num_imported_memories())
+    }
+
+    /// The heap of memory `index`, if the module defines it: every defined
+    /// memory is compiled for the same reservation and guard.
+    pub fn heap_spec_of(&self, index: u32) -> Option<HeapSpec> {
+        let defined = index.checked_sub(self.num_imported_memories())?;
+        self.memories.get(defined as usize).map(|m| HeapSpec {
             reserved_size: self.options.heap_reserved_size,
             guard_size: self.options.heap_guard_size,
             initial_pages: m.min_pages,

@@ -9,7 +9,7 @@ impl ModuleData {
     /// runtime can rely on them without further checks. It accepts exactly
     /// the shapes lucetc produces:
     ///
-    /// - at most one memory; memory limits within 65,536 pages and the
+    /// - memory limits within 65,536 pages (2^48 for 64-bit ones) and the
     ///   initial size within the heap reservation; table limits ordered and
     ///   table elements of a reference type;
     /// - heap reservation of at least 4 GiB, reservation and guard
@@ -32,9 +32,6 @@ impl ModuleData {
         let nfuncs = self.num_funcs();
         let ntables = self.num_tables();
         let nmems = self.num_memories();
-        if nmems > 1 {
-            return bad(format!("{nmems} memories; at most one is supported"));
-        }
         self.validate_options()?;
         let exact = self
             .imports
@@ -681,7 +678,14 @@ mod tests {
             }
         }
         d.validate().unwrap();
-        rejected(|d| d.memories.push(d.memories[0]));
+        // A second memory is fine (multi-memory), an ill-sized one is not.
+        let mut d = sample();
+        d.memories.push(d.memories[0]);
+        d.validate().unwrap();
+        rejected(|d| {
+            d.memories.push(d.memories[0]);
+            d.memories[1].min_pages = 65537;
+        });
         rejected(|d| d.tables[0].max = Some(3));
         rejected(|d| {
             d.imports.push(Import {

@@ -78,17 +78,31 @@ unsafe extern "C" fn memory_grow(vmctx: *mut u8, mem: u32, delta: u64) -> i64 {
 ///
 /// # Safety
 /// The builtin contract (see the module docs).
-unsafe extern "C" fn memory_copy(vmctx: *mut u8, mem: u32, dst: u64, src: u64, len: u64) -> u32 {
+unsafe extern "C" fn memory_copy(
+    vmctx: *mut u8,
+    dst_mem: u32,
+    src_mem: u32,
+    dst: u64,
+    src: u64,
+    len: u64,
+) -> u32 {
     // SAFETY: the builtin contract (see the module docs).
-    unsafe {
-        let m = state(vmctx).memory_at(mem);
-        match (range(src, len, m.len()), range(dst, len, m.len())) {
-            (Some(s), Some(d)) => {
-                m.copy_within(s, d.start);
-                0
-            }
-            _ => 1,
+    let st = unsafe { state(vmctx) };
+    // Two memories may be one (imported twice), so no slices: bounds
+    // checked, then a copy that allows overlap.
+    let (Some((to, to_len)), Some((from, from_len))) =
+        (st.memory_of(dst_mem), st.memory_of(src_mem))
+    else {
+        return 1;
+    };
+    match (range(src, len, from_len), range(dst, len, to_len)) {
+        (Some(s), Some(d)) => {
+            // SAFETY: both ranges lie in the accessible part of their
+            // memories, and the guest is suspended in this call.
+            unsafe { std::ptr::copy(from.add(s.start), to.add(d.start), s.len()) };
+            0
         }
+        _ => 1,
     }
 }
 

@@ -63,12 +63,16 @@ pub(crate) struct HeapImage {
 
 impl HeapImage {
     /// Build the image if the module's data segments allow it: it defines
-    /// its memory, every active segment has a constant offset and fits the
+    /// its one memory, every active segment has a constant offset and fits the
     /// initial size. Otherwise segments are copied at instantiation.
     pub fn build(data: &ModuleData) -> Result<Option<HeapImage>, Error> {
         let Some(spec) = data.heap_spec() else {
             return Ok(None);
         };
+        // With several memories, segments may be meant for any of them.
+        if data.num_memories() != 1 {
+            return Ok(None);
+        }
         let initial = spec.initial_bytes();
         let mut end = 0u64;
         for seg in &data.data {

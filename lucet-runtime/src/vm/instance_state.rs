@@ -91,8 +91,14 @@ pub(crate) struct InstanceState {
     pub slot: Slot,
     pub vmctx: *mut u8,
     pub _vmctx_area: VmctxArea,
-    pub heap_max: u64,
+    /// The heap limit every memory of the instance is held to.
+    pub heap_limit: u64,
     pub memories: Vec<Owned>,
+    /// Defined memories after the first (see `vm::extra_heap`).
+    pub extra_heaps: Vec<crate::vm::extra_heap::ExtraHeap>,
+    /// The memory host functions see (`Caller::memory`): the one exported
+    /// as `memory`, else memory 0.
+    pub host_memory: u32,
     pub tables: Vec<Owned>,
     pub mutable: UnsafeCell<Mutable>,
     /// Where its start function stands.
@@ -202,22 +208,24 @@ impl InstanceState {
         }
     }
 
-    /// Base and length of memory index 0 (own or imported).
-    fn memory0(&self) -> Option<(*mut u8, usize)> {
-        if self.memories.is_empty() {
+    /// Base and length of memory `index` (own or imported), if it has
+    /// one.
+    pub fn memory_of(&self, index: u32) -> Option<(*mut u8, usize)> {
+        if index as usize >= self.memories.len() {
             return None;
         }
-        // SAFETY: memory_ptr(0) was filled at instantiation with a live
-        // memory definition {base, length}.
+        // SAFETY: memory_ptr(index) was filled at instantiation with a
+        // live memory definition {base, length}.
         unsafe {
-            let def: *mut u8 = *self.field::<*mut u8>(self.module.layout().memory_ptr(0));
+            let def: *mut u8 = *self.field::<*mut u8>(self.module.layout().memory_ptr(index));
             let base = *(def.offset(memory_def::BASE as isize) as *const *mut u8);
             let len = *(def.offset(memory_def::LENGTH as isize) as *const u64);
             Some((base, len as usize))
         }
     }
 
-    /// The whole accessible memory.
+    /// The accessible bytes of the memory host functions see: the one
+    /// exported as `memory` (WASI's), else memory 0.
     ///
     /// # Safety
     /// The caller holds the domain exclusively, no other reference to the
@@ -225,22 +233,28 @@ impl InstanceState {
     /// hostcall making this call).
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn memory_slice(&self) -> &mut [u8] {
-        match self.memory0() {
-            // SAFETY: `len` bytes from `base` are mapped read-write (the
-            // slot grows its accessible heap before the length is stored).
-            Some((base, len)) => unsafe { std::slice::from_raw_parts_mut(base, len) },
-            None => &mut [],
-        }
+        // SAFETY: as the caller promises.
+        unsafe { self.memory_at(self.host_memory) }
     }
 
-    /// Memory 0's current size and declared maximum.
-    pub fn memory_type_now(&self) -> MemoryType {
-        let len = self.memory0().map_or(0, |m| m.1) as u64;
-        let declared = self.module.data().memory_type(0);
+    /// Defined memory `defined`'s current size and declared maximum.
+    pub fn memory_type_now(&self, defined: u32) -> MemoryType {
+        let index = self.module.data().num_imported_memories() + defined;
+        let len = self.memory_of(index).map_or(0, |m| m.1) as u64;
+        let declared = self.module.data().memory_type(index);
         MemoryType {
             min_pages: len / WASM_PAGE_SIZE,
             max_pages: declared.and_then(|m| m.max_pages),
             memory64: declared.is_some_and(|m| m.memory64),
+        }
+    }
+
+    /// Bytes of address space behind defined memory `defined`, its guard
+    /// included.
+    pub fn memory_reservation(&self, defined: u32) -> usize {
+        match defined.checked_sub(1) {
+            None => self.slot.heap_reservation(),
+            Some(extra) => self.extra_heaps[extra as usize].reserved(),
         }
     }
 
@@ -355,37 +369,55 @@ impl InstanceState {
         }
     }
 
-    /// The state owning memory `index`.
-    pub fn memory_owner(&self, index: u32) -> &InstanceState {
+    /// The state owning memory `index`, and the memory's defined index
+    /// there.
+    pub fn memory_owner(&self, index: u32) -> (&InstanceState, u32) {
+        let o = self.memories[index as usize];
         // SAFETY: owners are this state or states of the same domain.
-        unsafe { &*self.memories[index as usize].owner }
+        (unsafe { &*o.owner }, o.defined)
     }
 
     /// Grow memory `index` by `delta` pages; the old size in pages, or
     /// `None` past the maximum.
     pub fn memory_grow(&self, index: u32, delta: u64) -> Option<u64> {
-        let owner = self.memory_owner(index);
-        let def: *mut u64 = owner.field(owner.module.layout().memory_def(0) + memory_def::LENGTH);
+        let (owner, defined) = self.memory_owner(index);
+        let def: *mut u64 =
+            owner.field(owner.module.layout().memory_def(defined) + memory_def::LENGTH);
         // SAFETY: the definition is live and only touched by this thread.
         let old = unsafe { *def };
         let new = old.checked_add(delta.checked_mul(WASM_PAGE_SIZE)?)?;
-        if new > owner.heap_max {
+        let imported = owner.module.data().num_imported_memories();
+        if new > owner.heap_max_of(imported + defined) {
             return None;
         }
-        owner.slot.heap_grow(old as usize, new as usize).ok()?;
+        match defined.checked_sub(1) {
+            None => owner.slot.heap_grow(old as usize, new as usize).ok()?,
+            Some(extra) => owner.extra_heaps[extra as usize].grow(new as usize).ok()?,
+        }
         // SAFETY: as above.
         unsafe { *def = new };
         Some(old / WASM_PAGE_SIZE)
     }
 
-    /// Memory `index`'s accessible bytes.
+    /// Memory `index`'s accessible bytes (nothing if there is no such
+    /// memory).
     ///
     /// # Safety
     /// As for [`memory_slice`](Self::memory_slice).
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn memory_at(&self, index: u32) -> &mut [u8] {
-        // SAFETY: as the caller promises.
-        unsafe { self.memory_owner(index).memory_slice() }
+        match self.memory_of(index) {
+            // SAFETY: `len` bytes from `base` are mapped read-write (a
+            // heap grows its accessible part before the length is stored),
+            // and the caller promises no other reference is live.
+            Some((base, len)) => unsafe { std::slice::from_raw_parts_mut(base, len) },
+            None => &mut [],
+        }
+    }
+
+    /// The most bytes memory `index` of this module may grow to.
+    pub fn heap_max_of(&self, index: u32) -> u64 {
+        Self::heap_max_for(&self.module, index, self.heap_limit)
     }
 
     /// Data segment `seg`'s bytes, or nothing once dropped.
@@ -424,9 +456,10 @@ impl InstanceState {
         }
     }
 
-    /// The most bytes memory 0 may grow to.
-    pub fn heap_max_for(module: &Module, heap_limit: u64) -> u64 {
-        module.data().heap_spec().map_or(0, |s| {
+    /// The most bytes memory `index` of `module` may grow to, under a
+    /// heap limit of `heap_limit` bytes (each memory's own).
+    pub fn heap_max_for(module: &Module, index: u32, heap_limit: u64) -> u64 {
+        module.data().heap_spec_of(index).map_or(0, |s| {
             page_bytes(s.max_pages_or_index_limit())
                 .min(heap_limit)
                 .min(s.reserved_size)

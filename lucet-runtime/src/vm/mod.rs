@@ -49,6 +49,7 @@ pub(crate) mod const_eval;
 pub(crate) mod cpu_clock;
 pub(crate) mod exceptions;
 pub(crate) mod execute;
+pub(crate) mod extra_heap;
 pub(crate) mod heap_image;
 pub(crate) mod instance_state;
 pub(crate) mod memfd;

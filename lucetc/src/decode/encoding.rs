@@ -6,14 +6,11 @@
 use crate::Error;
 use wasmparser::FunctionBody;
 
-/// Checks of the 2.0 binary format that wasmparser, which also decodes
-/// later proposals, leaves to validation or does not make:
-///
-/// - Without multi-memory, `memory.size` and `memory.grow` take a single
-///   zero byte; wasmparser decodes it as a memory index (so a non-zero one
-///   is "unknown memory", an invalid module) and accepts a long LEB128 zero.
-/// - A memory access's flags are an alignment exponent below 32; wasmparser
-///   reads larger values as multi-memory flags or as a huge alignment.
+/// Checks of the binary format that wasmparser, which also decodes
+/// proposals beyond 3.0, reads more leniently: a memory access's flags
+/// are an alignment exponent below 64, with bit 6 saying a memory index
+/// follows (multi-memory); wasmparser reads larger values as further
+/// flags of later proposals.
 pub(super) fn check_memory_immediates(body: &FunctionBody<'_>) -> Result<(), Error> {
     let mut reader = body
         .get_operators_reader()
@@ -22,20 +19,10 @@ pub(super) fn check_memory_immediates(body: &FunctionBody<'_>) -> Result<(), Err
     let base = body.range().start;
     while !reader.eof() {
         let start = reader.original_position();
-        let op = reader.read().map_err(Error::from_wasmparser)?;
+        reader.read().map_err(Error::from_wasmparser)?;
         let end = reader.original_position();
         let raw = code.get(start - base..end - base).unwrap_or(&[]);
-        if matches!(
-            op,
-            wasmparser::Operator::MemorySize { .. } | wasmparser::Operator::MemoryGrow { .. }
-        ) && raw.get(1..) != Some(&[0][..])
-        {
-            return Err(Error::Malformed {
-                offset: start + 1,
-                message: "zero byte expected".into(),
-            });
-        }
-        if memarg_flags(raw).is_some_and(|flags| flags >= 32) {
+        if memarg_flags(raw).is_some_and(|flags| flags >= 128) {
             return Err(Error::Malformed {
                 offset: start + 1,
                 message: "malformed memop flags".into(),

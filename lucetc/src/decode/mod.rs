@@ -26,6 +26,7 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::EXCEPTIONS
         | WasmFeatures::LEGACY_EXCEPTIONS
         | WasmFeatures::FUNCTION_REFERENCES
+        | WasmFeatures::MULTI_MEMORY
 }
 
 /// Report a validation failure caused only by a proposal we do not
@@ -399,9 +400,6 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
         }
     }
 
-    if data.num_memories() > 1 {
-        return Err(Error::Unsupported("multiple memories".into()));
-    }
     let imported = data.num_imported_funcs();
     for (index, name) in func_names {
         if let Some(f) = index

@@ -15,7 +15,6 @@ use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 /// The proposals a module may use that lucetc refuses, by the names the
 /// proposals go by, with the wasmparser features each needs.
 const PROPOSALS: &[(&str, WasmFeatures)] = &[
-    ("multi-memory", WasmFeatures::MULTI_MEMORY),
     (
         "gc",
         WasmFeatures::GC.union(WasmFeatures::FUNCTION_REFERENCES),

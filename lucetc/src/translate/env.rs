@@ -128,10 +128,11 @@ impl<'m> FuncEnv<'m> {
     pub fn heap_base(&mut self, b: &mut FunctionBuilder<'_>, index: u32) -> ir::Value {
         let flags = trusted_readonly().with_can_move();
         let vmctx = self.vmctx();
-        // A module that defines its only memory keeps the definition in
-        // its own vmctx; otherwise go through the pointer.
-        if self.module.data.num_imported_memories() == 0 {
-            let off = self.module.layout.memory_def(0) + memory_def::BASE;
+        // A memory the module defines keeps its definition in its own
+        // vmctx; an imported one is reached through the pointer.
+        let imported = self.module.data.num_imported_memories();
+        if let Some(defined) = index.checked_sub(imported) {
+            let off = self.module.layout.memory_def(defined) + memory_def::BASE;
             return b.ins().load(I64, flags, vmctx, off);
         }
         let def = b
@@ -347,7 +348,7 @@ impl<'m> FuncEnv<'m> {
             sig.params.push(AbiParam::new(I64));
             let (params, ret): (&[ir::Type], Option<ir::Type>) = match builtin {
                 Builtin::MemoryGrow => (&[I32, I64], Some(I64)),
-                Builtin::MemoryCopy => (&[I32, I64, I64, I64], Some(I32)),
+                Builtin::MemoryCopy => (&[I32, I32, I64, I64, I64], Some(I32)),
                 Builtin::MemoryFill => (&[I32, I64, I32, I64], Some(I32)),
                 Builtin::MemoryInit => (&[I32, I32, I64, I32, I32], Some(I32)),
                 Builtin::DataDrop | Builtin::ElemDrop => (&[I32], None),

@@ -325,16 +325,22 @@ impl Translator<'_, '_> {
                 };
                 self.stack.push(old);
             }
-            O::MemoryCopy { dst_mem, .. } => {
+            O::MemoryCopy { dst_mem, src_mem } => {
                 let (dst, src, len) = self.stack.pop3();
-                let mem = self.b.ins().iconst(I32, i64::from(*dst_mem));
+                let to = self.b.ins().iconst(I32, i64::from(*dst_mem));
+                let from = self.b.ins().iconst(I32, i64::from(*src_mem));
                 let dst = self.address_operand(*dst_mem, dst);
-                let src = self.address_operand(*dst_mem, src);
-                let len = self.address_operand(*dst_mem, len);
+                let src = self.address_operand(*src_mem, src);
+                // The length is an i64 only between two 64-bit memories.
+                let len = if self.b.func.dfg.value_type(len) == I64 {
+                    len
+                } else {
+                    self.b.ins().uextend(I64, len)
+                };
                 self.env.call_builtin_checked(
                     &mut self.b,
                     Builtin::MemoryCopy,
-                    &[mem, dst, src, len],
+                    &[to, from, dst, src, len],
                     TrapCode::HEAP_OUT_OF_BOUNDS,
                 );
             }

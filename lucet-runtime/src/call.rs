@@ -141,6 +141,7 @@ impl Domain {
             awaiting: None,
             yielding: YieldState::Idle,
             stack: st.slot.stack_release(),
+            entered: st,
         });
         Ok(())
     }
@@ -242,9 +243,12 @@ impl Domain {
             Step::Ended(e) => Err(e),
         };
         // The call is over.
-        let stack = s.stack;
+        let (stack, entered) = (s.stack, s.entered);
         self.call = None;
         self.end_run(stack);
+        // SAFETY: the domain keeps the entered instance alive, and holds
+        // it: its guest is no longer running.
+        unsafe { reclaim_exceptions(&*entered) };
         result.map(Some)
     }
 
@@ -459,4 +463,40 @@ unsafe fn uncaught(exn: u64, domain: DomainId) -> UncaughtException {
         .map(|(t, raw)| Val::from_raw(*t, *raw, domain))
         .collect();
     UncaughtException { tag, payload }
+}
+
+/// Free the exceptions of a standalone instance that nothing can reach
+/// once its call is over: its stack is gone, so only its exnref globals
+/// and tables can hold one (host functions cannot keep one: `Val::ExnRef`
+/// does not go back in). An instance of a store keeps its exceptions
+/// until the store is dropped (another instance may hold one).
+///
+/// # Safety
+/// `st` is held by the caller, and no guest code of its domain is running
+/// or suspended.
+unsafe fn reclaim_exceptions(st: &InstanceState) {
+    if st.in_store {
+        return;
+    }
+    // SAFETY: as the caller promises.
+    let m = unsafe { st.mutable() };
+    if m.exceptions.is_empty() {
+        return;
+    }
+    let data = st.module.data();
+    let imported = data.num_imported_globals();
+    let mut live = std::collections::HashSet::new();
+    for (i, g) in data.globals.iter().enumerate() {
+        if g.ty.ty == lucet_module::ValType::ExnRef {
+            // SAFETY: the global's slot lies in the vmctx area.
+            let v = unsafe { st.global_ptr(imported + i as u32).read_unaligned() } as u64;
+            live.insert(v);
+        }
+    }
+    for (t, table) in data.tables.iter().zip(&m.tables) {
+        if t.elem == lucet_module::ValType::ExnRef {
+            live.extend(table.iter().copied());
+        }
+    }
+    m.exceptions.sweep(&live);
 }

@@ -62,10 +62,14 @@ pub(crate) struct Suspended {
     pub yielding: YieldState,
     /// The stack it runs on, to give back after it.
     pub stack: StackRelease,
+    /// The instance whose function was called (the domain keeps it alive
+    /// longer than the call).
+    pub entered: *const crate::vm::instance_state::InstanceState,
 }
 
 // SAFETY: `results` points into an immutable module kept alive by the
-// domain's instances (`Arc<Module>` is `Send + Sync`); the rest is `Send`.
+// domain's instances (`Arc<Module>` is `Send + Sync`), `entered` at one of
+// those instances, which move with the domain; the rest is `Send`.
 unsafe impl Send for Suspended {}
 
 impl Domain {

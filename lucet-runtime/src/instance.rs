@@ -359,13 +359,30 @@ macro_rules! instance_methods {
             }
         }
 
-        /// The instance's linear memory (empty if it has none).
+        /// The instance's linear memory (empty if it has none): the one
+        /// exported as `memory`, else memory 0, as host functions see it.
         pub fn memory(&mut self) -> &mut [u8] {
             let (_, st) = self.parts();
             st.slot.mark_touched();
             // SAFETY: `&mut self` holds the domain: the guest is not
             // running and the borrow is tied to `&mut self`.
             unsafe { st.memory_slice() }
+        }
+
+        /// The memory exported as `name`, if there is one (a module may
+        /// have several memories).
+        pub fn exported_memory(&mut self, name: &str) -> Option<&mut [u8]> {
+            let (_, st) = self.parts();
+            let index = st
+                .module
+                .data()
+                .exports
+                .iter()
+                .find(|e| e.kind == lucet_module::ExportKind::Memory && e.name == name)?
+                .index;
+            st.memory_owner(index).0.slot.mark_touched();
+            // SAFETY: as for `memory`.
+            Some(unsafe { st.memory_at(index) })
         }
 
         /// Names of all exports.

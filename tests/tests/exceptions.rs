@@ -201,24 +201,87 @@ fn unbounded_recursion_with_handlers_traps_cleanly() {
 }
 
 #[test]
-fn live_exceptions_are_bounded_and_freed_by_reset() {
+fn live_exceptions_are_bounded_within_a_call_and_freed_after_it() {
     let (_c, module) = lucet_tests::load(GUARANTEES.as_bytes());
     let mut inst = Instance::new(&module, &Linker::new(), Limits::default()).unwrap();
     let limit = lucet_module::exceptions::MAX_LIVE_EXCEPTIONS as i32;
-    // Up to the limit in one instance's life: fine.
-    assert_eq!(
-        inst.run("throw-many", &[Val::I32(limit)]).unwrap(),
-        vec![Val::I32(((limit as i64 * (limit as i64 + 1)) / 2) as i32)]
-    );
-    // One more: a trap, not unbounded growth.
-    match inst.run("throw-many", &[Val::I32(1)]) {
+    let sum = |n: i32| Val::I32(((n as i64 * (n as i64 + 1)) / 2) as i32);
+    // Up to the limit in one call: fine, and twice in a row too: what a
+    // call threw is freed when it is over.
+    for _ in 0..2 {
+        assert_eq!(
+            inst.run("throw-many", &[Val::I32(limit)]).unwrap(),
+            vec![sum(limit)]
+        );
+    }
+    // One more in one call: a trap, not unbounded growth.
+    match inst.run("throw-many", &[Val::I32(limit + 1)]) {
         Err(Error::Trap(t)) => assert_eq!(t.code, TrapCode::ExceptionLimit),
         other => panic!("{other:?}"),
     }
-    // A reset frees them all.
     inst.reset().unwrap();
     assert_eq!(
         inst.run("throw-many", &[Val::I32(3)]).unwrap(),
-        vec![Val::I32(6)]
+        vec![sum(3)]
     );
+}
+
+/// An exception a global keeps outlives the call that caught it; the
+/// others are freed.
+const KEPT: &str = r#"
+(module
+  (tag $t (param i32))
+  (global $kept (mut exnref) (ref.null exn))
+  (table $also 2 exnref)
+  (func $throw (param i32) (throw $t (local.get 0)))
+  (func (export "keep") (param i32) (local $e exnref)
+    (block $h (result exnref)
+      (try_table (catch_all_ref $h) (call $throw (local.get 0)))
+      (unreachable))
+    (global.set $kept)
+    ;; And one in the table, and one nobody keeps.
+    (block $h2 (result exnref)
+      (try_table (catch_all_ref $h2) (call $throw (i32.add (local.get 0) (i32.const 1))))
+      (unreachable))
+    (local.set $e)
+    (table.set $also (i32.const 1) (local.get $e))
+    (drop (block $h3 (result exnref)
+      (try_table (catch_all_ref $h3) (call $throw (i32.const -1)))
+      (unreachable))))
+  ;; Throw and catch n exceptions: allocations that would reuse the
+  ;; memory of freed records.
+  (func (export "churn") (param i32)
+    (loop $l
+      (block $h
+        (try_table (catch_all $h) (call $throw (i32.const 7)))
+        (unreachable))
+      (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))
+      (br_if $l)))
+  (func (export "rethrow-kept") (param i32) (result i32)
+    (block $h (result i32)
+      (try_table (catch $t $h)
+        (if (local.get 0)
+          (then (throw_ref (table.get $also (i32.const 1))))
+          (else (throw_ref (global.get $kept)))))
+      (unreachable))))
+"#;
+
+#[test]
+fn an_exception_kept_in_a_global_or_table_survives_its_call() {
+    let (_c, module) = lucet_tests::load(KEPT.as_bytes());
+    let mut inst = Instance::new(&module, &Linker::new(), Limits::default()).unwrap();
+    inst.run("keep", &[Val::I32(40)]).unwrap();
+    // Later calls: the kept ones are still there, with their payloads,
+    // while others come and go.
+    for _ in 0..3 {
+        inst.run("churn", &[Val::I32(1000)]).unwrap();
+        assert_eq!(
+            inst.run("rethrow-kept", &[Val::I32(0)]).unwrap(),
+            vec![Val::I32(40)]
+        );
+        assert_eq!(
+            inst.run("rethrow-kept", &[Val::I32(1)]).unwrap(),
+            vec![Val::I32(41)]
+        );
+    }
 }

@@ -13,9 +13,10 @@ use lucet_module::exceptions::{record, MAX_LIVE_EXCEPTIONS};
 
 /// The exceptions an instance has allocated. Each record is a boxed
 /// slice of 16-byte words (aligned for any payload value), so its address
-/// stays put while the vector grows; records are freed all at once, when
-/// the instance is reset or dropped, since an `exnref` to one may be kept
-/// anywhere the guest likes.
+/// stays put while the vector grows. While a call runs, an `exnref` may
+/// be anywhere on its stack, so records live at least until the call is
+/// over; then a standalone instance keeps only those its exnref globals
+/// and tables hold (`call::reclaim_exceptions`), and reset frees all.
 #[derive(Default)]
 pub(crate) struct ExceptionStore {
     records: Vec<Box<[u128]>>,
@@ -42,6 +43,25 @@ impl ExceptionStore {
         let addr = words.as_mut_ptr() as u64;
         self.records.push(words);
         Some(addr)
+    }
+
+    /// Whether it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Free every record but those at the addresses in `live`.
+    pub fn sweep(&mut self, live: &std::collections::HashSet<u64>) {
+        let before = self.records.len();
+        self.records.retain(|r| live.contains(&(r.as_ptr() as u64)));
+        if self.records.len() != before {
+            // A record of the past may be gone: `Thrown`s made before are
+            // void.
+            self.generation += 1;
+        }
+        if self.records.is_empty() {
+            self.host_tags = Vec::new();
+        }
     }
 
     /// Free every record.

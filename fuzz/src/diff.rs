@@ -112,10 +112,12 @@ fn arg(rng: &mut Rng, t: &wasmi::ValType) -> Value {
     }
 }
 
-/// Hash of lucet's memory and exported globals.
+/// Hash of lucet's exported memories and globals.
 pub fn lucet_state(l: &mut Lucet, exports: &Exports) -> u64 {
     let mut h = StateHash::default();
-    h.write(l.memory());
+    for m in &exports.memories {
+        h.write(l.memory(m));
+    }
     for g in &exports.globals {
         match l.global(g) {
             Some(v) => v.hash_into(&mut h),
@@ -125,10 +127,10 @@ pub fn lucet_state(l: &mut Lucet, exports: &Exports) -> u64 {
     h.0
 }
 
-/// Hash of the oracle's memory and exported globals.
+/// Hash of the oracle's exported memories and globals.
 pub fn oracle_state(o: &Oracle, exports: &Exports) -> u64 {
     let mut h = StateHash::default();
-    if let Some(m) = &exports.memory {
+    for m in &exports.memories {
         h.write(o.memory(m));
     }
     for g in &exports.globals {

@@ -1,6 +1,6 @@
 //! Valid modules from wasm-smith, restricted to what lucetc claims to
 //! support (WebAssembly 2.0 with SIMD, tail calls, extended-const,
-//! memory64, and on request exceptions, which wasmi lacks: those modules
+//! memory64, multi-memory, and on request exceptions, which wasmi lacks: those modules
 //! are compared with Wasmtime by `fuzz/triage`) and made deterministic:
 //! every function terminates (fuel), NaNs are canonical.
 
@@ -45,7 +45,8 @@ pub fn config(rng: &mut Rng, exceptions: bool) -> wasm_smith::Config {
         ..wasm_smith::Config::default()
     };
     c.max_imports = 0;
-    c.max_memories = 1;
+    // Multi-memory: up to three memories (wasmi runs it too).
+    c.max_memories = rng.range(1, 3) as usize;
     c.max_tables = rng.range(0, 3) as usize;
     // Bounded memories and tables: growth then fails the same way in
     // both engines instead of hitting each one's own limits.

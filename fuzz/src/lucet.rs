@@ -171,9 +171,9 @@ impl Lucet {
         outcome(self.instance.run(name, &args))
     }
 
-    /// The instance's memory (empty if it has none).
-    pub fn memory(&mut self) -> &[u8] {
-        self.instance.memory()
+    /// The memory exported as `name` (empty if there is none).
+    pub fn memory(&mut self, name: &str) -> &[u8] {
+        self.instance.exported_memory(name).map_or(&[], |m| &*m)
     }
 
     /// The value of exported global `name`.

@@ -10,8 +10,8 @@ pub struct Exports {
     pub funcs: Vec<(String, Vec<wasmi::ValType>)>,
     /// Exported global names.
     pub globals: Vec<String>,
-    /// Exported memory name (the generator makes at most one memory).
-    pub memory: Option<String>,
+    /// Exported memory names, in export order.
+    pub memories: Vec<String>,
     /// Whether the module exports [`crate::generate::REFUEL`].
     pub refuel: bool,
 }
@@ -31,7 +31,7 @@ fn engine() -> wasmi::Engine {
         // so lucet runs these modules compiled with
         // `relaxed_simd_deterministic`.
         .wasm_relaxed_simd(true)
-        .wasm_multi_memory(false)
+        .wasm_multi_memory(true)
         .wasm_memory64(true)
         .wasm_custom_page_sizes(false)
         .wasm_wide_arithmetic(false)
@@ -118,7 +118,7 @@ impl Oracle {
                     .funcs
                     .push((e.name().to_string(), f.params().to_vec())),
                 wasmi::ExternType::Global(_) => exports.globals.push(e.name().to_string()),
-                wasmi::ExternType::Memory(_) => exports.memory = Some(e.name().to_string()),
+                wasmi::ExternType::Memory(_) => exports.memories.push(e.name().to_string()),
                 _ => {}
             }
         }

@@ -162,8 +162,8 @@ impl Pair {
     /// How the engines' memories and exported globals differ, if they do.
     fn state_difference(&mut self) -> Option<String> {
         let mut diffs = Vec::new();
-        if let Some(name) = &self.exports.memory {
-            let (l, o) = (self.lucet.memory(), self.oracle.memory(name));
+        for name in &self.exports.memories {
+            let (l, o) = (self.lucet.memory(name), self.oracle.memory(name));
             if l != o {
                 diffs.push(memory_difference(l, o));
             }

@@ -20,7 +20,7 @@ fn engine() -> wasmtime::Result<wasmtime::Engine> {
         .wasm_relaxed_simd(false)
         .wasm_extended_const(true)
         .wasm_reference_types(true)
-        .wasm_multi_memory(false)
+        .wasm_multi_memory(true)
         // The diff target generates 64-bit memories too.
         .wasm_memory64(true)
         // And, for the exceptions replay, exceptions (which need the gc
@@ -104,7 +104,7 @@ impl Wasmtime {
                     }
                 }
                 wasmtime::ExternType::Global(_) => exports.globals.push(e.name().to_string()),
-                wasmtime::ExternType::Memory(_) => exports.memory = Some(e.name().to_string()),
+                wasmtime::ExternType::Memory(_) => exports.memories.push(e.name().to_string()),
                 _ => {}
             }
         }
@@ -144,7 +144,7 @@ impl Wasmtime {
     /// Hash of memory and exported globals, as `lucet_fuzz::diff` hashes.
     pub fn state(&mut self, exports: &Exports) -> u64 {
         let mut h = StateHash::default();
-        if let Some(m) = &exports.memory {
+        for m in &exports.memories {
             if let Some(mem) = self.instance.get_memory(&mut self.store, m) {
                 h.write(mem.data(&self.store));
             }

@@ -52,6 +52,8 @@ pub struct Lucet {
     pub kernels_unguarded: Vec<(&'static str, Arc<Module>)>,
     /// `inputs::MEMORY_KERNELS` built for a 32-bit and a 64-bit memory.
     pub memory_kernels: Vec<(&'static str, Arc<Module>, Arc<Module>)>,
+    /// `inputs::exceptions_module`.
+    pub exceptions: Arc<Module>,
     pub plain: Linker,
     pub wasi: Linker,
     /// The echo host function, untyped (a closure over `Val` slices).
@@ -115,6 +117,7 @@ impl Lucet {
             kernels_unchecked,
             kernels_unguarded,
             memory_kernels,
+            exceptions: compile(d, "exceptions", &inputs::exceptions_module(), false)?,
             plain: Linker::new(),
             wasi,
             host,

@@ -319,6 +319,55 @@ fn timing_phases(args: &Args, plan: &Plan, l: &Lucet, records: &mut Vec<Record>)
         )?;
         eprintln!("CPU-bound kernels for a 32-bit and a 64-bit memory");
         memory_rows(plan, l, &region, records)?;
+        eprintln!("exceptions: handlers that catch nothing, and throwing");
+        exception_rows(plan, l, &region, records)?;
+    }
+    Ok(())
+}
+
+/// Subject of an exceptions row.
+pub fn exception_subject(name: &str, arg: u32) -> String {
+    match name {
+        "fib" => format!("fib({arg}), plain calls (wat)"),
+        "fib_try" => format!("fib({arg}), calls in try_table (wat)"),
+        _ => format!("{arg} throws caught 10 frames up (wat)"),
+    }
+}
+
+/// Time the exceptions module's kernels on lucet and Wasmtime, after
+/// checking both give one result.
+fn exception_rows(
+    plan: &Plan,
+    l: &Lucet,
+    region: &lucet_runtime::Region,
+    records: &mut Vec<Record>,
+) -> Result<()> {
+    let w = wasmtime_side::ExceptionKernels::new()?;
+    for (name, arg) in inputs::EXCEPTION_KERNELS {
+        let mut li = lucet_side::kernel_instance(region, l, &l.exceptions)?;
+        let mut wi = wasmtime_side::kernel_instance(&w.engine, &w.pre, name)?;
+        let lr = lucet_side::kernel_call(&mut li, name, *arg);
+        let wr = wasmtime_side::kernel_call(&mut wi, name, *arg);
+        if lr != wr {
+            bail!("exceptions kernel {name}: lucet returned {lr:#x}, wasmtime {wr:#x}");
+        }
+        let mut lop = || {
+            black_box(lucet_side::kernel_call(&mut li, name, black_box(*arg)));
+        };
+        let mut wop = || {
+            black_box(wasmtime_side::kernel_call(&mut wi, name, black_box(*arg)));
+        };
+        let s = interleaved(0, plan.exec_rounds, 1, &mut [&mut lop, &mut wop]);
+        let mut s = s.into_iter();
+        let (lt, wt) = (ms(s.next().unwrap()), ms(s.next().unwrap()));
+        pair(
+            records,
+            "exec",
+            &exception_subject(name, *arg),
+            "ms",
+            lt,
+            wt,
+        );
     }
     Ok(())
 }

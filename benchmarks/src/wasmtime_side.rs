@@ -161,6 +161,24 @@ impl MemoryKernels {
     }
 }
 
+/// The exceptions module (`inputs::exceptions_module`), with exceptions
+/// enabled.
+pub struct ExceptionKernels {
+    pub engine: Engine,
+    pub pre: InstancePre<WasiState>,
+}
+
+impl ExceptionKernels {
+    pub fn new() -> Result<ExceptionKernels> {
+        let mut c = config_with(None, true, true);
+        c.wasm_exceptions(true);
+        let engine = Engine::new(&c).map_err(|e| anyhow!("{e}"))?;
+        let wasi = wasi_linker(&engine)?;
+        let pre = pre(&wasi, &engine, &inputs::exceptions_module())?;
+        Ok(ExceptionKernels { engine, pre })
+    }
+}
+
 /// Create a store, instantiate, drop both.
 pub fn instantiate_drop<T: Default + 'static>(engine: &Engine, pre: &InstancePre<T>) {
     let mut s = store(engine, T::default());

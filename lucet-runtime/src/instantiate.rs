@@ -16,8 +16,8 @@ use crate::vm::extra_heap::ExtraHeap;
 use crate::vm::instance_state::{InstanceState, Mutable, Owned, StartCell, StartState, VmctxArea};
 use crate::vm::region::Region;
 use lucet_module::{
-    funcref, imported_func, memory_def, ExportKind, GlobalType, HeapType, ImportKind, RefType,
-    SegmentMode, TrapCode, ValType, VmctxOffsets,
+    funcref, imported_func, memory_def, GlobalType, HeapType, ImportKind, RefType, SegmentMode,
+    TrapCode, ValType, VmctxOffsets,
 };
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -346,21 +346,20 @@ pub(crate) fn create(
     }
 
     // Defined memories after the first get reservations of their own, as
-    // large as the code assumes.
-    let span = data
-        .options
-        .heap_reserved_size
-        .saturating_add(data.options.heap_guard_size);
-    let span = usize::try_from(span)
-        .map_err(|_| Error::LimitExceeded(format!("a reservation of {span} bytes")))?;
-    let extra_heaps = (1..data.memories.len())
-        .map(|_| ExtraHeap::new(span))
-        .collect::<Result<Vec<_>, _>>()?;
-    let host_memory = data
-        .exports
-        .iter()
-        .find(|e| e.kind == ExportKind::Memory && e.name == "memory")
-        .map_or(0, |e| e.index);
+    // large as the code assumes. (A plain loop: this is every
+    // instantiation's path, and most modules have one memory or none.)
+    let mut extra_heaps = Vec::new();
+    if data.memories.len() > 1 {
+        let span = data
+            .options
+            .heap_reserved_size
+            .saturating_add(data.options.heap_guard_size);
+        let span = usize::try_from(span)
+            .map_err(|_| Error::LimitExceeded(format!("a reservation of {span} bytes")))?;
+        for _ in 1..data.memories.len() {
+            extra_heaps.push(ExtraHeap::new(span)?);
+        }
+    }
     let st = InstanceState {
         module: module.clone(),
         domain: domain.id,
@@ -372,7 +371,6 @@ pub(crate) fn create(
         heap_limit: limits.heap_memory_size,
         memories,
         extra_heaps,
-        host_memory,
         tables,
         mutable: UnsafeCell::new(Mutable::default()),
         start: StartCell::new(if data.start.is_some() {

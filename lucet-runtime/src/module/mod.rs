@@ -137,6 +137,9 @@ pub struct Module {
     host_trampolines: Vec<usize>,
     sig_ids: Box<[u32]>,
     heap_image: Option<HeapImage>,
+    /// The memory host functions see: the one exported as `memory`, else
+    /// memory 0.
+    host_memory: u32,
     code_start: usize,
     signed_by: Option<KeyId>,
     // Fields drop in order: the object is closed before the memfd it maps.
@@ -419,6 +422,11 @@ impl Module {
             .map(|a| *a as usize)
             .collect();
         let sig_ids = data.types.iter().map(signature_ids::intern).collect();
+        let host_memory = data
+            .exports
+            .iter()
+            .find(|e| e.kind == lucet_module::ExportKind::Memory && e.name == "memory")
+            .map_or(0, |e| e.index);
         let heap_image = HeapImage::build(&data)?;
 
         let imported = data.num_imported_funcs();
@@ -464,6 +472,7 @@ impl Module {
             entry_trampolines,
             host_trampolines,
             sig_ids,
+            host_memory,
             heap_image,
             code_start: text.0,
             signed_by,
@@ -523,6 +532,11 @@ impl Module {
 
     pub(crate) fn sig_ids(&self) -> &[u32] {
         &self.sig_ids
+    }
+
+    /// The memory host functions see (see `Caller::memory`).
+    pub(crate) fn host_memory(&self) -> u32 {
+        self.host_memory
     }
 
     pub(crate) fn heap_image(&self) -> Option<&HeapImage> {

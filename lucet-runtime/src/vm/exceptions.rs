@@ -19,10 +19,17 @@ use lucet_module::exceptions::{record, MAX_LIVE_EXCEPTIONS};
 /// and tables hold (`call::reclaim_exceptions`), and reset frees all.
 #[derive(Default)]
 pub(crate) struct ExceptionStore {
-    records: Vec<Box<[u128]>>,
-    /// How many times the records were freed: a record made before
-    /// belongs to an earlier generation.
+    /// How many times records were freed: a record made before belongs to
+    /// an earlier generation.
     generation: u64,
+    /// Allocated on the first throw, so an instance that never throws
+    /// pays one word for all this.
+    held: Option<Box<Held>>,
+}
+
+#[derive(Default)]
+struct Held {
+    records: Vec<Box<[u128]>>,
     /// Host tags exceptions were thrown with: an identity must not be
     /// reused while an exception carries it.
     host_tags: Vec<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
@@ -33,7 +40,8 @@ impl ExceptionStore {
     /// instance at `vmctx`, with room for `len` payload values; `None` at
     /// the limit.
     pub fn alloc(&mut self, identity: u64, vmctx: u64, tag_index: u32, len: u32) -> Option<u64> {
-        if self.records.len() >= MAX_LIVE_EXCEPTIONS {
+        let held = self.held.get_or_insert_with(Default::default);
+        if held.records.len() >= MAX_LIVE_EXCEPTIONS {
             return None;
         }
         let header = (record::PAYLOAD / record::SLOT) as usize;
@@ -41,34 +49,37 @@ impl ExceptionStore {
         words[0] = u128::from(identity) | (u128::from(vmctx) << 64);
         words[1] = u128::from(tag_index) | (u128::from(len) << 32);
         let addr = words.as_mut_ptr() as u64;
-        self.records.push(words);
+        held.records.push(words);
         Some(addr)
     }
 
     /// Whether it holds no record.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.held.as_ref().is_none_or(|h| h.records.is_empty())
     }
 
     /// Free every record but those at the addresses in `live`.
     pub fn sweep(&mut self, live: &std::collections::HashSet<u64>) {
-        let before = self.records.len();
-        self.records.retain(|r| live.contains(&(r.as_ptr() as u64)));
-        if self.records.len() != before {
+        let Some(held) = self.held.as_mut() else {
+            return;
+        };
+        let before = held.records.len();
+        held.records.retain(|r| live.contains(&(r.as_ptr() as u64)));
+        if held.records.len() != before {
             // A record of the past may be gone: `Thrown`s made before are
             // void.
             self.generation += 1;
         }
-        if self.records.is_empty() {
-            self.host_tags = Vec::new();
+        if held.records.is_empty() {
+            self.held = None;
         }
     }
 
     /// Free every record.
     pub fn clear(&mut self) {
-        self.records = Vec::new();
-        self.host_tags = Vec::new();
-        self.generation += 1;
+        if self.held.take().is_some() {
+            self.generation += 1;
+        }
     }
 
     /// The current generation (see [`clear`](Self::clear)).
@@ -78,12 +89,13 @@ impl ExceptionStore {
 
     /// Keep a host tag alive as long as the records.
     pub fn keep_tag(&mut self, tag: std::sync::Arc<dyn std::any::Any + Send + Sync>) {
-        if !self
+        let held = self.held.get_or_insert_with(Default::default);
+        if !held
             .host_tags
             .iter()
             .any(|t| std::sync::Arc::ptr_eq(t, &tag))
         {
-            self.host_tags.push(tag);
+            held.host_tags.push(tag);
         }
     }
 }

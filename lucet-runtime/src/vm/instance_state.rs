@@ -96,9 +96,6 @@ pub(crate) struct InstanceState {
     pub memories: Vec<Owned>,
     /// Defined memories after the first (see `vm::extra_heap`).
     pub extra_heaps: Vec<crate::vm::extra_heap::ExtraHeap>,
-    /// The memory host functions see (`Caller::memory`): the one exported
-    /// as `memory`, else memory 0.
-    pub host_memory: u32,
     pub tables: Vec<Owned>,
     pub mutable: UnsafeCell<Mutable>,
     /// Where its start function stands.
@@ -234,7 +231,7 @@ impl InstanceState {
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn memory_slice(&self) -> &mut [u8] {
         // SAFETY: as the caller promises.
-        unsafe { self.memory_at(self.host_memory) }
+        unsafe { self.memory_at(self.module.host_memory()) }
     }
 
     /// Defined memory `defined`'s current size and declared maximum.

@@ -146,48 +146,17 @@ impl Translator<'_, '_> {
             }
             Operator::BrIf { relative_depth } => {
                 let cond = self.stack.pop();
-                let (target, n) = self.frame_mut(*relative_depth).branch_target();
-                let args: Vec<BlockArg> = self
-                    .stack
-                    .peekn(n)
-                    .iter()
-                    .map(|v| BlockArg::Value(*v))
-                    .collect();
-                let next = self.b.create_block();
-                self.b.ins().brif(cond, target, &args, next, &[]);
-                self.b.seal_block(next);
-                self.b.switch_to_block(next);
+                self.branch_unless_zero(cond, *relative_depth, None, true);
             }
             Operator::BrOnNull { relative_depth } => {
                 let r = self.stack.pop();
-                let (target, n) = self.frame_mut(*relative_depth).branch_target();
-                let args: Vec<BlockArg> = self
-                    .stack
-                    .peekn(n)
-                    .iter()
-                    .map(|v| BlockArg::Value(*v))
-                    .collect();
-                let next = self.b.create_block();
-                self.b.ins().brif(r, next, &[], target, &args);
-                self.b.seal_block(next);
-                self.b.switch_to_block(next);
+                self.branch_unless_zero(r, *relative_depth, None, false);
                 self.stack.push(r);
             }
             Operator::BrOnNonNull { relative_depth } => {
                 // The reference goes along as the target's last value.
                 let r = self.stack.pop();
-                let (target, n) = self.frame_mut(*relative_depth).branch_target();
-                let mut args: Vec<BlockArg> = self
-                    .stack
-                    .peekn(n - 1)
-                    .iter()
-                    .map(|v| BlockArg::Value(*v))
-                    .collect();
-                args.push(BlockArg::Value(r));
-                let next = self.b.create_block();
-                self.b.ins().brif(r, target, &args, next, &[]);
-                self.b.seal_block(next);
-                self.b.switch_to_block(next);
+                self.branch_unless_zero(r, *relative_depth, Some(r), true);
             }
             Operator::BrTable { targets } => {
                 let depths = targets
@@ -228,6 +197,35 @@ impl Translator<'_, '_> {
     pub(super) fn frame_mut(&mut self, depth: u32) -> &mut Frame {
         let i = self.frames.len() - 1 - depth as usize;
         &mut self.frames[i]
+    }
+
+    /// A conditional `br depth`: taken when `v` is non-zero (`if_nonzero`)
+    /// or zero, with the target's values from the top of the stack (the
+    /// last one `last` instead, when given); code goes on in a new block.
+    fn branch_unless_zero(
+        &mut self,
+        v: ir::Value,
+        depth: u32,
+        last: Option<ir::Value>,
+        if_nonzero: bool,
+    ) {
+        let (target, n) = self.frame_mut(depth).branch_target();
+        let from_stack = n - usize::from(last.is_some());
+        let args: Vec<BlockArg> = self
+            .stack
+            .peekn(from_stack)
+            .iter()
+            .chain(&last)
+            .map(|v| BlockArg::Value(*v))
+            .collect();
+        let next = self.b.create_block();
+        if if_nonzero {
+            self.b.ins().brif(v, target, &args, next, &[]);
+        } else {
+            self.b.ins().brif(v, next, &[], target, &args);
+        }
+        self.b.seal_block(next);
+        self.b.switch_to_block(next);
     }
 
     /// `br depth`: jump with the target's arity of values.

@@ -245,8 +245,9 @@ impl<'m> FuncEnv<'m> {
 
     /// The callee of `call_ref` through `fref`, a reference typed for wasm
     /// type `type_index`: null traps. Validation proved the type, but the
-    /// record's signature is checked all the same, as for a table entry:
-    /// the runtime links typed references across modules by kind only.
+    /// record's signature is checked all the same, as for a table entry
+    /// (one compare): a host passes function references checked by kind
+    /// only, and may hand any to a typed parameter.
     pub fn ref_callee(
         &mut self,
         b: &mut FunctionBuilder<'_>,

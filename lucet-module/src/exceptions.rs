@@ -14,8 +14,8 @@
 //! returned to the host.
 //!
 //! An exception is a record the runtime allocates (builtin `ExnAlloc`)
-//! and owns until its instance is reset or dropped; an `exnref` is the
-//! address of its record, null for `ref.null exn`.
+//! and owns at least until the call that threw it is over; an `exnref`
+//! is the address of its record, null for `ref.null exn`.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,8 +49,9 @@ pub mod record {
     pub const SLOT: i32 = 16;
 }
 
-/// How many exceptions one instance may hold at once. Exceptions live
-/// until the instance is reset (a throw allocates one, and `exnref`s may
-/// keep it anywhere), so a guest throwing in a loop must meet a limit: it
-/// then traps instead of growing without bound.
+/// How many exceptions one instance may hold at once. Exceptions live at
+/// least until the call that threw them is over (a throw allocates one,
+/// and `exnref`s may keep it anywhere on the stack), so a guest throwing
+/// in a loop must meet a limit: it then traps instead of growing without
+/// bound.
 pub const MAX_LIVE_EXCEPTIONS: usize = 1 << 20;

@@ -1,5 +1,6 @@
 //! The table (console and Markdown), the JSON, the machine description and
-//! the generated region of `benchmarks/README.md`.
+//! the generated region of `benchmarks/README.md`: one concern, reporting
+//! a run, with a summary line per question the benchmarks answer.
 
 use crate::stats::Record;
 use anyhow::{Context, Result};

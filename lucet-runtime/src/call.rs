@@ -82,11 +82,10 @@ impl Domain {
             .func_type_index(index)
             .ok_or_else(|| Error::InvalidState(format!("no function {index}")))?;
         let ty = &data.types[type_index as usize];
-        if args.len() != ty.params.len() || args.iter().zip(&ty.params).any(|(a, t)| a.ty() != *t) {
-            let given: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
+        if let Err(given) = crate::val::check_types(args, &ty.params) {
             return Err(Error::ArgumentMismatch {
                 name: format!("function {index}"),
-                reason: format!("expected {ty}, given ({})", given.join(" ")),
+                reason: format!("expected {ty}, given {given}"),
             });
         }
         self.values.clear();

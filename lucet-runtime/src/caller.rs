@@ -119,12 +119,10 @@ fn throw(state: &InstanceState, tag: &Tag, payload: &[Val]) -> Error {
         return Error::WrongDomain("tag");
     }
     let ty = tag.ty();
-    if payload.len() != ty.params.len() || payload.iter().zip(&ty.params).any(|(v, t)| v.ty() != *t)
-    {
-        let given: Vec<String> = payload.iter().map(|v| v.ty().to_string()).collect();
+    if let Err(given) = crate::val::check_types(payload, &ty.params) {
         return Error::ArgumentMismatch {
             name: "throw".into(),
-            reason: format!("the tag takes {ty}, given ({})", given.join(" ")),
+            reason: format!("the tag takes {ty}, given {given}"),
         };
     }
     let raw = match payload
@@ -146,19 +144,12 @@ fn throw(state: &InstanceState, tag: &Tag, payload: &[Val]) -> Error {
         tag.identity() as u64,
         state.vmctx as u64,
         u32::MAX,
-        raw.len() as u32,
+        raw.into_iter(),
     ) else {
         return Error::Trap(crate::trap::Trap::new(
             lucet_module::TrapCode::ExceptionLimit,
         ));
     };
-    // SAFETY: the record has a slot per payload value, after its header.
-    unsafe {
-        let slots = (record as *mut u128).add(2);
-        for (i, r) in raw.iter().enumerate() {
-            slots.add(i).write(*r);
-        }
-    }
     Error::Thrown(Thrown::new(
         state.vmctx as usize,
         store.generation(),

@@ -376,9 +376,8 @@ macro_rules! instance_methods {
             let index = st
                 .module
                 .data()
-                .exports
-                .iter()
-                .find(|e| e.kind == lucet_module::ExportKind::Memory && e.name == name)?
+                .export(name)
+                .filter(|e| e.kind == lucet_module::ExportKind::Memory)?
                 .index;
             st.memory_owner(index).0.slot.mark_touched();
             // SAFETY: as for `memory`.

@@ -186,6 +186,16 @@ impl Val {
     }
 }
 
+/// `Err` with the types given (`(i32 f64)`) unless `vals` are exactly
+/// of the types `want`: what an argument or payload mismatch reports.
+pub(crate) fn check_types(vals: &[Val], want: &[ValType]) -> Result<(), String> {
+    if vals.len() == want.len() && vals.iter().zip(want).all(|(v, t)| v.ty() == *t) {
+        return Ok(());
+    }
+    let given: Vec<String> = vals.iter().map(|v| v.ty().to_string()).collect();
+    Err(format!("({})", given.join(" ")))
+}
+
 impl From<i32> for Val {
     fn from(v: i32) -> Val {
         Val::I32(v)

@@ -1,6 +1,7 @@
 //! What makes module data consistent: [`ModuleData::validate`], which the
 //! runtime runs on every module it loads before trusting any index, length
-//! or type in it.
+//! or type in it. One concern, the checks and the tests that each check
+//! refuses what it should; that is why it is long.
 
 use super::*;
 

@@ -423,9 +423,8 @@ impl Module {
             .collect();
         let sig_ids = data.types.iter().map(signature_ids::intern).collect();
         let host_memory = data
-            .exports
-            .iter()
-            .find(|e| e.kind == lucet_module::ExportKind::Memory && e.name == "memory")
+            .export("memory")
+            .filter(|e| e.kind == lucet_module::ExportKind::Memory)
             .map_or(0, |e| e.index);
         let heap_image = HeapImage::build(&data)?;
 

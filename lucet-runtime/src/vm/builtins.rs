@@ -275,5 +275,12 @@ unsafe extern "C" fn exn_alloc(vmctx: *mut u8, tag: u32) -> u64 {
     let identity = unsafe { *st.field::<u64>(st.module.layout().tag_ptr(tag)) };
     // SAFETY: the domain is held by this run; no other borrow is live.
     let store = unsafe { &mut st.mutable().exceptions };
-    store.alloc(identity, vmctx as u64, tag, len).unwrap_or(0)
+    store
+        .alloc(
+            identity,
+            vmctx as u64,
+            tag,
+            std::iter::repeat_n(0, len as usize),
+        )
+        .unwrap_or(0)
 }

@@ -37,20 +37,34 @@ struct Held {
 
 impl ExceptionStore {
     /// A new record for tag `tag_index` (identity `identity`) of the
-    /// instance at `vmctx`, with room for `len` payload values; `None` at
-    /// the limit.
-    pub fn alloc(&mut self, identity: u64, vmctx: u64, tag_index: u32, len: u32) -> Option<u64> {
+    /// instance at `vmctx`, holding `payload` (compiled code passes zeros
+    /// and stores its values itself); `None` at the limit.
+    pub fn alloc(
+        &mut self,
+        identity: u64,
+        vmctx: u64,
+        tag_index: u32,
+        payload: impl ExactSizeIterator<Item = u128>,
+    ) -> Option<u64> {
         let held = self.held.get_or_insert_with(Default::default);
         if held.records.len() >= MAX_LIVE_EXCEPTIONS {
             return None;
         }
         let header = (record::PAYLOAD / record::SLOT) as usize;
-        let mut words = vec![0u128; header + len as usize].into_boxed_slice();
-        words[0] = u128::from(identity) | (u128::from(vmctx) << 64);
-        words[1] = u128::from(tag_index) | (u128::from(len) << 32);
-        let addr = words.as_mut_ptr() as u64;
+        let len = payload.len();
+        let mut words: Box<[u128]> = std::iter::repeat_n(0, header).chain(payload).collect();
+        let base = words.as_mut_ptr().cast::<u8>();
+        // SAFETY: the header's fields lie within its first words, at the
+        // contract's offsets, aligned for their types.
+        unsafe {
+            let at = |off: i32| base.add(off as usize);
+            at(record::TAG).cast::<u64>().write(identity);
+            at(record::VMCTX).cast::<u64>().write(vmctx);
+            at(record::TAG_INDEX).cast::<u32>().write(tag_index);
+            at(record::LEN).cast::<u32>().write(len as u32);
+        }
         held.records.push(words);
-        Some(addr)
+        Some(base as u64)
     }
 
     /// Whether it holds no record.
@@ -114,18 +128,17 @@ pub(crate) struct ExceptionParts {
 /// # Safety
 /// `exn` must be a record of an [`ExceptionStore`] that is still alive.
 pub(crate) unsafe fn parts(exn: u64) -> ExceptionParts {
-    let words = exn as *const u128;
-    // SAFETY: the caller promises a live record, whose header is two
-    // words followed by `len` payload words.
+    let base = exn as *const u8;
+    // SAFETY: the caller promises a live record: its header at the
+    // contract's offsets, then `len` payload slots.
     unsafe {
-        let header0 = *words;
-        let header1 = *words.add(1);
-        let len = (header1 >> 32) as u32 as usize;
-        let payload = std::slice::from_raw_parts(words.add(2), len).to_vec();
+        let at = |off: i32| base.add(off as usize);
+        let len = at(record::LEN).cast::<u32>().read() as usize;
+        let payload = std::slice::from_raw_parts(at(record::PAYLOAD).cast::<u128>(), len).to_vec();
         ExceptionParts {
-            identity: header0 as u64,
-            vmctx: (header0 >> 64) as u64 as *mut u8,
-            tag_index: header1 as u32,
+            identity: at(record::TAG).cast::<u64>().read(),
+            vmctx: at(record::VMCTX).cast::<u64>().read() as *mut u8,
+            tag_index: at(record::TAG_INDEX).cast::<u32>().read(),
             payload,
         }
     }

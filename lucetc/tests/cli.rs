@@ -64,6 +64,13 @@ fn unsupported_features_are_named() {
         b"(module (type (struct)))",
         "unsupported: gc (type section) at offset ",
     );
+    // A constant expression reading a defined global is 3.0, and
+    // compiles (tests/tests/spec.rs runs it); GC beside it is still named.
+    rejects(
+        b"(module (global $g i32 (i32.const 1)) (global i32 (global.get $g))
+           (func (result i32) i32.const 1 ref.i31 i31.get_s))",
+        "unsupported: gc (ref.i31) at offset ",
+    );
 }
 
 #[test]

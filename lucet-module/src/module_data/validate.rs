@@ -115,7 +115,8 @@ impl ModuleData {
         for (i, (t, init)) in self.tables.iter().zip(&self.table_inits).enumerate() {
             check_table(t).map_err(|e| Error::Invalid(format!("table {i}: {e}")))?;
             if let Some(init) = init {
-                self.check_const(init, t.elem)
+                // The table section precedes the globals: only imports.
+                self.check_const(init, t.elem, self.num_imported_globals())
                     .map_err(|e| Error::Invalid(format!("initializer of table {i}: {e}")))?;
             }
         }
@@ -124,7 +125,9 @@ impl ModuleData {
                 .map_err(|e| Error::Invalid(format!("memory: {e}")))?;
         }
         for (i, g) in self.globals.iter().enumerate() {
-            self.check_const(&g.init, g.ty.ty)
+            // A global's initializer sees the globals before it.
+            let readable = self.num_imported_globals() + i as u32;
+            self.check_const(&g.init, g.ty.ty, readable)
                 .map_err(|e| Error::Invalid(format!("initializer of global {i}: {e}")))?;
         }
         let mut names = HashSet::new();
@@ -176,7 +179,7 @@ impl ModuleData {
                 } else {
                     ValType::I32
                 };
-                self.check_const(offset, at)
+                self.check_const(offset, at, self.num_globals())
                     .map_err(|e| fail(format!("offset: {e}")))?;
             }
             match &seg.items {
@@ -190,7 +193,8 @@ impl ModuleData {
                 }
                 ElemItems::Exprs(es) => {
                     for e in es {
-                        self.check_const(e, seg.elem).map_err(fail)?;
+                        self.check_const(e, seg.elem, self.num_globals())
+                            .map_err(fail)?;
                     }
                 }
             }
@@ -202,7 +206,7 @@ impl ModuleData {
                 }
                 let memory64 = self.memory_type(*index).is_some_and(|m| m.memory64);
                 let at = if memory64 { ValType::I64 } else { ValType::I32 };
-                self.check_const(offset, at)
+                self.check_const(offset, at, self.num_globals())
                     .map_err(|e| Error::Invalid(format!("data segment {i} offset: {e}")))?;
             }
         }
@@ -308,12 +312,12 @@ impl ModuleData {
 
     /// Type-check a constant expression: it must leave exactly one value of
     /// type `want` (a null reference has every reference type) and may read
-    /// only imported immutable globals.
-    fn check_const(&self, e: &ConstExpr, want: ValType) -> Result<(), String> {
+    /// only immutable globals among the first `readable` (those initialized
+    /// before it is evaluated).
+    fn check_const(&self, e: &ConstExpr, want: ValType, readable: u32) -> Result<(), String> {
         // `None` is the type of a null reference.
         let mut stack: Vec<Option<ValType>> = Vec::new();
         let nfuncs = self.num_funcs();
-        let nimported = self.num_imported_globals();
         for op in &e.0 {
             let (operand, result) = match *op {
                 ConstOp::I32Const(_) => (None, Some(ValType::I32)),
@@ -327,8 +331,12 @@ impl ModuleData {
                 }
                 ConstOp::RefFunc(_) => (None, Some(ValType::FuncRef)),
                 ConstOp::GlobalGet(g) => match self.global_type(g) {
-                    Some(t) if g < nimported && !t.mutable => (None, Some(t.ty)),
-                    _ => return Err(format!("global.get {g}: not an imported immutable global")),
+                    Some(t) if g < readable && !t.mutable => (None, Some(t.ty)),
+                    _ => {
+                        return Err(format!(
+                            "global.get {g}: not an immutable global of the first {readable}"
+                        ))
+                    }
                 },
                 ConstOp::I32Add | ConstOp::I32Sub | ConstOp::I32Mul => {
                     (Some(ValType::I32), Some(ValType::I32))
@@ -571,6 +579,30 @@ mod tests {
         });
     }
 
+    fn active(op: ConstOp) -> SegmentMode {
+        SegmentMode::Active {
+            index: 0,
+            offset: ConstExpr(vec![op]),
+        }
+    }
+
+    #[test]
+    fn constant_expressions_may_read_earlier_immutable_globals() {
+        // WebAssembly 3.0: a defined global, not only an import.
+        let mut d = sample();
+        d.globals.push(GlobalDef {
+            ty: GlobalType {
+                ty: ValType::FuncRef,
+                mutable: false,
+                ref_type: None,
+            },
+            init: ConstExpr(vec![ConstOp::GlobalGet(2)]),
+        });
+        d.elements[1].items = ElemItems::Exprs(vec![ConstExpr(vec![ConstOp::GlobalGet(3)])]);
+        d.escaping_functions = d.referenced_functions().into_iter().collect();
+        d.validate().unwrap();
+    }
+
     #[test]
     fn constant_expressions_are_typed() {
         // A funcref global initialized with an integer would be a forged pointer.
@@ -588,9 +620,14 @@ mod tests {
                 ConstOp::I32Add,
             ])
         });
-        // Only imported immutable globals may be read.
+        // Only immutable globals initialized before may be read: not the
+        // global itself, nor a later or a mutable one.
         rejected(|d| d.globals[1].init = ConstExpr(vec![ConstOp::GlobalGet(2)]));
         rejected(|d| d.globals[0].init = ConstExpr(vec![ConstOp::GlobalGet(1)]));
+        rejected(|d| d.globals[0].init = ConstExpr(vec![ConstOp::GlobalGet(2)]));
+        rejected(|d| d.data[0].mode = active(ConstOp::GlobalGet(1)));
+        // Table initializers come before every defined global.
+        rejected(|d| d.table_inits[0] = Some(ConstExpr(vec![ConstOp::GlobalGet(2)])));
         rejected(|d| {
             d.imports[1].kind = ImportKind::Global(GlobalType {
                 ty: ValType::I32,

@@ -2,6 +2,7 @@
 //! function bodies still to be compiled.
 
 mod encoding;
+mod gc_scan;
 mod proposals;
 
 use crate::Error;
@@ -188,8 +189,33 @@ fn table_type(t: &wasmparser::TableType) -> Result<TableType, Error> {
 /// Decode and validate `wasm`, collecting the module description and the
 /// function bodies.
 pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>, Error> {
-    let mut validator = Validator::new_with_features(features());
-    let mut data = ModuleData::empty(options);
+    match decode_with(wasm, &options, features()) {
+        // WebAssembly 3.0 lets constant expressions read the module's own
+        // immutable globals, which wasmparser allows only under GC's
+        // rules: validate under them, then refuse GC itself. Only such
+        // modules pay for the second pass.
+        Err(Error::Invalid { message, .. })
+            if message.contains("global.get of locally defined global") =>
+        {
+            let decoded = decode_with(wasm, &options, features() | WasmFeatures::GC)?;
+            match gc_scan::first_use(wasm) {
+                Some((what, offset)) => Err(Error::Unsupported(format!(
+                    "gc ({what}) at offset {offset}"
+                ))),
+                None => Ok(decoded),
+            }
+        }
+        other => other,
+    }
+}
+
+fn decode_with<'a>(
+    wasm: &'a [u8],
+    options: &CompileOptions,
+    features: WasmFeatures,
+) -> Result<DecodedModule<'a>, Error> {
+    let mut validator = Validator::new_with_features(features);
+    let mut data = ModuleData::empty(options.clone());
     let mut bodies = Vec::new();
     let mut escaping = BTreeSet::new();
     let mut func_names: Vec<(u32, String)> = Vec::new();

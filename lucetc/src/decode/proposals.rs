@@ -131,7 +131,7 @@ fn operator_at(body: &wasmparser::FunctionBody<'_>, offset: usize) -> Option<Str
 
 /// `I32x4RelaxedLaneselect { .. }` → `i32x4.relaxed_laneselect`: words
 /// split at capitals, the type prefix joined with a dot.
-fn text_name(debug: &str) -> String {
+pub(super) fn text_name(debug: &str) -> String {
     let name = debug.split([' ', '{', '(']).next().unwrap_or(debug);
     let mut words: Vec<String> = Vec::new();
     for c in name.chars() {
@@ -171,7 +171,11 @@ fn text_name(debug: &str) -> String {
     };
     match words.split_first() {
         Some((first, rest))
-            if (typed(first) || matches!(first.as_str(), "memory" | "table" | "ref"))
+            if (typed(first)
+                || matches!(
+                    first.as_str(),
+                    "memory" | "table" | "ref" | "struct" | "array" | "i31" | "any" | "extern"
+                ))
                 && !rest.is_empty() =>
         {
             format!("{first}.{}", join_rest(rest))
@@ -222,5 +226,11 @@ mod tests {
         assert_eq!(text_name("I32AtomicLoad { memarg: .. }"), "i32.atomic.load");
         assert_eq!(text_name("CallRef { type_index: 1 }"), "call_ref");
         assert_eq!(text_name("I64AddWide"), "i64.add_wide");
+        assert_eq!(
+            text_name("StructNew { struct_type_index: 0 }"),
+            "struct.new"
+        );
+        assert_eq!(text_name("AnyConvertExtern"), "any.convert_extern");
+        assert_eq!(text_name("I31GetS"), "i31.get_s");
     }
 }

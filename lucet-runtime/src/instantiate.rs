@@ -21,6 +21,7 @@ use lucet_module::{
 };
 use std::any::Any;
 use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 fn mismatch(module: &str, field: &str, reason: String) -> Error {
@@ -260,17 +261,35 @@ fn resolve<'l>(
 }
 
 /// Create an instance of `module` in a slot of `region`, in `domain`, with
-/// imports bound from `linker`. Its vmctx is filled in but for what points
-/// back at the state itself, which [`place`] writes once the state is where
-/// it will stay; its memory, globals and tables are not initialized yet
-/// (see [`initialize`]).
+/// imports bound from `linker`, in a box of its own. Its vmctx is filled in
+/// but for what points back at the state itself, which [`place`] writes;
+/// its memory, globals and tables are not initialized yet (see
+/// [`initialize`]).
 pub(crate) fn create(
     region: &Region,
     module: &Arc<Module>,
     linker: &Linker,
     domain: &Domain,
     in_store: bool,
-) -> Result<InstanceState, Error> {
+) -> Result<Box<InstanceState>, Error> {
+    let mut state = Box::new_uninit();
+    create_in(&mut state, region, module, linker, domain, in_store)?;
+    // SAFETY: `create_in` returned `Ok`, so it wrote the state.
+    Ok(unsafe { state.assume_init() })
+}
+
+/// [`create`], writing the state into `out` (where the caller means it to
+/// stay) instead of returning it: an `InstanceState` is a few hundred
+/// bytes, and copying it into its box was a tenth of an instantiation.
+/// `out` is initialized exactly when this returns `Ok`.
+pub(crate) fn create_in(
+    out: &mut MaybeUninit<InstanceState>,
+    region: &Region,
+    module: &Arc<Module>,
+    linker: &Linker,
+    domain: &Domain,
+    in_store: bool,
+) -> Result<(), Error> {
     let limits = *region.limits();
     check_limits(module, &limits)?;
     let data = module.data();
@@ -360,7 +379,8 @@ pub(crate) fn create(
             extra_heaps.push(ExtraHeap::new(span)?);
         }
     }
-    let st = InstanceState {
+    // Nothing below fails: `out` is written exactly when this returns `Ok`.
+    let st = out.write(InstanceState {
         module: module.clone(),
         domain: domain.id,
         in_store,
@@ -379,7 +399,7 @@ pub(crate) fn create(
             StartState::Done
         }),
         _keepalive: keepalive,
-    };
+    });
     // SAFETY: every offset is from the module's layout, inside the vmctx
     // area, which is allocated read-write and aligned.
     unsafe {
@@ -423,7 +443,7 @@ pub(crate) fn create(
             );
         }
     }
-    Ok(st)
+    Ok(())
 }
 
 /// Point the vmctx and the state's own memories and tables at the state, at

@@ -102,13 +102,7 @@ impl Store {
         module: &Arc<Module>,
         linker: &Linker,
     ) -> Result<InstanceId, Error> {
-        let mut state = Box::new(instantiate::create(
-            region,
-            module,
-            linker,
-            &self.domain,
-            true,
-        )?);
+        let mut state = instantiate::create(region, module, linker, &self.domain, true)?;
         instantiate::place(&mut state);
         self.instances.push(state);
         let index = self.instances.len() - 1;

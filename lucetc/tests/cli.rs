@@ -71,6 +71,11 @@ fn unsupported_features_are_named() {
            (func (result i32) i32.const 1 ref.i31 i31.get_s))",
         "unsupported: gc (ref.i31) at offset ",
     );
+    rejects(
+        b"(module (global $g i32 (i32.const 1)) (global i32 (global.get $g))
+           (global anyref (ref.null any)))",
+        "unsupported: gc (reference type anyref)",
+    );
 }
 
 #[test]

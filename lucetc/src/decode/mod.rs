@@ -197,13 +197,17 @@ pub fn decode(wasm: &[u8], options: CompileOptions) -> Result<DecodedModule<'_>,
         Err(Error::Invalid { message, .. })
             if message.contains("global.get of locally defined global") =>
         {
-            let decoded = decode_with(wasm, &options, features() | WasmFeatures::GC)?;
-            match gc_scan::first_use(wasm) {
-                Some((what, offset)) => Err(Error::Unsupported(format!(
-                    "gc ({what}) at offset {offset}"
-                ))),
-                None => Ok(decoded),
+            let decoded = decode_with(wasm, &options, features() | WasmFeatures::GC);
+            // Valid, or refused as it was decoded (a struct type, say):
+            // GC's first use is what to report.
+            if matches!(decoded, Ok(_) | Err(Error::Unsupported(_))) {
+                if let Some((what, offset)) = gc_scan::first_use(wasm) {
+                    return Err(Error::Unsupported(format!(
+                        "gc ({what}) at offset {offset}"
+                    )));
+                }
             }
+            decoded
         }
         other => other,
     }

@@ -21,6 +21,10 @@
 //!   operands) applied alone to edge-biased inputs in lucet and in wasmi,
 //!   one module per operator family; a disagreement names the operator.
 //!
+//! [`typed_refs`] generates modules with typed function references (which
+//! wasm-smith makes only with GC, and wasmi lacks); `fuzz/triage
+//! --typed-refs` compares lucet with Wasmtime on them.
+//!
 //! Each case is a pure function of its seed, so a finding is reproduced by
 //! its seed alone. `tests/bounded.rs` runs a fixed range of seeds of each
 //! target under `cargo test`, and `tests/operators.rs` the whole operator
@@ -42,6 +46,7 @@ pub mod outcome;
 pub mod rng;
 pub mod robust;
 pub mod slots;
+pub mod typed_refs;
 
 use std::path::{Path, PathBuf};
 

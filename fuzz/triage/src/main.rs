@@ -1,8 +1,12 @@
-//! `fuzz-triage --seed S [--cases N] [--exceptions]`: replay differential
-//! cases in lucet, wasmi and Wasmtime and name the engine that disagrees
-//! with the other two; with `--exceptions`, cases generated with
-//! exceptions, in lucet and Wasmtime only (wasmi has none). Exit 0 if all
-//! agree, 1 on any disagreement, 2 on usage errors.
+//! `fuzz-triage --seed S [--cases N] [--exceptions | --typed-refs]`:
+//! replay differential cases in lucet, wasmi and Wasmtime and name the
+//! engine that disagrees with the other two; with `--exceptions`, cases
+//! generated with exceptions, and with `--typed-refs`, modules of
+//! `lucet_fuzz::typed_refs` (typed function references), in lucet and
+//! Wasmtime only (wasmi has neither). Exit 0 if all agree, 1 on any
+//! disagreement or skipped case of `--typed-refs`, 2 on usage errors.
+
+use lucet_fuzz_triage::Generator;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -10,23 +14,38 @@ fn main() {
         let i = args.iter().position(|a| a == flag)?;
         args.get(i + 1)?.parse().ok()
     };
-    let Some(seed) = get("--seed") else {
-        eprintln!("usage: fuzz-triage --seed SEED [--cases N] [--exceptions] [--verbose]");
+    let flag = |f: &str| args.iter().any(|a| a == f);
+    let generator = match (flag("--exceptions"), flag("--typed-refs")) {
+        (false, false) => Some(Generator::Diff),
+        (true, false) => Some(Generator::Exceptions),
+        (false, true) => Some(Generator::TypedRefs),
+        (true, true) => None,
+    };
+    let (Some(seed), Some(generator)) = (get("--seed"), generator) else {
+        eprintln!(
+            "usage: fuzz-triage --seed SEED [--cases N] [--exceptions | --typed-refs] [--verbose]"
+        );
         std::process::exit(2);
     };
     let cases = get("--cases").unwrap_or(1);
-    let verbose = args.iter().any(|a| a == "--verbose");
-    let exceptions = args.iter().any(|a| a == "--exceptions");
+    let verbose = flag("--verbose");
     let (mut agreed, mut disagreements, mut skipped) = (0, 0, 0);
+    let mut coverage = lucet_fuzz::typed_refs::Coverage::default();
     for s in seed..seed + cases {
         let mut log = Vec::new();
-        let r = if exceptions {
-            lucet_fuzz_triage::replay_exceptions(s, &mut log)
-        } else {
-            lucet_fuzz_triage::replay(s, &mut log)
-        };
+        let r = lucet_fuzz_triage::replay_with(s, generator, &mut log);
         agreed += r.agreed;
-        skipped += r.skipped.is_some() as u64;
+        if let Some(why) = &r.skipped {
+            skipped += 1;
+            if generator == Generator::TypedRefs {
+                println!("seed {s}: skipped: {why}");
+            }
+        }
+        if generator == Generator::TypedRefs {
+            coverage.add(&lucet_fuzz::typed_refs::coverage(
+                &lucet_fuzz::typed_refs::module(s),
+            ));
+        }
         if let Some((what, odd)) = &r.disagreement {
             disagreements += 1;
             println!("seed {s}: odd one out: {odd}: {what}");
@@ -37,13 +56,16 @@ fn main() {
             }
         }
     }
-    let engines = if exceptions {
-        "lucet and Wasmtime"
-    } else {
-        "all three engines"
+    let engines = match generator {
+        Generator::Diff => "all three engines",
+        _ => "lucet and Wasmtime",
     };
     println!("{cases} cases: {agreed} calls agreed in {engines}, {disagreements} disagreements, {skipped} skipped");
-    if disagreements > 0 {
+    if generator == Generator::TypedRefs {
+        println!("generated: {coverage}");
+    }
+    // Every typed-refs module is valid, so a skip is a generator bug.
+    if disagreements > 0 || (generator == Generator::TypedRefs && skipped > 0) {
         std::process::exit(1);
     }
 }

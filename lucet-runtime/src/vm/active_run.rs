@@ -94,8 +94,10 @@ pub(crate) struct ActiveRun {
     /// The heap reservation of the instance entered.
     pub heap: (usize, usize),
     pub yielder: Cell<*const GuestYielder>,
-    /// The error a hostcall ended the run with.
-    pub ended: RefCell<Option<Error>>,
+    /// The error a hostcall ended the run with. Boxed: an `Error` is 80
+    /// bytes, and this record is part of every domain's call slot, which
+    /// idle instances carry too; ending a run this way is rare.
+    pub ended: RefCell<Option<Box<Error>>>,
 }
 
 thread_local! {

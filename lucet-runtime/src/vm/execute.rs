@@ -113,9 +113,10 @@ impl Execution {
                 // owned first, and guest frames own nothing.
                 unsafe { self.co.force_reset() };
                 let e = self.run.ended.borrow_mut().take();
-                Step::Ended(
-                    e.unwrap_or_else(|| Error::InvalidState("run ended without an error".into())),
-                )
+                Step::Ended(e.map_or_else(
+                    || Error::InvalidState("run ended without an error".into()),
+                    |e| *e,
+                ))
             }
             CoroutineResult::Yield(Suspend::Await(f)) => Step::Await(f),
         }
@@ -160,7 +161,7 @@ pub(crate) unsafe fn end_run(error: Error) -> ! {
     // SAFETY: as the caller promises, a run is current on this thread; the
     // coroutine is reset, never resumed, once it suspends with End.
     unsafe {
-        *(*run).ended.borrow_mut() = Some(error);
+        *(*run).ended.borrow_mut() = Some(Box::new(error));
         suspend(Suspend::End);
     }
     unreachable!("an ended run is never resumed");

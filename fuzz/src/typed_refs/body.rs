@@ -158,6 +158,20 @@ impl Gen<'_> {
     }
 
     /// Leave a block: sets inside it no longer count.
+    /// An `if` on the condition already pushed whose arms each produce a
+    /// `t` (locals set in an arm are unset after it, as validation sees).
+    fn if_else(&mut self, t: Ty, depth: u32) {
+        let bt = self.block_type(&[], &[t]);
+        self.emit(I::If(bt));
+        let saved = self.inited.clone();
+        self.expr(t, depth);
+        self.restore(&saved);
+        self.emit(I::Else);
+        self.expr(t, depth);
+        self.restore(&saved);
+        self.emit(I::End);
+    }
+
     fn restore(&mut self, saved: &[bool]) {
         for (i, init) in self.inited.iter_mut().enumerate() {
             *init = saved
@@ -313,15 +327,7 @@ impl Gen<'_> {
             0 => self.leaf(t),
             1 => {
                 self.cond(depth);
-                let bt = self.block_type(&[], &[t]);
-                self.emit(I::If(bt));
-                let saved = self.inited.clone();
-                self.expr(t, d);
-                self.restore(&saved);
-                self.emit(I::Else);
-                self.expr(t, d);
-                self.restore(&saved);
-                self.emit(I::End);
+                self.if_else(t, d);
             }
             2 => {
                 self.expr(t, d);
@@ -430,14 +436,7 @@ impl Gen<'_> {
             Heap::Type(u) => u,
             Heap::Func => self.fn_type(),
         };
-        let nullable = Ty::Ref {
-            null: true,
-            heap: Heap::Type(u),
-        };
-        let non_null = Ty::Ref {
-            null: false,
-            heap: Heap::Type(u),
-        };
+        let (nullable, non_null) = (Ty::typed(true, u), Ty::typed(false, u));
         match self.rng.below(5) {
             0 => {
                 let ts: Vec<(u32, bool)> = (0..self.m.tables.len() as u32)

@@ -59,6 +59,16 @@ enum Ty {
     Ref { null: bool, heap: Heap },
 }
 
+impl Ty {
+    /// A reference to function type `u`, nullable or not.
+    fn typed(null: bool, u: u32) -> Ty {
+        Ty::Ref {
+            null,
+            heap: Heap::Type(u),
+        }
+    }
+}
+
 /// A reference's heap type: any function, or one of the module's
 /// function types (by index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -20,14 +20,7 @@ impl Gen<'_> {
     pub(super) fn call(&mut self, depth: u32) -> Vec<Ty> {
         let u = self.fn_type();
         let Sig { params, results } = self.sig(u);
-        let nullable = Ty::Ref {
-            null: true,
-            heap: Heap::Type(u),
-        };
-        let non_null = Ty::Ref {
-            null: false,
-            heap: Heap::Type(u),
-        };
+        let (nullable, non_null) = (Ty::typed(true, u), Ty::typed(false, u));
         let saved = self.inited.clone();
         match self.rng.below(5) {
             0 => {
@@ -118,15 +111,7 @@ impl Gen<'_> {
                     Ty::I64 => self.emit(I::I64Eqz),
                     Ty::Ref { .. } => self.emit(I::RefIsNull),
                 }
-                let bt = self.block_type(&[], &[to]);
-                self.emit(I::If(bt));
-                let saved = self.inited.clone();
-                self.expr(to, depth);
-                self.restore(&saved);
-                self.emit(I::Else);
-                self.expr(to, depth);
-                self.restore(&saved);
-                self.emit(I::End);
+                self.if_else(to, depth);
             }
         }
     }

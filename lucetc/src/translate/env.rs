@@ -117,10 +117,13 @@ impl<'m> FuncEnv<'m> {
     }
 
     /// The run-limits record (interrupt flag, instruction count, budget).
+    /// The runtime writes its address once, at instantiation, so the load
+    /// is read-only and movable: Cranelift hoists it out of loops, and a
+    /// loop header's interrupt check is one load of the flag.
     pub fn run_limits(&self, b: &mut FunctionBuilder<'_>) -> ir::Value {
         let vmctx = self.vmctx();
-        b.ins()
-            .load(I64, trusted(), vmctx, VmctxOffsets::RUN_LIMITS)
+        let flags = trusted_readonly().with_can_move();
+        b.ins().load(I64, flags, vmctx, VmctxOffsets::RUN_LIMITS)
     }
 
     /// Base address of memory `index`'s heap. The loads are read-only and

@@ -101,3 +101,70 @@ pub(crate) fn interrupt_check(env: &mut FuncEnv<'_>, b: &mut FunctionBuilder<'_>
     let flag = b.ins().atomic_load(I64, trusted(), addr);
     b.ins().trapnz(flag, traps::INTERRUPT);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::codegen::{compile_functions, CompiledFunction};
+    use crate::module_env::ModuleEnv;
+    use crate::{decode, Options};
+    use cranelift_codegen::dominator_tree::DominatorTree;
+    use cranelift_codegen::flowgraph::ControlFlowGraph;
+    use cranelift_codegen::ir::{InstructionData, Opcode};
+    use cranelift_codegen::loop_analysis::LoopAnalysis;
+    use lucet_module::VmctxOffsets;
+
+    fn compiled(wat: &str) -> Vec<CompiledFunction> {
+        let options = Options::default();
+        let wasm = crate::wasm_from_bytes(wat.as_bytes()).expect("test text parses");
+        let isa = options.isa().expect("host ISA");
+        let decoded = decode::decode(&wasm, options.compile_options()).expect("valid module");
+        let env = ModuleEnv::new(decoded.data, &*isa, false).expect("small module");
+        compile_functions(&env, &*isa, decoded.bodies).expect("compiles")
+    }
+
+    /// A loop header's check costs one load, of the flag: the address of
+    /// the run limits is loaded once, before the loop (it is the sieve
+    /// kernel's outer and inner loops that showed the second load).
+    #[test]
+    fn loop_headers_load_only_the_flag() {
+        let functions = compiled(
+            r#"(module (func (param i32) (result i32)
+                 (loop $outer
+                   (loop $inner
+                     (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+                     (br_if $inner (i32.and (local.get 0) (i32.const 7))))
+                   (br_if $outer (local.get 0)))
+                 (local.get 0)))"#,
+        );
+        let func = &functions[0].func;
+        let cfg = ControlFlowGraph::with_function(func);
+        let domtree = DominatorTree::with_function(func, &cfg);
+        let mut loops = LoopAnalysis::new();
+        loops.compute(func, &cfg, &domtree);
+        assert_eq!(loops.loops().count(), 2, "{}", func.display());
+        for lp in loops.loops() {
+            let header = loops.loop_header(lp);
+            let flag_loads = func
+                .layout
+                .block_insts(header)
+                .filter(|&i| func.dfg.insts[i].opcode() == Opcode::AtomicLoad)
+                .count();
+            assert_eq!(flag_loads, 1, "{}", func.display());
+        }
+        for block in func.layout.blocks() {
+            if loops.innermost_loop(block).is_none() {
+                continue;
+            }
+            for inst in func.layout.block_insts(block) {
+                if let InstructionData::Load { offset, .. } = func.dfg.insts[inst] {
+                    assert_ne!(
+                        i32::from(offset),
+                        VmctxOffsets::RUN_LIMITS,
+                        "the run limits' address is loaded in a loop:\n{}",
+                        func.display()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! Names of the symbols a compiled shared object exports.
+//! Names of the symbols a compiled shared object exports, and of the only
+//! ones it may import.
 
 /// The serialized [`ModuleData`](crate::ModuleData), preceded by its header.
 pub const MODULE_DATA: &str = "lucet_module_data";
@@ -33,3 +34,40 @@ pub fn host_trampoline(type_index: u32) -> String {
 /// per type, then one host trampoline per type (`u64` each, relocated by the
 /// dynamic loader).
 pub const FUNCTION_TABLE: &str = "lucet_function_table";
+
+/// The libraries a compiled object may need (`DT_NEEDED`), each only when
+/// its code imports from it: libm and libc.
+pub const LIBRARIES: &[&str] = &[LIBM, LIBC];
+
+const LIBM: &str = "libm.so.6";
+const LIBC: &str = "libc.so.6";
+
+/// The functions compiled code may import, with the library that defines
+/// each. Cranelift calls libm for float rounding and fused multiply-add on
+/// CPUs without SSE4.1 or FMA, and libc for memory operations: these are
+/// its libcall names that can occur on x86-64. lucetc links against them;
+/// the runtime's loader refuses an object importing anything else.
+pub const LIBCALLS: &[(&str, &str)] = &[
+    ("ceilf", LIBM),
+    ("ceil", LIBM),
+    ("floorf", LIBM),
+    ("floor", LIBM),
+    ("truncf", LIBM),
+    ("trunc", LIBM),
+    ("nearbyintf", LIBM),
+    ("nearbyint", LIBM),
+    ("fmaf", LIBM),
+    ("fma", LIBM),
+    ("memcpy", LIBC),
+    ("memset", LIBC),
+    ("memmove", LIBC),
+    ("memcmp", LIBC),
+];
+
+/// The library defining the function `name`, if compiled code may import it.
+pub fn libcall_library(name: &str) -> Option<&'static str> {
+    LIBCALLS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, lib)| *lib)
+}

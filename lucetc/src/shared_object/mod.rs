@@ -34,7 +34,6 @@ mod dynamic;
 mod emit;
 mod input;
 mod layout;
-mod libcalls;
 mod relocate;
 mod symtab;
 

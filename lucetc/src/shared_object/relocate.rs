@@ -10,7 +10,8 @@
 
 use super::input::{Input, Kind, Reloc, Target};
 use super::layout::{Id, Layout, Placement};
-use super::{libcalls, LinkError};
+use super::LinkError;
+use lucet_module::symbols::libcall_library;
 use object::elf;
 
 /// Bytes of an `Elf64_Rela`.
@@ -70,7 +71,7 @@ impl Linkage {
             return Ok(i);
         }
         let name = input.symbols[symbol].name;
-        let lib = libcalls::library(name).ok_or_else(|| LinkError::Undefined(name.into()))?;
+        let lib = libcall_library(name).ok_or_else(|| LinkError::Undefined(name.into()))?;
         if !self.needed.contains(&lib) {
             self.needed.push(lib);
         }

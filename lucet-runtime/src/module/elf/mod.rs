@@ -93,30 +93,6 @@ pub(crate) struct ElfLayout {
     pub needed: Vec<String>,
 }
 
-/// Libraries a lucetc object may depend on: libm (Cranelift calls `floor`
-/// and friends on CPUs without SSE4.1, and `fma` where there is no FMA)
-/// and libc (`memcpy`), each only when the code imports from it.
-const ALLOWED_NEEDED: &[&str] = &["libm.so.6", "libc.so.6"];
-
-/// The only functions Cranelift-generated code imports (cranelift-module's
-/// libcall names that can occur on x86-64).
-const ALLOWED_IMPORTS: &[&str] = &[
-    "ceilf",
-    "ceil",
-    "floorf",
-    "floor",
-    "truncf",
-    "trunc",
-    "nearbyintf",
-    "nearbyint",
-    "fmaf",
-    "fma",
-    "memcpy",
-    "memset",
-    "memmove",
-    "memcmp",
-];
-
 const EHDR_SIZE: usize = 64;
 const PHDR_SIZE: u64 = 56;
 const SHDR_SIZE: u64 = 64;

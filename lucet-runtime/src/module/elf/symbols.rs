@@ -23,7 +23,7 @@ pub(super) fn check_tables(
     let mut needed = Vec::new();
     for &n in &t.needed {
         let name = string(&strings, n, "a needed library's")?;
-        if !ALLOWED_NEEDED.contains(&name) {
+        if !lucet_module::symbols::LIBRARIES.contains(&name) {
             return fail(format!(
                 "the object needs {name}, which lucetc's link never adds (DT_NEEDED)"
             ));
@@ -71,7 +71,7 @@ pub(super) fn check_tables(
             return fail(format!("symbol {name:?} has binding {bind}"));
         }
         if shndx == elf::SHN_UNDEF {
-            if !ALLOWED_IMPORTS.contains(&name) {
+            if lucet_module::symbols::libcall_library(name).is_none() {
                 return fail(format!(
                     "the object imports {name:?}, which lucetc's code never calls"
                 ));

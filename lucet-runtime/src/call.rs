@@ -164,7 +164,7 @@ impl Domain {
     pub fn resume(&mut self, val: Val) -> Result<RunResult, Error> {
         match self.call.as_mut() {
             Some(s) if matches!(s.yielding, YieldState::Waiting) => {
-                s.yielding = YieldState::Resumed(val);
+                s.yielding = YieldState::Resumed(Box::new(val));
             }
             _ => return Err(Error::InvalidState("no yielded call to resume".into())),
         }
@@ -299,7 +299,7 @@ impl Domain {
             Poll::Pending => match std::mem::take(&mut s.yielding) {
                 YieldState::Yielding(v) => {
                     s.yielding = YieldState::Waiting;
-                    Poll::Ready(Waited::Yielded(v))
+                    Poll::Ready(Waited::Yielded(*v))
                 }
                 other => {
                     s.yielding = other;

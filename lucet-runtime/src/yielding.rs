@@ -27,12 +27,14 @@ pub(crate) enum YieldState {
     /// No yield in progress.
     #[default]
     Idle,
-    /// The future handed this value to the host.
-    Yielding(Val),
+    /// The future handed this value to the host. Boxed, as is the answer:
+    /// every idle instance's call slot holds a `YieldState`, and a yield is
+    /// rare enough to pay for an allocation.
+    Yielding(Box<Val>),
     /// The host has the value; the call waits for `resume`.
     Waiting,
     /// The host's answer, for the future to pick up.
-    Resumed(Val),
+    Resumed(Box<Val>),
 }
 
 thread_local! {
@@ -109,11 +111,11 @@ impl Future for YieldValue {
         // this thread (set by `with_slot` for the duration of the poll).
         let state = unsafe { &mut *slot };
         if let Some(v) = self.value.take() {
-            *state = YieldState::Yielding(v);
+            *state = YieldState::Yielding(Box::new(v));
             return Poll::Pending;
         }
         match std::mem::take(state) {
-            YieldState::Resumed(v) => Poll::Ready(v),
+            YieldState::Resumed(v) => Poll::Ready(*v),
             other => {
                 *state = other;
                 Poll::Pending

@@ -248,13 +248,24 @@ fn show<T: std::fmt::Display>(o: Option<&T>) -> String {
 /// Replay the case of `seed` from `generator` in lucet, Wasmtime and (for
 /// [`Generator::Diff`]) wasmi, with the plan's options and calls.
 pub fn replay_with(seed: u64, generator: Generator, log: &mut Vec<String>) -> Replay {
+    replay_generated(seed, generator, generator.module(seed).as_deref(), log)
+}
+
+/// [`replay_with`] for `wasm`, the module `generator` made for `seed`
+/// (`None`: it made none), for a caller that also looks at the module.
+pub fn replay_generated(
+    seed: u64,
+    generator: Generator,
+    wasm: Option<&[u8]>,
+    log: &mut Vec<String>,
+) -> Replay {
     let mut r = Replay::default();
-    let Some(wasm) = generator.module(seed) else {
+    let Some(wasm) = wasm else {
         r.skipped = Some("no module".into());
         return r;
     };
     let (mut oracle, exports, o_start) = if !generator.with_wasmi() {
-        match Wasmtime::exports(&wasm) {
+        match Wasmtime::exports(wasm) {
             Some(e) => (None, e, None),
             None => {
                 r.skipped = Some("Wasmtime cannot decode it".into());
@@ -262,7 +273,7 @@ pub fn replay_with(seed: u64, generator: Generator, log: &mut Vec<String>) -> Re
             }
         }
     } else {
-        match Oracle::instantiate(&wasm) {
+        match Oracle::instantiate(wasm) {
             Ok((o, e)) => (Some(o), e, Some(Outcome::Returned(vec![]))),
             Err(Some(out)) => (None, Exports::default(), Some(out)),
             Err(None) => {
@@ -273,7 +284,7 @@ pub fn replay_with(seed: u64, generator: Generator, log: &mut Vec<String>) -> Re
     };
     let (choice, calls) = diff::plan(seed, &exports);
     log.push(format!("options {choice:?}"));
-    let so = match lucet::compile(&wasm, &choice.options()) {
+    let so = match lucet::compile(wasm, &choice.options()) {
         Ok(so) => so,
         Err(e) => {
             r.disagreement = Some((format!("lucetc refused it: {e}"), "lucet"));
@@ -292,7 +303,7 @@ pub fn replay_with(seed: u64, generator: Generator, log: &mut Vec<String>) -> Re
         Ok(l) => (Some(l), Outcome::Returned(vec![])),
         Err(o) => (None, o),
     };
-    let (mut w, w_start) = match Wasmtime::instantiate(&wasm) {
+    let (mut w, w_start) = match Wasmtime::instantiate(wasm) {
         Ok(w) => (Some(w), Outcome::Returned(vec![])),
         Err(o) => (None, o),
     };

@@ -33,18 +33,17 @@ fn main() {
     let mut coverage = lucet_fuzz::typed_refs::Coverage::default();
     for s in seed..seed + cases {
         let mut log = Vec::new();
-        let r = lucet_fuzz_triage::replay_with(s, generator, &mut log);
+        let wasm = generator.module(s);
+        if let (Generator::TypedRefs, Some(wasm)) = (generator, &wasm) {
+            coverage.add(&lucet_fuzz::typed_refs::coverage(wasm));
+        }
+        let r = lucet_fuzz_triage::replay_generated(s, generator, wasm.as_deref(), &mut log);
         agreed += r.agreed;
         if let Some(why) = &r.skipped {
             skipped += 1;
             if generator == Generator::TypedRefs {
                 println!("seed {s}: skipped: {why}");
             }
-        }
-        if generator == Generator::TypedRefs {
-            coverage.add(&lucet_fuzz::typed_refs::coverage(
-                &lucet_fuzz::typed_refs::module(s),
-            ));
         }
         if let Some((what, odd)) = &r.disagreement {
             disagreements += 1;
